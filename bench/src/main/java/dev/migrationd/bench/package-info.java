@@ -1,0 +1,2 @@
+/** JMH benchmarks; run with {@code bench/run}. */
+package dev.migrationd.bench;

@@ -1,0 +1,55 @@
+# Shared by bin/build, bin/migrationctl and bin/migrationd. Sourced, not run.
+# Finds a JDK >= 25 without help: $MIGRATIOND_JAVA_HOME, $JAVA_HOME, the java on PATH,
+# then every JDK under /usr/lib/jvm (newest first). Fails at once with a clear message.
+
+MIGRATIOND_MIN_JAVA=25
+MIGRATIOND_HOME=$(cd "$(dirname "$0")/.." && pwd)
+
+_jdk_major() { # $1 = a JDK home; prints its feature version, or nothing
+  local rel="$1/release" v
+  [ -x "$1/bin/java" ] || return 0
+  if [ -r "$rel" ]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$rel")
+  else
+    v=$("$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+  fi
+  printf '%s' "$v"
+}
+
+find_jdk() {
+  local cand v path_java
+  path_java=$(command -v java 2>/dev/null || true)
+  [ -n "$path_java" ] && path_java=$(dirname "$(dirname "$(readlink -f "$path_java")")")
+  for cand in "${MIGRATIOND_JAVA_HOME:-}" "${JAVA_HOME:-}" "$path_java" $(ls -d /usr/lib/jvm/*/ 2>/dev/null | sort -rV); do
+    [ -n "$cand" ] || continue
+    cand=${cand%/}
+    v=$(_jdk_major "$cand")
+    if [ -n "$v" ] && [ "$v" -ge "$MIGRATIOND_MIN_JAVA" ] 2>/dev/null; then
+      printf '%s' "$cand"; return 0
+    fi
+  done
+  echo "migrationd: no JDK >= $MIGRATIOND_MIN_JAVA found (looked at MIGRATIOND_JAVA_HOME, JAVA_HOME, java on PATH, /usr/lib/jvm/*)." >&2
+  echo "migrationd: install one (e.g. Temurin 25) or set JAVA_HOME to it." >&2
+  return 1
+}
+
+# build_if_needed MODULE: packages MODULE (and what it needs) when its jar is missing or older than any source.
+build_if_needed() {
+  local module=$1 jar
+  jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar 2>/dev/null | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1)
+  if [ -n "$jar" ] && [ -d "$MIGRATIOND_HOME/$module/target/lib" ] \
+     && [ -z "$(find "$MIGRATIOND_HOME" -path '*/src/main/*' -newer "$jar" -print -quit 2>/dev/null)" ] \
+     && [ "$MIGRATIOND_HOME/pom.xml" -ot "$jar" ]; then
+    return 0
+  fi
+  echo "migrationd: building $module (first run or sources changed) ..." >&2
+  (cd "$MIGRATIOND_HOME" && JAVA_HOME="$JDK" ./mvnw -q -B -DskipTests -pl "$module" -am package) >&2 || {
+    echo "migrationd: build of $module failed; run 'bin/build -pl $module -am package' to see why" >&2; exit 1; }
+}
+
+# module_classpath MODULE: the module's jar and its runtime dependencies
+module_classpath() {
+  local module=$1 jar
+  jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1)
+  printf '%s:%s' "$jar" "$MIGRATIOND_HOME/$module/target/lib/*"
+}
