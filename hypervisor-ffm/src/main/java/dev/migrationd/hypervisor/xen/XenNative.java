@@ -22,6 +22,9 @@ final class XenNative {
 
     static final Linker LINKER = Linker.nativeLinker();
 
+    /** The operation name of backend-level failures, so that the message reads "backend xen: ...". */
+    static final String BACKEND = "backend xen";
+
     /** Passed to every downcall so that {@code errno} is read right after the call, before the JVM can clobber it. */
     static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
@@ -74,12 +77,12 @@ final class XenNative {
         try {
             return SymbolLookup.libraryLookup(soname, Arena.global());
         } catch (IllegalArgumentException e) {
-            throw new HypervisorException("load " + soname, null,
-                    "backend xen: shared library " + soname + " not found (Xen 4.17 tools); install the Debian package "
+            throw new HypervisorException(BACKEND, null,
+                    "shared library " + soname + " not found (Xen 4.17 tools); install the Debian package "
                             + debianPackage + " (or libxen-dev) on the dom0");
         } catch (IllegalCallerException e) {
-            throw new HypervisorException("load " + soname, null,
-                    "backend xen: native access is disabled; run the JVM with --enable-native-access=ALL-UNNAMED");
+            throw new HypervisorException(BACKEND, null,
+                    "native access to " + soname + " is disabled; run the JVM with --enable-native-access=ALL-UNNAMED");
         }
     }
 
@@ -87,8 +90,8 @@ final class XenNative {
     static MethodHandle bind(SymbolLookup lib, String soname, String name, FunctionDescriptor fd) throws HypervisorException {
         Optional<MemorySegment> sym = lib.find(name);
         if (sym.isEmpty()) {
-            throw new HypervisorException("bind " + name, null,
-                    "backend xen: symbol " + name + " missing from " + soname + " (expected the Xen 4.17 ABI)");
+            throw new HypervisorException(BACKEND, null,
+                    "symbol " + name + " missing from " + soname + " (expected the Xen 4.17 ABI)");
         }
         return LINKER.downcallHandle(sym.get(), fd, CAPTURE_ERRNO);
     }
