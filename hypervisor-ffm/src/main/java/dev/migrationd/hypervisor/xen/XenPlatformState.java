@@ -1,8 +1,8 @@
 package dev.migrationd.hypervisor.xen;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
@@ -24,8 +24,8 @@ final class XenPlatformState implements PlatformState {
     /** Largest HVM context accepted from Xen or a peer (4096 vCPUs × ~9 KiB of records, with room). */
     static final int MAX_HVM_CONTEXT = 64 << 20;
 
-    private static final java.lang.foreign.ValueLayout.OfShort U16 = JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final java.lang.foreign.ValueLayout.OfInt U32 = JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.foreign.ValueLayout.OfShort U16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.foreign.ValueLayout.OfInt U32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final XenDomain domain;
 
