@@ -195,11 +195,20 @@ public final class XenHypervisor implements Hypervisor {
     DomainInfo describe(RawInfo raw) throws HypervisorException {
         String name = store.read(namePath(raw.domid)).orElse("domid-" + raw.domid);
         GuestType type = raw.hvm() ? GuestType.HVM : GuestType.PV;
-        Width width = type == GuestType.HVM ? Width.W64 : Width.ofBits(8 * ctrl.domainGetGuestWidth(raw.domid));
+        Width width = type == GuestType.HVM ? Width.W64 : pvWidth(raw.domid, name);
         long p2mSize = ctrl.domainMaximumGpfn(raw.domid) + 1;
         int vcpus = raw.maxVcpuId == XEN_INVALID_MAX_VCPU_ID ? 0 : raw.maxVcpuId + 1;
         return new DomainInfo(name, raw.domid, raw.uuid, p2mSize, vcpus, type, width,
                 raw.paused() ? DomainState.PAUSED : DomainState.RUNNING);
+    }
+
+    private Width pvWidth(int domid, String name) throws HypervisorException {
+        int bytes = ctrl.domainGetGuestWidth(domid);
+        return switch (bytes) {
+            case 4 -> Width.W32;
+            case 8 -> Width.W64;
+            default -> throw new HypervisorException("xc_domain_get_guest_width", name, "Xen reports a guest width of " + bytes + " bytes");
+        };
     }
 
     @Override

@@ -75,4 +75,18 @@ class XenBindingsTest {
         assertEquals("No such file or directory", XenNative.strerror(2));
         assertTrue(ValueLayout.ADDRESS.byteSize() == 8, "x86_64 only");
     }
+
+    @Test
+    void aMissingLibraryOrSymbolIsOneActionableLine() throws Exception {
+        var lib = assertThrows(dev.migrationd.hypervisor.HypervisorException.class,
+                () -> XenNative.library("libxenctrl.so.0.0-missing", "libxenmisc4.17"));
+        assertEquals("backend xen: shared library libxenctrl.so.0.0-missing not found (Xen 4.17 tools); install the Debian"
+                + " package libxenmisc4.17 (or libxen-dev) on the dom0", lib.getMessage());
+
+        var real = XenNative.library(LibXenCtrl.SONAME, "libxenmisc4.17");
+        var sym = assertThrows(dev.migrationd.hypervisor.HypervisorException.class, () -> XenNative.bind(real, LibXenCtrl.SONAME,
+                "xc_no_such_function", java.lang.foreign.FunctionDescriptor.ofVoid()));
+        assertEquals("backend xen: symbol xc_no_such_function missing from libxenctrl.so.4.17 (expected the Xen 4.17 ABI)",
+                sym.getMessage());
+    }
 }
