@@ -72,7 +72,13 @@ final class XenDomain implements Domain {
         requireAlive("info");
         var raw = hv.rawInfo(domid)
                 .orElseThrow(() -> new HypervisorException("info", name, "domain id " + domid + " no longer exists"));
-        return hv.describe(raw);
+        DomainInfo info = hv.describe(raw);
+        if (restoreShape != null && info.p2mSize() < restoreShape.p2mSize()) {
+            // a domain being restored is populated as pages arrive; its p2m is the incoming shape's
+            return new DomainInfo(info.name(), info.domid(), info.uuid(), restoreShape.p2mSize(), info.vcpus(),
+                    info.guestType(), restoreShape.guestWidth(), info.state());
+        }
+        return info;
     }
 
     @Override

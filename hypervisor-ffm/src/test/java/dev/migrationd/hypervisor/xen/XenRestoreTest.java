@@ -48,6 +48,7 @@ class XenRestoreTest {
         assertEquals("incoming", xen.xenstore.get("/local/domain/" + dom.domid + "/name"));
         assertEquals(DomainState.PAUSED, d.info().state());
         assertEquals("incoming", d.info().name());
+        assertEquals(SHAPE, d.info().shape(), "a domain being restored reports the incoming shape");
     }
 
     @Test
