@@ -42,6 +42,8 @@ public final class XenHypervisor implements Hypervisor {
     static final int DOMID_FIRST_RESERVED = 0x7FF0;
     /** {@code XEN_INVALID_MAX_VCPU_ID}: the domain has no vCPUs yet. */
     static final int XEN_INVALID_MAX_VCPU_ID = -1;
+    /** ESRCH: Xen's answer for a domain id that does not exist (any more). */
+    static final int ESRCH = 3;
     /** libxl's default {@code max_evtchn_port} (b_info->event_channels). */
     static final int DEFAULT_MAX_EVTCHN_PORT = 1023;
     /** libxl's {@code LIBXL_MAXMEM_CONSTANT}: KiB of headroom above the guest's RAM for maxmem. */
@@ -84,7 +86,14 @@ public final class XenHypervisor implements Hypervisor {
                     RawInfo raw = RawInfo.read(infos.asSlice(i * XenLayouts.XC_DOMAININFO.byteSize(), XenLayouts.XC_DOMAININFO.byteSize()));
                     last = raw.domid;
                     if (!raw.dying()) {
-                        out.add(describe(raw));
+                        try {
+                            out.add(describe(raw));
+                        } catch (XenCallException e) {
+                            if (e.errno() != ESRCH) {
+                                throw e;
+                            }
+                            // destroyed between the list and the describe: it is simply not there any more
+                        }
                     }
                 }
                 if (n < INFO_BATCH) {

@@ -94,6 +94,17 @@ class XenHypervisorTest {
     }
 
     @Test
+    void aDomainThatDiesWhileBeingListedIsLeftOutButOtherErrorsAreNot() throws Exception {
+        xen.addHvm("a", 16, 1);
+        xen.addHvm("b", 16, 1);
+        xen.fail("xc_domain_maximum_gpfn", FakeXen.ESRCH);
+        assertEquals(List.of("b"), xen.hypervisor().listDomains().stream().map(DomainInfo::name).toList());
+        xen.fail("xc_domain_maximum_gpfn", FakeXen.EPERM);
+        XenCallException e = assertThrows(XenCallException.class, () -> xen.hypervisor().listDomains());
+        assertEquals(FakeXen.EPERM, e.errno());
+    }
+
+    @Test
     void closeClosesEveryPortOnce() throws Exception {
         var hv = xen.hypervisor();
         hv.close();
