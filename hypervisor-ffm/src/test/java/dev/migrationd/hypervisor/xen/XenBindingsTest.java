@@ -27,7 +27,7 @@ class XenBindingsTest {
     void everyLibxenctrlFunctionBinds() throws Exception {
         Map<String, MethodHandle> h = LibXenCtrl.handles();
         assertEquals(LibXenCtrl.SIGNATURES.keySet(), h.keySet());
-        assertEquals(29, h.size());
+        assertEquals(34, h.size());
         // the errno capture segment comes first: xc_domain_pause(capture, xch, domid) -> int
         assertEquals("(MemorySegment,MemorySegment,int)int", h.get("xc_domain_pause").type().toString());
         assertEquals("(MemorySegment,MemorySegment,int,int,MemorySegment,long,int,MemorySegment)long",
