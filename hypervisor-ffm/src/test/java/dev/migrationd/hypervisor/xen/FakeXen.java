@@ -661,11 +661,11 @@ final class FakeXen {
             for (int i = 0; i < count; i++) {
                 int cmd = ops.get(JAVA_INT, i * l.byteSize());
                 long mfn = ops.get(JAVA_LONG, i * l.byteSize() + 8);
-                long type = d.pageTypes.getOrDefault(mfn, -1L);
                 boolean ours = Integer.valueOf(domid).equals(owner.get(mfn));
-                if (!ours || cmd < 0 || cmd > 3 || ((type >>> 28) & 7) != cmd + 1) {
+                if (!ours || cmd < 0 || cmd > 3 || !validTable(domid, machine.get(mfn))) {
                     throw new XenCallException("xc_mmuext_op", "" + domid, "mfn=" + mfn, -1, EINVAL, XenNative.strerror(EINVAL));
                 }
+                d.pageTypes.put(mfn, (long) (0x8 | (cmd + 1)) << 28);
                 d.pins.add(new long[] {cmd, mfn});
             }
         }
@@ -759,6 +759,18 @@ final class FakeXen {
     }
 
     final Map<MemorySegment, long[]> mappedPfns = new IdentityHashMap<>();
+
+    /** Xen's validation of a table, as far as the fake goes: every present entry maps a frame of the domain. */
+    private boolean validTable(int domid, byte[] table) {
+        ByteBuffer b = ByteBuffer.wrap(table).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 512; i++) {
+            long pte = b.getLong(i * 8);
+            if ((pte & 1) != 0 && !Integer.valueOf(domid).equals(owner.get((pte & 0x000F_FFFF_FFFF_F000L) >>> 12))) {
+                return false;
+            }
+        }
+        return true;
+    }
 
     /** A page of Xen's M2P, or null when {@code mfn} is not one of its frames. */
     private byte[] m2pPage(long mfn) {
