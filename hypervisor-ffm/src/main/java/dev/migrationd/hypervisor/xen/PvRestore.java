@@ -317,6 +317,7 @@ final class PvRestore {
             throw new HypervisorException(op, d.name, "the PV restore is incomplete: " + missing + " never arrived");
         }
         guarded(() -> {
+            checkPaeL3Placement();
             int pinned = pinPageTables();
             for (int v : basic.keySet()) {
                 loadBasic(v);
@@ -356,6 +357,34 @@ final class PvRestore {
     }
 
     // ---- end-of-restore steps ----------------------------------------------------------------------------
+
+    /** {@code VMASST_TYPE_pae_extended_cr3}: the PAE guest can run with its L3 tables anywhere. */
+    static final int VMASST_TYPE_PAE_EXTENDED_CR3 = 3;
+    /** Without extended cr3, a PAE guest's L3 tables must sit below 4 GiB: frames below 2^20. */
+    static final long PAE_L3_FRAME_LIMIT = 1L << 20;
+
+    /**
+     * §14 step 5: a PAE guest without extended cr3 needs its L3 tables below 4 GiB. Moving them is not
+     * implemented; such a restore fails here, naming the table, unless every L3 already landed low.
+     */
+    private void checkPaeL3Placement() throws HypervisorException {
+        if (gw != Width.W32) {
+            return;
+        }
+        long vmAssist = Integer.toUnsignedLong(MemorySegment.ofArray(basic.get(0)).get(
+                java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, XenLayouts.offset(XenLayouts.VCPU_GUEST_CONTEXT_X86_32, "vm_assist")));
+        if ((vmAssist & (1L << VMASST_TYPE_PAE_EXTENDED_CR3)) != 0) {
+            return;
+        }
+        for (long pfn = 0; pfn < p2mSize; pfn++) {
+            int nibble = typeOf(pfn);
+            if (nibble >= 0 && (nibble & 0x7) == 3 && nibble < PageType.BROKEN.nibble() && mfnOf(pfn) >= PAE_L3_FRAME_LIMIT) {
+                throw new HypervisorException("restore.finish", d.name, "the PAE guest runs without extended cr3 and its L3 table pfn 0x"
+                        + Long.toHexString(pfn) + " got mfn 0x" + Long.toHexString(mfnOf(pfn))
+                        + " above 4 GiB; moving L3 tables below 4 GiB is not implemented by this backend");
+            }
+        }
+    }
 
     private int pinPageTables() throws HypervisorException {
         var l = XenLayouts.MMUEXT_OP;

@@ -280,6 +280,36 @@ class XenPvRestoreTest {
     }
 
     @Test
+    void aPaeGuestWithoutExtendedCr3WhoseL3LandsAbove4GibIsRefusedAndDestroyed() throws Exception {
+        xen.maxMfn = 0x1F_FFFF; // an 8 GiB host
+        sourceGuest(Width.W32);
+        Save s = save("src");
+        xen.nextMfn = 0x10_0000; // the destination's frames are all above 4 GiB
+        Domain dst = restoreShell(Width.W32);
+        int domid = xen.domains.lastKey();
+        HypervisorException e = assertThrows(HypervisorException.class, () -> restoreLegacyOrder(dst, s));
+        assertTrue(e.getMessage().startsWith("restore.finish domain=dst: the PAE guest runs without extended cr3 and its L3 table pfn 0xb"
+                + " got mfn 0x1"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("above 4 GiB; moving L3 tables below 4 GiB is not implemented by this backend"));
+        assertFalse(xen.domains.containsKey(domid));
+    }
+
+    @Test
+    void aPaeGuestWithExtendedCr3MayHaveItsL3Anywhere() throws Exception {
+        xen.maxMfn = 0x1F_FFFF;
+        sourceGuest(Width.W32);
+        Save s = save("src");
+        MemorySegment.ofArray(s.contexts.get(0)).set(JAVA_INT_UNALIGNED,
+                XenLayouts.offset(XenLayouts.VCPU_GUEST_CONTEXT_X86_32, "vm_assist"), 1 << PvRestore.VMASST_TYPE_PAE_EXTENDED_CR3);
+        xen.nextMfn = 0x10_0000;
+        Domain dst = restoreShell(Width.W32);
+        FakeXen.Dom d = xen.domains.lastEntry().getValue();
+        restoreLegacyOrder(dst, s);
+        assertTrue(d.pfnToMfn.get(11L) >= 0x10_0000L);
+        assertEquals(2, d.pins.size());
+    }
+
+    @Test
     void sharedInfoKeepsVcpuInfoAndArchClearsPendingAndMasksEveryChannel() throws Exception {
         sourceGuest(Width.W64);
         Save s = save("src");
