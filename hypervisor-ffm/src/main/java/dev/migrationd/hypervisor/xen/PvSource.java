@@ -178,11 +178,13 @@ final class PvSource implements AutoCloseable {
 
     private static MemorySegment map(ForeignMemory fmem, int domid, long pages, MemorySegment frames, MemorySegment errs,
                                      List<Mapped> mapped, String op, String domain, String what) throws HypervisorException {
-        MemorySegment errSlice = errs.byteSize() >= pages * 4 ? errs : Arena.ofAuto().allocate(JAVA_INT, pages);
-        MemorySegment region = fmem.map(domid, XenLayouts.PROT_READ, pages, frames, errSlice);
+        if (pages < 1 || pages > MAX_PAGES_PER_MAP) {
+            throw new HypervisorException(op, domain, "the " + what + " needs " + pages + " pages (1.." + MAX_PAGES_PER_MAP + " per map)");
+        }
+        MemorySegment region = fmem.map(domid, XenLayouts.PROT_READ, pages, frames, errs);
         mapped.add(new Mapped(region, pages));
         for (long i = 0; i < pages; i++) {
-            int err = errSlice.getAtIndex(JAVA_INT, i);
+            int err = errs.getAtIndex(JAVA_INT, i);
             if (err != 0) {
                 throw new HypervisorException(op, domain, "cannot map " + what + ": frame 0x" + Long.toHexString(frames.getAtIndex(JAVA_LONG, i))
                         + " gave errno " + -err + " (" + XenNative.strerror(-err) + ")");

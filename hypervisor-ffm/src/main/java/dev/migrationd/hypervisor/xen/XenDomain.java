@@ -63,8 +63,22 @@ final class XenDomain implements Domain {
         }
     }
 
-    /** The PV views of this (existing, PV) guest, mapped on first use. */
-    synchronized PvSource pvSource(String operation) throws HypervisorException {
+    /** Work done with the PV views. */
+    @FunctionalInterface
+    interface PvAction<T> {
+        T apply(PvSource source) throws HypervisorException;
+    }
+
+    /**
+     * Runs {@code action} with the PV views of this (existing, PV) guest, mapping them on first use. It runs
+     * under this handle's lock, so that {@link #resume()} or {@link #destroy()} on another thread cannot unmap
+     * the views while they are read.
+     */
+    synchronized <T> T withPvSource(String operation, PvAction<T> action) throws HypervisorException {
+        return action.apply(pvSource(operation));
+    }
+
+    private synchronized PvSource pvSource(String operation) throws HypervisorException {
         requireAlive(operation);
         if (guestType != GuestType.PV) {
             throw new HypervisorException(operation, name, "only a PV guest has a p2m and shared info to map");

@@ -53,15 +53,16 @@ final class XenGuestMemory implements GuestMemory {
         }
         into.clear();
         if (domain.guestType == dev.migrationd.protocol.GuestType.PV) {
-            PvSource src = domain.pvSource("memory.populated");
-            long count = 0;
-            for (long pfn = 0; pfn < p2m; pfn++) {
-                if (src.pfnToMfn(pfn) >= 0) {
-                    into.set(pfn);
-                    count++;
+            return domain.withPvSource("memory.populated", src -> {
+                long count = 0;
+                for (long pfn = 0; pfn < p2m; pfn++) {
+                    if (src.pfnToMfn(pfn) >= 0) {
+                        into.set(pfn);
+                        count++;
+                    }
                 }
-            }
-            return count;
+                return count;
+            });
         }
         long count = 0;
         try (Arena a = Arena.ofConfined()) {
@@ -113,7 +114,7 @@ final class XenGuestMemory implements GuestMemory {
             batch[i] = pfn;
         }
         if (domain.guestType == dev.migrationd.protocol.GuestType.PV) {
-            return mapPv(batch);
+            return domain.withPvSource("memory.mapForRead", src -> mapPv(batch, src));
         }
         PageType[] types = new PageType[count];
         int[] slots = new int[count];
@@ -161,8 +162,7 @@ final class XenGuestMemory implements GuestMemory {
      * A PV batch: PFN→MFN through the guest's p2m (no MFN: XTAB), types by MFN, one map call over the
      * data-bearing MFNs, page tables canonicalised into one scratch buffer for the whole mapping.
      */
-    private PageMapping mapPv(long[] batch) throws HypervisorException {
-        PvSource src = domain.pvSource("memory.mapForRead");
+    private PageMapping mapPv(long[] batch, PvSource src) throws HypervisorException {
         int count = batch.length;
         PageType[] types = new PageType[count];
         int[] slots = new int[count];

@@ -82,16 +82,17 @@ final class XenPlatformState implements PlatformState {
     @Override
     public byte[] pvVcpuContext(int vcpu) throws HypervisorException {
         String op = "platform.pvVcpuContext";
-        PvSource src = domain.pvSource(op);
         checkVcpu(op, vcpu);
-        PvCanonical.VcpuOffsets o = PvCanonical.VcpuOffsets.of(src.gw);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(XenLayouts.VCPU_GUEST_CONTEXT_ANY);
-            buf.fill((byte) 0);
-            domain.hv.ctrl.vcpuGetContext(domain.domid, vcpu, buf);
-            PvCanonical.canonicaliseVcpu(buf, vcpu, o, src::mfnToPfn, domain.name);
-            return buf.asSlice(0, o.size()).toArray(JAVA_BYTE);
-        }
+        return domain.withPvSource(op, src -> {
+            PvCanonical.VcpuOffsets o = PvCanonical.VcpuOffsets.of(src.gw);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(XenLayouts.VCPU_GUEST_CONTEXT_ANY);
+                buf.fill((byte) 0);
+                domain.hv.ctrl.vcpuGetContext(domain.domid, vcpu, buf);
+                PvCanonical.canonicaliseVcpu(buf, vcpu, o, src::mfnToPfn, domain.name);
+                return buf.asSlice(0, o.size()).toArray(JAVA_BYTE);
+            }
+        });
     }
 
     @Override
@@ -170,12 +171,13 @@ final class XenPlatformState implements PlatformState {
     /** §8.3: the guest's shared-info page with {@code arch.pfn_to_mfn_frame_list_list} zeroed. */
     @Override
     public byte[] sharedInfo() throws HypervisorException {
-        PvSource src = domain.pvSource("platform.sharedInfo");
-        byte[] page = src.sharedInfo().asSlice(0, 4096).toArray(JAVA_BYTE);
-        var l = src.gw == dev.migrationd.protocol.Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
-        long at = XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list");
-        java.util.Arrays.fill(page, (int) at, (int) at + src.gw.bytes(), (byte) 0);
-        return page;
+        return domain.withPvSource("platform.sharedInfo", src -> {
+            byte[] page = src.sharedInfo().asSlice(0, 4096).toArray(JAVA_BYTE);
+            var l = src.gw == dev.migrationd.protocol.Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
+            long at = XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list");
+            java.util.Arrays.fill(page, (int) at, (int) at + src.gw.bytes(), (byte) 0);
+            return page;
+        });
     }
 
     @Override
@@ -186,7 +188,7 @@ final class XenPlatformState implements PlatformState {
     /** §3.2: the PFNs of the guest's p2m frames. */
     @Override
     public long[] p2mFrameList() throws HypervisorException {
-        return domain.pvSource("platform.p2mFrameList").framePfns();
+        return domain.withPvSource("platform.p2mFrameList", PvSource::framePfns);
     }
 
     @Override
