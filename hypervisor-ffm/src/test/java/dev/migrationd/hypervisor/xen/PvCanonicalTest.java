@@ -313,4 +313,50 @@ class PvCanonicalTest {
                 () -> PvCanonical.uncanonicaliseVcpu(bad, 0, o, 0x100, typeOf, newMfn, "vm"));
         assertTrue(far.getMessage().endsWith("vcpu0's start_info is pfn 0x200, outside the p2m of 256 PFNs"), far.getMessage());
     }
+
+    /** A peer's bytes: any context or table is either loaded or refused with a HypervisorException, never a crash. */
+    @ParameterizedTest
+    @EnumSource(value = Width.class)
+    void randomPeerInputIsRefusedCleanlyOrTranslatedInsideTheP2m(Width gw) {
+        Random r = new Random(7 + gw.bits());
+        var o = PvCanonical.VcpuOffsets.of(gw);
+        long p2mSize = 64;
+        PvCanonical.TypeOf types = pfn -> pfn >= 0 && pfn < p2mSize ? (int) (pfn % 16) : -1;
+        PvCanonical.Translator mfn = pfn -> {
+            assertTrue(pfn >= 0 && pfn < p2mSize, "asked to translate pfn " + pfn + " outside the p2m");
+            return 0x1000 + pfn;
+        };
+        int loaded = 0;
+        for (int round = 0; round < 300; round++) {
+            byte[] bytes = new byte[o.size()];
+            r.nextBytes(bytes);
+            MemorySegment ctx = MemorySegment.ofArray(bytes);
+            if (round % 3 == 0) { // mostly plausible values, so that the checks past the first are reached
+                o.setWord(ctx, o.edx(), r.nextInt(70));
+                o.setWord(ctx, o.gdtEnts(), r.nextInt(9000));
+                for (int j = 0; j < 16; j++) {
+                    o.setWord(ctx, o.gdtFrame(j), 16L * r.nextInt(5));
+                }
+                long top = PvCanonical.topLevel(gw);
+                o.setWord(ctx, o.cr(3), PvCanonical.frameToCr3(gw, r.nextBoolean() ? 16L * r.nextInt(4) + top : r.nextInt(70)));
+                o.setWord(ctx, o.cr(1), r.nextBoolean() ? 0 : r.nextLong());
+            }
+            try {
+                PvCanonical.uncanonicaliseVcpu(ctx, round % 2, o, p2mSize, types, mfn, "vm");
+                loaded++;
+            } catch (HypervisorException e) {
+                assertTrue(e.getMessage().startsWith("platform.setPvVcpuContext domain=vm: "), e.getMessage());
+            }
+            MemorySegment table = arena.allocate(4096);
+            for (int i = 0; i < 512; i++) {
+                table.setAtIndex(PvCanonical.PTE, i, round % 2 == 0 ? r.nextLong() : (r.nextLong() & 0xFFF) | ((long) r.nextInt(70) << 12));
+            }
+            try {
+                PvCanonical.uncanonicalisePageTable(table, arena.allocate(4096), PageType.L1TAB, gw, p2mSize, mfn, "vm");
+            } catch (HypervisorException e) {
+                assertTrue(e.getMessage().startsWith("memory.writePage domain=vm: L1["), e.getMessage());
+            }
+        }
+        assertTrue(loaded > 0, "some plausible contexts load: the checks are not refusing everything");
+    }
 }
