@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * list → p2m frames. All mappings are live views of guest and Xen memory, read-only, held until
  * {@link #close()}.
  *
- * <p>Only the three-level frame-list tree is followed; a guest that publishes only a virtually mapped
- * linear p2m ({@code arch.p2m_cr3}) is refused with a message saying so.
+ * <p>Two p2m forms are followed, as Xen's own save does: the virtually mapped linear list a guest publishes
+ * in {@code arch.p2m_cr3}/{@code arch.p2m_vaddr} (preferred; its {@code arch.p2m_generation} must not change
+ * during the migration), else the three-level frame-list tree.
  *
  * <p>Thread-safety: immutable after {@link #open}; lookups only read the mappings and may run on any thread.
  * {@link #close()} is called once by the owning {@link XenDomain}, under its lock.
@@ -57,12 +58,17 @@ final class PvSource implements AutoCloseable {
     private final MemorySegment shinfo;
     private final MemorySegment[] p2mRegions;
     private final long[] framePfns;
+    /** Whether the p2m is the guest's linear list; then {@link #p2mGeneration} is its generation when mapped. */
+    private final boolean linear;
+    private final long p2mGeneration;
+    private final long generationOffset;
 
     private record Mapped(MemorySegment region, long pages) {
     }
 
     private PvSource(Width gw, long p2mSize, long maxMfn, long compatM2pMfn0, ForeignMemory fmem, List<Mapped> mappings,
-                     MemorySegment[] m2pChunks, MemorySegment shinfo, MemorySegment[] p2mRegions, long[] framePfns) {
+                     MemorySegment[] m2pChunks, MemorySegment shinfo, MemorySegment[] p2mRegions, long[] framePfns,
+                     boolean linear, long p2mGeneration) {
         this.gw = gw;
         this.p2mSize = p2mSize;
         this.maxMfn = maxMfn;
@@ -74,6 +80,10 @@ final class PvSource implements AutoCloseable {
         this.shinfo = shinfo;
         this.p2mRegions = p2mRegions;
         this.framePfns = framePfns;
+        this.linear = linear;
+        this.p2mGeneration = p2mGeneration;
+        this.generationOffset = XenLayouts.offset(gw == Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32,
+                "arch", "p2m_generation");
     }
 
     /** Maps the M2P, the shared info and the p2m of {@code d}; every failure unmaps what was mapped. */
@@ -120,33 +130,21 @@ final class PvSource implements AutoCloseable {
             MemorySegment one = a.allocate(JAVA_LONG);
             one.set(JAVA_LONG, 0, sharedInfoFrame);
             MemorySegment shinfo = map(fmem, d.domid, 1, one, errs, mapped, op, d.name, "shared info (mfn 0x" + Long.toHexString(sharedInfoFrame) + ")");
-            // p2m tree
+            // the p2m: a virtually mapped linear list when the guest publishes one (preferred), else the tree
             int w = gw.bytes();
             int fpp = PAGE / w;
-            long maxPfn = p2mSize - 1;
-            long fllEntries = maxPfn / ((long) fpp * fpp) + 1;
-            long flEntries = maxPfn / fpp + 1;
-            if (fllEntries > fpp) {
-                throw new HypervisorException(op, d.name, "p2m of " + p2mSize + " PFNs is too large for a p2m tree");
-            }
+            long flEntries = (p2mSize - 1) / fpp + 1;
             var arch = gw == Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
-            long fllMfn = word(gw, shinfo, XenLayouts.offset(arch, "arch", "pfn_to_mfn_frame_list_list"));
-            if (fllMfn == 0 || fllMfn > maxMfn) {
-                long p2mCr3 = word(gw, shinfo, XenLayouts.offset(arch, "arch", "p2m_cr3"));
-                throw new HypervisorException(op, d.name, p2mCr3 != 0
-                        ? "the guest publishes only a virtually mapped p2m list (arch.p2m_cr3), which this backend does not walk yet"
-                        : "shared_info.arch.pfn_to_mfn_frame_list_list is mfn 0x" + Long.toHexString(fllMfn) + ", not a frame of this host");
-            }
-            one.set(JAVA_LONG, 0, fllMfn);
-            MemorySegment fll = map(fmem, d.domid, 1, one, errs, mapped, op, d.name, "p2m frame list list");
-            MemorySegment flMfns = a.allocate(JAVA_LONG, fllEntries);
-            for (long x = 0; x < fllEntries; x++) {
-                flMfns.setAtIndex(JAVA_LONG, x, checkedMfn(gw, fll, x, maxMfn, op, d.name, "p2m frame list list"));
-            }
-            MemorySegment fl = map(fmem, d.domid, fllEntries, flMfns, errs, mapped, op, d.name, "p2m frame list");
-            long[] leafMfns = new long[(int) flEntries];
-            for (int x = 0; x < flEntries; x++) {
-                leafMfns[x] = checkedMfn(gw, fl, x, maxMfn, op, d.name, "p2m frame list");
+            long p2mCr3 = word(gw, shinfo, XenLayouts.offset(arch, "arch", "p2m_cr3"));
+            long generation = 0;
+            long[] leafMfns;
+            if (p2mCr3 != 0) {
+                generation = word(gw, shinfo, XenLayouts.offset(arch, "arch", "p2m_generation"));
+                long vaddr = word(gw, shinfo, XenLayouts.offset(arch, "arch", "p2m_vaddr"));
+                leafMfns = walkLinearP2m(fmem, d, gw, p2mCr3, vaddr, flEntries, maxMfn, errs, mapped);
+            } else {
+                long fllMfn = word(gw, shinfo, XenLayouts.offset(arch, "arch", "pfn_to_mfn_frame_list_list"));
+                leafMfns = walkP2mTree(fmem, d, gw, fllMfn, p2mSize, maxMfn, a, errs, mapped);
             }
             int regions = (int) ((flEntries + MAX_PAGES_PER_MAP - 1) / MAX_PAGES_PER_MAP);
             MemorySegment[] p2m = new MemorySegment[regions];
@@ -156,9 +154,8 @@ final class PvSource implements AutoCloseable {
                 MemorySegment.copy(leafMfns, r * MAX_PAGES_PER_MAP, leaves, JAVA_LONG, 0, n);
                 p2m[r] = map(fmem, d.domid, n, leaves, errs, mapped, op, d.name, "p2m frames");
             }
-            unmapLast(fmem, mapped, fl);
-            unmapLast(fmem, mapped, fll);
-            PvSource src = new PvSource(gw, p2mSize, maxMfn, compat, fmem, mapped, m2p, shinfo, p2m, new long[(int) flEntries]);
+            PvSource src = new PvSource(gw, p2mSize, maxMfn, compat, fmem, mapped, m2p, shinfo, p2m, new long[(int) flEntries],
+                    p2mCr3 != 0, generation);
             for (int x = 0; x < flEntries; x++) {
                 long pfn = src.mfnToPfn(leafMfns[x]);
                 if (pfn < 0) {
@@ -167,12 +164,128 @@ final class PvSource implements AutoCloseable {
                 }
                 src.framePfns[x] = pfn;
             }
-            LOG.info("event=pv_source_mapped backend=xen domain={} width={} p2m_size={} p2m_frames={} max_mfn=0x{}",
-                    d.name, gw.bits(), p2mSize, flEntries, Long.toHexString(maxMfn));
+            LOG.info("event=pv_source_mapped backend=xen domain={} width={} p2m_size={} p2m_frames={} p2m={} max_mfn=0x{}",
+                    d.name, gw.bits(), p2mSize, flEntries, p2mCr3 != 0 ? "linear" : "tree", Long.toHexString(maxMfn));
             return src;
         } catch (HypervisorException | RuntimeException e) {
             unmapAll(fmem, mapped, e);
             throw e;
+        }
+    }
+
+    /** legacy-stream.md §3.2: {@code arch.pfn_to_mfn_frame_list_list} → frame list pages → the p2m frames' MFNs. */
+    private static long[] walkP2mTree(ForeignMemory fmem, XenDomain d, Width gw, long fllMfn, long p2mSize, long maxMfn,
+                                      Arena a, MemorySegment errs, List<Mapped> mapped) throws HypervisorException {
+        String op = "pv.map";
+        int fpp = PAGE / gw.bytes();
+        long maxPfn = p2mSize - 1;
+        long fllEntries = maxPfn / ((long) fpp * fpp) + 1;
+        long flEntries = maxPfn / fpp + 1;
+        if (fllEntries > fpp) {
+            throw new HypervisorException(op, d.name, "p2m of " + p2mSize + " PFNs is too large for a p2m tree");
+        }
+        if (fllMfn == 0 || fllMfn > maxMfn) {
+            throw new HypervisorException(op, d.name, "shared_info.arch.pfn_to_mfn_frame_list_list is mfn 0x"
+                    + Long.toHexString(fllMfn) + ", not a frame of this host, and the guest publishes no linear p2m (arch.p2m_cr3)");
+        }
+        MemorySegment one = a.allocate(JAVA_LONG);
+        one.set(JAVA_LONG, 0, fllMfn);
+        MemorySegment fll = map(fmem, d.domid, 1, one, errs, mapped, op, d.name, "p2m frame list list");
+        MemorySegment flMfns = a.allocate(JAVA_LONG, fllEntries);
+        for (long x = 0; x < fllEntries; x++) {
+            flMfns.setAtIndex(JAVA_LONG, x, checkedMfn(gw, fll, x, maxMfn, op, d.name, "p2m frame list list"));
+        }
+        MemorySegment fl = map(fmem, d.domid, fllEntries, flMfns, errs, mapped, op, d.name, "p2m frame list");
+        long[] leafMfns = new long[(int) flEntries];
+        for (int x = 0; x < flEntries; x++) {
+            leafMfns[x] = checkedMfn(gw, fl, x, maxMfn, op, d.name, "p2m frame list");
+        }
+        unmapLast(fmem, mapped, fl);
+        unmapLast(fmem, mapped, fll);
+        return leafMfns;
+    }
+
+    /** Xen's reserved virtual ranges, which a guest's linear p2m must not overlap. */
+    static final long HYPERVISOR_VIRT_START_X86_64 = 0xFFFF_8000_0000_0000L;
+    static final long HYPERVISOR_VIRT_END_X86_64 = 0xFFFF_87FF_FFFF_FFFFL;
+    static final long HYPERVISOR_VIRT_START_X86_32 = 0xF580_0000L;
+
+    /**
+     * A linear p2m list ({@code arch.p2m_cr3}, {@code arch.p2m_vaddr}): walks the guest's page tables from
+     * p2m_cr3, one level at a time, over the virtual range that holds {@code frames} p2m pages, and returns
+     * the MFNs of those pages in virtual order. The tables of one level are mapped together, so that an
+     * index counted from the range's start finds its entry across them.
+     */
+    private static long[] walkLinearP2m(ForeignMemory fmem, XenDomain d, Width gw, long p2mCr3, long vaddr, long frames,
+                                        long maxMfn, MemorySegment errs, List<Mapped> mapped) throws HypervisorException {
+        String op = "pv.map";
+        long end = vaddr + frames * PAGE - 1;
+        long mask;
+        if (gw == Width.W64) {
+            mask = 0x0000_FFFF_FFFF_FFFFL;
+            boolean canonical = (vaddr >> 47) == (vaddr >> 63) && (end >> 47) == (end >> 63);
+            if (!canonical || Long.compareUnsigned(end, vaddr) < 0
+                    || (Long.compareUnsigned(vaddr, HYPERVISOR_VIRT_END_X86_64) <= 0 && Long.compareUnsigned(end, HYPERVISOR_VIRT_START_X86_64) >= 0)) {
+                throw new HypervisorException(op, d.name, "bad linear p2m range 0x" + Long.toHexString(vaddr) + "-0x" + Long.toHexString(end));
+            }
+        } else {
+            mask = 0xFFFF_FFFFL;
+            if (vaddr > mask || end > mask || end < vaddr || end >= HYPERVISOR_VIRT_START_X86_32) {
+                throw new HypervisorException(op, d.name, "bad linear p2m range 0x" + Long.toHexString(vaddr) + "-0x" + Long.toHexString(end));
+            }
+        }
+        long root = PvCanonical.cr3ToFrame(gw, p2mCr3);
+        if (root == 0 || root > maxMfn) {
+            throw new HypervisorException(op, d.name, "arch.p2m_cr3 0x" + Long.toHexString(p2mCr3) + " is not a frame of this host");
+        }
+        long frameMask = PvCanonical.frameMask(gw);
+        long[] tables = {root};
+        long off = 0;
+        try (Arena a = Arena.ofConfined()) {
+            for (int level = PvCanonical.topLevel(gw); level >= 1; level--) {
+                if (tables.length > MAX_PAGES_PER_MAP) {
+                    throw new HypervisorException(op, d.name, "the linear p2m needs " + tables.length + " L" + level
+                            + " tables (at most " + MAX_PAGES_PER_MAP + ")");
+                }
+                MemorySegment want = a.allocate(JAVA_LONG, tables.length);
+                MemorySegment.copy(tables, 0, want, JAVA_LONG, 0, tables.length);
+                MemorySegment ptes = map(fmem, d.domid, tables.length, want, errs, mapped, op, d.name, "L" + level + " tables of the linear p2m");
+                int shift = level * 9 + 3;
+                long first = ((vaddr - off) & mask) >>> shift;
+                long last = ((end - off) & mask) >>> shift;
+                if (last >= (long) tables.length * PvCanonical.PTES_PER_PAGE || last - first + 1 > Integer.MAX_VALUE) {
+                    throw new HypervisorException(op, d.name, "the linear p2m range runs past its L" + level + " tables");
+                }
+                long[] next = new long[(int) (last - first + 1)];
+                for (long idx = first; idx <= last; idx++) {
+                    long pte = ptes.getAtIndex(PvCanonical.PTE, idx);
+                    long mfn = (pte & frameMask) >>> 12;
+                    if ((pte & PvCanonical.PAGE_PRESENT) == 0 || mfn == 0 || mfn > maxMfn) {
+                        throw new HypervisorException(op, d.name, "bad mfn 0x" + Long.toHexString(mfn) + " at L" + level + " of the linear p2m"
+                                + " for vaddr 0x" + Long.toHexString(off + (idx << shift)));
+                    }
+                    next[(int) (idx - first)] = mfn;
+                }
+                unmapLast(fmem, mapped, ptes);
+                tables = next;
+                off = vaddr & ((mask >>> shift) << shift);
+            }
+        }
+        if (tables.length != frames) {
+            throw new HypervisorException(op, d.name, "the linear p2m walk found " + tables.length + " frames, expected " + frames);
+        }
+        return tables;
+    }
+
+    /**
+     * Fails when the guest changed the layout of its linear p2m since it was mapped (the frames sent at the
+     * start would no longer be the p2m); a no-op for a p2m tree.
+     */
+    void checkP2mGeneration(String domain) throws HypervisorException {
+        if (linear && word(gw, shinfo, generationOffset) != p2mGeneration) {
+            throw new HypervisorException("pv.p2m", domain, "the guest changed its linear p2m (arch.p2m_generation 0x"
+                    + Long.toHexString(p2mGeneration) + " -> 0x" + Long.toHexString(word(gw, shinfo, generationOffset))
+                    + ") during the migration");
         }
     }
 

@@ -163,6 +163,7 @@ final class XenGuestMemory implements GuestMemory {
      * data-bearing MFNs, page tables canonicalised into one scratch buffer for the whole mapping.
      */
     private PageMapping mapPv(long[] batch, PvSource src) throws HypervisorException {
+        src.checkP2mGeneration(domain.name);
         int count = batch.length;
         PageType[] types = new PageType[count];
         int[] slots = new int[count];

@@ -172,6 +172,7 @@ final class XenPlatformState implements PlatformState {
     @Override
     public byte[] sharedInfo() throws HypervisorException {
         return domain.withPvSource("platform.sharedInfo", src -> {
+            src.checkP2mGeneration(domain.name);
             byte[] page = src.sharedInfo().asSlice(0, 4096).toArray(JAVA_BYTE);
             var l = src.gw == dev.migrationd.protocol.Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
             long at = XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list");

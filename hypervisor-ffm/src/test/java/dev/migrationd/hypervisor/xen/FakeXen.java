@@ -171,6 +171,57 @@ final class FakeXen {
         return d;
     }
 
+    /**
+     * Publishes the guest's p2m as a linear list at {@code vaddr} instead of the tree, as a Linux guest does
+     * when the toolstack allows it: page tables (in the guest's PFNs {@code tablePfns}, top level first) map
+     * the p2m frames at {@code vaddr}; the frame list list becomes ~0.
+     */
+    void makeLinearP2m(Dom d, int width, long vaddr, long... tablePfns) {
+        int levels = width == 8 ? 4 : 3;
+        java.util.Iterator<Long> pool = java.util.Arrays.stream(tablePfns).iterator();
+        Map<String, Long> tables = new HashMap<>();
+        java.util.function.BiFunction<Integer, Long, Long> table = (level, v) -> tables.computeIfAbsent(
+                level + ":" + (level == levels ? 0 : v >>> (12 + 9 * level)), k -> {
+                    long mfn = d.pfnToMfn.get(pool.next());
+                    java.util.Arrays.fill(machine.get(mfn), (byte) 0);
+                    return mfn;
+                });
+        for (int j = 0; j < d.p2mFramePfns.length; j++) {
+            long v = vaddr + j * 4096L;
+            for (int level = levels; level >= 1; level--) {
+                int index = (int) ((v >>> (12 + 9 * (level - 1))) & (level == 3 && levels == 3 ? 3 : 511));
+                long target = level == 1 ? d.pfnToMfn.get(d.p2mFramePfns[j]) : table.apply(level - 1, v);
+                putWord(machine.get(table.apply(level, v)), index * 8L, 8, (target << 12) | 0x67);
+            }
+        }
+        long root = table.apply(levels, vaddr);
+        byte[] shinfo = machine.get(d.sharedInfoMfn);
+        var l = width == 8 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
+        putWord(shinfo, XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list"), width, -1L);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_cr3"), width, PvCanonical.frameToCr3(width == 8
+                ? dev.migrationd.protocol.Width.W64 : dev.migrationd.protocol.Width.W32, root));
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_vaddr"), width, vaddr);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_generation"), width, 5);
+    }
+
+    /** Changes a word of machine memory and of every live mapping of that frame (the fake's mappings are copies). */
+    void pokeWord(long mfn, long offset, int width, long value) {
+        putWord(machine.get(mfn), offset, width, value);
+        for (var e : mappedPfns.entrySet()) {
+            long[] frames = e.getValue();
+            for (int i = 0; i < frames.length; i++) {
+                if (frames[i] == mfn && liveMappings.containsKey(e.getKey())) {
+                    MemorySegment page = e.getKey().asSlice(i * 4096L, 4096);
+                    if (width == 8) {
+                        page.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, offset, value);
+                    } else {
+                        page.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, offset, (int) value);
+                    }
+                }
+            }
+        }
+    }
+
     /** (Re)writes a PV guest's p2m into its p2m frames: GW-sized MFNs, ~0 for holes. */
     void writeGuestP2m(Dom d, int width) {
         int fpp = 4096 / width;

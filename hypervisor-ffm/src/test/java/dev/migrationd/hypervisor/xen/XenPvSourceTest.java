@@ -206,12 +206,53 @@ class XenPvSourceTest {
     }
 
     @Test
-    void aGuestWithOnlyALinearP2mIsRefusedByName() throws Exception {
-        FakeXen.putWord(xen.machine.get(dom.sharedInfoMfn), 3096, 8, 0);
-        FakeXen.putWord(xen.machine.get(dom.sharedInfoMfn), 3112, 8, 0x1234_5000L);
+    void aGuestWithALinearP2mIsWalkedThroughItsPageTables() throws Exception {
+        // the three p2m frames straddle a 2 MiB boundary: two L1 tables, read as one run of entries
+        xen.makeLinearP2m(dom, 8, 0xFFFF_C900_0020_0000L - 2 * 4096, 40, 41, 42, 43, 44);
+        Domain d = domain();
+        assertArrayEquals(new long[] {1497, 1498, 1499}, d.platform().p2mFrameList());
+        try (DirtyBitmap b = new DirtyBitmap(P2M)) {
+            assertEquals(P2M - HOLES.size(), d.memory().populated(b));
+        }
+        assertEquals(3, xen.liveMappings.size(), "the walk's tables are unmapped again");
+    }
+
+    @Test
+    void aPaeGuestWithALinearP2mIsWalkedFromItsL3() throws Exception {
+        FakeXen x = new FakeXen();
+        FakeXen.Dom pae = x.addPvGuest("pae", 3000, 1, 4, Set.of(5L));
+        x.makeLinearP2m(pae, 4, 0xC100_0000L, 40, 41, 42);
+        Domain d = x.hypervisor().domain("pae");
+        assertArrayEquals(new long[] {2997, 2998, 2999}, d.platform().p2mFrameList());
+        try (PageMapping m = d.memory().mapForRead(new long[] {4, 5, 6}, 0, 3)) {
+            assertEquals(List.of(PageType.NOTAB, PageType.XTAB, PageType.NOTAB), List.of(m.type(0), m.type(1), m.type(2)));
+        }
+    }
+
+    @Test
+    void aLinearP2mThatChangesDuringTheMigrationStopsIt() throws Exception {
+        xen.makeLinearP2m(dom, 8, 0xFFFF_C900_0000_0000L, 40, 41, 42, 43);
+        Domain d = domain();
+        d.platform().p2mFrameList();
+        try (PageMapping m = d.memory().mapForRead(new long[] {1}, 0, 1)) {
+            assertEquals(PageType.NOTAB, m.type(0));
+        }
+        xen.pokeWord(dom.sharedInfoMfn, 3128, 8, 6); // the guest bumps arch.p2m_generation
+        String expected = "pv.p2m domain=pv64: the guest changed its linear p2m (arch.p2m_generation 0x5 -> 0x6) during the migration";
+        assertEquals(expected, assertThrows(HypervisorException.class, () -> d.memory().mapForRead(new long[] {1}, 0, 1)).getMessage());
+        assertEquals(expected, assertThrows(HypervisorException.class, () -> d.platform().sharedInfo()).getMessage());
+    }
+
+    @Test
+    void aLinearP2mOverlappingXenOrWithABadRootIsRefused() throws Exception {
+        xen.makeLinearP2m(dom, 8, 0xFFFF_8000_0000_0000L, 40, 41, 42, 43);
         HypervisorException e = assertThrows(HypervisorException.class, () -> domain().platform().p2mFrameList());
-        assertEquals("pv.map domain=pv64: the guest publishes only a virtually mapped p2m list (arch.p2m_cr3), which this backend"
-                + " does not walk yet", e.getMessage());
+        assertEquals("pv.map domain=pv64: bad linear p2m range 0xffff800000000000-0xffff800000002fff", e.getMessage());
+        FakeXen.putWord(xen.machine.get(dom.sharedInfoMfn), 3120, 8, 0xFFFF_C900_0000_0000L);
+        FakeXen.putWord(xen.machine.get(dom.sharedInfoMfn), 3112, 8, 0x3_FFF0L << 12); // a root frame that is not the guest's
+        HypervisorException root = assertThrows(HypervisorException.class, () -> domain().platform().p2mFrameList());
+        assertEquals("pv.map domain=pv64: cannot map L4 tables of the linear p2m: frame 0x3fff0 gave errno 22 (Invalid argument)",
+                root.getMessage());
         assertTrue(xen.liveMappings.isEmpty());
     }
 
