@@ -43,7 +43,7 @@ final class StreamSynthCommand implements Callable<Integer> {
             description = "PV guest width (default: 64).")
     Width guestWidth;
 
-    @Option(names = "--pages", required = true, paramLabel = "N", description = "Guest pages with data (1..1048576).")
+    @Option(names = "--pages", required = true, paramLabel = "N", description = "Guest pages (p2m size; PV >= 16, HVM >= 8, at most 1048576).")
     long pages;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")
@@ -63,6 +63,10 @@ final class StreamSynthCommand implements Callable<Integer> {
     @Option(names = "--layer", paramLabel = "libxc|libxl", defaultValue = "libxl",
             description = "v2 layer (default: ${DEFAULT-VALUE}).")
     Layer layer;
+
+    @Option(names = "--vcpus", paramLabel = "N", defaultValue = "2",
+            description = "vCPUs, all online (default: ${DEFAULT-VALUE}).")
+    int vcpus;
 
     @Option(names = "--force", description = "Replace OUT if it exists.")
     boolean force;
@@ -86,7 +90,7 @@ final class StreamSynthCommand implements Callable<Integer> {
         }
         AtomicOutput.checkTarget(out, force);
         Synthesis.synth(out, force, guest, width, guestWidth == null ? Width.W64 : guestWidth, pages, seed,
-                checkpoints, compress, format == Format.v2, layer == Layer.libxl);
+                checkpoints, compress, format == Format.v2, layer == Layer.libxl, vcpus);
         return ExitCodes.OK;
     }
 
