@@ -182,6 +182,17 @@ public final class LibxcReader {
                     ? "unknown optional record type (not supported by this reader)"
                     : "unknown record type");
         }
+        checkPlacement(t, at);
+        long exact = switch (t) {
+            case END, VERIFY, CHECKPOINT, STATIC_DATA_END -> 0;
+            case X86_PV_INFO -> V2Format.X86_PV_INFO_SIZE;
+            case X86_TSC_INFO -> V2Format.X86_TSC_INFO_SIZE;
+            case SHARED_INFO -> V2Format.SHARED_INFO_SIZE;
+            default -> -1;
+        };
+        if (exact >= 0 && len != exact) {
+            throw Bodies.bad(t, at, "length " + len + " is not " + exact);
+        }
         long max = maxLength(t);
         if (len > max) {
             throw new StreamFatalException(t.name(), type, at, "length " + len + " exceeds the limit " + max);
@@ -216,8 +227,8 @@ public final class LibxcReader {
         return Math.min(general, specific);
     }
 
-    /** Rules decidable from the header alone, checked before any byte of the body is gathered. */
-    private void checkHeader(RecordType t, long len, long at) throws RecordException {
+    /** Whether this record type may appear here (image version, guest type, static data). */
+    private void checkPlacement(RecordType t, long at) throws RecordException {
         if (t.isV3Only() && version < V2Format.IHDR_VERSION_3) {
             throw Bodies.bad(t, at, "record only valid in a version 3 image, this is version " + version);
         }
@@ -249,6 +260,10 @@ public final class LibxcReader {
                 throw Bodies.bad(t, at, "missing STATIC_DATA_END, mandatory before memory in a version 3 image");
             }
         }
+    }
+
+    /** Length rules decidable from the header alone, checked before any byte of the body is gathered. */
+    private void checkHeader(RecordType t, long len, long at) throws RecordException {
         String problem = switch (t) {
             case X86_PV_INFO -> len != V2Format.X86_PV_INFO_SIZE ? "length " + len + " is not 8" : null;
             case X86_TSC_INFO -> len != V2Format.X86_TSC_INFO_SIZE ? "length " + len + " is not 24" : null;
