@@ -122,7 +122,7 @@ public final class RandomLegacyStream {
                 items.add(randomTsc());
             }
             List<PageBatch> batches = new ArrayList<>();
-            int nBatches = rnd.nextInt(4);
+            int nBatches = xenCompatible ? 2 + rnd.nextInt(3) : rnd.nextInt(4);
             for (int i = 0; i < nBatches; i++) {
                 batches.add(randomBatch(g, p2m, formatB));
             }
