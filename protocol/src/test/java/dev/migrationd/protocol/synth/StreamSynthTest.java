@@ -15,6 +15,7 @@ import dev.migrationd.protocol.legacy.CheckpointCompression;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.testing.XenTools;
 import dev.migrationd.protocol.v2.LibxcReader;
 import dev.migrationd.protocol.v2.LibxlReader;
 import dev.migrationd.protocol.v2.PageData;
@@ -63,12 +64,12 @@ class StreamSynthTest {
         byte[] stream = StreamSynth.toBytes(o);
         Path in = dir.resolve("in.legacy");
         Files.write(in, stream);
-        String guest = g == GuestType.PV ? "pv" : "hvm";
+        XenTools xen = XenTools.require();
         for (String f : new String[] {"libxc", "libxl"}) {
             Path out = dir.resolve("out." + f);
-            XenTools.Result c = XenTools.convert(in, out, tw.bits(), guest, f);
+            XenTools.Result c = xen.convertLegacy(in, out, tw, g, f);
             assertTrue(c.ok(), "convert-legacy-stream -f " + f + " failed:\n" + c.output());
-            XenTools.Result v = XenTools.verify(out, f);
+            XenTools.Result v = xen.verifyV2(out, f);
             assertTrue(v.ok(), "verify-stream-v2 -f " + f + " failed:\n" + v.output());
         }
         checkLegacyReadBack(o, stream);
@@ -178,7 +179,7 @@ class StreamSynthTest {
         Path file = dir.resolve("s.v2");
         Files.write(file, stream);
         String layer = f == SynthOptions.Format.V2_LIBXL ? "libxl" : "libxc";
-        XenTools.Result v = XenTools.verify(file, layer);
+        XenTools.Result v = XenTools.require().verifyV2(file, layer);
         assertTrue(v.ok(), "verify-stream-v2 -f " + layer + " failed:\n" + v.output());
         checkV2ReadBack(o, stream);
     }
