@@ -7,12 +7,10 @@ import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.convert.LegacyToV2Converter;
 import dev.migrationd.protocol.convert.LegacyToV2Pipeline;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -27,17 +25,11 @@ final class StreamConversion {
     }
 
     static void convert(Path in, Path out, boolean force, boolean libxl, Width width, GuestType guest) throws Exception {
-        byte[] head;
-        try (InputStream is = Files.newInputStream(in)) {
-            head = is.readNBytes(StreamFormatDetector.PROBE + 64 * 1024);
-        }
-        ByteBuffer hb = ByteBuffer.wrap(head);
-        long xl = StreamFormatDetector.xlHeaderLength(hb);
-        if (xl > 0) {
+        StreamFormatDetector.Detected d = StreamFormatDetector.detect(in, width, guest);
+        if (d.xlHeader()) {
             throw CliException.notImplemented("converting a stream with an xl header (strip the "
-                    + xl + "-byte header first)");
+                    + d.streamStart() + "-byte header first)");
         }
-        StreamFormatDetector.Detected d = StreamFormatDetector.detect(hb, 0, false, width, guest);
         if (d.kind() != StreamFormatDetector.Kind.LEGACY) {
             throw new CliException(ExitCodes.USAGE, in + " is already a v2 stream");
         }

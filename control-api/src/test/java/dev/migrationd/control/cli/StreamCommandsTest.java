@@ -278,4 +278,47 @@ class StreamCommandsTest {
         assertEquals(ExitCodes.INVALID_STREAM, wrong.exit(), "a 32-bit HVM stream read as PV is invalid");
         assertEquals(1, wrong.errLines().size(), wrong.err());
     }
+
+    /** An xl save-file header (legacy-stream.md §12.1) with {@code config} as its optional data. */
+    private static byte[] xlHeader(int mandatoryFlags, byte[] config) {
+        ByteBuffer b = ByteBuffer.allocate(48 + 4 + config.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("Xen saved domain, xl format\n \0 \r".getBytes(StandardCharsets.ISO_8859_1));
+        b.putInt(0x01020304).putInt(mandatoryFlags).putInt(0).putInt(4 + config.length);
+        b.putInt(config.length).put(config);
+        return b.array();
+    }
+
+    private Path withXlHeader(String name, int flags, byte[] stream) throws IOException {
+        byte[] h = xlHeader(flags, "{\"c_info\": {}}\0".getBytes(StandardCharsets.US_ASCII));
+        byte[] all = Arrays.copyOf(h, h.length + stream.length);
+        System.arraycopy(stream, 0, all, h.length, stream.length);
+        return Files.write(dir.resolve(name), all);
+    }
+
+    @Test
+    void xlHeaderIsRecognisedAndOffsetsStayFileOffsets() throws Exception {
+        byte[] legacy = StreamSynth.toBytes(SynthOptions.of(GuestType.HVM, 64));
+        Path p = withXlHeader("legacy.xl", 1, legacy);
+        int xl = (int) (Files.size(p) - legacy.length);
+        Run r = run("stream", "inspect", p.toString(), "--format", "json");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("True legacy hvm " + xl, jsonEval(r.out(), "d['xl_header'], d['format'], d['guest_type'], "
+                + "d['tail']['xl_header_bytes']").replaceAll("[(),']", ""));
+
+        byte[] v2 = StreamSynth.toBytes(SynthOptions.of(GuestType.PV, 64).withFormat(SynthOptions.Format.V2_LIBXL));
+        Run v = run("stream", "verify", withXlHeader("v2.xl", 3, v2).toString());
+        assertEquals(0, v.exit(), v.err());
+        assertTrue(v.out().contains("valid v2 libxl stream, pv guest"), v.out());
+
+        Run mismatch = run("stream", "verify", withXlHeader("bad.xl", 1, v2).toString());
+        assertEquals(ExitCodes.INVALID_STREAM, mismatch.exit());
+        assertTrue(mismatch.err().contains("STREAMv2 flag is clear but a v2 stream follows"), mismatch.err());
+
+        byte[] bad = legacy.clone();
+        ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).putInt(8, -30);
+        Run off = run("stream", "verify", withXlHeader("corrupt.xl", 1, bad).toString());
+        assertEquals(ExitCodes.INVALID_STREAM, off.exit());
+        assertEquals(1, off.errLines().size(), off.err());
+        assertTrue(off.err().contains("at offset " + (xl + 8) + ": "), off.err());
+    }
 }

@@ -1,7 +1,6 @@
 package dev.migrationd.protocol.synth;
 
 import dev.migrationd.protocol.GuestType;
-import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
@@ -299,10 +298,5 @@ public final class StreamSynth {
                 }
             }
         }
-    }
-
-    /** The page type a synthetic guest gives {@code pfn} (exposed for tests and the simulated hypervisor). */
-    public static PageType pageType(SynthOptions o, long pfn) {
-        return new SynthGuest(o).typeOf(pfn);
     }
 }
