@@ -235,6 +235,9 @@ public final class HvmContext {
                     if (header != null) {
                         throw new RecordException(item, code, at, "a second HEADER record");
                     }
+                    if (instance != 0) {
+                        throw new RecordException(item, code, at, "HEADER instance " + instance + ", expected 0");
+                    }
                     header = parseHeader(body, item, code, bodyAt);
                 }
                 default -> {

@@ -99,6 +99,7 @@ class HvmContextTest {
                 bad("missing END", b -> Arrays.copyOf(b, b.length - 8), b(cpu + 1024), "without an END"),
                 bad("bad magic", b -> put32(b, 8, 0x12345678), 8, "bad magic"),
                 bad("bad version", b -> put32(b, 12, 2), 12, "unsupported version 2"),
+                bad("header instance", b -> put16(b, 2, 1), 0, "HEADER instance 1"),
                 bad("header length", b -> put32(b, 4, 16), 0, "HEADER record length 16"),
                 bad("first is not HEADER", b -> Arrays.copyOfRange(b, 32, b.length), 0, "must start with a HEADER"),
                 bad("unknown typecode", b -> put16(b, 32, 21), 32, "unknown HVM save typecode 21"),
