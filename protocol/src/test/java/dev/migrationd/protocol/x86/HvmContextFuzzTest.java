@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.migrationd.protocol.RecordException;
+import org.junit.jupiter.api.Tag;
 
 /**
  * Untrusted HVM context blobs: the parser either accepts a blob, which then re-encodes to exactly the same
@@ -12,6 +13,7 @@ import dev.migrationd.protocol.RecordException;
  * (every {@code mvn verify}) replays the seeds in {@code HvmContextFuzzTestInputs/}; fuzzing mode:
  * {@code JAZZER_FUZZ=1 bin/build -pl protocol -am test -Dtest=HvmContextFuzzTest}.
  */
+@Tag("fuzz")
 class HvmContextFuzzTest {
 
     private static final long BASE = 100;
