@@ -47,6 +47,15 @@ final class AtomicOutput {
             throw new CliException(ExitCodes.IO, "output directory " + dir + " does not exist");
         }
         Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".partial");
+        // an interrupted run (Ctrl-C, SIGTERM) must not leave the temporary file behind either
+        Thread cleanup = new Thread(() -> {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // best effort while the JVM exits
+            }
+        }, "migrationctl-partial-output-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                     OutputStream raw = java.nio.channels.Channels.newOutputStream(ch);
@@ -75,6 +84,11 @@ final class AtomicOutput {
             }
         } finally {
             Files.deleteIfExists(tmp); // after a successful link/move this removes only the temporary name
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway; nothing left for it to delete
+            }
         }
     }
 }
