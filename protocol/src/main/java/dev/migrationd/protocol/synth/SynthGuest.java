@@ -23,6 +23,9 @@ import java.util.SplittableRandom;
  * pages at the top. HVM layout: data with the VGA hole 0xA0–0xBF left out, the magic pages (console,
  * store, bufioreq, ioreq) at the top.
  *
+ * <p>Page contents: random from the seed in checkpoint 0; a page dirtied in a later checkpoint has a few
+ * (1..{@value #DIRTY_WORDS_MAX}) of its words rewritten, so checkpoint compression has deltas to find.
+ *
  * <p>Immutable; safe to share.
  */
 public final class SynthGuest {
@@ -39,6 +42,8 @@ public final class SynthGuest {
     public static final long VGA_HOLE_END = 0xC0;
     /** One in this many pages is dirtied in each later checkpoint. */
     static final int DIRTY_ONE_IN = 16;
+    /** A dirtied page has 1..this many of its 512 words rewritten. */
+    static final int DIRTY_WORDS_MAX = 32;
     static final long TSC_KHZ = 2_400_000;
     static final long HVM_IDENT_PT = 0xFEFF_D000L;
     static final long HVM_VM86_TSS = 0xFEFF_E000L;
@@ -173,8 +178,8 @@ public final class SynthGuest {
 
     /**
      * Whether {@code pfn} is sent in checkpoint {@code k}: every populated PFN in checkpoint 0; in later ones
-     * about one data page in {@value #DIRTY_ONE_IN} (chosen from the seed), and always the first data page so
-     * no checkpoint is empty.
+     * about three quarters of a hot set of one data page in {@value #DIRTY_ONE_IN} (both chosen from the seed),
+     * and always the first data page so no checkpoint is empty.
      */
     public boolean sentIn(long pfn, int k) {
         if (!populated(pfn)) {
@@ -186,7 +191,11 @@ public final class SynthGuest {
         if (typeOf(pfn) != PageType.NOTAB || isSpecial(pfn)) {
             return false;
         }
-        return pfn == firstDataPfn() || mix(o.seed(), pfn, k, 0x5EED) % DIRTY_ONE_IN == 0;
+        if (pfn == firstDataPfn()) {
+            return true;
+        }
+        // a hot working set (one page in DIRTY_ONE_IN, fixed by the seed), three quarters of it dirty each time
+        return mix(o.seed(), pfn, 0, 0x407) % DIRTY_ONE_IN == 0 && mix(o.seed(), pfn, k, 0x5EED) % 4 != 0;
     }
 
     /** The first ordinary data page (dirtied in every checkpoint). */
@@ -202,16 +211,6 @@ public final class SynthGuest {
             return p2mFrames.length > 0 && pfn >= p2mFrames[0];
         }
         return pfn >= consolePfn;
-    }
-
-    /** The checkpoint that last wrote {@code pfn} up to and including {@code k}. */
-    public int versionAt(long pfn, int k) {
-        for (int j = k; j > 0; j--) {
-            if (sentIn(pfn, j)) {
-                return j;
-            }
-        }
-        return 0;
     }
 
     /** Fills {@code dst} (4096 bytes from its position, position unchanged) with the page as of checkpoint k. */
@@ -236,9 +235,19 @@ public final class SynthGuest {
             }
             return;
         }
-        SplittableRandom r = new SplittableRandom(mix(o.seed(), pfn, versionAt(pfn, k), 0xDA7A));
+        SplittableRandom r = new SplittableRandom(mix(o.seed(), pfn, 0, 0xDA7A));
         for (int i = 0; i < StreamLimits.PAGE_SIZE; i += 8) {
             b.putLong(i, r.nextLong());
+        }
+        // each later checkpoint that dirtied the page rewrote a few words of it, as a running guest does
+        for (int j = 1; j <= k; j++) {
+            if (sentIn(pfn, j)) {
+                SplittableRandom w = new SplittableRandom(mix(o.seed(), pfn, j, 0xD1E7));
+                int words = 1 + w.nextInt(DIRTY_WORDS_MAX);
+                for (int n = 0; n < words; n++) {
+                    b.putLong(8 * w.nextInt(StreamLimits.PAGE_SIZE / 8), w.nextLong());
+                }
+            }
         }
     }
 

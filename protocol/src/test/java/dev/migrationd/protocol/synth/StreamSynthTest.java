@@ -277,4 +277,36 @@ class StreamSynthTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new SynthOptions(GuestType.HVM, Width.W64, Width.W64, 100, 1, 1, false, SynthOptions.Format.LEGACY, 0));
     }
+
+    @Test
+    void dirtiedPagesChangeAFewWordsSoCompressionFindsDeltas() throws Exception {
+        SynthGuest g = new SynthGuest(opts(GuestType.HVM, Width.W64, Width.W64, 2, 256));
+        long pfn = g.firstDataPfn();
+        assertTrue(g.sentIn(pfn, 1));
+        ByteBuffer before = g.page(pfn, 0);
+        ByteBuffer after = g.page(pfn, 1);
+        int changed = 0;
+        for (int i = 0; i < StreamLimits.PAGE_SIZE; i += 8) {
+            changed += before.getLong(i) != after.getLong(i) ? 1 : 0;
+        }
+        assertTrue(changed >= 1 && changed <= SynthGuest.DIRTY_WORDS_MAX, "words changed: " + changed);
+
+        SynthOptions plain = new SynthOptions(GuestType.HVM, Width.W64, Width.W64, 2048, 3, 4, false,
+                SynthOptions.Format.LEGACY, 1);
+        SynthGuest pg = new SynthGuest(plain);
+        // pages the encoder has seen in an earlier compressed checkpoint (1..k-1) go as deltas, not full pages
+        long deltas = 0;
+        for (long p = 0; p < pg.p2mSize(); p++) {
+            for (int k = 2; k < plain.checkpoints(); k++) {
+                if (pg.sentIn(p, k) && (pg.sentIn(p, 1) || k == 3 && pg.sentIn(p, 2))) {
+                    deltas++;
+                }
+            }
+        }
+        assertTrue(deltas > 50, "the hot set is re-dirtied: " + deltas);
+        int plainLen = StreamSynth.toBytes(plain).length;
+        int compLen = StreamSynth.toBytes(plain.withCheckpoints(4, true)).length;
+        assertTrue(plainLen - compLen > deltas * 3000L,
+                "plain " + plainLen + " compressed " + compLen + " delta pages " + deltas);
+    }
 }
