@@ -29,8 +29,9 @@ class V2ReaderFuzzTest {
         Outcome whole = readLibxc(data, false);
         Outcome split = readLibxc(data, true);
         assertEquals(whole.error, split.error);
-        assertEquals(whole.items, split.items);
         if (whole.error == null) {
+            // (after an error the items completed in the failing feed call are not returned, so they differ)
+            assertEquals(whole.items, split.items);
             assertArrayEquals(Arrays.copyOf(data, whole.consumed), V2Streams.write(whole.items),
                     "accepted input must re-encode to the same octets");
         }
@@ -41,7 +42,9 @@ class V2ReaderFuzzTest {
         Outcome whole = readLibxl(data, false);
         Outcome split = readLibxl(data, true);
         assertEquals(whole.error, split.error);
-        assertEquals(whole.items, split.items);
+        if (whole.error == null) {
+            assertEquals(whole.items, split.items);
+        }
     }
 
     record Outcome(List<V2Item> items, String error, int consumed) {
