@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 
 /**
  * Fuzzes the v2 readers with arbitrary bytes: they may only return items or throw the protocol's
@@ -19,6 +20,7 @@ import java.util.List;
  * {@link V2FuzzSeeds}); findings stay there as regression inputs, which a plain {@code verify} replays.
  * Fuzz: {@code JAZZER_FUZZ=1 bin/build -pl protocol test -Dtest=V2ReaderFuzzTest#libxcReader}.
  */
+@Tag("fuzz")
 class V2ReaderFuzzTest {
     /** Tighter bounds than the default, so the fuzzer reaches the limits quickly. */
     static final StreamLimits LIMITS = new StreamLimits(1 << 16, 64, 64, 4096, 8192, 1 << 16, 1 << 16, 4096, 4096,

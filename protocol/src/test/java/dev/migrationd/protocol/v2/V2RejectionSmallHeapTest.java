@@ -17,12 +17,14 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Rejection of bad v2 input, each with its specific error (item, code, offset, problem). Runs in the
- * surefire execution with -Xmx64m (pattern *SmallHeapTest): huge declared lengths must not allocate.
+ * surefire execution with -Xmx64m (@Tag("small-heap")): huge declared lengths must not allocate.
  */
+@Tag("small-heap")
 class V2RejectionSmallHeapTest {
     /** Image header + PV domain header. */
     static final int PV_PREFIX = 40;
