@@ -34,6 +34,8 @@ class V2ReaderFuzzTest {
         if (whole.error == null) {
             // (after an error the items completed in the failing feed call are not returned, so they differ)
             assertEquals(whole.items, split.items);
+        }
+        if (whole.consumed >= 0) {
             assertArrayEquals(Arrays.copyOf(data, whole.consumed), V2Streams.write(whole.items),
                     "accepted input must re-encode to the same octets");
         }
@@ -49,6 +51,7 @@ class V2ReaderFuzzTest {
         }
     }
 
+    /** {@code consumed} is -1 after an error, and also when optional records were skipped (not re-encodable). */
     record Outcome(List<V2Item> items, String error, int consumed) {
     }
 
@@ -79,7 +82,7 @@ class V2ReaderFuzzTest {
                 items.addAll(r.feed(in));
             }
             r.finish();
-            return new Outcome(items, null, (int) r.offset());
+            return new Outcome(items, null, r.skippedOptionalRecords() == 0 ? (int) r.offset() : -1);
         } catch (StreamException e) {
             return new Outcome(items, e.getClass().getSimpleName() + ": " + e.getMessage(), -1);
         }
