@@ -27,6 +27,9 @@ public record CheckpointState(int controlId) implements LibxlRecord {
         if (body.remaining() != V2Format.CHECKPOINT_STATE_SIZE) {
             throw Bodies.bad(LibxlRecordType.CHECKPOINT_STATE, offset, "length " + body.remaining() + " is not 8");
         }
+        if (body.getInt(4) != 0) {
+            throw Bodies.bad(LibxlRecordType.CHECKPOINT_STATE, offset, "padding field not zero");
+        }
         return new CheckpointState(body.getInt(0));
     }
 

@@ -19,6 +19,9 @@ import java.util.List;
  * Items are views: a record wholly inside one fed buffer refers to that buffer's memory, so the caller
  * keeps a fed buffer's content unchanged while it uses the items (the reader itself never writes to it).
  *
+ * <p>Unknown optional records (type bit 31) are skipped as they stream past, without being gathered
+ * ({@link #skippedOptionalRecords()}); an unknown mandatory type is fatal.
+ *
  * <p>After END the reader consumes nothing more: the bytes after END stay in the fed buffer (e.g. the
  * raw QEMU record {@code convert-legacy-stream -f libxc} appends). After the first error every later
  * call throws that error again. A stream may also end right after a CHECKPOINT record (Remus failover).
@@ -26,7 +29,7 @@ import java.util.List;
  * <p>Not thread-safe: one thread (the migration's receiver) owns a reader.
  */
 public final class LibxcReader {
-    private enum State { IMAGE_HEADER, DOMAIN_HEADER, RECORD_HEADER, BODY, PAUSED, DONE, FAILED }
+    private enum State { IMAGE_HEADER, DOMAIN_HEADER, RECORD_HEADER, BODY, SKIP, PAUSED, DONE, FAILED }
 
     /** Item name used in errors about a record header whose type is unknown. */
     public static final String UNKNOWN = "UNKNOWN_RECORD";
@@ -45,6 +48,8 @@ public final class LibxcReader {
     private boolean staticDataEnd;
     private RecordType last;
     private StreamException failure;
+    private long skipRemaining;
+    private int skipped;
 
     public LibxcReader(StreamLimits limits) {
         this(limits, 0, false);
@@ -71,6 +76,18 @@ public final class LibxcReader {
         List<LibxcItem> out = new ArrayList<>(2);
         try {
             while (state != State.DONE && state != State.PAUSED) {
+                if (state == State.SKIP) {
+                    int n = (int) Math.min(in.remaining(), skipRemaining);
+                    in.position(in.position() + n);
+                    offset += n;
+                    skipRemaining -= n;
+                    if (skipRemaining > 0) {
+                        break;
+                    }
+                    skipped++;
+                    next(State.RECORD_HEADER, V2Format.RH_SIZE);
+                    continue;
+                }
                 if (state == State.BODY && asm.need() == 0) {
                     completeRecord(ByteBuffer.allocate(0), out);
                     continue;
@@ -125,15 +142,28 @@ public final class LibxcReader {
             case IMAGE_HEADER -> ImageHeader.ITEM;
             case DOMAIN_HEADER -> DomainHeader.ITEM;
             case RECORD_HEADER -> "RECORD_HEADER";
+            case SKIP -> UNKNOWN;
             default -> recType == null ? UNKNOWN : recType.name();
         };
-        long code = state == State.BODY ? rawType : 0;
+        long code = state == State.BODY || state == State.SKIP ? rawType : 0;
+        if (state == State.SKIP) {
+            StreamFatalException e = new StreamFatalException(item, code, itemStart, "stream truncated inside an "
+                    + "optional record, " + skipRemaining + " bytes missing");
+            state = State.FAILED;
+            failure = e;
+            throw e;
+        }
         StreamFatalException e = new StreamFatalException(item, code, itemStart, "stream truncated after "
                 + asm.have() + " of " + asm.need() + " bytes" + (state == State.BODY ? " of the body and padding" : "")
                 + (state == State.RECORD_HEADER ? " (no END record)" : ""));
         state = State.FAILED;
         failure = e;
         throw e;
+    }
+
+    /** Unknown optional records (type bit 31) skipped so far. */
+    public int skippedOptionalRecords() {
+        return skipped;
     }
 
     /** Whether END has been read. */
@@ -177,10 +207,19 @@ public final class LibxcReader {
         RecordType t = RecordType.fromCodeOrNull(type);
         rawType = type;
         recType = t;
+        if (t == null && (type & V2Format.REC_TYPE_OPTIONAL) != 0) {
+            // an optional record this reader does not know: skipped without gathering it (stream-v2.md §2.3)
+            if (len > limits.maxRecordBytes()) {
+                throw new StreamFatalException(UNKNOWN, type, at, "optional record length " + len
+                        + " exceeds the limit " + limits.maxRecordBytes());
+            }
+            state = State.SKIP;
+            skipRemaining = len + V2Format.padding(len);
+            asm.start(0);
+            return;
+        }
         if (t == null) {
-            throw new StreamFatalException(UNKNOWN, type, at, (type & V2Format.REC_TYPE_OPTIONAL) != 0
-                    ? "unknown optional record type (not supported by this reader)"
-                    : "unknown record type");
+            throw new StreamFatalException(UNKNOWN, type, at, "unknown record type");
         }
         checkPlacement(t, at);
         long exact = switch (t) {

@@ -77,9 +77,12 @@ final class ConvertSupport {
 
     /** Our pipeline on legacy bytes, fed in pieces at the given cuts. */
     static byte[] convert(byte[] legacy, LegacyFixtures.Case c, boolean libxl, int... cuts) throws Exception {
+        return convert(legacy, LegacyStreamReader.Options.of(c.toolstack(), c.guest())
+                .withCheckpointed(c.checkpointed()), libxl, cuts);
+    }
+
+    static byte[] convert(byte[] legacy, LegacyStreamReader.Options ro, boolean libxl, int... cuts) throws Exception {
         V2Streams.Collector out = new V2Streams.Collector();
-        LegacyStreamReader.Options ro = LegacyStreamReader.Options.of(c.toolstack(), c.guest())
-                .withCheckpointed(c.checkpointed());
         LegacyToV2Pipeline p = new LegacyToV2Pipeline(ro, libxl ? LegacyToV2Converter.Format.LIBXL
                 : LegacyToV2Converter.Format.LIBXC, false, false, out);
         int from = 0;

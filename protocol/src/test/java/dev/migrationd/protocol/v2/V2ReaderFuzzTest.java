@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 
 /**
  * Fuzzes the v2 readers with arbitrary bytes: they may only return items or throw the protocol's
@@ -19,6 +20,7 @@ import java.util.List;
  * {@link V2FuzzSeeds}); findings stay there as regression inputs, which a plain {@code verify} replays.
  * Fuzz: {@code JAZZER_FUZZ=1 bin/build -pl protocol test -Dtest=V2ReaderFuzzTest#libxcReader}.
  */
+@Tag("fuzz")
 class V2ReaderFuzzTest {
     /** Tighter bounds than the default, so the fuzzer reaches the limits quickly. */
     static final StreamLimits LIMITS = new StreamLimits(1 << 16, 64, 64, 4096, 8192, 1 << 16, 1 << 16, 4096, 4096,
@@ -29,8 +31,11 @@ class V2ReaderFuzzTest {
         Outcome whole = readLibxc(data, false);
         Outcome split = readLibxc(data, true);
         assertEquals(whole.error, split.error);
-        assertEquals(whole.items, split.items);
         if (whole.error == null) {
+            // (after an error the items completed in the failing feed call are not returned, so they differ)
+            assertEquals(whole.items, split.items);
+        }
+        if (whole.consumed >= 0) {
             assertArrayEquals(Arrays.copyOf(data, whole.consumed), V2Streams.write(whole.items),
                     "accepted input must re-encode to the same octets");
         }
@@ -41,9 +46,12 @@ class V2ReaderFuzzTest {
         Outcome whole = readLibxl(data, false);
         Outcome split = readLibxl(data, true);
         assertEquals(whole.error, split.error);
-        assertEquals(whole.items, split.items);
+        if (whole.error == null) {
+            assertEquals(whole.items, split.items);
+        }
     }
 
+    /** {@code consumed} is -1 after an error, and also when optional records were skipped (not re-encodable). */
     record Outcome(List<V2Item> items, String error, int consumed) {
     }
 
@@ -74,7 +82,7 @@ class V2ReaderFuzzTest {
                 items.addAll(r.feed(in));
             }
             r.finish();
-            return new Outcome(items, null, (int) r.offset());
+            return new Outcome(items, null, r.skippedOptionalRecords() == 0 ? (int) r.offset() : -1);
         } catch (StreamException e) {
             return new Outcome(items, e.getClass().getSimpleName() + ": " + e.getMessage(), -1);
         }

@@ -17,12 +17,14 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * Rejection of bad v2 input, each with its specific error (item, code, offset, problem). Runs in the
- * surefire execution with -Xmx64m (pattern *SmallHeapTest): huge declared lengths must not allocate.
+ * surefire execution with -Xmx64m (@Tag("small-heap")): huge declared lengths must not allocate.
  */
+@Tag("small-heap")
 class V2RejectionSmallHeapTest {
     /** Image header + PV domain header. */
     static final int PV_PREFIX = 40;
@@ -100,8 +102,28 @@ class V2RejectionSmallHeapTest {
         byte[] ok = pvStream();
         rejects(StreamFatalException.class, le(ok, PV_PREFIX, 0x13, 4), false, LibxcReader.UNKNOWN, 0x13, 40,
                 "unknown record type");
-        rejects(StreamFatalException.class, le(ok, PV_PREFIX, 0x8000_0013L, 4), false, LibxcReader.UNKNOWN,
-                0x8000_0013L, 40, "unknown optional record type");
+    }
+
+    /** Unknown optional records (bit 31) are skipped without being gathered; their length is still bounded. */
+    @Test
+    void unknownOptionalRecordsAreSkipped() throws Exception {
+        byte[] ok = pvStream();
+        byte[] opt = new byte[ok.length + 8 + 16];
+        System.arraycopy(ok, 0, opt, 0, PV_PREFIX);
+        ByteBuffer.wrap(opt, PV_PREFIX, 24).order(ByteOrder.LITTLE_ENDIAN).putInt(0x8000_0013).putInt(13)
+                .putLong(0x1122334455667788L).putLong(0x99);
+        System.arraycopy(ok, PV_PREFIX, opt, PV_PREFIX + 24, ok.length - PV_PREFIX);
+        assertEquals(V2Streams.read(ok, false), V2Streams.read(opt, false));
+        assertEquals(V2Streams.read(ok, false), V2Streams.read(opt, false, V2Streams.everyByte(opt.length)));
+        LibxcReader r = new LibxcReader(StreamLimits.DEFAULT);
+        r.feed(ByteBuffer.wrap(opt));
+        r.finish();
+        assertEquals(1, r.skippedOptionalRecords());
+        rejects(StreamFatalException.class, le(opt, PV_PREFIX + 4, 0xFFFF_FFF0L, 4), false, LibxcReader.UNKNOWN,
+                0x8000_0013L, 40, "optional record length 4294967280 exceeds the limit 4202512");
+        StreamException e = assertThrows(StreamFatalException.class, () -> V2Streams.read(Arrays.copyOf(opt, 60), false));
+        assertEquals("UNKNOWN_RECORD (code 0x80000013) at offset 40: stream truncated inside an optional record,"
+                + " 4 bytes missing", e.getMessage());
     }
 
     @Test
