@@ -22,7 +22,7 @@ import java.util.List;
  * leaves to the caller: the HVM context structure (with {@link HvmContext#parse}) and bytes after the last
  * checkpoint. The reader runs in checkpointed mode so a Remus stream is read to its end; an ordinary stream
  * ends with LAST_CHECKPOINT or at EOF after its first tail. Offsets count from the start of the legacy stream
- * (after an xl header, when there is one).
+ * (StreamAnalyzer turns them into file offsets when a toolstack header comes first).
  */
 final class LegacyAnalysis {
     private static final int READ_CHUNK = 1 << 16;

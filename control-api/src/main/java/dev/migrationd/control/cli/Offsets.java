@@ -5,7 +5,7 @@ import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamFatalException;
 
 /**
- * The protocol readers count offsets from the start of the save stream; a file may begin with an xl header
+ * The protocol readers count offsets from the start of the save stream; a file may begin with an xl or xend header
  * first. This re-bases an error so that its offset is a file offset.
  */
 final class Offsets {
@@ -20,7 +20,7 @@ final class Offsets {
         String msg = e.getMessage();
         int i = msg.indexOf(marker);
         String problem = i < 0 ? msg : msg.substring(i + marker.length());
-        problem += " (file offset; the stream starts after a " + base + "-byte xl header)";
+        problem += " (file offset; the stream starts after a " + base + "-byte toolstack header)";
         return switch (e) {
             case RecordException r -> new RecordException(r.item(), r.code(), r.offset() + base, problem);
             case StreamFatalException f -> new StreamFatalException(f.item(), f.code(), f.offset() + base, problem, f);

@@ -15,9 +15,9 @@ final class StreamAnalyzer {
         StreamFormatDetector.Detected d = StreamFormatDetector.detect(file, width, guest);
         long xl = d.streamStart();
         StreamSummary s = new StreamSummary();
-        s.xlHeader = xl > 0;
+        s.toolstackHeader = d.wrapper();
         if (xl > 0) {
-            s.tail.put("xl_header_bytes", xl);
+            s.tail.put("toolstack_header_bytes", xl);
         }
         if (d.kind() == StreamFormatDetector.Kind.LEGACY) {
             s.format = "legacy";

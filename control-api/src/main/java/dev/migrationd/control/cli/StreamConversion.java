@@ -26,8 +26,8 @@ final class StreamConversion {
 
     static void convert(Path in, Path out, boolean force, boolean libxl, Width width, GuestType guest) throws Exception {
         StreamFormatDetector.Detected d = StreamFormatDetector.detect(in, width, guest);
-        if (d.xlHeader()) {
-            throw CliException.notImplemented("converting a stream with an xl header (strip the "
+        if (d.wrapper() != null) {
+            throw CliException.notImplemented("converting a stream with an " + d.wrapper() + " header (strip the "
                     + d.streamStart() + "-byte header first)");
         }
         if (d.kind() != StreamFormatDetector.Kind.LEGACY) {

@@ -2,107 +2,104 @@ package dev.migrationd.control.cli;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.StreamFatalException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.ToolstackWrappers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
- * Tells what a stream is from its first octets (legacy-stream.md §2, stream-v2.md §2.1, §3.1, §12.1):
- * an optional xl header, then a v2 libxc image header (8 × 0xFF), a v2 libxl header ("LibxlFmt"), or a
- * legacy stream whose toolstack width comes from octets 4–7 and whose guest type from the extended-info
- * signature.
+ * Tells what a stream file is from its first octets: an optional toolstack header (xl, legacy-stream.md §12.1,
+ * or xend's "LinuxGuestRecord", §12.4; parsed with protocol.legacy's {@link ToolstackWrappers}), then a v2
+ * libxc image header (8 × 0xFF, stream-v2.md §2.1), a v2 libxl header ("LibxlFmt", §3.1), or a legacy stream
+ * whose toolstack width comes from octets 4–7 and whose guest type from the extended-info signature (§2).
  */
 final class StreamFormatDetector {
-    /** {@code "Xen saved domain, xl format\n \0 \r"}. */
-    static final byte[] XL_MAGIC = "Xen saved domain, xl format\n \0 \r".getBytes(StandardCharsets.ISO_8859_1);
-    /** xl header: magic, byteorder, mandatory, optional flags, optional_data_len. */
-    static final int XL_HEADER_FIXED = 32 + 16;
-    static final int XL_MANDATORY_FLAG_JSON = 1;
-    static final int XL_MANDATORY_FLAG_STREAMV2 = 1 << 1;
     static final long LIBXL_IDENT = 0x4C6962786C466D74L;
-    /** Octets needed to decide. */
+    /** Octets of the stream proper needed to decide. */
     static final int PROBE = 16;
+    private static final int XEND_FIXED = 20;
 
     enum Kind { LEGACY, V2_LIBXC, V2_LIBXL }
 
     /**
-     * @param kind          what follows the optional xl header
-     * @param streamStart   bytes of xl header to skip (0 without one)
+     * @param kind           what follows the toolstack header
+     * @param streamStart    octets of toolstack header before the stream (0 without one)
+     * @param wrapper        "xl", "xend" or null
      * @param toolstackWidth legacy only
-     * @param guestType     legacy only
+     * @param guestType      legacy only
      */
-    record Detected(Kind kind, long streamStart, boolean xlHeader, Width toolstackWidth, String widthSource,
+    record Detected(Kind kind, long streamStart, String wrapper, Width toolstackWidth, String widthSource,
             GuestType guestType, String guestSource) {
     }
 
     private StreamFormatDetector() {
     }
 
-    /** Length of the xl header at the start of {@code head}, or 0 when there is none. */
-    static long xlHeaderLength(ByteBuffer head) {
-        if (head.remaining() < XL_HEADER_FIXED) {
-            return 0;
+    /** Detects the format of a file, checking a toolstack header if there is one. */
+    static Detected detect(Path file, Width widthOverride, GuestType guestOverride) throws IOException,
+            StreamException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer fixed = ByteBuffer.allocate(ToolstackWrappers.XL_FIXED_SIZE);
+            readFully(ch, fixed, 0);
+            long start = 0;
+            String wrapper = null;
+            if (startsWith(fixed, ToolstackWrappers.XL_MAGIC)) {
+                start = ToolstackWrappers.xlHeaderLength(fixed);
+                wrapper = "xl";
+            } else if (startsWith(fixed, ToolstackWrappers.XEND_MAGIC) && fixed.remaining() >= XEND_FIXED) {
+                long len = Integer.toUnsignedLong(fixed.order(ByteOrder.BIG_ENDIAN).getInt(16));
+                if (len > ToolstackWrappers.XEND_MAX_CONFIG) {
+                    throw new StreamFatalException("XEND_HEADER", 0, 16, "config length " + len + " exceeds "
+                            + ToolstackWrappers.XEND_MAX_CONFIG);
+                }
+                start = XEND_FIXED + len;
+                wrapper = "xend";
+            }
+            if (start > ch.size()) {
+                throw new StreamFatalException(wrapper.toUpperCase(java.util.Locale.ROOT) + "_HEADER", 0, 0,
+                        "the " + start + "-byte " + wrapper + " header reaches beyond the end of the file ("
+                                + ch.size() + " bytes)");
+            }
+            ByteBuffer probe = ByteBuffer.allocate(PROBE);
+            readFully(ch, probe, start);
+            Detected d = detect(probe, start, wrapper, widthOverride, guestOverride);
+            if ("xl".equals(wrapper)) {
+                checkXlFlags(fixed.order(ByteOrder.LITTLE_ENDIAN).getInt(36), d.kind());
+            } else if ("xend".equals(wrapper) && d.kind() != Kind.LEGACY) {
+                throw new RecordException("XEND_HEADER", 0, start, "a xend header (Xen <= 4.4) before a v2 stream");
+            }
+            return d;
         }
-        byte[] magic = new byte[XL_MAGIC.length];
-        head.duplicate().get(magic);
-        if (!Arrays.equals(magic, XL_MAGIC)) {
-            return 0;
-        }
-        ByteBuffer le = head.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        long optLen = Integer.toUnsignedLong(le.getInt(head.position() + 44));
-        return XL_HEADER_FIXED + optLen;
     }
 
-    /**
-     * Checks the fixed part of an xl header (legacy-stream.md §12.1) against what follows it: byte-order
-     * marker 0x01020304 (little-endian), no unknown mandatory flag, STREAMv2 set exactly when a v2 stream
-     * follows.
-     */
-    static void checkXlHeader(ByteBuffer head, Kind kind) throws RecordException {
-        ByteBuffer le = head.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int p = head.position();
-        int byteorder = le.getInt(p + 32);
-        if (byteorder != 0x01020304) {
-            throw new RecordException("XL_HEADER", 0, 32, "byte-order marker 0x" + Integer.toHexString(byteorder)
-                    + ", expected 0x01020304 little-endian");
+    private static boolean startsWith(ByteBuffer b, byte[] magic) {
+        if (b.remaining() < magic.length) {
+            return false;
         }
-        int mandatory = le.getInt(p + 36);
-        if ((mandatory & ~(XL_MANDATORY_FLAG_JSON | XL_MANDATORY_FLAG_STREAMV2)) != 0) {
+        for (int i = 0; i < magic.length; i++) {
+            if (b.get(b.position() + i) != magic[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** No unknown mandatory flag; STREAMv2 set exactly when a v2 stream follows (legacy-stream.md §12.1). */
+    static void checkXlFlags(int mandatory, Kind kind) throws RecordException {
+        int known = ToolstackWrappers.XL_MANDATORY_FLAG_JSON | ToolstackWrappers.XL_MANDATORY_FLAG_STREAMV2;
+        if ((mandatory & ~known) != 0) {
             throw new RecordException("XL_HEADER", 0, 36, "unknown mandatory flags 0x" + Integer.toHexString(mandatory));
         }
-        boolean v2 = (mandatory & XL_MANDATORY_FLAG_STREAMV2) != 0;
+        boolean v2 = (mandatory & ToolstackWrappers.XL_MANDATORY_FLAG_STREAMV2) != 0;
         if (v2 != (kind != Kind.LEGACY)) {
             throw new RecordException("XL_HEADER", 0, 36, "STREAMv2 flag is " + (v2 ? "set" : "clear") + " but a "
                     + (kind == Kind.LEGACY ? "legacy" : "v2") + " stream follows");
-        }
-    }
-
-    /**
-     * Detects the format of a file: an optional xl header (checked), then the stream proper.
-     */
-    static Detected detect(Path file, Width widthOverride, GuestType guestOverride) throws IOException,
-            RecordException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer fixed = ByteBuffer.allocate(XL_HEADER_FIXED);
-            readFully(ch, fixed, 0);
-            long xl = xlHeaderLength(fixed);
-            if (xl > ch.size()) {
-                throw new RecordException("XL_HEADER", 0, 44, "optional_data_len reaches beyond the end of the file ("
-                        + ch.size() + " bytes)");
-            }
-            ByteBuffer probe = ByteBuffer.allocate(PROBE);
-            readFully(ch, probe, xl);
-            Detected d = detect(probe, xl, xl > 0, widthOverride, guestOverride);
-            if (xl > 0) {
-                checkXlHeader(fixed, d.kind());
-            }
-            return d;
         }
     }
 
@@ -119,21 +116,21 @@ final class StreamFormatDetector {
     }
 
     /**
-     * Decides from the first octets of the stream proper (after any xl header).
+     * Decides from the first octets of the stream proper (after any toolstack header).
      *
      * @param probe at least {@link #PROBE} octets, or fewer if the stream is that short
      */
-    static Detected detect(ByteBuffer probe, long streamStart, boolean xl, Width widthOverride,
+    static Detected detect(ByteBuffer probe, long streamStart, String wrapper, Width widthOverride,
             GuestType guestOverride) {
         ByteBuffer b = probe.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining();
         if (n >= 8) {
             long first = b.getLong(b.position());
             if (first == -1L) {
-                return new Detected(Kind.V2_LIBXC, streamStart, xl, null, null, null, null);
+                return new Detected(Kind.V2_LIBXC, streamStart, wrapper, null, null, null, null);
             }
             if (Long.reverseBytes(first) == LIBXL_IDENT) {
-                return new Detected(Kind.V2_LIBXL, streamStart, xl, null, null, null, null);
+                return new Detected(Kind.V2_LIBXL, streamStart, wrapper, null, null, null, null);
             }
         }
         Width w = widthOverride;
@@ -161,6 +158,6 @@ final class StreamFormatDetector {
                 g = allFf ? GuestType.PV : GuestType.HVM;
             }
         }
-        return new Detected(Kind.LEGACY, streamStart, xl, w, wSource, g, gSource);
+        return new Detected(Kind.LEGACY, streamStart, wrapper, w, wSource, g, gSource);
     }
 }

@@ -18,7 +18,8 @@ final class StreamSummary {
     String format;
     /** "libxc" or "libxl" (a legacy stream is a bare libxc stream). */
     String layer;
-    boolean xlHeader;
+    /** "xl", "xend" or null: the toolstack header before the stream. */
+    String toolstackHeader;
     Width toolstackWidth;
     String toolstackWidthSource;
     GuestType guestType;
@@ -78,7 +79,7 @@ final class StreamSummary {
 
     String toText() {
         StringBuilder sb = new StringBuilder();
-        line(sb, "format", format + (layer != null ? " (" + layer + " layer)" : "") + (xlHeader ? ", xl header" : ""));
+        line(sb, "format", format + (layer != null ? " (" + layer + " layer)" : "") + (toolstackHeader != null ? ", " + toolstackHeader + " header" : ""));
         if (toolstackWidth != null) {
             line(sb, "toolstack width", toolstackWidth.bits() + "-bit (" + toolstackWidthSource + ")");
         }
@@ -125,7 +126,7 @@ final class StreamSummary {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("format", format);
         m.put("layer", layer);
-        m.put("xl_header", xlHeader);
+        m.put("toolstack_header", toolstackHeader);
         m.put("toolstack_width", bits(toolstackWidth));
         m.put("toolstack_width_source", toolstackWidthSource);
         m.put("guest_type", lower(guestType));

@@ -40,7 +40,7 @@ import java.util.TreeSet;
 /**
  * Reads a v2 stream (libxc or libxl layer) with protocol.v2's readers into a summary, and checks what the
  * readers leave to the caller: HVM context structure, vCPU context sizes, and bytes after the end. Offsets
- * count from the start of the v2 stream (after an xl header, when there is one).
+ * count from the start of the v2 stream (StreamAnalyzer turns them into file offsets).
  */
 final class V2Analysis {
     /** convert-legacy-stream -f libxc appends the legacy QEMU record raw after the libxc END. */

@@ -312,8 +312,8 @@ class StreamCommandsTest {
         int xl = (int) (Files.size(p) - legacy.length);
         Run r = run("stream", "inspect", p.toString(), "--format", "json");
         assertEquals(0, r.exit(), r.err());
-        assertEquals("True legacy hvm " + xl, jsonEval(r.out(), "d['xl_header'], d['format'], d['guest_type'], "
-                + "d['tail']['xl_header_bytes']").replaceAll("[(),']", ""));
+        assertEquals("xl legacy hvm " + xl, jsonEval(r.out(), "d['toolstack_header'], d['format'], d['guest_type'], "
+                + "d['tail']['toolstack_header_bytes']").replaceAll("[(),']", ""));
 
         byte[] v2 = StreamSynth.toBytes(SynthOptions.of(GuestType.PV, 64).withFormat(SynthOptions.Format.V2_LIBXL));
         Run v = run("stream", "verify", withXlHeader("v2.xl", 3, v2).toString());
@@ -330,5 +330,22 @@ class StreamCommandsTest {
         assertEquals(ExitCodes.INVALID_STREAM, off.exit());
         assertEquals(1, off.errLines().size(), off.err());
         assertTrue(off.err().contains("at offset " + (xl + 8) + ": "), off.err());
+    }
+
+    @Test
+    void xendHeaderIsRecognised() throws Exception {
+        byte[] legacy = StreamSynth.toBytes(SynthOptions.of(GuestType.PV, 64).withWidths(Width.W32, Width.W32));
+        byte[] sxp = "(domain (name guest))".getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer h = ByteBuffer.allocate(20 + sxp.length + legacy.length); // big-endian config length
+        h.put("LinuxGuestRecord".getBytes(StandardCharsets.US_ASCII)).putInt(sxp.length).put(sxp).put(legacy);
+        Path p = Files.write(dir.resolve("xend.img"), h.array());
+        Run r = run("stream", "inspect", p.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("format:          legacy (libxc layer), xend header"), r.out());
+        assertTrue(r.out().contains("toolstack width: 32-bit (detected)"), r.out());
+        assertTrue(r.out().contains("guest width:     32-bit"), r.out());
+        Run c = run("stream", "convert", p.toString(), dir.resolve("x.v2").toString(), "--to", "v2");
+        assertEquals(ExitCodes.INTERNAL, c.exit());
+        assertTrue(c.err().contains("not implemented yet: converting a stream with an xend header"), c.err());
     }
 }
