@@ -346,6 +346,30 @@ class StreamCommandsTest {
         assertTrue(r.out().contains("guest width:     32-bit"), r.out());
         Run c = run("stream", "convert", p.toString(), dir.resolve("x.v2").toString(), "--to", "v2");
         assertEquals(ExitCodes.INTERNAL, c.exit());
-        assertTrue(c.err().contains("not implemented yet: converting a stream with an xend header"), c.err());
+        assertTrue(c.err().contains("not implemented yet: converting a stream with a xend header"), c.err());
+    }
+
+    @Test
+    void convertKeepsAnXlHeaderAndSetsStreamV2() throws Exception {
+        byte[] legacy = StreamSynth.toBytes(SynthOptions.of(GuestType.HVM, 128));
+        Path in = withXlHeader("in.xl", 1, legacy);
+        int xl = (int) (Files.size(in) - legacy.length);
+        Path out = dir.resolve("out.xl");
+        Run libxc = run("stream", "convert", in.toString(), out.toString(), "--to", "v2", "--layer", "libxc");
+        assertEquals(ExitCodes.USAGE, libxc.exit());
+        assertTrue(libxc.err().contains("use --layer libxl"), libxc.err());
+        Run c = run("stream", "convert", in.toString(), out.toString(), "--to", "v2");
+        assertEquals(0, c.exit(), c.err());
+        byte[] o = Files.readAllBytes(out);
+        byte[] inHead = Arrays.copyOf(Files.readAllBytes(in), xl);
+        inHead[36] |= 2; // STREAMv2
+        assertArrayEquals(inHead, Arrays.copyOf(o, xl));
+        assertEquals("LibxlFmt", new String(o, xl, 8, StandardCharsets.US_ASCII));
+        Run v = run("stream", "verify", out.toString());
+        assertEquals(0, v.exit(), v.err());
+        assertTrue(v.out().contains("valid v2 libxl stream, hvm guest"), v.out());
+        Path bare = Files.write(dir.resolve("bare.v2"), Arrays.copyOfRange(o, xl, o.length));
+        XenTools.Result x = XenTools.require().verifyV2(bare, "libxl");
+        assertTrue(x.ok(), x.output());
     }
 }
