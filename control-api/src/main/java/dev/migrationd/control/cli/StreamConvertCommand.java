@@ -10,7 +10,10 @@ import picocli.CommandLine.Parameters;
 
 /** {@code migrationctl stream convert IN OUT --to v2}. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = {"Converts a legacy stream to v2 in-process (as Xen's convert-legacy-stream does).",
+        description = {"Converts a legacy stream to v2 in-process, as Xen's convert-legacy-stream does, but keeping "
+                + "every Remus checkpoint and the PV unmapped PFNs (as XTAB entries). Width and guest type are "
+                + "detected unless given. An xl header is kept, with its STREAMv2 flag set (libxl layer only).",
+            "TMEM and compressed Remus checkpoints have no v2 equivalent: such input is refused (exit 1).",
             "OUT is written to a temporary file next to it and moved into place only when complete."},
         footer = {"", ExitCodes.HELP})
 final class StreamConvertCommand implements Callable<Integer> {

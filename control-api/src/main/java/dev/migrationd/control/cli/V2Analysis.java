@@ -16,6 +16,7 @@ import dev.migrationd.protocol.v2.LibxcRecord;
 import dev.migrationd.protocol.v2.LibxlHeader;
 import dev.migrationd.protocol.v2.LibxlReader;
 import dev.migrationd.protocol.v2.LibxlRecord;
+import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.TscInfo;
@@ -163,7 +164,7 @@ final class V2Analysis {
             case LibxlRecord r -> {
                 long n = framed(r.bodyLength());
                 s.item("LIBXL_" + r.type().name(), n);
-                if (r instanceof EmulatorRecord e && e.type().name().equals("EMULATOR_CONTEXT")) {
+                if (r instanceof EmulatorRecord e && e.type() == LibxlRecordType.EMULATOR_CONTEXT) {
                     s.tail.put("emulator_context_bytes", e.data().remaining());
                 }
                 pos += n;
