@@ -34,6 +34,7 @@ final class LegacyAnalysis {
     private RecordException deferred;
     private final List<String> hvmRecords = new ArrayList<>();
     private int vcpuRecords;
+    private final PvStateCheck pv = new PvStateCheck("PV_TAIL_VCPU");
 
     private LegacyAnalysis(StreamFormatDetector.Detected d, StreamSummary s) {
         this.s = s;
@@ -73,6 +74,9 @@ final class LegacyAnalysis {
         if (!hvmRecords.isEmpty()) {
             s.tail.put("hvm_context_records", hvmRecords);
         }
+        if (pv.overflowed()) {
+            s.tail.put("note", "more than " + PvStateCheck.MAX_TRACKED_TABLES + " page tables: CR3 type not checked");
+        }
     }
 
     private void throwDeferred() throws RecordException {
@@ -105,6 +109,7 @@ final class LegacyAnalysis {
             case PageBatch b -> {
                 for (int i = 0; i < b.count(); i++) {
                     s.page(b.type(i), 1);
+                    pv.page(b.pfn(i), b.type(i));
                 }
             }
             case LegacyItem.CheckpointEnd c -> s.checkpoints = c.index() + 1;
@@ -112,7 +117,14 @@ final class LegacyAnalysis {
                     + " kHz, " + t.nsec() + " ns, incarnation " + Integer.toUnsignedLong(t.incarnation()));
             case LegacyItem.VcpuInfo v -> s.tail.put("online_vcpus", v.onlineVcpus().length);
             case LegacyItem.PvUnmappedPfns u -> s.tail.put("unmapped_pfns", u.count());
-            case LegacyItem.PvVcpuRecord v -> vcpuRecords++;
+            case LegacyItem.PvVcpuRecord v -> {
+                vcpuRecords++;
+                try {
+                    pv.vcpu(v.vcpuId(), v.context().toArray(), s.guestWidth, s.p2mSize, start);
+                } catch (RecordException e) {
+                    deferred = e;
+                }
+            }
             case LegacyItem.PvSharedInfo si -> s.tail.put("shared_info", si.page().size() + " bytes");
             case LegacyItem.HvmMagicPfns m -> s.tail.put("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
                     + ", bufioreq 0x" + Long.toHexString(m.bufioreqPfn()) + ", store 0x" + Long.toHexString(m.storePfn()));

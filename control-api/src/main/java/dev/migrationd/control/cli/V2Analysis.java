@@ -54,6 +54,7 @@ final class V2Analysis {
     private int checkpointRecords;
     private final TreeSet<Integer> vcpus = new TreeSet<>();
     private final List<String> hvmRecords = new ArrayList<>();
+    private final PvStateCheck pv = new PvStateCheck("X86_PV_VCPU_BASIC");
 
     private V2Analysis(StreamSummary s) {
         this.s = s;
@@ -99,6 +100,9 @@ final class V2Analysis {
         }
         if (!hvmRecords.isEmpty()) {
             s.tail.put("hvm_context_records", hvmRecords);
+        }
+        if (pv.overflowed()) {
+            s.tail.put("note", "more than " + PvStateCheck.MAX_TRACKED_TABLES + " page tables: CR3 type not checked");
         }
     }
 
@@ -182,6 +186,7 @@ final class V2Analysis {
             case PageData p -> {
                 for (int i = 0; i < p.count(); i++) {
                     s.page(p.pageType(i), 1);
+                    pv.page(p.pfn(i), p.pageType(i));
                 }
             }
             case X86PvInfo info -> {
@@ -196,11 +201,18 @@ final class V2Analysis {
                 if (v.type() == RecordType.X86_PV_VCPU_BASIC) {
                     vcpus.add(v.vcpuId());
                     int size = v.data().remaining();
-                    if (guestWidth != null && size != PvVcpuContext.size(guestWidth)) {
+                    if (guestWidth == null || s.p2mSize < 0) {
+                        throw new RecordException(r.type().name(), r.type().code(), start,
+                                "vcpu record before X86_PV_INFO and X86_PV_P2M_FRAMES");
+                    }
+                    if (size != PvVcpuContext.size(guestWidth)) {
                         throw new RecordException(r.type().name(), r.type().code(), start, "vcpu context of "
                                 + size + " bytes, expected " + PvVcpuContext.size(guestWidth) + " for a "
                                 + guestWidth.bits() + "-bit guest");
                     }
+                    byte[] ctx = new byte[size];
+                    v.data().get(ctx);
+                    pv.vcpu(v.vcpuId(), ctx, guestWidth, s.p2mSize, start);
                 }
             }
             case TscInfo t -> s.tail.put("tsc", "mode " + t.mode() + ", " + t.khz() + " kHz, " + t.nsec() + " ns, incarnation "

@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.synth.StreamSynth;
 import dev.migrationd.protocol.synth.SynthOptions;
 import dev.migrationd.protocol.testing.XenTools;
 import dev.migrationd.protocol.x86.HvmHwCpu;
+import dev.migrationd.protocol.x86.PvVcpuContext;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -371,5 +374,29 @@ class StreamCommandsTest {
         Path bare = Files.write(dir.resolve("bare.v2"), Arrays.copyOfRange(o, xl, o.length));
         XenTools.Result x = XenTools.require().verifyV2(bare, "libxl");
         assertTrue(x.ok(), x.output());
+    }
+
+    @Test
+    void pvVcpuWhoseCr3IsNotAPageTableIsRejected() throws Exception {
+        Path p = synth("pv.img", "--guest", "pv", "--width", "64", "--pages", "64");
+        byte[] b = Files.readAllBytes(p);
+        long[] vcpu0 = {-1};
+        LegacyStreamReader[] r = new LegacyStreamReader[1];
+        r[0] = new LegacyStreamReader(LegacyStreamReader.Options.detect(), item -> {
+            if (item instanceof LegacyItem.PvUnmappedPfns) {
+                vcpu0[0] = r[0].offset(); // the first vCPU record follows the unmapped-PFN list
+            }
+        });
+        r[0].feed(ByteBuffer.wrap(b));
+        r[0].finish();
+        int cr3At = (int) vcpu0[0] + PvVcpuContext.X64.CTRLREG + 3 * 8;
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(0L, bb.getLong(cr3At) >>> 12, "synth puts the L4 at pfn 0");
+        bb.putLong(cr3At, 10L << 12); // an ordinary data page
+        Files.write(p, b);
+        Run v = run("stream", "verify", p.toString());
+        assertEquals(ExitCodes.INVALID_STREAM, v.exit());
+        assertEquals(List.of("migrationctl: invalid stream: PV_TAIL_VCPU (code 0x0) at offset " + vcpu0[0]
+                + ": vcpu 0: CR3 pfn 0xa was not sent as an L4 page table"), v.errLines());
     }
 }
