@@ -54,6 +54,7 @@ class V2PageViewTest {
             LibxcWriter w = new LibxcWriter(handed::add);
             w.writeImageHeader(ImageHeader.V2);
             w.writeDomainHeader(DomainHeader.converted(GuestType.PV));
+            handed.clear();
             w.write(pd);
             assertEquals(2, handed.size(), "header + pfns in one buffer, both pages in one view");
             byte[] bytes = V2Streams.write(List.of(ImageHeader.V2, DomainHeader.converted(GuestType.PV), pd,
