@@ -25,11 +25,14 @@ public final class PageData implements LibxcRecord {
     /** Per entry: its page view, or null when the entry's type carries no data. */
     private final ByteBuffer[] pages;
     private final int dataPages;
+    /** All data pages back to back (one view), or null when they are separate buffers. */
+    private final ByteBuffer contiguous;
 
-    private PageData(long[] entries, ByteBuffer[] pages, int dataPages) {
+    private PageData(long[] entries, ByteBuffer[] pages, int dataPages, ByteBuffer contiguous) {
         this.entries = entries;
         this.pages = pages;
         this.dataPages = dataPages;
+        this.contiguous = contiguous;
     }
 
     /** A v2 PFN entry: {@code type << 60 | pfn}. */
@@ -71,7 +74,25 @@ public final class PageData implements LibxcRecord {
         if (k != dataPages.length) {
             throw new IllegalArgumentException(dataPages.length + " pages for " + k + " data-bearing entries");
         }
-        return new PageData(copy, pages, k);
+        return new PageData(copy, pages, k, null);
+    }
+
+    /**
+     * A batch to write whose data pages lie back to back in {@code data} (e.g. a run of guest frames): one view
+     * goes to the sink for all of them.
+     */
+    public static PageData ofContiguous(long[] entries, MemorySegment data) {
+        ByteBuffer all = Bodies.view(data.asByteBuffer());
+        int n = all.remaining() / V2Format.PAGE_SIZE;
+        if (all.remaining() % V2Format.PAGE_SIZE != 0) {
+            throw new IllegalArgumentException("contiguous page data of " + all.remaining() + " bytes");
+        }
+        ByteBuffer[] views = new ByteBuffer[n];
+        for (int i = 0; i < n; i++) {
+            views[i] = Bodies.view(all, i * V2Format.PAGE_SIZE, V2Format.PAGE_SIZE);
+        }
+        PageData d = of(entries, views);
+        return new PageData(d.entries, d.pages, d.dataPages, all);
     }
 
     /** As {@link #of(long[], ByteBuffer...)} with pages in native memory (e.g. mapped guest frames). */
@@ -135,14 +156,16 @@ public final class PageData implements LibxcRecord {
             throw Bodies.bad(t, offset, "length " + len + ", expected 8 + " + 8L * n + " + " + 4096L * data);
         }
         ByteBuffer[] pages = new ByteBuffer[n];
-        int at = V2Format.PAGE_DATA_HEADER_SIZE + 8 * n;
+        int first = V2Format.PAGE_DATA_HEADER_SIZE + 8 * n;
+        int at = first;
         for (int i = 0; i < n; i++) {
             if (PageType.fromNibble((int) (entries[i] >>> V2Format.PAGE_DATA_TYPE_SHIFT)).hasData()) {
                 pages[i] = Bodies.view(body, at, V2Format.PAGE_SIZE);
                 at += V2Format.PAGE_SIZE;
             }
         }
-        return new PageData(entries, pages, data);
+        ByteBuffer all = data == 0 ? null : Bodies.view(body, first, data * V2Format.PAGE_SIZE);
+        return new PageData(entries, pages, data, all);
     }
 
     @Override
@@ -202,6 +225,9 @@ public final class PageData implements LibxcRecord {
 
     @Override
     public ByteBuffer[] payload() {
+        if (contiguous != null) {
+            return new ByteBuffer[] {Bodies.view(contiguous)};
+        }
         ByteBuffer[] out = new ByteBuffer[dataPages];
         int k = 0;
         for (ByteBuffer p : pages) {

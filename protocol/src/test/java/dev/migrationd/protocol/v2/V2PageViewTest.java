@@ -40,6 +40,32 @@ class V2PageViewTest {
     }
 
     @Test
+    void contiguousGuestFramesGoOutAsOneView() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment run = arena.allocate(2 * 4096, 4096);
+            run.set(ValueLayout.JAVA_BYTE, 4096, (byte) 0x33);
+            PageData pd = PageData.ofContiguous(new long[] {PageData.entry(PageType.NOTAB, 4),
+                    PageData.entry(PageType.BROKEN, 9), PageData.entry(PageType.L1TAB, 5)}, run);
+            assertEquals(0x33, pd.page(2).get(0));
+            ByteBuffer[] payload = pd.payload();
+            assertEquals(1, payload.length);
+            assertEquals(2 * 4096, payload[0].remaining());
+            List<ByteBuffer> handed = new ArrayList<>();
+            LibxcWriter w = new LibxcWriter(handed::add);
+            w.writeImageHeader(ImageHeader.V2);
+            w.writeDomainHeader(DomainHeader.converted(GuestType.PV));
+            handed.clear();
+            w.write(pd);
+            assertEquals(2, handed.size(), "header + pfns in one buffer, both pages in one view");
+            byte[] bytes = V2Streams.write(List.of(ImageHeader.V2, DomainHeader.converted(GuestType.PV), pd,
+                    SignalRecord.END));
+            assertEquals(pd, V2Streams.read(bytes, false).get(2));
+            assertThrows(IllegalArgumentException.class, () -> PageData.ofContiguous(new long[] {
+                    PageData.entry(PageType.NOTAB, 1)}, run));
+        }
+    }
+
+    @Test
     void readerPagesAreViewsOfTheFedBuffer() throws Exception {
         ByteBuffer page = ByteBuffer.allocate(4096);
         page.put(0, (byte) 5);
