@@ -21,10 +21,11 @@ final class StreamOptions {
     }
 
     @Option(names = "--width", paramLabel = "32|64", converter = WidthConverter.class,
-            description = "Toolstack width of a legacy stream (default: detected from octets 4-7).")
+            description = "Toolstack width of a legacy stream (default: detected from octets 4-7; v2 streams: ignored).")
     Width width;
 
     @Option(names = "--guest", paramLabel = "pv|hvm",
-            description = "Guest type of a legacy stream (default: detected from the extended-info signature).")
+            description = "Guest type of a legacy stream (default: detected from the extended-info signature; v2 "
+                    + "streams: ignored, the domain header says).")
     GuestType guest;
 }

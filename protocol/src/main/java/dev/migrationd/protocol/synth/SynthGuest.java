@@ -148,12 +148,12 @@ public final class SynthGuest {
         return consolePfn;
     }
 
-    /** Whether PFN exists with memory (HVM: outside the VGA hole). */
+    /** Whether PFN exists with memory (HVM: outside the VGA hole; the magic pages at the top always). */
     public boolean populated(long pfn) {
         if (pfn < 0 || pfn >= p2mSize) {
             return false;
         }
-        return o.guest() == GuestType.PV || pfn < VGA_HOLE_START || pfn >= VGA_HOLE_END;
+        return o.guest() == GuestType.PV || pfn < VGA_HOLE_START || pfn >= VGA_HOLE_END || pfn >= consolePfn;
     }
 
     /** The page type of a populated PFN. */

@@ -309,4 +309,14 @@ class StreamSynthTest {
         assertTrue(plainLen - compLen > deltas * 3000L,
                 "plain " + plainLen + " compressed " + compLen + " delta pages " + deltas);
     }
+
+    @Test
+    void hvmMagicPagesAreSentEvenWhenTheyFallInTheVgaHole() {
+        SynthGuest g = new SynthGuest(opts(GuestType.HVM, Width.W64, Width.W64, 1, 0xB0));
+        assertTrue(g.ioreqPfn() >= SynthGuest.VGA_HOLE_START && g.consolePfn() < SynthGuest.VGA_HOLE_END);
+        for (long pfn : new long[] {g.ioreqPfn(), g.bufioreqPfn(), g.storePfn(), g.consolePfn()}) {
+            assertTrue(g.populated(pfn) && g.sentIn(pfn, 0), "magic pfn 0x" + Long.toHexString(pfn));
+        }
+        assertFalse(g.populated(SynthGuest.VGA_HOLE_START));
+    }
 }
