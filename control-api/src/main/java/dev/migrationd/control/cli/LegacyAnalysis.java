@@ -112,7 +112,10 @@ final class LegacyAnalysis {
                     pv.page(b.pfn(i), b.type(i));
                 }
             }
-            case LegacyItem.CheckpointEnd c -> s.checkpoints = c.index() + 1;
+            case LegacyItem.CheckpointEnd c -> {
+                s.checkpoints = c.index() + 1;
+                s.endCheckpoint();
+            }
             case LegacyItem.TscInfo t -> s.tail.put("tsc", "mode " + t.tscMode() + ", " + Integer.toUnsignedLong(t.khz())
                     + " kHz, " + t.nsec() + " ns, incarnation " + Integer.toUnsignedLong(t.incarnation()));
             case LegacyItem.VcpuInfo v -> s.tail.put("online_vcpus", v.onlineVcpus().length);

@@ -31,6 +31,9 @@ final class StreamSummary {
     /** Per item/record name: {count, bytes}, in order of first appearance. */
     final Map<String, long[]> items = new LinkedHashMap<>();
     final Map<PageType, Long> pages = new EnumMap<>(PageType.class);
+    /** Page entries per checkpoint, in order. */
+    final java.util.List<Long> pagesPerCheckpoint = new java.util.ArrayList<>();
+    private long pagesThisCheckpoint;
     /** Tail facts, in order. */
     final Map<String, Object> tail = new LinkedHashMap<>();
 
@@ -42,6 +45,13 @@ final class StreamSummary {
 
     void page(PageType t, long n) {
         pages.merge(t, n, Long::sum);
+        pagesThisCheckpoint += n;
+    }
+
+    /** Closes the current checkpoint's page count. */
+    void endCheckpoint() {
+        pagesPerCheckpoint.add(pagesThisCheckpoint);
+        pagesThisCheckpoint = 0;
     }
 
     long pageCount() {
@@ -92,7 +102,9 @@ final class StreamSummary {
         if (p2mSize >= 0) {
             line(sb, "p2m size", "0x" + Long.toHexString(p2mSize) + " (" + p2mSize + " pfns)");
         }
-        line(sb, "checkpoints", Integer.toString(checkpoints));
+        line(sb, "checkpoints", checkpoints + (pagesPerCheckpoint.size() > 1 ? " (pages: "
+                + pagesPerCheckpoint.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
+                + ")" : ""));
         line(sb, "total bytes", Long.toString(totalBytes));
         sb.append("items:\n");
         int w = items.keySet().stream().mapToInt(String::length).max().orElse(0);
@@ -134,6 +146,7 @@ final class StreamSummary {
         m.put("guest_width", bits(guestWidth));
         m.put("p2m_size", p2mSize >= 0 ? p2mSize : null);
         m.put("checkpoints", checkpoints);
+        m.put("pages_per_checkpoint", pagesPerCheckpoint);
         m.put("total_bytes", totalBytes);
         Map<String, Object> it = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : items.entrySet()) {

@@ -51,7 +51,6 @@ final class V2Analysis {
     private final StreamSummary s;
     private long pos;
     private Width guestWidth;
-    private int checkpointRecords;
     private final TreeSet<Integer> vcpus = new TreeSet<>();
     private final List<String> hvmRecords = new ArrayList<>();
     private final PvStateCheck pv = new PvStateCheck("X86_PV_VCPU_BASIC");
@@ -94,7 +93,7 @@ final class V2Analysis {
                 lc.finish();
             }
         }
-        s.checkpoints = Math.max(1, checkpointRecords);
+        s.checkpoints = s.pagesPerCheckpoint.size();
         if (!vcpus.isEmpty()) {
             s.tail.put("vcpus", vcpus.size());
         }
@@ -237,14 +236,17 @@ final class V2Analysis {
             }
             default -> {
                 if (r.type() == RecordType.CHECKPOINT) {
-                    checkpointRecords++;
+                    s.endCheckpoint();
                 } else if (r.type() == RecordType.SHARED_INFO) {
                     s.tail.put("shared_info", "4096 bytes");
                 }
             }
         }
-        if (s.guestType == GuestType.PV && r.type() == RecordType.END && vcpus.isEmpty()) {
-            throw new RecordException("END", 0, start, "PV stream without any X86_PV_VCPU_BASIC record");
+        if (r.type() == RecordType.END) {
+            if (s.guestType == GuestType.PV && vcpus.isEmpty()) {
+                throw new RecordException("END", 0, start, "PV stream without any X86_PV_VCPU_BASIC record");
+            }
+            s.endCheckpoint();
         }
     }
 }

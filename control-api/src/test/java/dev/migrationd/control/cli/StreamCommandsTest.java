@@ -10,6 +10,7 @@ import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.synth.StreamSynth;
+import dev.migrationd.protocol.synth.SynthGuest;
 import dev.migrationd.protocol.synth.SynthOptions;
 import dev.migrationd.protocol.testing.XenTools;
 import dev.migrationd.protocol.x86.HvmHwCpu;
@@ -124,9 +125,26 @@ class StreamCommandsTest {
                 "per-item bytes add up to the file size");
         assertEquals("3", jsonEval(j, "d['items']['QEMU_RECORD']['count']"));
         assertEquals("['HEADER', 'CPU[0]', 'CPU[1]', 'END']", jsonEval(j, "d['tail']['hvm_context_records']"));
-        long firstRound = 4096 - 32; // VGA hole
-        long pages = Long.parseLong(jsonEval(j, "d['pages']['NOTAB']"));
-        assertTrue(pages > firstRound, "later checkpoints add dirty pages: " + pages);
+        SynthGuest g = new SynthGuest(new SynthOptions(GuestType.HVM, Width.W64, Width.W64, 4096, 1, 3, false,
+                SynthOptions.Format.LEGACY, 2));
+        List<Long> expected = new java.util.ArrayList<>();
+        for (int k = 0; k < 3; k++) {
+            long n = 0;
+            for (long pfn = 0; pfn < 4096; pfn++) {
+                n += g.sentIn(pfn, k) ? 1 : 0;
+            }
+            expected.add(n);
+        }
+        assertEquals(4096 - 32, expected.get(0)); // the VGA hole is not sent
+        assertEquals(expected.toString(), jsonEval(j, "d['pages_per_checkpoint']"));
+        assertEquals(String.valueOf(expected.stream().mapToLong(Long::longValue).sum()), jsonEval(j, "d['pages']['NOTAB']"));
+        // the same guest as v2: the same checkpoints
+        Path v2 = synth("hvm.v2", "--guest", "hvm", "--width", "64", "--pages", "4096", "--checkpoints", "3",
+                "--format", "v2", "--layer", "libxc");
+        Run rv = run("stream", "inspect", v2.toString(), "--format", "json");
+        assertEquals(0, rv.exit(), rv.err());
+        assertEquals(expected.toString(), jsonEval(rv.out(), "d['pages_per_checkpoint']"));
+        assertEquals("3", jsonEval(rv.out(), "d['checkpoints']"));
     }
 
     @ParameterizedTest
