@@ -356,7 +356,7 @@ public final class SimHypervisor implements Hypervisor {
             for (int v = 0; v < vcpus; v++) {
                 m.extContexts[v] = SimX86.extendedContext(v);
             }
-            m.sharedInfo = SimX86.sharedInfo(width, p2mSize);
+            m.sharedInfo = SimX86.sharedInfo(width, vcpus, p2mSize);
             m.p2mFrames = new long[0];
         } else {
             m.hvmContext = SimX86.hvmContext(vcpus, GUEST_TSC_KHZ);

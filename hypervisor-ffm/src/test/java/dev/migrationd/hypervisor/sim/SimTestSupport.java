@@ -43,6 +43,15 @@ final class SimTestSupport {
         }
     }
 
+    static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
     /** Copies every page set in {@code pages} from src to dst (data pages with writePage, others with populateOnly). */
     static long copyPages(Domain src, Domain dst, DirtyBitmap pages) throws HypervisorException {
         long[] batch = new long[StreamLimits.MAX_BATCH_SIZE];
@@ -109,9 +118,11 @@ final class SimTestSupport {
             src.memory().populated(bm);
             long sent = copyPages(src, dst, bm);
             for (int r = 1; r <= rounds; r++) {
+                sleepQuietly(20); // let the guest dirty pages: the rounds then carry real work
                 src.dirtyLog().fetchAndClear(bm);
                 sent += copyPages(src, dst, bm);
             }
+            sleepQuietly(20);
             src.pause();
             src.dirtyLog().fetchAndClear(bm);
             long last = copyPages(src, dst, bm);
