@@ -74,6 +74,8 @@ public final class SimDomain implements Domain {
     volatile boolean running;
     volatile boolean stopping;
     volatile RunPlan plan;
+    /** Mirror of the metadata's throttle for the vCPUs (volatile: read by them every window). */
+    private volatile int throttlePercent;
 
     SimDomain(SimHypervisor hypervisor, Path dir, SimMetadata meta, MappedFile memory, MappedFile p2m,
               MappedFile registers) {
@@ -88,6 +90,7 @@ public final class SimDomain implements Domain {
         this.guestMemory = new SimGuestMemory(this);
         this.platform = new SimPlatformState(this);
         this.throttle = new SimThrottle(this);
+        this.throttlePercent = meta.throttlePercent;
         this.vcpus = new SimVcpu[meta.vcpus];
         for (int v = 0; v < vcpus.length; v++) {
             vcpus[v] = new SimVcpu(this, v);
@@ -144,7 +147,13 @@ public final class SimDomain implements Domain {
     }
 
     int throttlePercent() {
-        return meta.throttlePercent;
+        return throttlePercent;
+    }
+
+    /** Sets the throttle; the caller holds the state lock and persists. */
+    void setThrottlePercent(int percent) {
+        meta.throttlePercent = percent;
+        throttlePercent = percent;
     }
 
     ReentrantLock stateLock() {
