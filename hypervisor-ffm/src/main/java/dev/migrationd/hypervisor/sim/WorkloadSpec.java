@@ -38,7 +38,8 @@ public record WorkloadSpec(long rateBytesPerSec, double workingSet, double skew,
         SEQUENTIAL,
         /**
          * Increments byte 0 of every working-set page in turn (vCPU 0 only), like QEMU's migration-test
-         * guest: memory then holds value k+1 up to the cursor and k after it, one break at most.
+         * guest: memory then holds value k+1 up to the cursor and k after it, one break at most. (Written
+         * idempotently, so a step redone after a crash of the daemon does not break the sequence.)
          */
         AB;
 

@@ -72,6 +72,40 @@ class SimRestartTest {
     }
 
     @Test
+    void aDomainSurvivesAKilledDaemon() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx64m",
+                "-cp", System.getProperty("java.class.path"), SimCrashChild.class.getName(), state.toString())
+                .redirectErrorStream(true).start();
+        long counterAtReady;
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()))) {
+            String line;
+            do {
+                line = out.readLine();
+                if (line == null) {
+                    throw new AssertionError("child exited without READY, exit " + child.waitFor());
+                }
+            } while (!line.startsWith("READY "));
+            counterAtReady = Long.parseLong(line.substring(6).trim());
+            Thread.sleep(150); // killed in the middle of its writes
+        } finally {
+            child.destroyForcibly(); // SIGKILL: no close(), no metadata write
+            child.waitFor();
+        }
+        try (SimHypervisor hv = SimHypervisor.open(state)) {
+            SimDomain d = hv.simDomain("crash");
+            assertEquals(DomainState.RUNNING, d.info().state());
+            long start = d.workloadCounter();
+            assertTrue(start >= counterAtReady, "guest state lost progress: " + start + " < " + counterAtReady);
+            SimTestSupport.await("the workload to continue after the crash", 5000,
+                    () -> SimTestSupport.counter(d) > start + 2000);
+            d.pause();
+            var r = d.checkAb();
+            assertTrue(r.ok(), "after SIGKILL and restart: " + r.message());
+        }
+    }
+
+    @Test
     void corruptMetadataIsReportedNamingTheFile() throws Exception {
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             hv.create(SimDomainSpec.of("x", 4 * SimTestSupport.MIB, 1, GuestType.HVM, Width.W64, WorkloadSpec.IDLE));
