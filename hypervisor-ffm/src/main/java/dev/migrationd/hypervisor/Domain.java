@@ -17,6 +17,17 @@ public interface Domain {
     /** Lets the vCPUs run again (also: unpauses a domain built by {@link Hypervisor#createForRestore}). */
     void resume() throws HypervisorException;
 
+    /**
+     * Ends a restore: runs whatever the backend still has to do once every page and every piece of state
+     * has arrived (Xen PV: pin page tables, load vCPUs, rewrite the guest's p2m), leaving the domain fully
+     * built and still PAUSED. The engine calls it after the stream's tail and before it reports
+     * {@code Received}, so that a failure here is a failure before the hand-over's commit point and never
+     * surfaces at the unpause after {@code Go}. Calling it again does nothing; for a domain that is not
+     * being restored it does nothing.
+     */
+    default void completeRestore() throws HypervisorException {
+    }
+
     /** Destroys the domain and frees its memory. The handle is unusable afterwards. */
     void destroy() throws HypervisorException;
 

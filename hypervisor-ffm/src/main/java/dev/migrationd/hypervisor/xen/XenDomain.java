@@ -146,6 +146,14 @@ final class XenDomain implements Domain {
     }
 
     @Override
+    public void completeRestore() throws HypervisorException {
+        requireAlive("completeRestore");
+        if (pvRestore != null) {
+            pvRestore.finish(); // idempotent: a no-op when the state setters already ran the end-of-restore steps
+        }
+    }
+
+    @Override
     public void resume() throws HypervisorException {
         requireAlive("resume");
         if (pvRestore != null) {

@@ -391,6 +391,19 @@ class XenPvRestoreTest {
     }
 
     @Test
+    void completeRestoreReportsAnIncompleteRestoreBeforeAnyUnpause() throws Exception {
+        sourceGuest(Width.W64);
+        Save s = save("src");
+        Domain dst = restoreShell(Width.W64);
+        writePages(dst, s);
+        dst.platform().setPvVcpuContext(0, s.contexts.get(0));
+        HypervisorException e = assertThrows(HypervisorException.class, dst::completeRestore);
+        assertEquals("restore.finish domain=dst: the PV restore is incomplete: the p2m frame list, the shared-info page never arrived",
+                e.getMessage());
+        assertEquals(DomainState.PAUSED, dst.info().state());
+    }
+
+    @Test
     void aFailedPinDestroysTheDomainKeepsTheFirstErrorAndLaterCallsSayWhy() throws Exception {
         sourceGuest(Width.W64);
         Save s = save("src");
