@@ -1,0 +1,9 @@
+package dev.migrationd.hypervisor;
+
+/** Optional capabilities a backend may offer; discover them with {@link Hypervisor#capabilities()}. */
+public enum Capability {
+    /** The guest's vCPUs can be slowed by a percentage ({@link Domain#throttle()}), for convergence. */
+    THROTTLE,
+    /** {@link Hypervisor#createForRestore} is supported (a backend may be source-only). */
+    RESTORE
+}

@@ -1,0 +1,48 @@
+package dev.migrationd.hypervisor;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One host's hypervisor, as the migration engine sees it.
+ *
+ * <p>Thread-safety: implementations are safe for concurrent use; the daemon opens one per process.
+ * Exclusive use of a domain during a migration is the engine's rule, not the hypervisor's.
+ */
+public interface Hypervisor extends AutoCloseable {
+
+    /** The backend name, e.g. {@code "sim"} or {@code "xen"}. */
+    String backend();
+
+    /** The optional capabilities this backend offers (see {@link Capability}). */
+    Set<Capability> capabilities();
+
+    /** All domains on this host, in domain-id order. */
+    List<DomainInfo> listDomains() throws HypervisorException;
+
+    /** The domain with this name, if any. Names are unique per host. */
+    Optional<Domain> findDomain(String name) throws HypervisorException;
+
+    /** The domain with this id, if any. */
+    Optional<Domain> findDomain(int domid) throws HypervisorException;
+
+    /** The domain with this name; a {@link HypervisorException} naming it when there is none. */
+    default Domain domain(String name) throws HypervisorException {
+        return findDomain(name).orElseThrow(
+                () -> new HypervisorException("lookup", name, "no such domain"));
+    }
+
+    /**
+     * Creates an empty, PAUSED domain of the given shape for a restore or an incoming migration.
+     * Memory is not populated: pages arrive through {@link GuestMemory#writePage}. The caller owns the
+     * result and must {@link Domain#destroy()} it if the restore fails, so nothing half-built is left.
+     *
+     * @throws HypervisorException when the name is taken, the shape is invalid or memory is short
+     */
+    Domain createForRestore(DomainShape shape) throws HypervisorException;
+
+    /** Releases the backend's handles. Domains keep running (they belong to the host, not to us). */
+    @Override
+    void close() throws HypervisorException;
+}
