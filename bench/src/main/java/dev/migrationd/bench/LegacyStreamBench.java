@@ -110,6 +110,12 @@ public class LegacyStreamBench {
         return sink.pos;
     }
 
+    /** Baseline: one plain 1 GiB memcpy (guest → restored), the floor for any path that copies once. */
+    @Benchmark
+    public void baselineMemcpy() {
+        MemorySegment.copy(guest, 0, restored, 0, GIB);
+    }
+
     @Benchmark
     public long write() throws IOException {
         return writeOnce();

@@ -38,7 +38,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * two formats compare directly. One operation = 1 GiB of guest pages (256 records of 1024 pages).
  * {@code write}: the writer hands the sink views of guest memory, the sink copies them into an off-heap wire
  * buffer. {@code readViews}: the reader parses and the consumer touches each page view. {@code readIntoGuest}:
- * each page copied once into guest memory. {@code feedBytes} 0 = whole stream at once, 65536 = 64 KiB pieces.
+ * each page copied once into guest memory; {@code readIntoGuestStreamed}: the same with a page listener (pages
+ * streamed, no gathering of straddling records). {@code feedBytes} 0 = whole stream at once, 65536 = 64 KiB pieces.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -139,6 +140,18 @@ public class V2StreamBench {
                     }
                 }
             }
+        }
+        r.finish();
+    }
+
+    /** As the receiver with a page listener: pages copied once from the fed buffer even when records straddle feeds. */
+    @Benchmark
+    public void readIntoGuestStreamed() throws StreamException {
+        LibxcReader r = new LibxcReader(StreamLimits.DEFAULT, item -> { },
+                (record, entry, page) -> MemorySegment.copy(MemorySegment.ofBuffer(page), 0, restored,
+                        record.pfn(entry) * 4096, 4096));
+        for (ByteBuffer in : pieces()) {
+            r.feed(in);
         }
         r.finish();
     }

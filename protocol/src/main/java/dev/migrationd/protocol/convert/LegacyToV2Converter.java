@@ -89,6 +89,8 @@ public final class LegacyToV2Converter {
 
     /** {@code convert-legacy-stream}'s signature for the raw QEMU record after a libxc END. */
     static final byte[] QEMU_SIGNATURE = QemuSignature.DEVICE_MODEL_RECORD_0002.bytes();
+    /** Bound of the xenstore pairs collected from TOOLSTACK chunks in one checkpoint. */
+    static final int MAX_XENSTORE_BYTES = 1 << 20;
 
     private final Options options;
     private final ByteSink sink;
@@ -139,6 +141,15 @@ public final class LegacyToV2Converter {
         if (guest == null && !(item instanceof LegacyItem.HvmHeader) && !(item instanceof LegacyItem.PvHeader)) {
             throw bad(item, 0, "item before the stream header");
         }
+        try {
+            convert(item);
+        } catch (IllegalArgumentException e) {
+            // a value the v2 model cannot hold (the record constructors validate): a record error, not a crash
+            throw bad(item, 0, e.getMessage());
+        }
+    }
+
+    private void convert(LegacyItem item) throws IOException, StreamException {
         switch (item) {
             case LegacyItem.HvmHeader h -> begin(GuestType.HVM);
             case LegacyItem.PvHeader h -> {
@@ -158,6 +169,9 @@ public final class LegacyToV2Converter {
             case LegacyItem.HvmParam p -> {
                 if (guest != GuestType.HVM) {
                     throw bad(item, p.type().code(), "HVM-only param in PV stream");
+                }
+                if (hvmParams.size() >= HvmParams.MAX_COUNT) {
+                    throw bad(item, p.type().code(), "more than " + HvmParams.MAX_COUNT + " HVM params in one body");
                 }
                 hvmParams.add(new HvmParams.Param(hvmParamIndex(p.type()), p.value()));
             }
@@ -366,6 +380,9 @@ public final class LegacyToV2Converter {
             pair(kv, root + "/start_addr", Long.toHexString(start).getBytes(StandardCharsets.US_ASCII));
             pair(kv, root + "/size", Long.toHexString(size).getBytes(StandardCharsets.US_ASCII));
             pair(kv, root + "/name", java.util.Arrays.copyOf(name, name.length - 1));
+        }
+        if ((long) xenstore.size() + kv.size() > MAX_XENSTORE_BYTES) {
+            throw bad(item, code, "emulator xenstore data of one checkpoint exceeds " + MAX_XENSTORE_BYTES + " bytes");
         }
         xenstore.writeBytes(kv.toByteArray());
     }

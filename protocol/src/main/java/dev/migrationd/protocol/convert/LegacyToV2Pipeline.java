@@ -79,7 +79,8 @@ public final class LegacyToV2Pipeline {
             rethrow();
         }
         if (converter == null) {
-            throw new IllegalStateException("the reader finished without any item");
+            throw new dev.migrationd.protocol.StreamFatalException("STREAM", 0, reader.offset(),
+                    "the legacy stream ended before its header");
         }
         converter.finish();
     }

@@ -295,7 +295,6 @@ public final class LegacyStreamWriter {
         require(stage == AFTER_VCPU_INFO, p.type().xenName() + " comes after VCPU_INFO and before TOOLSTACK");
         require(p.type().hvmParamRank() > lastHvmRank, p.type().xenName()
                 + " out of the sender's order −14, −3, −15, −16, −17, −4, −8, −10, −11, −19, −20 (or repeated)");
-        requireArg(p.value() != 0, "HVM param chunks are sent only for non-zero values");
         ByteBuffer b = alloc(16);
         b.putInt(p.type().code()).putInt(0).putLong(p.value());
         emit(b);

@@ -29,13 +29,38 @@ import java.util.List;
  * <p>Not thread-safe: one thread (the migration's receiver) owns a reader.
  */
 public final class LibxcReader {
-    private enum State { IMAGE_HEADER, DOMAIN_HEADER, RECORD_HEADER, BODY, SKIP, PAUSED, DONE, FAILED }
+    private enum State {
+        IMAGE_HEADER, DOMAIN_HEADER, RECORD_HEADER, BODY, PD_HEAD, PD_PFNS, PD_PAGES, SKIP, PAUSED, DONE, FAILED
+    }
+
+    /**
+     * Receives PAGE_DATA pages one at a time as each completes, so a receiver copies straight from the fed buffer
+     * into guest memory even when records straddle feeds (a page split across feeds is gathered in a 4 KiB buffer).
+     * With a listener, each PAGE_DATA item carries its entries only ({@link PageData#pagesStreamed()}) and is
+     * delivered to the item consumer before its pages.
+     */
+    @FunctionalInterface
+    public interface PageListener {
+        /**
+         * @param record     the record the page belongs to (delivered just before)
+         * @param entryIndex index of the page's entry in the record
+         * @param page       a read-only little-endian 4096-byte view, valid only during this call
+         */
+        void page(PageData record, int entryIndex, ByteBuffer page);
+    }
 
     /** Item name used in errors about a record header whose type is unknown. */
     public static final String UNKNOWN = "UNKNOWN_RECORD";
 
     private final StreamLimits limits;
     private final boolean pauseAtCheckpoint;
+    /** Item consumer (callback mode) or null (items returned by feed). */
+    private final java.util.function.Consumer<? super LibxcItem> items;
+    private final PageListener pages;
+    private int pdCount;
+    private PageData pd;
+    private int pdEntry;
+    private int pdLeft;
     private final Assembler asm = new Assembler();
     private State state = State.IMAGE_HEADER;
     private long offset;
@@ -52,7 +77,16 @@ public final class LibxcReader {
     private int skipped;
 
     public LibxcReader(StreamLimits limits) {
-        this(limits, 0, false);
+        this(limits, null, null, 0, false);
+    }
+
+    /**
+     * A reader in callback mode: every item goes to {@code items} in stream order, synchronously inside
+     * {@link #feed} (which then returns an empty list); with {@code pages} non-null, PAGE_DATA pages are streamed
+     * to it (see {@link PageListener}). An exception thrown by a callback leaves the reader unusable.
+     */
+    public LibxcReader(StreamLimits limits, java.util.function.Consumer<? super LibxcItem> items, PageListener pages) {
+        this(limits, java.util.Objects.requireNonNull(items, "items"), pages, 0, false);
     }
 
     /**
@@ -60,8 +94,11 @@ public final class LibxcReader {
      * @param pauseAtCheckpoint stop after each CHECKPOINT until {@link #resume()} (the libxl layer reads its
      *                          checkpoint records in between)
      */
-    LibxcReader(StreamLimits limits, long baseOffset, boolean pauseAtCheckpoint) {
+    LibxcReader(StreamLimits limits, java.util.function.Consumer<? super LibxcItem> items, PageListener pages,
+            long baseOffset, boolean pauseAtCheckpoint) {
         this.limits = limits;
+        this.items = items;
+        this.pages = pages;
         this.offset = baseOffset;
         this.pauseAtCheckpoint = pauseAtCheckpoint;
         this.itemStart = baseOffset;
@@ -105,17 +142,46 @@ public final class LibxcReader {
                     case IMAGE_HEADER -> {
                         ImageHeader h = ImageHeader.read(span, itemStart);
                         version = h.version();
-                        out.add(h);
+                        emit(h, out);
                         next(State.DOMAIN_HEADER, V2Format.DHDR_SIZE);
                     }
                     case DOMAIN_HEADER -> {
                         DomainHeader h = DomainHeader.read(span, itemStart);
                         guest = h.guestType();
-                        out.add(h);
+                        emit(h, out);
                         next(State.RECORD_HEADER, V2Format.RH_SIZE);
                     }
                     case RECORD_HEADER -> recordHeader(span);
                     case BODY -> completeRecord(span, out);
+                    case PD_HEAD -> {
+                        pdCount = PageData.readCount(span, bodyLen, itemStart, limits);
+                        state = State.PD_PFNS;
+                        asm.start(8 * pdCount);
+                    }
+                    case PD_PFNS -> {
+                        pd = PageData.streamed(PageData.readEntries(span, 0, pdCount, bodyLen, itemStart, limits));
+                        emit(pd, out);
+                        pdLeft = pd.dataPageCount();
+                        pdEntry = -1;
+                        if (pdLeft == 0) {
+                            afterRecord(RecordType.PAGE_DATA);
+                        } else {
+                            nextDataEntry();
+                            state = State.PD_PAGES;
+                            asm.start(V2Format.PAGE_SIZE);
+                        }
+                    }
+                    case PD_PAGES -> {
+                        PageData record = pd;
+                        int entry = pdEntry;
+                        if (--pdLeft == 0) {
+                            afterRecord(RecordType.PAGE_DATA);
+                        } else {
+                            nextDataEntry();
+                            asm.start(V2Format.PAGE_SIZE);
+                        }
+                        pages.page(record, entry, span.asReadOnlyBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN));
+                    }
                     default -> throw new IllegalStateException(state.name());
                 }
             }
@@ -146,6 +212,15 @@ public final class LibxcReader {
             default -> recType == null ? UNKNOWN : recType.name();
         };
         long code = state == State.BODY || state == State.SKIP ? rawType : 0;
+        if (state == State.PD_HEAD || state == State.PD_PFNS || state == State.PD_PAGES) {
+            long missing = itemStart + V2Format.RH_SIZE + bodyLen - offset;
+            StreamFatalException e = new StreamFatalException(RecordType.PAGE_DATA.name(), RecordType.PAGE_DATA.code(),
+                    itemStart, "stream truncated inside the record, " + missing + " of " + bodyLen
+                    + " body bytes missing");
+            state = State.FAILED;
+            failure = e;
+            throw e;
+        }
         if (state == State.SKIP) {
             StreamFatalException e = new StreamFatalException(item, code, itemStart, "stream truncated inside an "
                     + "optional record, " + skipRemaining + " bytes missing");
@@ -239,6 +314,12 @@ public final class LibxcReader {
         checkHeader(t, len, at);
         int need = (int) (len + V2Format.padding(len));
         bodyLen = (int) len;
+        if (t == RecordType.PAGE_DATA && pages != null) {
+            // streamed: count, then the PFN array, then page by page (the exact length makes padding zero)
+            state = State.PD_HEAD;
+            asm.start(V2Format.PAGE_DATA_HEADER_SIZE);
+            return;
+        }
         // the body's offset is reported as the record's offset (its header), as Xen's tools do
         state = State.BODY;
         asm.start(need);
@@ -346,11 +427,29 @@ public final class LibxcReader {
             case HVM_CONTEXT, X86_CPUID_POLICY, X86_MSR_POLICY, TOOLSTACK, CHECKPOINT_DIRTY_PFN_LIST ->
                     BlobRecord.read(t, body, at, limits);
         };
+        emit(r, out);
+        afterRecord(t);
+    }
+
+    private void nextDataEntry() {
+        do {
+            pdEntry++;
+        } while (!pd.pageType(pdEntry).hasData());
+    }
+
+    private void emit(LibxcItem item, List<LibxcItem> out) {
+        if (items != null) {
+            items.accept(item);
+        } else {
+            out.add(item);
+        }
+    }
+
+    private void afterRecord(RecordType t) {
         if (t == RecordType.STATIC_DATA_END) {
             staticDataEnd = true;
         }
         last = t;
-        out.add(r);
         if (t == RecordType.END) {
             state = State.DONE;
             itemStart = offset;

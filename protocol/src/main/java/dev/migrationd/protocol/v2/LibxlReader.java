@@ -36,9 +36,35 @@ public final class LibxlReader {
     private boolean inCheckpoint;
     private StreamException failure;
 
+    private final java.util.function.Consumer<? super V2Item> items;
+    private final LibxcReader.PageListener pages;
+
     public LibxlReader(StreamLimits limits) {
         this.limits = limits;
+        this.items = null;
+        this.pages = null;
         asm.start(V2Format.LIBXL_HDR_SIZE);
+    }
+
+    /**
+     * Callback mode, as {@link LibxcReader#LibxcReader(StreamLimits, java.util.function.Consumer,
+     * LibxcReader.PageListener)}: every item (libxl and libxc) goes to {@code items} in stream order, PAGE_DATA
+     * pages to {@code pages} when it is non-null; {@link #feed} returns an empty list.
+     */
+    public LibxlReader(StreamLimits limits, java.util.function.Consumer<? super V2Item> items,
+            LibxcReader.PageListener pages) {
+        this.limits = limits;
+        this.items = java.util.Objects.requireNonNull(items, "items");
+        this.pages = pages;
+        asm.start(V2Format.LIBXL_HDR_SIZE);
+    }
+
+    private void emit(V2Item item, List<V2Item> out) {
+        if (items != null) {
+            items.accept(item);
+        } else {
+            out.add(item);
+        }
     }
 
     public List<V2Item> feed(ByteBuffer in) throws StreamException {
@@ -76,7 +102,7 @@ public final class LibxlReader {
                 }
                 switch (state) {
                     case HEADER -> {
-                        out.add(LibxlHeader.read(span, itemStart));
+                        emit(LibxlHeader.read(span, itemStart), out);
                         next(State.RECORD_HEADER, V2Format.RH_SIZE);
                     }
                     case RECORD_HEADER -> recordHeader(span);
@@ -189,8 +215,8 @@ public final class LibxlReader {
                 if (libxc != null) {
                     throw Bodies.bad(t, at, "second LIBXC_CONTEXT");
                 }
-                out.add(r);
-                libxc = new LibxcReader(limits, offset, true);
+                emit(r, out);
+                libxc = new LibxcReader(limits, items == null ? null : items::accept, pages, offset, true);
                 state = State.LIBXC;
                 return;
             }
@@ -198,7 +224,7 @@ public final class LibxlReader {
                 if (!inCheckpoint) {
                     throw Bodies.bad(t, at, "CHECKPOINT_END without a libxc CHECKPOINT before it");
                 }
-                out.add(r);
+                emit(r, out);
                 inCheckpoint = false;
                 libxc.resume();
                 state = State.LIBXC;
@@ -208,11 +234,11 @@ public final class LibxlReader {
                 if (libxc == null || !libxc.isDone()) {
                     throw endTooEarly(t, at);
                 }
-                out.add(r);
+                emit(r, out);
                 state = State.DONE;
                 return;
             }
-            default -> out.add(r);
+            default -> emit(r, out);
         }
         next(State.RECORD_HEADER, V2Format.RH_SIZE);
     }

@@ -113,13 +113,32 @@ public final class PageData implements LibxcRecord {
     }
 
     static PageData read(ByteBuffer body, long offset, StreamLimits limits) throws RecordException {
-        RecordType t = RecordType.PAGE_DATA;
         int len = body.remaining();
+        int n = readCount(body, len, offset, limits);
+        long[] entries = readEntries(body, V2Format.PAGE_DATA_HEADER_SIZE, n, len, offset, limits);
+        ByteBuffer[] pages = new ByteBuffer[n];
+        int first = V2Format.PAGE_DATA_HEADER_SIZE + 8 * n;
+        int at = first;
+        int data = 0;
+        for (int i = 0; i < n; i++) {
+            if (PageType.fromNibble((int) (entries[i] >>> V2Format.PAGE_DATA_TYPE_SHIFT)).hasData()) {
+                pages[i] = Bodies.view(body, at, V2Format.PAGE_SIZE);
+                at += V2Format.PAGE_SIZE;
+                data++;
+            }
+        }
+        ByteBuffer all = data == 0 ? null : Bodies.view(body, first, data * V2Format.PAGE_SIZE);
+        return new PageData(entries, pages, data, all);
+    }
+
+    /** Step 1 of reading: {@code u32 count, u32 reserved} at the start of {@code head}; returns the count. */
+    static int readCount(ByteBuffer head, long len, long offset, StreamLimits limits) throws RecordException {
+        RecordType t = RecordType.PAGE_DATA;
         if (len <= V2Format.PAGE_DATA_HEADER_SIZE) {
             throw Bodies.bad(t, offset, "length " + len + " leaves no room for a pfn");
         }
-        long count = Integer.toUnsignedLong(body.getInt(0));
-        if (body.getInt(4) != 0) {
+        long count = Integer.toUnsignedLong(head.getInt(0));
+        if (head.getInt(4) != 0) {
             throw Bodies.bad(t, offset, "reserved field not zero");
         }
         if (count == 0 || count > limits.maxBatchEntries()) {
@@ -128,11 +147,17 @@ public final class PageData implements LibxcRecord {
         if (V2Format.PAGE_DATA_HEADER_SIZE + 8 * count > len) {
             throw Bodies.bad(t, offset, "length " + len + " too short for " + count + " pfns");
         }
-        int n = (int) count;
+        return (int) count;
+    }
+
+    /** Step 2: the {@code n} entries at {@code at} in {@code b}, validated, and the exact record length. */
+    static long[] readEntries(ByteBuffer b, int at, int n, long len, long offset, StreamLimits limits)
+            throws RecordException {
+        RecordType t = RecordType.PAGE_DATA;
         long[] entries = new long[n];
         int data = 0;
         for (int i = 0; i < n; i++) {
-            long e = body.getLong(V2Format.PAGE_DATA_HEADER_SIZE + 8 * i);
+            long e = b.getLong(at + 8 * i);
             if ((e & V2Format.PAGE_DATA_PFN_RESZ_MASK) != 0) {
                 throw Bodies.bad(t, offset, "reserved bits set in pfn[" + i + "]: " + Bodies.hex(e));
             }
@@ -155,17 +180,35 @@ public final class PageData implements LibxcRecord {
         if (len != expected) {
             throw Bodies.bad(t, offset, "length " + len + ", expected 8 + " + 8L * n + " + " + 4096L * data);
         }
-        ByteBuffer[] pages = new ByteBuffer[n];
-        int first = V2Format.PAGE_DATA_HEADER_SIZE + 8 * n;
-        int at = first;
-        for (int i = 0; i < n; i++) {
-            if (PageType.fromNibble((int) (entries[i] >>> V2Format.PAGE_DATA_TYPE_SHIFT)).hasData()) {
-                pages[i] = Bodies.view(body, at, V2Format.PAGE_SIZE);
-                at += V2Format.PAGE_SIZE;
+        return entries;
+    }
+
+    /** A record whose pages the reader streams to a {@link LibxcReader.PageListener} (entries only). */
+    static PageData streamed(long[] entries) {
+        int data = 0;
+        for (long e : entries) {
+            if (PageType.fromNibble((int) (e >>> V2Format.PAGE_DATA_TYPE_SHIFT)).hasData()) {
+                data++;
             }
         }
-        ByteBuffer all = data == 0 ? null : Bodies.view(body, first, data * V2Format.PAGE_SIZE);
-        return new PageData(entries, pages, data, all);
+        return new PageData(entries, new ByteBuffer[entries.length], data, null);
+    }
+
+    /**
+     * Whether the pages of this record were handed to a {@link LibxcReader.PageListener} instead of being kept
+     * ({@link #page(int)} then throws).
+     */
+    public boolean pagesStreamed() {
+        return dataPages > 0 && contiguous == null && firstPage() == null;
+    }
+
+    private ByteBuffer firstPage() {
+        for (ByteBuffer p : pages) {
+            if (p != null) {
+                return p;
+            }
+        }
+        return null;
     }
 
     @Override
@@ -205,6 +248,9 @@ public final class PageData implements LibxcRecord {
     public ByteBuffer page(int i) {
         ByteBuffer p = pages[i];
         if (p == null) {
+            if (pageType(i).hasData()) {
+                throw new IllegalStateException("the page of entry " + i + " went to the reader's page listener");
+            }
             throw new IllegalArgumentException("entry " + i + " of type " + pageType(i) + " has no page");
         }
         return Bodies.view(p);
@@ -225,6 +271,9 @@ public final class PageData implements LibxcRecord {
 
     @Override
     public ByteBuffer[] payload() {
+        if (pagesStreamed()) {
+            throw new IllegalStateException("the pages of this record went to the reader's page listener");
+        }
         if (contiguous != null) {
             return new ByteBuffer[] {Bodies.view(contiguous)};
         }

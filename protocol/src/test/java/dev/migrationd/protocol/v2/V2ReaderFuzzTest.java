@@ -39,6 +39,38 @@ class V2ReaderFuzzTest {
             assertArrayEquals(Arrays.copyOf(data, whole.consumed), V2Streams.write(whole.items),
                     "accepted input must re-encode to the same octets");
         }
+        checkStreamedPages(data, false, whole);
+    }
+
+    /**
+     * Pages streamed to a listener: the same items when the input is accepted; otherwise a failure at the same
+     * record (streaming may see bad PFN entries before a truncation that whole-record reading reports first).
+     */
+    static void checkStreamedPages(byte[] data, boolean libxl, Outcome whole) {
+        List<V2Item> items;
+        try {
+            items = V2Streams.readStreamed(data, libxl, LIMITS, cuts(data));
+        } catch (StreamException e) {
+            assertEquals(whole.failedAt, e.item() + "@" + e.offset(), e.getMessage());
+            return;
+        }
+        assertEquals(null, whole.error, "streamed pages accepted what whole records rejected");
+        assertEquals(whole.items, items);
+    }
+
+    static int[] cuts(byte[] data) {
+        List<Integer> cuts = new ArrayList<>();
+        int single = Math.min(64, data.length);
+        for (int i = 1; i <= single && i < data.length; i++) {
+            cuts.add(i);
+        }
+        int rest = data.length - single;
+        for (int c : new int[] {single + rest / 3, single + 2 * rest / 3}) {
+            if ((cuts.isEmpty() || c > cuts.getLast()) && c < data.length) {
+                cuts.add(c);
+            }
+        }
+        return cuts.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @FuzzTest(maxDuration = "60s")
@@ -49,10 +81,19 @@ class V2ReaderFuzzTest {
         if (whole.error == null) {
             assertEquals(whole.items, split.items);
         }
+        checkStreamedPages(data, true, whole);
     }
 
     /** {@code consumed} is -1 after an error, and also when optional records were skipped (not re-encodable). */
-    record Outcome(List<V2Item> items, String error, int consumed) {
+    record Outcome(List<V2Item> items, String error, int consumed, String failedAt) {
+        Outcome(List<V2Item> items, String error, int consumed) {
+            this(items, error, consumed, null);
+        }
+
+        static Outcome failed(List<V2Item> items, StreamException e) {
+            return new Outcome(items, e.getClass().getSimpleName() + ": " + e.getMessage(), -1,
+                    e.item() + "@" + e.offset());
+        }
     }
 
     static List<ByteBuffer> pieces(byte[] data, boolean split) {
@@ -84,7 +125,7 @@ class V2ReaderFuzzTest {
             r.finish();
             return new Outcome(items, null, r.skippedOptionalRecords() == 0 ? (int) r.offset() : -1);
         } catch (StreamException e) {
-            return new Outcome(items, e.getClass().getSimpleName() + ": " + e.getMessage(), -1);
+            return Outcome.failed(items, e);
         }
     }
 
@@ -98,7 +139,7 @@ class V2ReaderFuzzTest {
             r.finish();
             return new Outcome(items, null, (int) r.offset());
         } catch (StreamException e) {
-            return new Outcome(items, e.getClass().getSimpleName() + ": " + e.getMessage(), -1);
+            return Outcome.failed(items, e);
         }
     }
 }

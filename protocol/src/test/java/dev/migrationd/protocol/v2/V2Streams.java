@@ -215,6 +215,62 @@ public final class V2Streams {
         return items;
     }
 
+    /**
+     * Reads in callback mode with a page listener (pages streamed one by one), and rebuilds each PAGE_DATA from its
+     * entries and copies of the streamed pages, so the result compares with {@link #read}.
+     */
+    public static List<V2Item> readStreamed(byte[] stream, boolean libxl, StreamLimits limits, int... cuts)
+            throws StreamException {
+        List<V2Item> items = new ArrayList<>();
+        List<ByteBuffer> pending = new ArrayList<>();
+        int[] expectEntry = {-1};
+        LibxcReader.PageListener pages = (record, entry, page) -> {
+            if (items.isEmpty() || items.getLast() != record) {
+                throw new AssertionError("page delivered before or away from its record");
+            }
+            if (entry <= expectEntry[0] || !record.pageType(entry).hasData() || page.remaining() != 4096
+                    || !page.isReadOnly()) {
+                throw new AssertionError("bad page callback for entry " + entry);
+            }
+            expectEntry[0] = entry;
+            byte[] copy = new byte[4096];
+            page.duplicate().get(copy);
+            pending.add(ByteBuffer.wrap(copy));
+            if (pending.size() == record.dataPageCount()) {
+                items.set(items.size() - 1, PageData.of(record.entries(), pending.toArray(ByteBuffer[]::new)));
+                pending.clear();
+                expectEntry[0] = -1;
+            }
+        };
+        java.util.function.Consumer<V2Item> sink = item -> {
+            if (!pending.isEmpty()) {
+                throw new AssertionError("item before the pages of the previous record");
+            }
+            if (item instanceof PageData d && !d.pagesStreamed() && d.dataPageCount() > 0) {
+                throw new AssertionError("a PAGE_DATA with kept pages in streamed mode");
+            }
+            items.add(item);
+        };
+        LibxcReader xc = libxl ? null : new LibxcReader(limits, sink, pages);
+        LibxlReader xl = libxl ? new LibxlReader(limits, sink, pages) : null;
+        int from = 0;
+        for (int i = 0; i <= cuts.length; i++) {
+            int to = i < cuts.length ? cuts[i] : stream.length;
+            ByteBuffer in = ByteBuffer.wrap(stream, from, to - from);
+            List<? extends V2Item> returned = libxl ? xl.feed(in) : xc.feed(in);
+            if (!returned.isEmpty()) {
+                throw new AssertionError("callback mode returned items from feed");
+            }
+            from = to;
+        }
+        if (libxl) {
+            xl.finish();
+        } else {
+            xc.finish();
+        }
+        return items;
+    }
+
     /** Every offset 1..length-1 as cut points: one byte at a time. */
     public static int[] everyByte(int length) {
         int[] cuts = new int[Math.max(0, length - 1)];

@@ -1,0 +1,45 @@
+/**
+ * The Xen legacy libxc save / restore / migration stream (Xen 4.0–4.5), byte-exact: {@code legacy-stream.md}.
+ *
+ * <h2>Model</h2>
+ * {@link dev.migrationd.protocol.legacy.LegacyItem} is a sealed interface with one small record per chunk shape
+ * (header, page batch, every {@code XC_SAVE_ID_*} −1…−20, end of body, PV and HVM tail parts, QEMU record,
+ * checkpoint end). {@link dev.migrationd.protocol.legacy.LegacyFormat} holds every constant under its Xen name;
+ * {@link dev.migrationd.protocol.legacy.ChunkType} maps chunk ids.
+ *
+ * <h2>Writing</h2>
+ * <pre>{@code
+ * var w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);         // sink: StreamSink (views, never reused)
+ * w.write(new HvmHeader(p2mSize));
+ * w.write(new TscInfo(mode, nsec, khz, incarnation));                      // non-live: before the pages
+ * w.writePageBatch(PageBatch.ofGuestMemory(entries, guestMemory));        // pages go to the sink as views
+ * w.write(VcpuInfo.ofOnline(0, 1));
+ * w.write(new HvmParam(ChunkType.HVM_IDENT_PT, 0xfeffc000L));            // HVM params in the sender's order
+ * w.write(new Toolstack(ToolstackPhysmap.encode(Width.W64, List.of())));
+ * w.write(new Marker(ChunkType.LAST_CHECKPOINT));
+ * w.write(new EndOfBody());
+ * w.write(new HvmMagicPfns(ioreq, bufioreq, store));
+ * w.write(new HvmContext(blob));
+ * w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, qemuState));
+ * }</pre>
+ * The writer enforces the spec's writer rules and chunk order and throws IllegalStateException /
+ * IllegalArgumentException for a violation before writing anything of the rejected item.
+ *
+ * <h2>Reading</h2>
+ * <pre>{@code
+ * var r = new LegacyStreamReader(Options.detect(), item -> ..., (batch, entry, page) -> copy page into memory);
+ * r.feed(buffer);   // any split; items arrive synchronously
+ * r.finish();       // EOF: to-EOF QEMU record, checkpointed streams, truncation
+ * }</pre>
+ * Errors are {@link dev.migrationd.protocol.StreamFatalException} or {@link dev.migrationd.protocol.RecordException}
+ * naming item, code and offset. Page data are views valid only during the callback.
+ *
+ * <h2>Remus</h2>
+ * Checkpointed streams ({@code Options.withCheckpointed(true)}, writer {@code checkpointed = true}) repeat body and
+ * tail; each tail is followed by a {@link dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd}. A consumer that
+ * restores must buffer each checkpoint after the first and apply it only at its CheckpointEnd (§9).
+ * {@link dev.migrationd.protocol.legacy.CheckpointCompression} encodes and decodes Format B page data.
+ *
+ * <p>Threading: readers and writers are confined to the thread that drives them.
+ */
+package dev.migrationd.protocol.legacy;
