@@ -89,8 +89,10 @@ final class OutgoingMigration extends MigrationRun {
             reason = first.getMessage();
         }
         MigrationPhase terminal = cleanup(outcome, reason);
-        if (terminal instanceof MigrationPhase.Failed f && outcome == MigrationResult.Outcome.SUCCEEDED) {
-            outcome = MigrationResult.Outcome.FAILED;
+        if (terminal instanceof MigrationPhase.Failed f) {
+            if (outcome == MigrationResult.Outcome.SUCCEEDED) {
+                outcome = MigrationResult.Outcome.FAILED;
+            }
             reason = f.reason();
         }
         if (terminal instanceof MigrationPhase.Done) {
@@ -100,8 +102,7 @@ final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
-                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes));
-        engine.ended(this);
+                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes), engine);
     }
 
     static String describe(Throwable e) {
