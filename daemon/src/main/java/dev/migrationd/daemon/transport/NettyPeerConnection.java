@@ -237,11 +237,11 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     public void close() {
         closeReason.compareAndSet(null, "closed locally");
         channel.close();
-        // release what the engine will never read (it is off the queue only once taken)
-        if (!channel.eventLoop().inEventLoop()) {
-            channel.closeFuture().addListener(f -> releaseQueued());
-        } else {
+        // release what the engine will never read, once the event loop has stopped adding to the queue
+        if (channel.eventLoop().inEventLoop() || channel.eventLoop().isShuttingDown()) {
             releaseQueued();
+        } else {
+            channel.closeFuture().addListener(f -> releaseQueued());
         }
     }
 
