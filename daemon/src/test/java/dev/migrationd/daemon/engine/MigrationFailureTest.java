@@ -148,7 +148,9 @@ class MigrationFailureTest {
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertOnlySourceRuns(src);
         String destReason = pair.b.engine.list().getFirst().reason();
-        assertTrue(destReason.contains("1025") || destReason.toLowerCase().contains("batch"), destReason);
+        assertTrue(destReason.contains("batch of 1025 entries exceeds MAX_BATCH_SIZE"), destReason);
+        assertTrue(r.reason().contains("destination failed") && r.reason().contains("1025"),
+                "the source reports the destination's reason: " + r.reason());
     }
 
     @Test
