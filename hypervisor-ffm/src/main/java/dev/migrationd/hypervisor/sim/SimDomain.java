@@ -464,18 +464,23 @@ public final class SimDomain implements Domain {
      * {@code offset} of {@code pfn}, then marks the page dirty. The domain must be running.
      */
     public void guestWrite(long pfn, int offset, long value) throws HypervisorException {
-        checkAlive("guest_write");
-        if (!running) {
-            throw new HypervisorException("guest_write", meta.name, "domain is paused: vCPUs do not write");
+        stateLock.lock(); // serialised with pause(): no write after pause returns
+        try {
+            checkAlive("guest_write");
+            if (!running) {
+                throw new HypervisorException("guest_write", meta.name, "domain is paused: vCPUs do not write");
+            }
+            if (pfn < 0 || pfn >= meta.p2mSize || typeAt(pfn) == null) {
+                throw new HypervisorException("guest_write", meta.name, "pfn " + pfn + " is not populated");
+            }
+            if (offset < 0 || offset > PAGE - 8) {
+                throw new HypervisorException("guest_write", meta.name, "offset " + offset + " outside the page");
+            }
+            memory.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, pfn * PAGE + offset, value);
+            dirtyLog.mark(pfn);
+        } finally {
+            stateLock.unlock();
         }
-        if (pfn < 0 || pfn >= meta.p2mSize || typeAt(pfn) == null) {
-            throw new HypervisorException("guest_write", meta.name, "pfn " + pfn + " is not populated");
-        }
-        if (offset < 0 || offset > PAGE - 8) {
-            throw new HypervisorException("guest_write", meta.name, "offset " + offset + " outside the page");
-        }
-        memory.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, pfn * PAGE + offset, value);
-        dirtyLog.mark(pfn);
     }
 
     /** Bytes of guest memory resident in RAM (mincore over the mapping). */
