@@ -37,7 +37,9 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code write}: the writer hands the sink views of guest memory; the sink copies them into an off-heap
  *       "wire" buffer (the one copy a socket write makes).</li>
  *   <li>{@code readViews}: the reader parses the stream and the consumer touches each page view (no copy).</li>
- *   <li>{@code readIntoGuest}: as the receiver: each page is copied once from the view into guest memory.</li>
+ *   <li>{@code readIntoGuest}: each page of a whole-batch item is copied from its view into guest memory.</li>
+ *   <li>{@code readIntoGuestStreamed}: as the daemon's receiver: a PageListener gets each page as soon as it is
+ *       complete and copies it into guest memory (one copy even when batches straddle feeds).</li>
  * </ul>
  * {@code feedBytes} = 0 feeds the whole stream at once (every page a view of the input); 65536 feeds 64 KiB
  * pieces like network buffers (batches straddle feeds and go through the reader's accumulation buffer).
@@ -68,7 +70,7 @@ public class LegacyStreamBench {
         arena = Arena.ofShared();
         guest = arena.allocate(GIB, 4096);
         restored = arena.allocate(GIB, 4096);
-        wire = arena.allocate(GIB + (1 << 20), 4096);
+        wire = arena.allocate(GIB + (8 << 20), 4096); // + PFN arrays (8 KiB per batch) and header
         for (long o = 0; o < GIB; o += 8) {
             guest.set(ValueLayout.JAVA_LONG_UNALIGNED, o, o * 0x9E3779B97F4A7C15L);
         }
@@ -135,8 +137,20 @@ public class LegacyStreamBench {
         });
     }
 
+    @Benchmark
+    public void readIntoGuestStreamed() throws StreamException {
+        read(item -> { }, (batch, entry, page) ->
+                MemorySegment.copy(MemorySegment.ofBuffer(page), 0, restored, batch.pfn(entry) * 4096, 4096));
+    }
+
     private void read(java.util.function.Consumer<LegacyItem> consumer) throws StreamException {
-        LegacyStreamReader r = new LegacyStreamReader(LegacyStreamReader.Options.of(Width.W64, GuestType.HVM), consumer);
+        read(consumer, null);
+    }
+
+    private void read(java.util.function.Consumer<LegacyItem> consumer, LegacyStreamReader.PageListener pages)
+            throws StreamException {
+        LegacyStreamReader r = new LegacyStreamReader(LegacyStreamReader.Options.of(Width.W64, GuestType.HVM), consumer,
+                pages);
         ByteBuffer all = wire.asSlice(0, streamLength).asByteBuffer();
         if (feedBytes == 0) {
             r.feed(all);

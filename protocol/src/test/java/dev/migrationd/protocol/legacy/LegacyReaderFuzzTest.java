@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Tag;
 
 /**
  * Jazzer fuzz test of the reader: no input makes it throw anything but a StreamException (or hang, or run out
- * of memory). Byte 0 picks the options (width/guest given or detected, checkpointed), byte 1 a split point; the
+ * of memory). Byte 0 picks the options (width/guest given or detected, checkpointed, bit 5: a PageListener), byte 1 a split point; the
  * rest is the stream. Seeds (streams our writer produces) and findings live in
  * {@code src/test/resources/dev/migrationd/protocol/legacy/LegacyReaderFuzzTestInputs/readerOnlyThrowsStreamExceptions/};
  * a plain {@code verify} replays them. Fuzz with
@@ -42,15 +42,17 @@ class LegacyReaderFuzzTest {
         if (input.length < 2) {
             return;
         }
+        LegacyStreamReader.PageListener pages = (input[0] & 0x20) == 0 ? null
+                : (batch, entry, page) -> page.get(4095 + page.position());
         LegacyStreamReader r = new LegacyStreamReader(options(input[0]), item -> {
-            if (item instanceof PageBatch b) {
+            if (item instanceof PageBatch b && !b.pagesStreamed()) {
                 for (int i = 0; i < b.count(); i++) {
                     if (b.hasData(i) && !b.pfnsOnly()) {
                         b.page(i).get(4095); // views must be whole pages
                     }
                 }
             }
-        });
+        }, pages);
         int split = 2 + ((input[1] & 0xFF) * (input.length - 2)) / 255;
         try {
             r.feed(ByteBuffer.wrap(input, 2, split - 2));

@@ -39,6 +39,10 @@ class LegacyRoundTripTest {
             assertEquals(g.items(), LegacyFixtures.readSplit(bytes, g.options(), cuts), "split " + g);
         }
 
+        // page by page to a PageListener, in random pieces
+        int[] cuts = r.ints(r.nextInt(1, 40), 0, bytes.length + 1).sorted().toArray();
+        assertEquals(g.items(), LegacyFixtures.readStreamed(bytes, g.options(), cuts), "streamed " + g);
+
         // and writing what was read gives the same bytes
         assertArrayEquals(bytes, LegacyFixtures.write(g.width(), g.guestType(), g.checkpointed(), read));
     }
@@ -56,5 +60,6 @@ class LegacyRoundTripTest {
             cuts[i] = i;
         }
         assertEquals(g.items(), LegacyFixtures.readSplit(bytes, g.options(), cuts), g.toString());
+        assertEquals(g.items(), LegacyFixtures.readStreamed(bytes, g.options(), cuts), "streamed " + g);
     }
 }

@@ -75,6 +75,59 @@ public final class LegacyFixtures {
     }
 
     /**
+     * Reads a stream in the given pieces with a {@link LegacyStreamReader.PageListener}, and rebuilds whole page
+     * batches from the streamed pages (so the result compares equal to the written items).
+     */
+    public static List<LegacyItem> readStreamed(byte[] stream, LegacyStreamReader.Options options, int[] cuts)
+            throws StreamException {
+        List<LegacyItem> items = new ArrayList<>();
+        List<ByteBuffer> pages = new ArrayList<>();
+        PageBatch[] current = new PageBatch[1];
+        int[] expectEntry = new int[1];
+        Runnable flush = () -> {
+            if (current[0] != null) {
+                if (pages.size() != current[0].dataCount()) {
+                    throw new AssertionError("streamed " + pages.size() + " pages for " + current[0]);
+                }
+                items.add(PageBatch.of(current[0].entries(), pages.toArray(ByteBuffer[]::new)));
+                current[0] = null;
+                pages.clear();
+            }
+        };
+        LegacyStreamReader r = new LegacyStreamReader(options, i -> {
+            flush.run();
+            if (i instanceof PageBatch b && b.pagesStreamed()) {
+                current[0] = b;
+                expectEntry[0] = 0;
+            } else {
+                items.add(i instanceof PageBatch b ? b.detach() : i);
+            }
+        }, (batch, entry, page) -> {
+            if (batch != current[0]) {
+                throw new AssertionError("page for another batch");
+            }
+            while (!batch.hasData(expectEntry[0])) {
+                expectEntry[0]++;
+            }
+            if (entry != expectEntry[0]++) {
+                throw new AssertionError("page of entry " + entry + " out of order");
+            }
+            byte[] copy = new byte[page.remaining()];
+            page.duplicate().get(copy);
+            pages.add(ByteBuffer.wrap(copy));
+        });
+        int prev = 0;
+        for (int c : cuts) {
+            r.feed(ByteBuffer.wrap(java.util.Arrays.copyOfRange(stream, prev, c)));
+            prev = c;
+        }
+        r.feed(ByteBuffer.wrap(java.util.Arrays.copyOfRange(stream, prev, stream.length)));
+        r.finish();
+        flush.run();
+        return items;
+    }
+
+    /**
      * A minimal valid HVM context (legacy-stream.md §10): HEADER (magic 0x54381286, version 1) + one CPU record of
      * 1024 bytes in x86 reset state per vcpu + END. 1072 bytes for one vcpu.
      */
