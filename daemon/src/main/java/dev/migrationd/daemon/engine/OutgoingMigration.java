@@ -172,8 +172,9 @@ final class OutgoingMigration extends MigrationRun {
             advance(new MigrationPhase.StopAndCopy());
             checkpoint();
             pauseNanos = ticker.nanoTime();
+            boolean wasPaused = domain.info().state() == DomainState.PAUSED;
             domain.pause();
-            pausedByUs = true;
+            pausedByUs = !wasPaused; // a guest the operator had paused stays paused if we fail
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
