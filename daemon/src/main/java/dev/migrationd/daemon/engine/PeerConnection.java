@@ -30,6 +30,24 @@ public interface PeerConnection extends AutoCloseable {
     void drain() throws IOException;
 
     /**
+     * Starts writing everything passed to {@link #sendStream} so far and returns a handle that completes
+     * when it is on the socket, so the caller can keep going (and unmap those views later). The default
+     * drains at once.
+     */
+    default WriteMark mark() throws IOException {
+        drain();
+        return WriteMark.DONE;
+    }
+
+    /** Completes when the stream bytes sent before it was taken are written (or the connection failed). */
+    interface WriteMark {
+        WriteMark DONE = () -> { };
+
+        /** Blocks until written; throws if the write failed. */
+        void await() throws IOException;
+    }
+
+    /**
      * The next item from the peer, waiting at most {@code timeout}.
      *
      * @throws IOException            when the connection is closed or broken (the message says why)

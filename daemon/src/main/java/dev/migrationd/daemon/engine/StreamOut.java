@@ -25,6 +25,12 @@ abstract sealed class StreamOut implements StreamSink {
     /** Blocks until every buffer handed over so far has left our hands (guest-memory views may then be unmapped). */
     abstract void drain() throws IOException;
 
+    /** Starts writing what was handed over so far; the mark completes when it has left our hands. */
+    PeerConnection.WriteMark mark() throws IOException {
+        drain();
+        return PeerConnection.WriteMark.DONE;
+    }
+
     /** Stream bytes written so far. */
     final long bytes() {
         return bytes;
@@ -54,6 +60,11 @@ abstract sealed class StreamOut implements StreamSink {
         @Override
         void drain() throws IOException {
             connection.drain();
+        }
+
+        @Override
+        PeerConnection.WriteMark mark() throws IOException {
+            return connection.mark();
         }
     }
 

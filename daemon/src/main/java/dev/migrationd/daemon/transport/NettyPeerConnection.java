@@ -209,6 +209,28 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     }
 
     @Override
+    public WriteMark mark() throws IOException {
+        writePending();
+        ChannelFuture last = lastWrite;
+        if (last == null) {
+            return WriteMark.DONE;
+        }
+        return () -> awaitWrite(last);
+    }
+
+    private void awaitWrite(ChannelFuture f) throws IOException {
+        try {
+            f.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while draining the connection to " + peerName, e);
+        }
+        if (!f.isSuccess()) {
+            throw new IOException("write to " + peerName + " failed: " + reason(f.cause()));
+        }
+    }
+
+    @Override
     public void drain() throws IOException {
         writePending();
         ChannelFuture last = lastWrite;
