@@ -22,7 +22,8 @@ public interface PeerConnection extends AutoCloseable {
     /**
      * Sends save-stream bytes. Blocks while the connection is not writable (backpressure). The buffer
      * may be a view of guest memory and is sent without copying: its contents must stay valid until
-     * {@link #drain()} returns; the position of {@code data} is not changed.
+     * {@link #drain()} returns or a {@link #mark()} taken after it completes; the position of {@code data}
+     * is not changed.
      */
     void sendStream(ByteBuffer data) throws IOException;
 
