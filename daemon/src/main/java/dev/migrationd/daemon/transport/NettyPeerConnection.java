@@ -60,6 +60,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private final String peerName;
     private final LinkedBlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
     private final AtomicLong unapplied = new AtomicLong();
+    private final Object readSwitch = new Object();
+    /** Whether autoRead is on; guarded by {@link #readSwitch}. */
+    private boolean reading = true;
     private final AtomicReference<String> closeReason = new AtomicReference<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition writable = lock.newCondition();
@@ -106,11 +109,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             }
             case PeerFrame.StreamData data -> {
                 ByteBuf buf = data.payload();
-                long now = unapplied.addAndGet(buf.readableBytes());
+                unapplied.addAndGet(buf.readableBytes());
                 inbound.add(new Chunk(buf));
-                if (now > RECEIVE_HIGH_WATER && channel.config().isAutoRead()) {
-                    channel.config().setAutoRead(false);
-                }
+                adjustReading();
             }
             default -> {
                 io.netty.util.ReferenceCountUtil.release(msg);
@@ -145,6 +146,26 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             LOG.warn("event=peer_connection_failed peer={} remote={} reason=\"{}\"", peerName, remoteAddress(), why);
         }
         ctx.close();
+    }
+
+    /**
+     * Turns socket reads off above {@link #RECEIVE_HIGH_WATER} unapplied bytes and back on below
+     * {@link #RECEIVE_LOW_WATER}. Called after every change of {@link #unapplied}, from the event loop
+     * (more bytes) and from the migration thread (bytes applied); the lock makes the decision and the
+     * switch one step, so the last caller always leaves the switch matching the current count (a read
+     * turned off after the consumer already caught up would otherwise never be turned on again).
+     */
+    private void adjustReading() {
+        synchronized (readSwitch) {
+            long u = unapplied.get();
+            if (reading && u > RECEIVE_HIGH_WATER) {
+                reading = false;
+                channel.config().setAutoRead(false);
+            } else if (!reading && u < RECEIVE_LOW_WATER) {
+                reading = true;
+                channel.config().setAutoRead(true);
+            }
+        }
     }
 
     private void signalWritable() {
@@ -340,10 +361,8 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             }
             released = true;
             buf.release();
-            long now = unapplied.addAndGet(-size);
-            if (now < RECEIVE_LOW_WATER && !channel.config().isAutoRead()) {
-                channel.config().setAutoRead(true);
-            }
+            unapplied.addAndGet(-size);
+            adjustReading();
         }
     }
 }

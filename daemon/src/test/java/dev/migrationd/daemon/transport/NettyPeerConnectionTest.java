@@ -131,6 +131,30 @@ class NettyPeerConnectionTest {
         }
     }
 
+    @Test
+    void readingStopsAboveTheHighWaterMarkAndResumesBelowTheLowOne() throws Exception {
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
+        NettyPeerConnection c = new NettyPeerConnection(ch, "peer");
+        ch.pipeline().addLast(new PeerFrameDecoder(), c);
+        int mib = 1 << 20;
+        int frames = (int) (NettyPeerConnection.RECEIVE_HIGH_WATER / mib) + 1;
+        for (int i = 0; i < frames; i++) {
+            ch.writeInbound(io.netty.buffer.Unpooled.buffer().writeByte(PeerFrame.TYPE_STREAM_DATA).writeInt(mib).writeZero(mib));
+            assertEquals(i < frames - 1, ch.config().isAutoRead(), "after frame " + i);
+        }
+        java.util.List<PeerConnection.StreamData> taken = new java.util.ArrayList<>();
+        for (int i = 0; i < frames; i++) {
+            taken.add(assertInstanceOf(PeerConnection.StreamData.class, c.receive(Duration.ofSeconds(1))));
+        }
+        long lowFrames = NettyPeerConnection.RECEIVE_LOW_WATER / mib;
+        for (int i = 0; i < frames; i++) {
+            taken.get(i).release();
+            taken.get(i).release(); // idempotent
+            boolean below = frames - (i + 1) < lowFrames;
+            assertEquals(below, ch.config().isAutoRead(), "after releasing " + (i + 1));
+        }
+    }
+
     private static HandoverMessage message(PeerConnection c) throws Exception {
         return assertInstanceOf(PeerConnection.Message.class, c.receive(Duration.ofSeconds(10))).message();
     }
