@@ -107,6 +107,9 @@ final class StreamApplier implements Consumer<LegacyItem> {
                             + Long.toHexString(firstMismatchPfn) + ")");
         }
         ops.complete();
+        // the backend's end-of-restore steps (Xen PV: pin tables, load vCPUs) run here, before Received:
+        // a failure must come before the commit point, never at the unpause after Go
+        domain.completeRestore();
     }
 
     private static void rethrow(Failure f) throws StreamException, HypervisorException {

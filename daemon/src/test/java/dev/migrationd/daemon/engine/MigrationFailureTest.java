@@ -154,6 +154,24 @@ class MigrationFailureTest {
     }
 
     @Test
+    void aFailedEndOfRestoreOnTheDestinationComesBeforeGoAndTheSourceResumes() throws Exception {
+        FakeDomain src = busyGuest();
+        pair.b.hv.failCompleteRestore = "page tables could not be pinned";
+        MigrationResult r = run(MigrationOptions.DEFAULTS);
+        assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
+        assertTrue(r.reason().contains("page tables could not be pinned"), r.reason());
+        assertOnlySourceRuns(src);
+    }
+
+    @Test
+    void theDestinationCompletesTheRestoreBeforeItIsUnpaused() throws Exception {
+        busyGuest();
+        MigrationResult r = run(MigrationOptions.DEFAULTS);
+        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
+        assertEquals(1, pair.b.hv.fake("vm1").orElseThrow().completedRestores());
+    }
+
+    @Test
     void connectionCutRightAfterGoIsResolvedAsCommitted() throws Exception {
         FakeDomain src = busyGuest();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {

@@ -70,6 +70,7 @@ public final class FakeDomain implements Domain {
     private volatile String hashAtPause;
     private volatile boolean hashOnPause;
     private final AtomicInteger pauses = new AtomicInteger();
+    private final AtomicInteger completedRestores = new AtomicInteger();
     private final AtomicInteger resumes = new AtomicInteger();
 
     // platform state (guarded by this)
@@ -366,6 +367,21 @@ public final class FakeDomain implements Domain {
         if (hashOnPause) {
             hashAtPause = memoryHash();
         }
+    }
+
+    @Override
+    public void completeRestore() throws HypervisorException {
+        checkAlive("completeRestore");
+        String fault = hypervisor.failCompleteRestore;
+        if (fault != null) {
+            throw new HypervisorException("completeRestore", name(), fault);
+        }
+        completedRestores.incrementAndGet();
+    }
+
+    /** How often {@code completeRestore()} succeeded on this domain. */
+    public int completedRestores() {
+        return completedRestores.get();
     }
 
     @Override

@@ -28,6 +28,8 @@ public final class FakeHypervisor implements Hypervisor {
     private final AtomicInteger nextDomid = new AtomicInteger(1);
     /** A restored domain's first write of this PFN is corrupted (verify-mode tests); -1 = none. */
     public final java.util.concurrent.atomic.AtomicLong corruptPfnOnFirstWrite = new java.util.concurrent.atomic.AtomicLong(-1);
+    /** When set, a restored domain's {@code completeRestore()} fails with this message (end-of-restore faults). */
+    public volatile String failCompleteRestore;
 
     public FakeHypervisor(String host, Set<Capability> capabilities) {
         this.host = host;
