@@ -222,6 +222,7 @@ final class IncomingMigration extends MigrationRun {
             try {
                 connection.send(new HandoverMessage.Failed(info.id(), reason));
                 connection.drain();
+                lingerUntilSourceCloses();
             } catch (IOException | RuntimeException e) {
                 // the source sees the connection close instead
             }
@@ -240,6 +241,34 @@ final class IncomingMigration extends MigrationRun {
         decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
     }
+
+    /**
+     * After Failed: reads and discards what the source still sends until it closes the connection (it does
+     * as soon as it reads Failed), at most {@link #FAILED_LINGER}. Closing with unread bytes in the socket
+     * would make the kernel answer with a reset, which can destroy the Failed message before the source reads
+     * it, and the source would report "connection reset" instead of the real cause.
+     */
+    private void lingerUntilSourceCloses() {
+        long deadline = ticker.nanoTime() + FAILED_LINGER.toNanos();
+        try {
+            while (true) {
+                long left = deadline - ticker.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                if (connection.receive(Duration.ofNanos(left)) instanceof PeerConnection.StreamData d) {
+                    d.release();
+                }
+            }
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            // closed by the source (the normal end), or the linger ran out
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** How long a failed destination waits for the source to read its Failed message and close. */
+    static final Duration FAILED_LINGER = Duration.ofSeconds(2);
 
     private void journalQuietly(Journal.State state, String reason) {
         try {

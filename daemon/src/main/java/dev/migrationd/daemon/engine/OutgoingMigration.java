@@ -285,7 +285,33 @@ final class OutgoingMigration extends MigrationRun {
                 case ABORT -> throw new MigrationAbort(MigrationResult.Outcome.ABORTED, d.reason());
             }
             checkpoint();
+            checkDestinationStillWilling();
         }
+    }
+
+    /**
+     * Between rounds: the destination speaks during the stream only to give up (Failed, then it closes).
+     * Stop sending at once then, instead of streaming whole rounds into a connection nobody applies.
+     */
+    private void checkDestinationStillWilling() throws MigrationAbort {
+        PeerConnection.Inbound in;
+        try {
+            in = connection.receive(Duration.ZERO);
+        } catch (TimeoutException e) {
+            return; // nothing queued: the usual case
+        } catch (IOException e) {
+            throw MigrationAbort.failed(describe(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw MigrationAbort.failed("interrupted");
+        }
+        if (in instanceof PeerConnection.Message m && m.message() instanceof HandoverMessage.Failed f) {
+            throw MigrationAbort.failed("destination failed: " + f.reason());
+        }
+        if (in instanceof PeerConnection.StreamData d) {
+            d.release();
+        }
+        throw MigrationAbort.failed("protocol violation: " + in.getClass().getSimpleName() + " from the destination during pre-copy");
     }
 
     private static void or(DirtyBitmap into, DirtyBitmap from) {
