@@ -18,7 +18,8 @@ final class CancelCommand extends DaemonCommand {
     int call(ClientOptions.Connection connection) {
         CancelMigrationResponse r = connection.blocking().cancelMigration(CancelMigrationRequest.newBuilder().setId(id).build());
         Migration m = r.getMigration();
-        println(client.json() ? Render.json(r) : "migration " + m.getId() + ": " + Render.name(m.getPhase()));
+        println(client.json() ? Render.json(r) : "migration " + m.getId() + ": " + Render.name(r.getResult()).toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
+                + " (phase " + Render.name(m.getPhase()) + ")");
         return ExitCode.OK;
     }
 }

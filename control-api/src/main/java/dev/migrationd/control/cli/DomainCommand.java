@@ -63,7 +63,7 @@ final class DomainCommand implements Runnable {
         double workingSet;
 
         @Option(names = "--skew", paramLabel = "FRACTION",
-                description = "Share of writes inside the working set, 0..1 (default: the daemon's, 1.0).")
+                description = "random pattern: probability 0..1 that a write hits the hot tenth of the working set (default 0 = uniform).")
         Double skew;
 
         @Option(names = "--pattern", defaultValue = "random", paramLabel = "random|sequential|ab",

@@ -5,12 +5,11 @@ package dev.migrationd.control.cli;
  *
  * <pre>
  *   0   success (migrate/watch: the domain runs on the destination)
- *   1   the operation failed (migrate/watch: the migration failed, the domain runs on the source)
+ *   1   the operation failed (migrate/watch: the migration failed or was aborted, the domain runs on the source)
  *   2   usage error: unknown option, bad value or unit
  *   3   the daemon could not be reached (address, not running, timed out)
  *   4   the daemon refused the request (no such domain or migration, bad argument, not supported, ...)
  *   5   the migration was cancelled (the domain runs on the source)
- *   6   the migration is in doubt (after the commit point, unresolved): an operator must check both hosts
  *   130 interrupted (Ctrl-C) and detached without cancelling; the migration goes on
  * </pre>
  */
@@ -21,18 +20,16 @@ public final class ExitCode {
     public static final int UNREACHABLE = 3;
     public static final int REFUSED = 4;
     public static final int CANCELLED = 5;
-    public static final int IN_DOUBT = 6;
     public static final int INTERRUPTED = 130;
 
     /** The help text listing them (picocli exit-code list: "code:description"). */
     static final String[] HELP = {
         "0:success (migrate/watch: the domain runs on the destination)",
-        "1:the operation or migration failed (the domain runs on the source)",
+        "1:the operation failed; migrate/watch: failed or aborted (the domain runs on the source)",
         "2:usage error: unknown option, bad value or unit",
         "3:the daemon could not be reached",
         "4:the daemon refused the request (not found, bad argument, unsupported, ...)",
         "5:the migration was cancelled (the domain runs on the source)",
-        "6:the migration is in doubt: check both hosts",
         "130:interrupted and detached; the migration goes on",
     };
 

@@ -124,7 +124,6 @@ final class Follower {
         return switch (outcome) {
             case OUTCOME_SUCCEEDED -> ExitCode.OK;
             case OUTCOME_CANCELLED -> ExitCode.CANCELLED;
-            case OUTCOME_IN_DOUBT -> ExitCode.IN_DOUBT;
             default -> ExitCode.FAILED;
         };
     }

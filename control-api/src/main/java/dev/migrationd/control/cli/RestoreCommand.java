@@ -16,19 +16,24 @@ final class RestoreCommand extends DaemonCommand {
     @Parameters(index = "0", paramLabel = "FILE")
     Path file;
 
-    @Option(names = "--name", paramLabel = "NAME", description = "The new domain's name (default: the name in the stream).")
+    @Option(names = "--name", paramLabel = "NAME", description = "The new domain's name (default: FILE's name without its extension).")
     String name;
 
     @Option(names = "--paused", description = "Leave the restored domain paused.")
     boolean paused;
 
+    /** {@code /tmp/dom7.save} → {@code dom7}. */
+    static String defaultName(Path file) {
+        String n = file.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 ? n.substring(0, dot) : n;
+    }
+
     @Override
     int call(ClientOptions.Connection connection) {
         RestoreDomainRequest.Builder b = RestoreDomainRequest.newBuilder()
                 .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused);
-        if (name != null) {
-            b.setName(name);
-        }
+        b.setName(name != null ? name : defaultName(file));
         RestoreDomainResponse r = connection.blocking().restoreDomain(b.build());
         if (client.json()) {
             println(Render.json(r));

@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code migrationctl save DOMAIN FILE}. */
 @Command(name = "save", mixinStandardHelpOptions = true, description = {"Saves DOMAIN to FILE as a Xen save stream, written by the daemon on ITS host",
-        "(a relative FILE is made absolute here). The domain stops running unless the save fails."})
+        "(a relative FILE is made absolute here). The domain is destroyed once saved unless --keep-running."})
 final class SaveCommand extends DaemonCommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")
@@ -31,16 +31,21 @@ final class SaveCommand extends DaemonCommand {
     @Option(names = "--force", description = "Overwrite FILE if it exists.")
     boolean force;
 
+    @Option(names = "--keep-running", description = "Keep the domain running afterwards (like xl save -c); default: it is destroyed once saved.")
+    boolean keepRunning;
+
     @Override
     int call(ClientOptions.Connection connection) {
         SaveDomainRequest.Builder b = SaveDomainRequest.newBuilder().setDomain(domain)
-                .setPath(file.toAbsolutePath().normalize().toString()).setLive(live).setForce(force);
+                .setPath(file.toAbsolutePath().normalize().toString()).setLive(live).setForce(force)
+                .setLeaveRunning(keepRunning);
         if (streamFormat != null) {
             b.setFormat(streamFormat);
         }
         SaveDomainResponse r = connection.blocking().saveDomain(b.build());
-        println(client.json() ? Render.json(r) : String.format(Locale.ROOT, "saved %s to %s: %s in %s", domain, r.getPath(),
-                Units.formatBytes(r.getBytesWritten()), Units.formatDuration(Render.duration(r.getDuration()))));
+        println(client.json() ? Render.json(r) : String.format(Locale.ROOT, "saved %s to %s: %s, %d rounds, paused %s", domain,
+                r.getPath(), Units.formatBytes(r.getBytesWritten()), r.getRounds(),
+                Units.formatDuration(Render.duration(r.getDuration()))));
         return ExitCode.OK;
     }
 }
