@@ -16,6 +16,8 @@ package dev.migrationd.protocol;
  * @param maxCompressedChunk  largest COMPRESSED_DATA chunk payload
  * @param maxRecordBytes      largest v2 record body (Xen's REC_LENGTH_MAX is 2^22 for PAGE_DATA batches of 1024)
  * @param maxUnmappedPfns     largest PV-tail unmapped-PFN list
+ * @param maxTmemBytes        largest legacy TMEM / TMEM_EXTRA chunk payload (the chunks carry no length; the
+ *                            reader counts bytes as it parses them)
  */
 public record StreamLimits(
         long maxP2mSize,
@@ -28,7 +30,8 @@ public record StreamLimits(
         int maxToolstackBytes,
         int maxCompressedChunk,
         int maxRecordBytes,
-        int maxUnmappedPfns) {
+        int maxUnmappedPfns,
+        int maxTmemBytes) {
 
     public static final int PAGE_SIZE = 4096;
     public static final int PAGE_SHIFT = 12;
@@ -50,7 +53,8 @@ public record StreamLimits(
             1 << 20,
             64 << 20,
             (MAX_BATCH_SIZE * (PAGE_SIZE + 8)) + 16,
-            1 << 28);
+            1 << 28,
+            64 << 20);
 
     public StreamLimits {
         if (maxP2mSize <= 0 || maxP2mSize > MAX_P2M_SIZE) {
@@ -62,12 +66,25 @@ public record StreamLimits(
         if (maxVcpus < 1 || maxVcpus > XC_SR_MAX_VCPUS) {
             throw new IllegalArgumentException("maxVcpus must be in 1.." + XC_SR_MAX_VCPUS);
         }
+        if (maxExtInfoBytes < 0 || maxXsaveBytes < 0 || maxHvmContextBytes < 0 || maxQemuRecordBytes < 0
+                || maxToolstackBytes < 0 || maxCompressedChunk < 0 || maxRecordBytes < 0 || maxUnmappedPfns < 0
+                || maxTmemBytes < 0) {
+            throw new IllegalArgumentException("limits must not be negative");
+        }
+    }
+
+    /** The limits without {@code maxTmemBytes} (kept for callers written before it existed): 64 MiB. */
+    public StreamLimits(long maxP2mSize, int maxBatchEntries, int maxVcpus, int maxExtInfoBytes, int maxXsaveBytes,
+                        int maxHvmContextBytes, int maxQemuRecordBytes, int maxToolstackBytes, int maxCompressedChunk,
+                        int maxRecordBytes, int maxUnmappedPfns) {
+        this(maxP2mSize, maxBatchEntries, maxVcpus, maxExtInfoBytes, maxXsaveBytes, maxHvmContextBytes,
+                maxQemuRecordBytes, maxToolstackBytes, maxCompressedChunk, maxRecordBytes, maxUnmappedPfns, 64 << 20);
     }
 
     /** These limits with a smaller p2m bound (the receiver's accepted guest size). */
     public StreamLimits withMaxP2mSize(long p2mSize) {
         return new StreamLimits(p2mSize, maxBatchEntries, maxVcpus, maxExtInfoBytes, maxXsaveBytes,
                 maxHvmContextBytes, maxQemuRecordBytes, maxToolstackBytes, maxCompressedChunk, maxRecordBytes,
-                maxUnmappedPfns);
+                maxUnmappedPfns, maxTmemBytes);
     }
 }

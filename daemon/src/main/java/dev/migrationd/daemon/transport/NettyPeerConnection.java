@@ -1,0 +1,302 @@
+package dev.migrationd.daemon.transport;
+
+import dev.migrationd.daemon.engine.HandoverMessage;
+import dev.migrationd.daemon.engine.PeerConnection;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.CorruptedFrameException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine's {@link PeerConnection} over one Netty channel, and the last handler of its pipeline
+ * (the protocol: it parses envelope frames into {@link HandoverMessage}s).
+ *
+ * <h2>Who owns what</h2>
+ * <ul>
+ *   <li>The channel's <b>event loop</b> runs the pipeline: {@link #channelRead} puts parsed messages and
+ *       retained stream-data payloads on {@link #inbound}, and {@link #channelWritabilityChanged} signals
+ *       {@link #writable}. It never blocks.</li>
+ *   <li>The migration's <b>virtual thread</b> calls {@link #send}, {@link #sendStream}, {@link #drain} and
+ *       {@link #receive}. Writes from it are handed to the event loop by Netty (a task per write, in
+ *       order). It blocks in {@link #sendStream} while the channel is not writable: at most the high
+ *       water mark ({@link #WRITE_HIGH_WATER}) plus one frame is in flight.</li>
+ *   <li>Receive side backpressure: stream bytes handed to the engine but not yet {@link StreamData#release
+ *       released} are counted in {@link #unapplied}; above {@link #RECEIVE_HIGH_WATER} autoRead is turned
+ *       off (on the event loop), and the releasing thread turns it back on below {@link #RECEIVE_LOW_WATER}.</li>
+ *   <li>{@link #close} may come from any thread (cancel); it closes the channel, which wakes a blocked
+ *       caller with an IOException.</li>
+ * </ul>
+ */
+public final class NettyPeerConnection extends ChannelInboundHandlerAdapter implements PeerConnection {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NettyPeerConnection.class);
+
+    /** Outbound bytes above which the channel reports not writable (the sender blocks). */
+    public static final int WRITE_HIGH_WATER = 4 << 20;
+    /** Outbound bytes below which the channel is writable again. */
+    public static final int WRITE_LOW_WATER = 1 << 20;
+    /** Received-but-unapplied stream bytes above which the socket is no longer read. */
+    public static final long RECEIVE_HIGH_WATER = 8L << 20;
+    /** Unapplied bytes below which reading resumes. */
+    public static final long RECEIVE_LOW_WATER = 2L << 20;
+    /** Queued-but-unflushed stream bytes after which the sender flushes. */
+    static final int FLUSH_EVERY_BYTES = 256 << 10;
+
+    private final Channel channel;
+    private final String peerName;
+    private final LinkedBlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
+    private final AtomicLong unapplied = new AtomicLong();
+    private final AtomicReference<String> closeReason = new AtomicReference<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition writable = lock.newCondition();
+
+    // owned by the sending virtual thread
+    private ChannelFuture lastWrite;
+    private int unflushed;
+
+    private static final Object CLOSED = new Object();
+
+    NettyPeerConnection(Channel channel, String peerName) {
+        this.channel = channel;
+        this.peerName = peerName;
+    }
+
+    @Override
+    public String peerName() {
+        return peerName;
+    }
+
+    /** The remote socket address, for logs. */
+    public String remoteAddress() {
+        return String.valueOf(channel.remoteAddress());
+    }
+
+    // ---- event loop side ---------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        switch (msg) {
+            case PeerFrame.Envelope env -> {
+                try {
+                    HandoverMessage m = PeerMessages.parse(env.payload().nioBuffer());
+                    inbound.add(new Message(m));
+                } catch (PeerProtocolException e) {
+                    fail(ctx, "protocol violation: " + e.getMessage());
+                } finally {
+                    env.release();
+                }
+            }
+            case PeerFrame.StreamData data -> {
+                ByteBuf buf = data.payload();
+                long now = unapplied.addAndGet(buf.readableBytes());
+                inbound.add(new Chunk(buf));
+                if (now > RECEIVE_HIGH_WATER && channel.config().isAutoRead()) {
+                    channel.config().setAutoRead(false);
+                }
+            }
+            default -> {
+                io.netty.util.ReferenceCountUtil.release(msg);
+                fail(ctx, "unexpected pipeline message " + msg.getClass().getSimpleName());
+            }
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        signalWritable();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closeReason.compareAndSet(null, "connection closed by peer");
+        inbound.add(CLOSED);
+        signalWritable();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        String why = cause instanceof CorruptedFrameException ? "frame violation: " + cause.getMessage()
+                : cause instanceof IOException ? "connection error: " + cause.getMessage()
+                : "pipeline error: " + cause;
+        fail(ctx, why);
+    }
+
+    private void fail(ChannelHandlerContext ctx, String why) {
+        if (closeReason.compareAndSet(null, why)) {
+            LOG.warn("event=peer_connection_failed peer={} remote={} reason=\"{}\"", peerName, remoteAddress(), why);
+        }
+        ctx.close();
+    }
+
+    private void signalWritable() {
+        lock.lock();
+        try {
+            writable.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- migration thread side ---------------------------------------------------------------------
+
+    @Override
+    public void send(HandoverMessage message) throws IOException {
+        checkOpen();
+        byte[] bytes = PeerMessages.toEnvelope(message).toByteArray();
+        lastWrite = channel.writeAndFlush(new PeerFrame.Envelope(Unpooled.wrappedBuffer(bytes)));
+        unflushed = 0;
+    }
+
+    @Override
+    public void sendStream(ByteBuffer data) throws IOException {
+        ByteBuffer rest = data.duplicate();
+        while (rest.hasRemaining()) {
+            awaitWritable();
+            int n = Math.min(rest.remaining(), PeerFrame.MAX_STREAM_DATA_BYTES);
+            ByteBuffer slice = rest.slice(rest.position(), n);
+            rest.position(rest.position() + n);
+            lastWrite = channel.write(new PeerFrame.StreamData(Unpooled.wrappedBuffer(slice)));
+            unflushed += n;
+            if (unflushed >= FLUSH_EVERY_BYTES || !channel.isWritable()) {
+                channel.flush();
+                unflushed = 0;
+            }
+        }
+    }
+
+    @Override
+    public void drain() throws IOException {
+        ChannelFuture last = lastWrite;
+        if (unflushed > 0) {
+            channel.flush();
+            unflushed = 0;
+        }
+        if (last == null) {
+            checkOpen();
+            return;
+        }
+        try {
+            last.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while draining the connection to " + peerName, e);
+        }
+        if (!last.isSuccess()) {
+            throw new IOException("write to " + peerName + " failed: " + reason(last.cause()));
+        }
+    }
+
+    private void awaitWritable() throws IOException {
+        lock.lock();
+        try {
+            while (!channel.isWritable()) {
+                checkOpen();
+                channel.flush();
+                unflushed = 0;
+                writable.await(100, TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting to send to " + peerName, e);
+        } finally {
+            lock.unlock();
+        }
+        checkOpen();
+    }
+
+    @Override
+    public Inbound receive(Duration timeout) throws IOException, TimeoutException, InterruptedException {
+        Object item = inbound.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        if (item == null) {
+            throw new TimeoutException("nothing from " + peerName + " within " + timeout.toMillis() + " ms");
+        }
+        if (item == CLOSED) {
+            inbound.add(CLOSED); // later receives fail the same way
+            throw new IOException(closeReasonOr("connection closed"));
+        }
+        return (Inbound) item;
+    }
+
+    @Override
+    public void close() {
+        closeReason.compareAndSet(null, "closed locally");
+        channel.close();
+        // release what the engine will never read (it is off the queue only once taken)
+        if (!channel.eventLoop().inEventLoop()) {
+            channel.closeFuture().addListener(f -> releaseQueued());
+        } else {
+            releaseQueued();
+        }
+    }
+
+    private void releaseQueued() {
+        Object o;
+        while ((o = inbound.poll()) != null) {
+            if (o instanceof Chunk c) {
+                c.release();
+            }
+        }
+        inbound.add(CLOSED);
+    }
+
+    private void checkOpen() throws IOException {
+        if (!channel.isActive()) {
+            throw new IOException(closeReasonOr("connection to " + peerName + " is closed"));
+        }
+    }
+
+    private String closeReasonOr(String fallback) {
+        String r = closeReason.get();
+        return r == null ? fallback : r;
+    }
+
+    private static String reason(Throwable t) {
+        return t == null ? "unknown" : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+
+    /** Received stream bytes: a retained slice of the socket buffer, released by the engine. */
+    private final class Chunk implements StreamData {
+        private final ByteBuf buf;
+        private final int size;
+        private boolean released;
+
+        Chunk(ByteBuf buf) {
+            this.buf = buf;
+            this.size = buf.readableBytes();
+        }
+
+        @Override
+        public ByteBuffer data() {
+            return buf.nioBuffer();
+        }
+
+        @Override
+        public void release() {
+            if (released) {
+                return;
+            }
+            released = true;
+            buf.release();
+            long now = unapplied.addAndGet(-size);
+            if (now < RECEIVE_LOW_WATER && !channel.config().isAutoRead()) {
+                channel.config().setAutoRead(true);
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.migrationd.daemon.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.CorruptedFrameException;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Frames the bytes of a peer connection into {@link PeerFrame}s; it parses nothing inside them
+ * (STYLE.md 8: the decoder frames, the protocol parses). A frame with an unknown type or a length outside
+ * its bound poisons the decoder: every later byte is discarded, a {@link CorruptedFrameException} naming
+ * the problem goes down the pipeline and the channel is closed.
+ *
+ * <p>Threading: a decoder instance belongs to one channel and runs only on its event loop.
+ * Stream-data payloads are retained slices of the receive buffer (no copy).
+ */
+public final class PeerFrameDecoder extends ByteToMessageDecoder {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PeerFrameDecoder.class);
+
+    private enum State {
+        HEADER,
+        PAYLOAD,
+        /** A violation was seen: discard everything. */
+        POISONED
+    }
+
+    // event-loop confined
+    private State state = State.HEADER;
+    private byte type;
+    private int length;
+    private long offset;
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        while (true) {
+            switch (state) {
+                case POISONED -> {
+                    in.skipBytes(in.readableBytes());
+                    return;
+                }
+                case HEADER -> {
+                    if (in.readableBytes() < PeerFrame.HEADER_BYTES) {
+                        return;
+                    }
+                    byte t = in.readByte();
+                    long len = in.readUnsignedInt();
+                    String problem = check(t, len);
+                    if (problem != null) {
+                        poison(ctx, in, problem);
+                        return;
+                    }
+                    type = t;
+                    length = (int) len;
+                    state = State.PAYLOAD;
+                }
+                case PAYLOAD -> {
+                    if (in.readableBytes() < length) {
+                        return;
+                    }
+                    ByteBuf payload = in.readRetainedSlice(length);
+                    out.add(type == PeerFrame.TYPE_ENVELOPE ? new PeerFrame.Envelope(payload)
+                            : new PeerFrame.StreamData(payload));
+                    offset += PeerFrame.HEADER_BYTES + length;
+                    state = State.HEADER;
+                }
+            }
+        }
+    }
+
+    private static String check(byte type, long length) {
+        return switch (type) {
+            case PeerFrame.TYPE_ENVELOPE -> length < 1 || length > PeerFrame.MAX_ENVELOPE_BYTES
+                    ? "envelope length " + length + " outside 1.." + PeerFrame.MAX_ENVELOPE_BYTES : null;
+            case PeerFrame.TYPE_STREAM_DATA -> length < 1 || length > PeerFrame.MAX_STREAM_DATA_BYTES
+                    ? "stream-data length " + length + " outside 1.." + PeerFrame.MAX_STREAM_DATA_BYTES : null;
+            default -> "unknown frame type 0x" + Integer.toHexString(type & 0xFF);
+        };
+    }
+
+    private void poison(ChannelHandlerContext ctx, ByteBuf in, String problem) {
+        state = State.POISONED;
+        in.skipBytes(in.readableBytes());
+        String message = problem + " at connection offset " + offset;
+        LOG.warn("event=peer_frame_violation remote={} problem=\"{}\"", ctx.channel().remoteAddress(), message);
+        ctx.fireExceptionCaught(new CorruptedFrameException(message));
+        ctx.close();
+    }
+
+    /** Whether a violation was seen (for tests). */
+    boolean poisoned() {
+        return state == State.POISONED;
+    }
+}

@@ -1,0 +1,277 @@
+package dev.migrationd.protocol.legacy;
+
+import dev.migrationd.protocol.PageType;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A page batch (legacy-stream.md §5): {@code i32 count, ulong pfn_entry[count]}, then one 4 KiB page per
+ * data-bearing entry (type not BROKEN/XALLOC/XTAB), in entry order. In Format B (after ENABLE_COMPRESSION, §11)
+ * a batch carries no pages ({@link #pfnsOnly()}).
+ *
+ * <p>Pages are <b>views</b>, never per-page copies. A batch built for the writer views the caller's memory
+ * (guest memory {@link MemorySegment}, buffers). A batch delivered by {@link LegacyStreamReader} views the buffer
+ * passed to {@code feed} or the reader's internal accumulation buffer: <b>it is valid only until the consumer
+ * callback returns</b> (and, for a view of the caller's buffer, as long as the caller leaves that buffer
+ * unchanged). Use {@link #detach()} to keep a copy.
+ *
+ * <p>Entries are the low 32 bits of the on-wire ulong (bits 31..28 type, 27..0 PFN).
+ */
+public final class PageBatch implements LegacyItem {
+    private final int[] entries;
+    private final int[] dataIndex; // entry -> index of its page among data pages, or -1
+    private final int dataCount;
+    private final ByteBuffer contiguous; // dataCount pages back to back
+    private final ByteBuffer[] pages;    // one view per data page
+    private final MemorySegment guestMemory; // page of entry i at pfn(i) * 4096
+    private final boolean pfnsOnly;
+
+    private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
+                      boolean pfnsOnly) {
+        if (entries.length < 1 || entries.length > LegacyFormat.MAX_BATCH_SIZE) {
+            throw new IllegalArgumentException("a batch holds 1..1024 entries, not " + entries.length);
+        }
+        this.entries = entries;
+        this.dataIndex = new int[entries.length];
+        int n = 0;
+        for (int i = 0; i < entries.length; i++) {
+            dataIndex[i] = LegacyFormat.hasData(entries[i]) ? n++ : -1;
+        }
+        this.dataCount = n;
+        this.contiguous = contiguous;
+        this.pages = pages;
+        this.guestMemory = guestMemory;
+        this.pfnsOnly = pfnsOnly;
+        if (contiguous != null && contiguous.remaining() != (long) n * LegacyFormat.PAGE_SIZE) {
+            throw new IllegalArgumentException("need " + n + " pages of data, got " + contiguous.remaining() + " bytes");
+        }
+        if (pages != null) {
+            if (pages.length != n) {
+                throw new IllegalArgumentException("need " + n + " pages, got " + pages.length);
+            }
+            for (ByteBuffer p : pages) {
+                if (p.remaining() != LegacyFormat.PAGE_SIZE) {
+                    throw new IllegalArgumentException("a page is 4096 bytes, got " + p.remaining());
+                }
+            }
+        }
+        if (guestMemory != null) {
+            for (int i = 0; i < entries.length; i++) {
+                if (dataIndex[i] >= 0 && (pfn(i) + 1) * LegacyFormat.PAGE_SIZE > guestMemory.byteSize()) {
+                    throw new IllegalArgumentException("pfn 0x" + Long.toHexString(pfn(i)) + " beyond guest memory");
+                }
+            }
+        }
+    }
+
+    /** Entries with one view per data-bearing entry, in entry order (no copy; views are duplicated). */
+    public static PageBatch of(int[] entries, ByteBuffer... pages) {
+        ByteBuffer[] views = new ByteBuffer[pages.length];
+        for (int i = 0; i < pages.length; i++) {
+            views[i] = pages[i].duplicate();
+        }
+        return new PageBatch(entries.clone(), null, views, null, false);
+    }
+
+    /** Entries with the data pages back to back in one buffer (its remaining bytes; no copy). */
+    public static PageBatch ofContiguous(int[] entries, ByteBuffer data) {
+        return new PageBatch(entries.clone(), data.slice(), null, null, false);
+    }
+
+    /** Entries with the data pages back to back in one segment (no copy). */
+    public static PageBatch ofContiguous(int[] entries, MemorySegment data) {
+        return new PageBatch(entries.clone(), data.asByteBuffer(), null, null, false);
+    }
+
+    /** Entries whose pages are at {@code pfn * 4096} in {@code guestMemory} (no copy; the writer hands out views). */
+    public static PageBatch ofGuestMemory(int[] entries, MemorySegment guestMemory) {
+        return new PageBatch(entries.clone(), null, null, guestMemory, false);
+    }
+
+    /** A Format B batch (checkpoint compression): PFN entries only, the pages travel in COMPRESSED_DATA. */
+    public static PageBatch pfnsOnly(int[] entries) {
+        return new PageBatch(entries.clone(), null, null, null, true);
+    }
+
+    /** Reader side: takes ownership of {@code entries}; {@code data} is a view (or null for Format B). */
+    static PageBatch owned(int[] entries, ByteBuffer data) {
+        return new PageBatch(entries, data, null, null, data == null);
+    }
+
+    public int count() {
+        return entries.length;
+    }
+
+    /** The 32-bit entry: type in bits 31..28, PFN in 27..0. */
+    public int entry(int i) {
+        return entries[i];
+    }
+
+    public int[] entries() {
+        return entries.clone();
+    }
+
+    public long pfn(int i) {
+        return entries[i] & LegacyFormat.PFN_MASK;
+    }
+
+    /** The type nibble (0x0–0xF). */
+    public int typeNibble(int i) {
+        return entries[i] >>> LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_SHIFT;
+    }
+
+    /** The page type, or null for the invalid nibbles 0x5–0x8. */
+    public PageType type(int i) {
+        return PageType.fromNibbleOrNull(typeNibble(i));
+    }
+
+    public boolean hasData(int i) {
+        return dataIndex[i] >= 0;
+    }
+
+    /** Number of data-bearing entries. */
+    public int dataCount() {
+        return dataCount;
+    }
+
+    /** True for a Format B batch, which has no page data. */
+    public boolean pfnsOnly() {
+        return pfnsOnly;
+    }
+
+    /** Index among data pages of entry i, or −1. */
+    public int dataIndex(int i) {
+        return dataIndex[i];
+    }
+
+    /** A little-endian 4096-byte view of entry i's page (no copy). */
+    public ByteBuffer page(int i) {
+        int d = dataIndex[i];
+        if (d < 0) {
+            throw new IllegalArgumentException("entry " + i + " (type 0x" + Integer.toHexString(typeNibble(i))
+                    + ") has no page data");
+        }
+        if (pfnsOnly) {
+            throw new IllegalStateException("a Format B batch has no page data");
+        }
+        ByteBuffer v;
+        if (contiguous != null) {
+            v = contiguous.slice(d * LegacyFormat.PAGE_SIZE, LegacyFormat.PAGE_SIZE);
+        } else if (pages != null) {
+            v = pages[d].duplicate();
+        } else {
+            v = guestMemory.asSlice(pfn(i) * LegacyFormat.PAGE_SIZE, LegacyFormat.PAGE_SIZE).asByteBuffer();
+        }
+        return v.order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Copies entry i's page into {@code dst} at {@code offset} (the receiver's single copy into guest memory). */
+    public void copyPage(int i, MemorySegment dst, long offset) {
+        MemorySegment.copy(MemorySegment.ofBuffer(page(i)), 0, dst, offset, LegacyFormat.PAGE_SIZE);
+    }
+
+    /** A copy whose pages live on the heap, independent of the reader's buffers. */
+    public PageBatch detach() {
+        if (pfnsOnly) {
+            return new PageBatch(entries.clone(), null, null, null, true);
+        }
+        ByteBuffer copy = ByteBuffer.allocate(dataCount * LegacyFormat.PAGE_SIZE);
+        for (int i = 0; i < entries.length; i++) {
+            if (dataIndex[i] >= 0) {
+                copy.put(page(i));
+            }
+        }
+        copy.flip();
+        return new PageBatch(entries.clone(), copy, null, null, false);
+    }
+
+    /**
+     * Hands the page data to {@code sink} as views in as few writes as possible (contiguous data in one write,
+     * consecutive guest PFNs coalesced).
+     */
+    void writePages(StreamSink sink) throws IOException {
+        if (pfnsOnly || dataCount == 0) {
+            return;
+        }
+        if (contiguous != null) {
+            sink.write(contiguous.duplicate());
+        } else if (pages != null) {
+            for (ByteBuffer p : pages) {
+                sink.write(p.duplicate());
+            }
+        } else {
+            int i = 0;
+            while (i < entries.length) {
+                if (dataIndex[i] < 0) {
+                    i++;
+                    continue;
+                }
+                long start = pfn(i);
+                int run = 1;
+                int j = i + 1;
+                while (j < entries.length) {
+                    if (dataIndex[j] < 0) {
+                        j++; // no bytes on the wire
+                    } else if (pfn(j) == start + run) {
+                        run++;
+                        j++;
+                    } else {
+                        break;
+                    }
+                }
+                // entries i..j-1 hold `run` data pages at consecutive PFNs start..start+run-1
+                sink.write(guestMemory.asSlice(start * LegacyFormat.PAGE_SIZE, (long) run * LegacyFormat.PAGE_SIZE)
+                        .asByteBuffer());
+                i = j;
+            }
+        }
+    }
+
+    @Override
+    public String itemName() {
+        return "PAGE_BATCH";
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof PageBatch b) || b.pfnsOnly != pfnsOnly || !Arrays.equals(b.entries, entries)) {
+            return false;
+        }
+        if (pfnsOnly) {
+            return true;
+        }
+        for (int i = 0; i < entries.length; i++) {
+            if (dataIndex[i] >= 0 && MemorySegment.ofBuffer(page(i)).mismatch(MemorySegment.ofBuffer(b.page(i))) != -1) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public int hashCode() {
+        int h = Arrays.hashCode(entries);
+        if (!pfnsOnly && dataCount > 0) {
+            for (int i = 0; i < entries.length; i++) {
+                if (dataIndex[i] >= 0) {
+                    h = 31 * h + Long.hashCode(MemorySegment.ofBuffer(page(i)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0));
+                }
+            }
+        }
+        return h;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("PageBatch[count=").append(entries.length).append(", data=")
+                .append(dataCount).append(pfnsOnly ? ", pfnsOnly" : "").append(", entries=");
+        for (int i = 0; i < Math.min(4, entries.length); i++) {
+            sb.append(i == 0 ? "" : ",").append(String.format("%08x", entries[i]));
+        }
+        return sb.append(entries.length > 4 ? ",…]" : "]").toString();
+    }
+}
