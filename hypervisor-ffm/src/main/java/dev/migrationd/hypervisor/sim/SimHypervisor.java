@@ -1,0 +1,532 @@
+package dev.migrationd.hypervisor.sim;
+
+import dev.migrationd.hypervisor.Capability;
+import dev.migrationd.hypervisor.Domain;
+import dev.migrationd.hypervisor.DomainInfo;
+import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.DomainState;
+import dev.migrationd.hypervisor.Hypervisor;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.Width;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The simulated hypervisor, the embedded default backend ({@code sim}). Domains are real: memory is a
+ * file under {@code <stateDir>/sim/<name>/} mapped MAP_SHARED and committed lazily, vCPUs are platform
+ * threads writing it, the dirty log has Xen's semantics. Everything a domain is lives under its
+ * directory, so a SimHypervisor reopened on the same state directory finds its domains as they were
+ * (running domains run on, paused ones stay paused). One process owns a state directory at a time
+ * (a file lock on {@code sim/.lock}).
+ *
+ * <p>Thread-safety: safe for concurrent use; the domain table is guarded by {@code this}.
+ */
+public final class SimHypervisor implements Hypervisor {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SimHypervisor.class);
+    public static final String BACKEND = "sim";
+    /** Largest domain id handed out (Xen's DOMID_FIRST_RESERVED - 1). */
+    public static final int MAX_DOMID = 0x7FEF;
+    static final String CREATING_PREFIX = ".creating-";
+    static final String DESTROYING_PREFIX = ".destroying-";
+    private static final String HOST_FILE = "host.properties";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    private static final int PAGE = StreamLimits.PAGE_SIZE;
+    private static final int GUEST_TSC_KHZ = 2_400_000;
+
+    private final Path root;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    /** Guarded by this. */
+    private final Map<String, SimDomain> byName = new HashMap<>();
+    /** Guarded by this. */
+    private int nextDomid = 1;
+    /** Guarded by this. */
+    private boolean closed;
+
+    private SimHypervisor(Path root, FileChannel lockChannel, FileLock lock) {
+        this.root = root;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+    }
+
+    /** Checks a domain name: 1–64 of {@code [A-Za-z0-9_.-]}, not starting with '.', '_' or '-'. */
+    static void checkName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad domain name '" + name
+                    + "': use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit");
+        }
+    }
+
+    /** Opens the sim backend on {@code stateDir}, resuming every domain found there. */
+    public static SimHypervisor open(Path stateDir) throws HypervisorException {
+        Path root = stateDir.resolve(BACKEND);
+        FileChannel ch = null;
+        try {
+            Files.createDirectories(root);
+            ch = FileChannel.open(root.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                throw new HypervisorException("open", null, "state directory " + root + " is in use by another sim hypervisor");
+            }
+            SimHypervisor hv = new SimHypervisor(root, ch, lock);
+            ch = null;
+            try {
+                hv.loadAll();
+            } catch (HypervisorException | RuntimeException e) {
+                hv.close();
+                throw e;
+            }
+            return hv;
+        } catch (IOException e) {
+            throw new HypervisorException("open", null, "cannot use state directory " + root + ": " + e.getMessage(), e);
+        } finally {
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // the open failed already; that error is the one reported
+                }
+            }
+        }
+    }
+
+    private void loadAll() throws HypervisorException, IOException {
+        Path host = root.resolve(HOST_FILE);
+        if (Files.exists(host)) {
+            Properties p = new Properties();
+            try (var r = Files.newBufferedReader(host, StandardCharsets.ISO_8859_1)) {
+                p.load(r);
+            }
+            try {
+                int n = Integer.parseInt(p.getProperty("nextDomid", "1").trim());
+                nextDomid = n >= 1 && n <= MAX_DOMID ? n : 1;
+            } catch (NumberFormatException e) {
+                throw new HypervisorException("open", null, host + ": nextDomid is not a number");
+            }
+        }
+        List<Path> dirs = new ArrayList<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(root)) {
+            for (Path p : s) {
+                if (Files.isDirectory(p)) {
+                    dirs.add(p);
+                }
+            }
+        }
+        dirs.sort(Comparator.naturalOrder());
+        for (Path dir : dirs) {
+            String fn = dir.getFileName().toString();
+            if (fn.startsWith(CREATING_PREFIX) || fn.startsWith(DESTROYING_PREFIX)) {
+                LOG.info("event=leftover_removed dir={}", dir);
+                AtomicFiles.deleteTree(dir);
+                continue;
+            }
+            SimDomain d = load(dir);
+            byName.put(d.name(), d);
+            nextDomid = Math.max(nextDomid, d.domid() + 1);
+        }
+        for (SimDomain d : byName.values()) {
+            d.start();
+            LOG.info("event=domain_found domain={} domid={} state={}", d.name(), d.domid(), d.meta().state);
+        }
+    }
+
+    private SimDomain load(Path dir) throws HypervisorException {
+        SimMetadata m;
+        try {
+            m = SimMetadata.load(dir);
+        } catch (IOException e) {
+            throw new HypervisorException("open", dir.getFileName().toString(), "bad domain metadata: " + e.getMessage(), e);
+        }
+        if (!m.name.equals(dir.getFileName().toString())) {
+            throw new HypervisorException("open", m.name, "metadata in " + dir + " names another domain");
+        }
+        for (SimDomain other : byName.values()) {
+            if (other.domid() == m.domid) {
+                throw new HypervisorException("open", m.name, "domid " + m.domid + " is also used by " + other.name());
+            }
+        }
+        try {
+            long expected = m.p2mSize * PAGE;
+            long actual = Files.size(dir.resolve(SimDomain.MEMORY_FILE));
+            if (actual != expected) {
+                throw new HypervisorException("open", m.name, "memory file has " + actual + " bytes, metadata says " + expected);
+            }
+            if (Files.size(dir.resolve(SimDomain.P2M_FILE)) != m.p2mSize) {
+                throw new HypervisorException("open", m.name, "p2m file size does not match p2mSize " + m.p2mSize);
+            }
+        } catch (IOException e) {
+            throw new HypervisorException("open", m.name, "missing domain file: " + e.getMessage(), e);
+        }
+        return mapDomain(dir, m);
+    }
+
+    private SimDomain mapDomain(Path dir, SimMetadata m) throws HypervisorException {
+        List<MappedFile> opened = new ArrayList<>();
+        try {
+            MappedFile mem = MappedFile.open(dir.resolve(SimDomain.MEMORY_FILE), m.p2mSize * PAGE, true);
+            opened.add(mem);
+            MappedFile p2m = MappedFile.open(dir.resolve(SimDomain.P2M_FILE), m.p2mSize, false);
+            opened.add(p2m);
+            MappedFile regs = MappedFile.open(dir.resolve(SimDomain.REGISTER_FILE), (long) m.vcpus * SimDomain.REG_STRIDE, false);
+            opened.add(regs);
+            return new SimDomain(this, dir, m, mem, p2m, regs);
+        } catch (Libc.NativeException | RuntimeException e) {
+            opened.forEach(MappedFile::close);
+            throw new HypervisorException("map", m.name, e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String backend() {
+        return BACKEND;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return EnumSet.of(Capability.THROTTLE, Capability.RESTORE);
+    }
+
+    @Override
+    public synchronized List<DomainInfo> listDomains() throws HypervisorException {
+        checkOpen("list");
+        List<DomainInfo> out = new ArrayList<>();
+        for (SimDomain d : byName.values()) {
+            out.add(d.info());
+        }
+        out.sort(Comparator.comparingInt(DomainInfo::domid));
+        return out;
+    }
+
+    @Override
+    public synchronized Optional<Domain> findDomain(String name) throws HypervisorException {
+        checkOpen("lookup");
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    @Override
+    public synchronized Optional<Domain> findDomain(int domid) throws HypervisorException {
+        checkOpen("lookup");
+        return byName.values().stream().filter(d -> d.domid() == domid).<Domain>map(d -> d).findFirst();
+    }
+
+    /** The sim domain called {@code name}, with the sim-only operations. */
+    public synchronized SimDomain simDomain(String name) throws HypervisorException {
+        checkOpen("lookup");
+        SimDomain d = byName.get(name);
+        if (d == null) {
+            throw new HypervisorException("lookup", name, "no such domain");
+        }
+        return d;
+    }
+
+    private void checkOpen(String op) throws HypervisorException {
+        if (closed) {
+            throw new HypervisorException(op, null, "sim hypervisor is closed");
+        }
+    }
+
+    void forget(SimDomain d) {
+        synchronized (this) {
+            byName.remove(d.name(), d);
+        }
+    }
+
+    private int allocateDomid() throws HypervisorException {
+        for (int tries = 0; tries < MAX_DOMID; tries++) {
+            int id = nextDomid;
+            nextDomid = nextDomid >= MAX_DOMID ? 1 : nextDomid + 1;
+            if (byName.values().stream().noneMatch(d -> d.domid() == id)) {
+                Properties p = new Properties();
+                p.setProperty("nextDomid", Integer.toString(nextDomid));
+                try {
+                    java.io.StringWriter w = new java.io.StringWriter();
+                    p.store(w, "sim hypervisor host state");
+                    AtomicFiles.write(root.resolve(HOST_FILE), w.toString().getBytes(StandardCharsets.ISO_8859_1));
+                } catch (IOException e) {
+                    throw new HypervisorException("create", null, "cannot persist domid counter: " + e.getMessage(), e);
+                }
+                return id;
+            }
+        }
+        throw new HypervisorException("create", null, "no free domain id");
+    }
+
+    /** Creates and starts (or leaves paused) a sim domain with its workload. */
+    public synchronized SimDomain create(SimDomainSpec spec) throws HypervisorException {
+        checkOpen("create");
+        SimLayout layout;
+        try {
+            layout = SimLayout.of(spec.guestType(), spec.guestWidth(), spec.p2mSize());
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("create", spec.name(), e.getMessage());
+        }
+        SimMetadata m = newMetadata(spec.name(), UUID.randomUUID(), spec.p2mSize(), spec.vcpus(), spec.guestType(),
+                spec.guestWidth(), "sim", spec.paused() ? DomainState.PAUSED : DomainState.RUNNING);
+        if (spec.guestType() == GuestType.PV) {
+            for (int v = 0; v < spec.vcpus(); v++) {
+                m.pvContexts[v] = SimX86.pvContext(spec.guestWidth(), v, layout.topTablePfn(), SimLayout.START_INFO_PFN);
+            }
+        }
+        SimDomain d = build(m, (dom, mem, p2m) -> populate(dom, layout, mem, p2m, spec));
+        LOG.info("event=domain_created domain={} domid={} type={} width={} memory={} vcpus={} fill={} workload=\"{}\"",
+                m.name, m.domid, m.guestType, m.width.bits(), spec.memoryBytes(), m.vcpus,
+                spec.fill().name().toLowerCase(java.util.Locale.ROOT), spec.workload());
+        return d;
+    }
+
+    @Override
+    public synchronized Domain createForRestore(DomainShape shape) throws HypervisorException {
+        checkOpen("create_for_restore");
+        try {
+            SimLayout.of(shape.guestType(), shape.guestWidth(), shape.p2mSize());
+            if (shape.vcpus() > SimDomainSpec.MAX_VCPUS) {
+                throw new IllegalArgumentException("sim domains have at most " + SimDomainSpec.MAX_VCPUS + " vCPUs");
+            }
+            if (shape.guestType() == GuestType.HVM && shape.guestWidth() != Width.W64) {
+                throw new IllegalArgumentException("HVM guests report a 64-bit width");
+            }
+            checkName(shape.name());
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("create_for_restore", shape.name(), e.getMessage());
+        }
+        SimMetadata m = newMetadata(shape.name(), shape.uuid(), shape.p2mSize(), shape.vcpus(), shape.guestType(),
+                shape.guestWidth(), "restore", DomainState.PAUSED);
+        if (shape.guestType() == GuestType.PV) {
+            for (int v = 0; v < shape.vcpus(); v++) {
+                m.pvContexts[v] = new byte[SimX86.pvContextSize(shape.guestWidth())];
+            }
+            m.p2mFrames = new long[0];
+        }
+        SimDomain d = build(m, (dom, mem, p2m) -> { });
+        LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={}",
+                m.name, m.domid, m.guestType, m.p2mSize, m.vcpus);
+        return d;
+    }
+
+    private SimMetadata newMetadata(String name, UUID uuid, long p2mSize, int vcpus, GuestType type, Width width,
+                                    String origin, DomainState state) {
+        SimMetadata m = new SimMetadata();
+        m.name = name;
+        m.uuid = uuid;
+        m.p2mSize = p2mSize;
+        m.vcpus = vcpus;
+        m.guestType = type;
+        m.width = width;
+        m.origin = origin;
+        m.state = state;
+        m.tsc = new TscInfo(0, 0, GUEST_TSC_KHZ, 0);
+        if (type == GuestType.PV) {
+            m.pvContexts = new byte[vcpus][];
+            m.extContexts = new byte[vcpus][];
+            for (int v = 0; v < vcpus; v++) {
+                m.extContexts[v] = SimX86.extendedContext(v);
+            }
+            m.sharedInfo = SimX86.sharedInfo(width, p2mSize);
+            m.p2mFrames = new long[0];
+        } else {
+            m.hvmContext = SimX86.hvmContext(vcpus, GUEST_TSC_KHZ);
+        }
+        return m;
+    }
+
+    @FunctionalInterface
+    private interface Populator {
+        void fill(SimDomain d, MemorySegment memory, MemorySegment p2m) throws HypervisorException;
+    }
+
+    /**
+     * Builds a domain in {@code .creating-<name>}, then renames it into place: a crash or an error
+     * leaves no half-built domain (leftovers are removed at the next open). Called with this locked.
+     */
+    private SimDomain build(SimMetadata m, Populator populator) throws HypervisorException {
+        if (byName.containsKey(m.name)) {
+            throw new HypervisorException("create", m.name, "a domain with this name exists (domid "
+                    + byName.get(m.name).domid() + ")");
+        }
+        Path finalDir = root.resolve(m.name);
+        Path tmp = root.resolve(CREATING_PREFIX + m.name);
+        if (Files.exists(finalDir)) {
+            throw new HypervisorException("create", m.name, finalDir + " exists but is not a known domain");
+        }
+        m.domid = allocateDomid();
+        SimDomain d = null;
+        try {
+            AtomicFiles.deleteTree(tmp);
+            Files.createDirectories(tmp);
+            d = mapDomain(tmp, m);
+            populator.fill(d, d.memorySegment(), d.p2mTable());
+            m.store(tmp);
+            Files.move(tmp, finalDir, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.fsyncDirectory(root);
+            d.setDir(finalDir);
+        } catch (IOException | HypervisorException | RuntimeException e) {
+            if (d != null) {
+                d.detachQuietly();
+            }
+            try {
+                AtomicFiles.deleteTree(tmp);
+            } catch (IOException cleanup) {
+                LOG.warn("event=cleanup_failed dir={} reason=\"{}\"", tmp, cleanup.getMessage());
+            }
+            if (e instanceof HypervisorException he) {
+                throw he;
+            }
+            throw new HypervisorException("create", m.name, e.getMessage(), e);
+        }
+        byName.put(m.name, d);
+        d.start();
+        return d;
+    }
+
+    /** Lays out a new sim guest: p2m types, page tables, the guest's p2m, descriptor, registers, fill. */
+    private static void populate(SimDomain d, SimLayout layout, MemorySegment mem, MemorySegment p2m,
+                                 SimDomainSpec spec) {
+        long n = layout.p2mSize();
+        SimMetadata m = d.meta();
+        if (layout.type() == GuestType.HVM) {
+            p2m.fill((byte) (SimDomain.POPULATED | PageType.NOTAB.nibble()));
+            m.hvmParams.put(SimLayout.HVM_PARAM_STORE_PFN, layout.storePfn());
+            m.hvmParams.put(SimLayout.HVM_PARAM_IOREQ_PFN, layout.ioreqPfn());
+            m.hvmParams.put(SimLayout.HVM_PARAM_BUFIOREQ_PFN, layout.bufioreqPfn());
+        } else {
+            for (long pfn = 0; pfn < n; pfn++) {
+                PageType t = layout.isHole(pfn) ? null : layout.pageTableType(pfn);
+                if (!layout.isHole(pfn)) {
+                    d.setType(pfn, t == null ? PageType.NOTAB : t);
+                }
+            }
+            writePvTables(layout, mem);
+            long[] frames = new long[(int) layout.p2mFrames()];
+            for (int i = 0; i < frames.length; i++) {
+                frames[i] = layout.p2mFirst() + i;
+            }
+            m.p2mFrames = frames;
+            writeStartInfo(layout, mem);
+        }
+        spec.workload().writeTo(mem.asSlice(SimLayout.DESCRIPTOR_PFN * PAGE, PAGE));
+        for (int v = 0; v < spec.vcpus(); v++) {
+            d.setRegister(v, SimX86.REG_COUNTER, 0);
+            d.setRegister(v, SimX86.REG_RNG, m.uuid.getLeastSignificantBits() ^ (0x9E3779B97F4A7C15L * (v + 1)) | 1);
+            d.setRegister(v, SimX86.REG_CURSOR, 0);
+        }
+        if (spec.fill() == SimDomainSpec.Fill.RANDOM) {
+            SplittableRandom rnd = new SplittableRandom(m.uuid.getMostSignificantBits());
+            for (long i = 0; i < layout.dataPages(); i++) {
+                long off = layout.dataPfn(i) * PAGE;
+                for (int j = 0; j < PAGE; j += 8) {
+                    mem.set(ValueLayout.JAVA_LONG, off + j, rnd.nextLong());
+                }
+            }
+        }
+    }
+
+    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Present, RW, user, accessed, dirty. */
+    private static final long PTE_FLAGS = 0x67;
+
+    /** PV page tables in PFN form (the sim keeps them canonical) and the guest's p2m (MFN = PFN in the sim). */
+    private static void writePvTables(SimLayout layout, MemorySegment mem) {
+        long top = SimLayout.PT_FIRST;
+        long l1First = SimLayout.PT_FIRST + layout.levels() - 1;
+        long l2 = l1First - 1;
+        if (layout.levels() == 4) {
+            long l3 = top + 1;
+            mem.set(LE_LONG, top * PAGE, (l3 << 12) | PTE_FLAGS);
+            mem.set(LE_LONG, l3 * PAGE, (l2 << 12) | PTE_FLAGS);
+        } else {
+            mem.set(LE_LONG, top * PAGE, (l2 << 12) | 1); // PAE L3 entries: present only
+        }
+        long mapped = Math.min(layout.p2mSize(), SimLayout.MAPPED_PAGES);
+        for (int i = 0; i < layout.l1Pages(); i++) {
+            long l1 = l1First + i;
+            mem.set(LE_LONG, l2 * PAGE + i * 8L, (l1 << 12) | PTE_FLAGS);
+            for (int j = 0; j < 512; j++) {
+                long pfn = i * 512L + j;
+                if (pfn < mapped && !layout.isHole(pfn)) {
+                    mem.set(LE_LONG, l1 * PAGE + j * 8L, (pfn << 12) | PTE_FLAGS);
+                }
+            }
+        }
+        long base = layout.p2mFirst() * PAGE;
+        int gw = layout.width().bytes();
+        for (long pfn = 0; pfn < layout.p2mSize(); pfn++) {
+            long mfn = layout.isHole(pfn) ? -1L : pfn;
+            if (gw == 8) {
+                mem.set(LE_LONG, base + pfn * 8, mfn);
+            } else {
+                mem.set(LE_INT, base + pfn * 4, (int) mfn);
+            }
+        }
+    }
+
+    private static void writeStartInfo(SimLayout layout, MemorySegment mem) {
+        String magic = layout.width() == Width.W64 ? "xen-3.0-x86_64" : "xen-3.0-x86_32p";
+        MemorySegment si = mem.asSlice(SimLayout.START_INFO_PFN * PAGE, PAGE);
+        byte[] b = magic.getBytes(StandardCharsets.US_ASCII);
+        MemorySegment.copy(b, 0, si, ValueLayout.JAVA_BYTE, 0, b.length);
+        if (layout.width() == Width.W64) {
+            si.set(LE_LONG, 32, layout.p2mSize()); // nr_pages
+        } else {
+            si.set(LE_INT, 32, (int) layout.p2mSize());
+        }
+    }
+
+    /** Stops the vCPU threads and unmaps; the domains stay on disk in their state and are found again by {@link #open}. */
+    @Override
+    public void close() throws HypervisorException {
+        List<SimDomain> domains;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            domains = new ArrayList<>(byName.values());
+            byName.clear();
+        }
+        for (SimDomain d : domains) {
+            d.detach();
+        }
+        try {
+            lock.release();
+            lockChannel.close();
+        } catch (IOException e) {
+            throw new HypervisorException("close", null, "cannot release " + root + "/.lock: " + e.getMessage(), e);
+        }
+    }
+}
