@@ -34,6 +34,11 @@ public final class ControlServer implements AutoCloseable {
         return server.getPort();
     }
 
+    /** Refuses new calls; running ones (watch streams) go on until {@link #close()}. */
+    public void stopAccepting() {
+        server.shutdown();
+    }
+
     /** Stops accepting calls, lets running ones finish for a few seconds, then cuts the rest (watch streams). */
     @Override
     public void close() {
