@@ -32,7 +32,8 @@ import java.util.Objects;
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
- * file, the line and the problem. Comments after a value need a space before the {@code #}.
+ * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
+ * with this daemon's own name is skipped, so one peer list can serve a whole fleet.
  *
  * @param name          this daemon's peer name
  * @param backend       hypervisor backend name
@@ -129,7 +130,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
             String w = where.get(PEER_PREFIX + e.getKey());
             checkName(w, e.getKey());
             if (e.getKey().equals(name)) {
-                throw new ConfigException(w + ": peer '" + e.getKey() + "' has this daemon's own name");
+                continue; // a fleet-wide peer list names every host, this one too
             }
             peers.put(e.getKey(), address(w, "peer " + e.getKey(), e.getValue()));
         }
