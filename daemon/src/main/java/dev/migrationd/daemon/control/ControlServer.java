@@ -34,6 +34,11 @@ public final class ControlServer implements AutoCloseable {
         return server.getPort();
     }
 
+    /** The gRPC server (tests use it to stop an in-process server at once). */
+    Server serverForTests() {
+        return server;
+    }
+
     /** Refuses new calls; running ones (watch streams) go on until {@link #close()}. */
     public void stopAccepting() {
         server.shutdown();
