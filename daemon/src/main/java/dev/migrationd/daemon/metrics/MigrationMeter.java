@@ -6,7 +6,8 @@ import java.util.List;
  * Every meter migrationd exports, declared once (STYLE.md 21): its Micrometer name, type, base unit,
  * tag keys and help text. The Prometheus name follows from Micrometer's conventions: dots become
  * underscores, the base unit is appended, counters get {@code _total}, timers are in seconds, and
- * summaries and timers export {@code _count}, {@code _sum} and {@code _max}.
+ * summaries and timers export {@code _count}, {@code _sum} and {@code _max}. Micrometer identifies a
+ * meter by name and tags only (not unit), so every name here is distinct.
  *
  * <p>Tags are bounded: {@code direction} (outgoing, incoming), {@code guest_type} (pv, hvm),
  * {@code outcome} (succeeded, failed, cancelled, aborted). A migration id is never a tag: per-migration
@@ -17,7 +18,7 @@ import java.util.List;
  * Prometheus name                                   type     tags
  * migrationd_round_dirty_pages_{count,sum,max}      summary  direction, guest_type
  * migrationd_round_sent_pages_{count,sum,max}       summary  direction, guest_type
- * migrationd_round_sent_bytes_{count,sum,max}       summary  direction, guest_type
+ * migrationd_round_stream_bytes_{count,sum,max}     summary  direction, guest_type
  * migrationd_round_duration_seconds_{count,sum,max} timer    direction, guest_type
  * migrationd_round_dirty_rate_bytes_per_second      summary  direction, guest_type
  * migrationd_round_bandwidth_bytes_per_second       summary  direction, guest_type
@@ -40,11 +41,11 @@ import java.util.List;
 public enum MigrationMeter {
 
     // ---- per pre-copy round (source) ---------------------------------------------------------------
-    ROUND_DIRTY_PAGES("migrationd.round.dirty", Type.SUMMARY, "pages",
+    ROUND_DIRTY_PAGES("migrationd.round.dirty.pages", Type.SUMMARY, null,
             "Pages the dirty log reported for a pre-copy round (round 0: populated pages)", Tag.DIRECTION, Tag.GUEST_TYPE),
-    ROUND_SENT_PAGES("migrationd.round.sent", Type.SUMMARY, "pages",
+    ROUND_SENT_PAGES("migrationd.round.sent.pages", Type.SUMMARY, null,
             "Pages sent in a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
-    ROUND_SENT_BYTES("migrationd.round.sent", Type.SUMMARY, "bytes",
+    ROUND_SENT_BYTES("migrationd.round.stream", Type.SUMMARY, "bytes",
             "Stream bytes written in a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
     ROUND_DURATION("migrationd.round.duration", Type.TIMER, "seconds",
             "Wall time of a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
