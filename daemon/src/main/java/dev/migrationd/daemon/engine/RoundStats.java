@@ -16,14 +16,22 @@ package dev.migrationd.daemon.engine;
  * @param totalBytes          stream bytes written so far in the migration
  * @param elapsedNanos        time since pre-copy started
  * @param p2mSize             the guest's p2m size in pages (for "× memory" rules)
+ * @param throttlePercent     the guest's throttle during this round (0 = none)
  */
 public record RoundStats(int round, long pagesDirtied, long pagesSent, long bytes, long durationNanos,
                          double dirtyRate, double bandwidth, long expectedDowntimeNanos,
-                         long remainingDirtyPages, long totalBytes, long elapsedNanos, long p2mSize) {
+                         long remainingDirtyPages, long totalBytes, long elapsedNanos, long p2mSize,
+                         int throttlePercent) {
     public RoundStats {
         if (round < 0 || pagesDirtied < 0 || pagesSent < 0 || bytes < 0 || durationNanos < 0
-                || remainingDirtyPages < 0 || totalBytes < 0 || elapsedNanos < 0 || p2mSize < 0) {
+                || remainingDirtyPages < 0 || totalBytes < 0 || elapsedNanos < 0 || p2mSize < 0
+                || throttlePercent < 0) {
             throw new IllegalArgumentException("round statistics must not be negative");
         }
+    }
+
+    /** Bytes the next round would send (remaining dirty pages × page size). */
+    public long remainingDirtyBytes() {
+        return remainingDirtyPages * dev.migrationd.protocol.StreamLimits.PAGE_SIZE;
     }
 }

@@ -1,0 +1,252 @@
+package dev.migrationd.daemon.engine;
+
+import dev.migrationd.hypervisor.Domain;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.protocol.StreamException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The destination side of one migration, on the virtual thread that read its Offer. It owns the new
+ * domain (built paused by {@code createForRestore}) and the connection.
+ *
+ * <p>Order: journal ACCEPTED; create the paused domain; Accept; apply the stream as it arrives
+ * (validated by the reader against the offer's p2m size); StreamEnd (byte count checked); Received;
+ * Go → journal COMMITTED, unpause, Running, journal DONE. Anything else before Go — a lost
+ * connection, an Abort, a corrupt stream, a timeout, a local cancel — destroys the new domain and
+ * journals FAILED, so the source's copy stays the only one.
+ *
+ * <p>{@link #decided()} completes once this side knows whether it committed; the engine's answer to
+ * an in-doubt Query waits for it, so it can never contradict a Go still in the connection's queue.
+ */
+final class IncomingMigration extends MigrationRun {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IncomingMigration.class);
+
+    private final EngineContext engine;
+    private final PeerConnection connection;
+    private final HandoverMessage.Offer offer;
+    private final Ticker ticker;
+    private final CompletableFuture<HandoverMessage.Resolution> decided = new CompletableFuture<>();
+
+    // owned by the migration thread
+    private Domain domain;
+    private boolean committed;
+    private boolean sourceGone;
+    private long bytes;
+    private long startNanos;
+    private long pausedAtSourceNanos;
+    private long streamDoneNanos;
+    private long goNanos;
+    private long resumedNanos;
+
+    IncomingMigration(EngineContext engine, MigrationInfo info, PeerConnection connection, HandoverMessage.Offer offer) {
+        super(info, engine.observers());
+        this.engine = engine;
+        this.connection = connection;
+        this.offer = offer;
+        this.ticker = engine.config().ticker();
+        onCancel(connection::close);
+    }
+
+    /** Guest memory this migration reserved against the admission limit. */
+    long offerBytes() {
+        return offer.shape().memoryBytes();
+    }
+
+    CompletableFuture<HandoverMessage.Resolution> decided() {
+        return decided;
+    }
+
+    @Override
+    void run() {
+        startNanos = ticker.nanoTime();
+        MigrationResult.Outcome outcome = MigrationResult.Outcome.SUCCEEDED;
+        String reason = "";
+        try {
+            receive();
+        } catch (MigrationAbort e) {
+            MigrationAbort first = recordError(e);
+            outcome = first.outcome();
+            reason = first.getMessage();
+        } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
+            MigrationAbort first = recordError(MigrationAbort.failed(OutgoingMigration.describe(e)));
+            outcome = first.outcome();
+            reason = first.getMessage();
+            if (e instanceof RuntimeException) {
+                LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
+            }
+        } catch (InterruptedException e) {
+            MigrationAbort first = recordError(MigrationAbort.failed("interrupted"));
+            outcome = first.outcome();
+            reason = first.getMessage();
+        }
+        MigrationPhase terminal = cleanup(outcome, reason);
+        long end = ticker.nanoTime();
+        long paused = pausedAtSourceNanos == 0 ? end : pausedAtSourceNanos;
+        MigrationResult.Downtime downtime = committed && resumedNanos != 0
+                ? new MigrationResult.Downtime(Duration.ofNanos(streamDoneNanos - paused), Duration.ZERO,
+                        Duration.ofNanos(goNanos - streamDoneNanos), Duration.ofNanos(resumedNanos - goNanos))
+                : MigrationResult.Downtime.NONE;
+        finish(terminal, new MigrationResult(terminal instanceof MigrationPhase.Done ? MigrationResult.Outcome.SUCCEEDED
+                : outcome == MigrationResult.Outcome.SUCCEEDED ? MigrationResult.Outcome.FAILED : outcome,
+                terminal instanceof MigrationPhase.Failed f ? f.reason() : reason,
+                Duration.ofNanos(end - startNanos), downtime, 0, bytes));
+        engine.ended(this);
+    }
+
+    private void receive() throws IOException, HypervisorException, StreamException, MigrationAbort, InterruptedException {
+        EngineConfig cfg = engine.config();
+        engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
+                "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString()));
+        domain = cfg.hypervisor().createForRestore(offer.shape());
+        connection.send(new HandoverMessage.Accept(info.id()));
+        advance(new MigrationPhase.Receiving());
+
+        StreamApplier applier = new StreamApplier(domain, offer.shape(), () -> pausedAtSourceNanos = ticker.nanoTime());
+        while (true) {
+            PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
+            if (in instanceof PeerConnection.StreamData d) {
+                try {
+                    if (applier.complete()) {
+                        throw MigrationAbort.failed("protocol violation: stream data after the end of the save stream");
+                    }
+                    var data = d.data();
+                    bytes += data.remaining();
+                    applier.feed(data);
+                    if (data.hasRemaining()) {
+                        throw MigrationAbort.failed("protocol violation: " + data.remaining()
+                                + " bytes after the end of the save stream");
+                    }
+                } finally {
+                    d.release();
+                }
+                checkpoint();
+                continue;
+            }
+            HandoverMessage m = ((PeerConnection.Message) in).message();
+            switch (m) {
+                case HandoverMessage.StreamEnd e -> {
+                    if (!applier.complete()) {
+                        throw MigrationAbort.failed("stream ended after " + applier.offset()
+                                + " bytes, before its tail was complete");
+                    }
+                    if (e.streamBytes() != applier.offset()) {
+                        throw MigrationAbort.failed("stream length mismatch: source sent " + e.streamBytes()
+                                + " bytes, " + applier.offset() + " arrived");
+                    }
+                }
+                case HandoverMessage.Abort a -> throw sourceAborted(a);
+                default -> throw MigrationAbort.failed("protocol violation: " + m.getClass().getSimpleName()
+                        + " during the stream");
+            }
+            break;
+        }
+        streamDoneNanos = ticker.nanoTime();
+        applier.completeRestore();
+        LOG.info("event=stream_applied migration={} domain={} bytes={} pages={}", info.id(), info.domain(), bytes, applier.pages());
+
+        advance(new MigrationPhase.AwaitingGo());
+        checkpoint();
+        connection.send(new HandoverMessage.Received(info.id()));
+        PeerConnection.Inbound in = receiveItem(cfg.handshakeTimeout(), "Go");
+        if (!(in instanceof PeerConnection.Message msg)) {
+            ((PeerConnection.StreamData) in).release();
+            throw MigrationAbort.failed("protocol violation: stream data while waiting for Go");
+        }
+        switch (msg.message()) {
+            case HandoverMessage.Go g -> {
+            }
+            case HandoverMessage.Abort a -> throw sourceAborted(a);
+            case HandoverMessage other -> throw MigrationAbort.failed("protocol violation: expected Go, got "
+                    + other.getClass().getSimpleName());
+        }
+        goNanos = ticker.nanoTime();
+        commitLock.lock();
+        try {
+            checkpoint();
+            engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of());
+            committed = true;
+            advance(new MigrationPhase.Committing());
+        } finally {
+            commitLock.unlock();
+        }
+        decided.complete(HandoverMessage.Resolution.COMMITTED);
+        domain.resume();
+        resumedNanos = ticker.nanoTime();
+        try {
+            connection.send(new HandoverMessage.Running(info.id()));
+            connection.drain();
+        } catch (IOException e) {
+            // the source resolves it by asking (in doubt); the guest runs here either way
+            LOG.warn("event=running_not_sent migration={} error=\"{}\"", info.id(), e.getMessage());
+        }
+    }
+
+    private MigrationAbort sourceAborted(HandoverMessage.Abort a) {
+        sourceGone = true;
+        return new MigrationAbort("cancelled".equals(a.reason()) ? MigrationResult.Outcome.CANCELLED
+                : MigrationResult.Outcome.FAILED, "source aborted: " + a.reason());
+    }
+
+    private PeerConnection.Inbound receiveItem(Duration timeout, String waitingFor)
+            throws IOException, MigrationAbort, InterruptedException {
+        try {
+            return connection.receive(timeout);
+        } catch (TimeoutException e) {
+            throw MigrationAbort.failed("no " + waitingFor + " from " + info.peer() + " within " + timeout.toMillis() + " ms");
+        } catch (IOException e) {
+            checkpoint(); // closed by a local cancel
+            sourceGone = true;
+            throw MigrationAbort.failed("connection to the source lost before Go: " + e.getMessage());
+        }
+    }
+
+    /** Exactly once. Before Go: destroy what was built and tell the source. After: the guest runs here. */
+    private MigrationPhase cleanup(MigrationResult.Outcome outcome, String reason) {
+        if (committed) {
+            connection.close();
+            if (resumedNanos != 0) {
+                journalQuietly(Journal.State.DONE, "");
+            } else {
+                // journal says COMMITTED: recovery at the next start unpauses it
+                return new MigrationPhase.Failed("committed, but unpausing failed: " + reason);
+            }
+            return new MigrationPhase.Done();
+        }
+        if (!sourceGone) {
+            try {
+                connection.send(new HandoverMessage.Failed(info.id(), reason));
+                connection.drain();
+            } catch (IOException | RuntimeException e) {
+                // the source sees the connection close instead
+            }
+        }
+        connection.close();
+        if (domain != null) {
+            try {
+                domain.destroy();
+                LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.error("event=cleanup_step_failed migration={} step=destroy_partial domain={} error=\"{}\"",
+                        info.id(), info.domain(), e.getMessage());
+            }
+        }
+        journalQuietly(outcome == MigrationResult.Outcome.CANCELLED ? Journal.State.CANCELLED : Journal.State.FAILED, reason);
+        decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
+        return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
+    }
+
+    private void journalQuietly(Journal.State state, String reason) {
+        try {
+            engine.journal(Journal.Role.DESTINATION, info.id(), state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+        } catch (IOException e) {
+            LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,420 @@
+package dev.migrationd.daemon.engine;
+
+import dev.migrationd.hypervisor.DirtyBitmap;
+import dev.migrationd.hypervisor.Domain;
+import dev.migrationd.hypervisor.DomainInfo;
+import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.DomainState;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.PlatformState;
+import dev.migrationd.hypervisor.Throttle;
+import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source side of one migration, on its own virtual thread, which owns the domain (exclusively:
+ * the engine refuses a second migration of it), its dirty log, throttle and the peer connection.
+ *
+ * <p>Order: Offer → Accept; enable log-dirty; header; round 0 (all populated pages); later rounds
+ * (fetch-and-clear, send) while the policy says so; pause; TSC_INFO; final round; [verify resend];
+ * end of body; tail; StreamEnd → Received; journal COMMITTING; Go → Running; destroy; journal DONE.
+ * Before Go every failure (or cancel) resumes the guest here; after Go without Running the migration
+ * is in doubt and resolved by asking the destination (the guest stays paused meanwhile).
+ */
+final class OutgoingMigration extends MigrationRun {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OutgoingMigration.class);
+
+    private final EngineContext engine;
+    private final Domain domain;
+    private final DomainInfo domainInfo;
+    private final MigrationOptions options;
+    private final Ticker ticker;
+
+    // owned by the migration thread
+    private PeerConnection connection;
+    private boolean dirtyLogEnabled;
+    private boolean pausedByUs;
+    private boolean throttled;
+    private boolean committing;
+    private int rounds;
+    private long bytes;
+    private long startNanos;
+    private long pauseNanos;
+    private long tailSentNanos;
+    private long finalRoundNanos;
+    private long stateCaptureNanos;
+    private long stateSendNanos;
+    private long completionNanos;
+
+    OutgoingMigration(EngineContext engine, MigrationInfo info, Domain domain, DomainInfo domainInfo) {
+        super(info, engine.observers());
+        this.engine = engine;
+        this.domain = domain;
+        this.domainInfo = domainInfo;
+        this.options = info.options();
+        this.ticker = engine.config().ticker();
+    }
+
+    @Override
+    void run() {
+        startNanos = ticker.nanoTime();
+        MigrationResult.Outcome outcome = MigrationResult.Outcome.SUCCEEDED;
+        String reason = "";
+        try {
+            migrate();
+        } catch (MigrationAbort e) {
+            MigrationAbort first = recordError(e);
+            outcome = first.outcome();
+            reason = first.getMessage();
+        } catch (IOException | HypervisorException | RuntimeException e) {
+            MigrationAbort first = recordError(MigrationAbort.failed(describe(e)));
+            outcome = first.outcome();
+            reason = first.getMessage();
+            if (e instanceof RuntimeException) {
+                LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
+            }
+        } catch (InterruptedException e) {
+            MigrationAbort first = recordError(MigrationAbort.failed("interrupted"));
+            outcome = first.outcome();
+            reason = first.getMessage();
+        }
+        MigrationPhase terminal = cleanup(outcome, reason);
+        if (terminal instanceof MigrationPhase.Failed f && outcome == MigrationResult.Outcome.SUCCEEDED) {
+            outcome = MigrationResult.Outcome.FAILED;
+            reason = f.reason();
+        }
+        if (terminal instanceof MigrationPhase.Done) {
+            outcome = MigrationResult.Outcome.SUCCEEDED;
+            reason = "";
+        }
+        long end = ticker.nanoTime();
+        finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
+                new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
+                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes));
+        engine.ended(this);
+    }
+
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
+    }
+
+    private void migrate() throws IOException, HypervisorException, MigrationAbort, InterruptedException {
+        EngineConfig cfg = engine.config();
+        engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.STARTED, fields());
+        try {
+            connection = cfg.peers().connect(info.peer());
+        } catch (EngineException.UnknownPeerException e) {
+            throw MigrationAbort.failed(e.getMessage());
+        }
+        onCancel(connection::close);
+        checkpoint();
+        DomainShape shape = domainInfo.shape();
+        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options));
+        switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
+            case HandoverMessage.Accept a -> {
+            }
+            case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
+            case HandoverMessage m -> throw protocol("Accept or Reject", m);
+        }
+        checkpoint();
+
+        StreamOut out = StreamOut.to(connection);
+        long p2m = domainInfo.p2mSize();
+        try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
+            domain.dirtyLog().enable();
+            dirtyLogEnabled = true;
+            LegacyStreamWriter writer = new LegacyStreamWriter(out, StreamApplier.TOOLSTACK_WIDTH, domainInfo.guestType());
+            GuestOps.Save ops = GuestOps.save(domain, domainInfo);
+            ops.writeHeader(writer);
+            PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
+            domain.memory().populated(toSend);
+            precopy(sender, toSend, out);
+
+            // stop-and-copy: the guest is paused from here on
+            advance(new MigrationPhase.StopAndCopy());
+            checkpoint();
+            pauseNanos = ticker.nanoTime();
+            domain.pause();
+            pausedByUs = true;
+            domain.dirtyLog().fetchAndClear(extra);
+            or(toSend, extra);
+            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            sender.send(toSend);
+            rounds++;
+            if (options.verify() == MigrationOptions.VerifyMode.ON) {
+                writer.writeMarker(ChunkType.ENABLE_VERIFY_MODE);
+                domain.memory().populated(toSend);
+                sender.send(toSend);
+            }
+            out.drain();
+            long t1 = ticker.nanoTime();
+            finalRoundNanos = t1 - pauseNanos;
+
+            advance(new MigrationPhase.Tail());
+            ops.writeEndOfBody(writer);
+            ops.writeTail(writer);
+            out.drain();
+            tailSentNanos = ticker.nanoTime();
+            stateCaptureNanos = tailSentNanos - t1;
+            bytes = out.bytes();
+            connection.send(new HandoverMessage.StreamEnd(info.id(), out.bytes()));
+        }
+
+        advance(new MigrationPhase.AwaitingReceived());
+        switch (receiveMessage(cfg.handshakeTimeout(), "Received")) {
+            case HandoverMessage.Received r -> {
+            }
+            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed: " + f.reason());
+            case HandoverMessage m -> throw protocol("Received or Failed", m);
+        }
+        stateSendNanos = ticker.nanoTime() - tailSentNanos;
+
+        // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
+        commitLock.lock();
+        try {
+            checkpoint();
+            engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of());
+            committing = true;
+            advance(new MigrationPhase.Committing());
+        } finally {
+            commitLock.unlock();
+        }
+        long goNanos = ticker.nanoTime();
+        try {
+            connection.send(new HandoverMessage.Go(info.id()));
+            HandoverMessage m = receiveMessage(cfg.handshakeTimeout(), "Running");
+            if (!(m instanceof HandoverMessage.Running)) {
+                throw new IOException("expected Running, got " + m.getClass().getSimpleName());
+            }
+            completionNanos = ticker.nanoTime() - goNanos;
+        } catch (IOException | MigrationAbort e) {
+            // not heard: in doubt; cleanup() resolves it
+            throw new InDoubt(describe(e));
+        }
+    }
+
+    /** Go was sent (or may have been) without Running being heard. */
+    private static final class InDoubt extends IOException {
+        InDoubt(String why) {
+            super(why);
+        }
+    }
+
+    private void precopy(PageSender sender, DirtyBitmap toSend, StreamOut out)
+            throws IOException, HypervisorException, MigrationAbort {
+        PrecopyPolicy policy = Policies.of(options, domain.throttle().isPresent());
+        long precopyStart = ticker.nanoTime();
+        long lastRoundEnd = precopyStart;
+        for (int round = 0; ; round++) {
+            advance(new MigrationPhase.PreCopy(round));
+            long t0 = ticker.nanoTime();
+            long bytes0 = out.bytes();
+            long dirtied = toSend.cardinality();
+            long sent = sender.send(toSend);
+            out.drain();
+            long remaining = domain.dirtyLog().fetchAndClear(toSend);
+            long t1 = ticker.nanoTime();
+            rounds++;
+            long dur = Math.max(1, t1 - t0);
+            long roundBytes = out.bytes() - bytes0;
+            double bandwidth = roundBytes * 1e9 / dur;
+            double dirtyRate = round == 0 ? 0 : remaining * 1e9 / Math.max(1, t1 - lastRoundEnd);
+            long expected = bandwidth > 0 ? (long) (remaining * (double) StreamLimits.PAGE_SIZE / bandwidth * 1e9) : Long.MAX_VALUE;
+            int throttle = domain.throttle().map(Throttle::percent).orElse(0);
+            RoundStats stats = new RoundStats(round, dirtied, sent, roundBytes, dur, dirtyRate, bandwidth, expected,
+                    remaining, out.bytes(), t1 - precopyStart, domainInfo.p2mSize(), throttle);
+            lastRoundEnd = t1;
+            round(stats);
+            PrecopyPolicy.Decision d = policy.decide(stats);
+            LOG.info("event=round migration={} round={} pages_sent={} bytes={} duration_ms={} bandwidth_mib_s={} remaining_dirty={} expected_downtime_ms={} throttle_pct={} decision={} reason=\"{}\"",
+                    info.id(), round, sent, roundBytes, dur / 1_000_000, String.format("%.1f", bandwidth / (1 << 20)),
+                    remaining, expected == Long.MAX_VALUE ? -1 : expected / 1_000_000, throttle, d.action(), d.reason());
+            switch (d.action()) {
+                case CONTINUE -> {
+                }
+                case THROTTLE -> {
+                    Optional<Throttle> t = domain.throttle();
+                    if (t.isPresent()) {
+                        t.get().setPercent(Policies.nextThrottle(t.get().percent()));
+                        throttled = true;
+                    }
+                }
+                case STOP_AND_COPY -> {
+                    return;
+                }
+                case ABORT -> throw new MigrationAbort(MigrationResult.Outcome.ABORTED, d.reason());
+            }
+            checkpoint();
+        }
+    }
+
+    private static void or(DirtyBitmap into, DirtyBitmap from) {
+        for (long i = 0; i < into.wordCount(); i++) {
+            into.setWord(i, into.word(i) | from.word(i));
+        }
+    }
+
+    private HandoverMessage receiveMessage(Duration timeout, String waitingFor)
+            throws IOException, MigrationAbort, InterruptedException {
+        try {
+            PeerConnection.Inbound in = connection.receive(timeout);
+            if (in instanceof PeerConnection.Message m) {
+                return m.message();
+            }
+            ((PeerConnection.StreamData) in).release();
+            throw MigrationAbort.failed("protocol violation: stream data from the destination while waiting for " + waitingFor);
+        } catch (TimeoutException e) {
+            throw MigrationAbort.failed("no " + waitingFor + " from " + info.peer() + " within " + timeout.toMillis() + " ms");
+        } catch (IOException e) {
+            checkpoint(); // a cancel closed the connection: report the cancel
+            throw e;
+        }
+    }
+
+    private static MigrationAbort protocol(String expected, HandoverMessage got) {
+        return MigrationAbort.failed("protocol violation: expected " + expected + ", got " + got.getClass().getSimpleName());
+    }
+
+    private Map<String, String> fields() {
+        return Map.of("domain", info.domain(), "peer", info.peer(), "guest", info.guestType().name(),
+                "uuid", domainInfo.uuid().toString(), "key", info.idempotencyKey() == null ? "" : info.idempotencyKey());
+    }
+
+    /**
+     * Runs exactly once, after {@link #migrate()} returned or threw, and never replaces the first error.
+     * Returns the terminal phase.
+     */
+    private MigrationPhase cleanup(MigrationResult.Outcome outcome, String reason) {
+        if (committing) {
+            return committingCleanup(outcome == MigrationResult.Outcome.SUCCEEDED ? null : reason);
+        }
+        // before the commit point: the guest keeps running here
+        if (connection != null) {
+            try {
+                connection.send(new HandoverMessage.Abort(info.id(), reason));
+                connection.drain();
+            } catch (IOException | RuntimeException e) {
+                // the destination destroys its copy on the lost connection as well
+            }
+            connection.close();
+        }
+        restoreGuest();
+        Journal.State js = switch (outcome) {
+            case CANCELLED -> Journal.State.CANCELLED;
+            case ABORTED -> Journal.State.ABORTED;
+            default -> Journal.State.FAILED;
+        };
+        journalQuietly(js, reason);
+        return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
+    }
+
+    private void restoreGuest() {
+        if (throttled) {
+            try {
+                domain.throttle().ifPresent(t -> {
+                    try {
+                        t.setPercent(0);
+                    } catch (HypervisorException e) {
+                        LOG.warn("event=cleanup_step_failed migration={} step=unthrottle error=\"{}\"", info.id(), e.getMessage());
+                    }
+                });
+            } catch (RuntimeException e) {
+                LOG.warn("event=cleanup_step_failed migration={} step=unthrottle error=\"{}\"", info.id(), e.toString());
+            }
+        }
+        if (dirtyLogEnabled) {
+            try {
+                domain.dirtyLog().disable();
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.warn("event=cleanup_step_failed migration={} step=disable_log_dirty error=\"{}\"", info.id(), e.getMessage());
+            }
+        }
+        if (pausedByUs) {
+            try {
+                domain.resume();
+                LOG.info("event=source_resumed migration={} domain={}", info.id(), info.domain());
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.error("event=cleanup_step_failed migration={} step=resume domain={} error=\"{}\"", info.id(),
+                        info.domain(), e.getMessage());
+            }
+        }
+    }
+
+    /** After COMMITTING: Running heard → destroy; otherwise in doubt → ask the destination until it answers. */
+    private MigrationPhase committingCleanup(String inDoubtReason) {
+        if (connection != null) {
+            connection.close();
+        }
+        if (inDoubtReason == null) {
+            destroyCommitted();
+            return new MigrationPhase.Done();
+        }
+        advance(new MigrationPhase.InDoubt(inDoubtReason));
+        Resolution r = InDoubtResolver.resolve(engine, info.id(), info.peer());
+        return switch (r) {
+            case COMMITTED -> {
+                destroyCommitted();
+                yield new MigrationPhase.Done();
+            }
+            case NOT_COMMITTED -> {
+                committing = false;
+                restoreGuest();
+                String why = "destination did not commit (" + inDoubtReason + "); guest resumed on the source";
+                journalQuietly(Journal.State.FAILED, why);
+                yield new MigrationPhase.Failed(why);
+            }
+            case GAVE_UP -> {
+                // engine closing: the journal says COMMITTING; recovery at the next start resolves it
+                yield new MigrationPhase.Failed("in doubt at shutdown: guest left paused; resolved at the next start");
+            }
+        };
+    }
+
+    enum Resolution {
+        COMMITTED,
+        NOT_COMMITTED,
+        GAVE_UP
+    }
+
+    private void destroyCommitted() {
+        try {
+            if (dirtyLogEnabled) {
+                domain.dirtyLog().disable();
+            }
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.debug("event=disable_log_dirty_failed migration={} error=\"{}\"", info.id(), e.getMessage());
+        }
+        try {
+            domain.destroy();
+        } catch (HypervisorException e) {
+            LOG.error("event=cleanup_step_failed migration={} step=destroy_source domain={} error=\"{}\"", info.id(),
+                    info.domain(), e.getMessage());
+        }
+        journalQuietly(Journal.State.DONE, "");
+    }
+
+    private void journalQuietly(Journal.State state, String reason) {
+        try {
+            engine.journal(Journal.Role.SOURCE, info.id(), state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+        } catch (IOException e) {
+            LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());
+        }
+    }
+
+    /** Whether the domain is paused now (for tests and recovery). */
+    boolean guestPaused() throws HypervisorException {
+        return domain.info().state() == DomainState.PAUSED;
+    }
+}

@@ -1,0 +1,188 @@
+package dev.migrationd.daemon.engine;
+
+import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.fake.FakeHypervisor;
+import dev.migrationd.daemon.transport.NettyPeerConnector;
+import dev.migrationd.daemon.transport.PeerServer;
+import dev.migrationd.daemon.transport.PeerTransport;
+import dev.migrationd.hypervisor.Capability;
+import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.Width;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+
+/**
+ * Two daemons' engines in one JVM over loopback Netty: "A" (source) and "B" (destination), each with
+ * its own fake hypervisor and state directory. Outgoing connections of A can be wrapped (fault
+ * injection). Test-only.
+ */
+final class EnginePair implements AutoCloseable {
+
+    static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+    final PeerTransport transport = new PeerTransport();
+    final Side a;
+    final Side b;
+    /** Wraps every outgoing connection of A (default: none). */
+    volatile Function<PeerConnection, PeerConnection> wrapA = c -> c;
+
+    final class Side implements AutoCloseable {
+        final String name;
+        final FakeHypervisor hv;
+        final Path stateDir;
+        final PeerServer server;
+        NettyPeerConnector connector;
+        MigrationEngine engine;
+
+        Side(String name, Path stateDir, Set<Capability> caps) throws IOException {
+            this.name = name;
+            this.hv = new FakeHypervisor(name, caps);
+            this.stateDir = stateDir;
+            this.server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engine.acceptIncoming(c));
+        }
+
+        void startEngine(Map<String, InetSocketAddress> peers, boolean wrap) throws IOException {
+            connector = new NettyPeerConnector(transport, peers);
+            PeerConnector port = !wrap ? connector : new PeerConnector() {
+                @Override
+                public boolean knows(String peer) {
+                    return connector.knows(peer);
+                }
+
+                @Override
+                public PeerConnection connect(String peer) throws IOException, EngineException.UnknownPeerException {
+                    return wrapA.apply(connector.connect(peer));
+                }
+            };
+            engine = new MigrationEngine(EngineConfig.of(name, hv, stateDir, port)
+                    .withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)));
+        }
+
+        /** Restarts the engine on the same state directory (a daemon restart). */
+        void restartEngine() throws IOException {
+            engine.close();
+            engine = new MigrationEngine(EngineConfig.of(name, hv, stateDir,
+                    engine.config().peers()).withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)));
+        }
+
+        @Override
+        public void close() {
+            if (engine != null) {
+                engine.close();
+            }
+            server.close();
+            hv.close();
+        }
+    }
+
+    EnginePair(Path dir) throws IOException {
+        this(dir, Set.of(Capability.values()), Set.of(Capability.values()));
+    }
+
+    EnginePair(Path dir, Set<Capability> capsA, Set<Capability> capsB) throws IOException {
+        a = new Side("hostA", dir.resolve("a"), capsA);
+        b = new Side("hostB", dir.resolve("b"), capsB);
+        Map<String, InetSocketAddress> peers = Map.of("hostA", a.server.address(), "hostB", b.server.address());
+        a.startEngine(peers, true);
+        b.startEngine(peers, false);
+    }
+
+    static DomainShape shape(String name, GuestType type, long pages, int vcpus) {
+        return new DomainShape(name, UUID.nameUUIDFromBytes(name.getBytes()), pages, vcpus, type,
+                type == GuestType.PV ? Width.W64 : Width.W64);
+    }
+
+    FakeDomain guest(String name, GuestType type, long pages) throws HypervisorException {
+        return a.hv.createRunning(shape(name, type, pages, 2));
+    }
+
+    /** Waits until B has no live migration (its cleanup after a failure is asynchronous to A's result). */
+    void awaitDestinationIdle() throws InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (b.engine.list().stream().anyMatch(s -> s.outcome().isEmpty())) {
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("destination still busy: " + b.engine.list());
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @Override
+    public void close() {
+        a.close();
+        b.close();
+        transport.close();
+    }
+
+    /** Records every callback. */
+    static final class Recorder implements MigrationObserver {
+        final CopyOnWriteArrayList<String> phases = new CopyOnWriteArrayList<>();
+        final CopyOnWriteArrayList<RoundStats> rounds = new CopyOnWriteArrayList<>();
+        final CopyOnWriteArrayList<MigrationResult> results = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
+            phases.add(to instanceof MigrationPhase.PreCopy p ? "pre-copy/" + p.round() : to.name());
+        }
+
+        @Override
+        public void roundCompleted(MigrationInfo m, RoundStats stats) {
+            rounds.add(stats);
+        }
+
+        @Override
+        public void finished(MigrationInfo m, MigrationResult result) {
+            results.add(result);
+        }
+    }
+
+    /** A connection wrapper with hooks. */
+    static class Wrapped implements PeerConnection {
+        final PeerConnection d;
+
+        Wrapped(PeerConnection d) {
+            this.d = d;
+        }
+
+        @Override
+        public String peerName() {
+            return d.peerName();
+        }
+
+        @Override
+        public void send(HandoverMessage message) throws IOException {
+            d.send(message);
+        }
+
+        @Override
+        public void sendStream(ByteBuffer data) throws IOException {
+            d.sendStream(data);
+        }
+
+        @Override
+        public void drain() throws IOException {
+            d.drain();
+        }
+
+        @Override
+        public Inbound receive(Duration timeout) throws IOException, TimeoutException, InterruptedException {
+            return d.receive(timeout);
+        }
+
+        @Override
+        public void close() {
+            d.close();
+        }
+    }
+}
