@@ -91,7 +91,11 @@ public final class Daemon implements AutoCloseable {
         PeerTransport transport = new PeerTransport();
         opened.push(transport);
         NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers());
-        engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+        try {
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+        } catch (IOException e) {
+            throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
+        }
         opened.push(engine);
 
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
