@@ -107,7 +107,7 @@ class DeploymentFilesTest {
         MigrationInfo m = new MigrationInfo("x", null, "d", "p", Direction.OUTGOING, GuestType.HVM, MigrationOptions.DEFAULTS,
                 Instant.now());
         b.phaseChanged(m, null, new MigrationPhase.PreCopy(0));
-        b.roundCompleted(m, new RoundStats(0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1));
+        b.roundCompleted(m, new RoundStats(0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0));
         b.finished(m, new MigrationResult(MigrationResult.Outcome.SUCCEEDED, "", Duration.ofSeconds(1),
                 MigrationResult.Downtime.NONE, 1, 1));
         Set<String> names = new TreeSet<>();

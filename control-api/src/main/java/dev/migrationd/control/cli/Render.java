@@ -59,7 +59,8 @@ final class Render {
                 "round %3d  dirty %,10d pages  sent %,10d pages (%s) in %s  dirty rate %s  bandwidth %s  expected downtime %s  ETA %s",
                 r.getRound(), r.getPagesDirtied(), r.getPagesSent(), Units.formatBytes(r.getBytesSent()),
                 Units.formatDuration(duration(r.getDuration())), Units.formatRate(r.getDirtyRateBytesPerSecond()),
-                Units.formatRate(bandwidth), Units.formatDuration(duration(r.getExpectedDowntime())), eta);
+                Units.formatRate(bandwidth), Units.formatDuration(duration(r.getExpectedDowntime())), eta)
+                + (r.getThrottlePercent() > 0 ? "  throttle " + r.getThrottlePercent() + "%" : "");
     }
 
     /** The final summary of a migration. */

@@ -187,6 +187,7 @@ final class ProtoMapping {
                 .setBandwidthBytesPerSecond(r.bandwidth())
                 .setExpectedDowntime(nanos(Math.max(0, r.expectedDowntimeNanos())))
                 .setPagesRemaining(r.remainingDirtyPages())
+                .setThrottlePercent(r.throttlePercent())
                 .build();
     }
 

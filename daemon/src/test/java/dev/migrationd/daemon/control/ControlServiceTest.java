@@ -133,7 +133,7 @@ class ControlServiceTest {
 
     static RoundStats round(int n, long dirty) {
         return new RoundStats(n, dirty, dirty, dirty * 4100, 50_000_000L, 1000.0, 1e9, 2_000_000L, dirty / 2, dirty * 4100,
-                n * 50_000_000L, 262144);
+                n * 50_000_000L, 262144, 0);
     }
 
     static MigrationResult success() {

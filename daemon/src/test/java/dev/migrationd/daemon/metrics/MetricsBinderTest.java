@@ -52,8 +52,8 @@ class MetricsBinderTest {
         MigrationInfo m = info(id, Direction.OUTGOING);
         binder.phaseChanged(m, null, new MigrationPhase.Offered());
         binder.phaseChanged(m, new MigrationPhase.Offered(), new MigrationPhase.PreCopy(0));
-        binder.roundCompleted(m, new RoundStats(0, 1000, 1000, 4_100_000, 100_000_000, 0, 41e6, 50_000_000, 200, 4_100_000, 100_000_000, 1000));
-        binder.roundCompleted(m, new RoundStats(1, 200, 200, 820_000, 20_000_000, 2000, 41e6, 10_000_000, 40, 4_920_000, 120_000_000, 1000));
+        binder.roundCompleted(m, new RoundStats(0, 1000, 1000, 4_100_000, 100_000_000, 0, 41e6, 50_000_000, 200, 4_100_000, 100_000_000, 1000, 0));
+        binder.roundCompleted(m, new RoundStats(1, 200, 200, 820_000, 20_000_000, 2000, 41e6, 10_000_000, 40, 4_920_000, 120_000_000, 1000, 20));
         binder.phaseChanged(m, new MigrationPhase.PreCopy(1), new MigrationPhase.StopAndCopy());
         binder.phaseChanged(m, new MigrationPhase.StopAndCopy(), outcome == MigrationResult.Outcome.SUCCEEDED
                 ? new MigrationPhase.Done() : new MigrationPhase.Failed("x"));
