@@ -29,10 +29,12 @@ import java.time.Instant;
 /** Engine and hypervisor values ↔ control-API messages. Pure functions. */
 final class ProtoMapping {
 
-    /** Longest accepted max-downtime target. */
+    /** Accepted max-downtime targets (the hand-over offer carries whole milliseconds). */
+    static final Duration MIN_DOWNTIME_LIMIT = Duration.ofMillis(1);
     static final Duration MAX_DOWNTIME_LIMIT = Duration.ofHours(1);
-    /** Longest accepted timeout. */
-    static final Duration MAX_TIMEOUT = Duration.ofDays(7);
+    /** Accepted timeouts (the peer refuses offers outside 1 ms .. 1 day). */
+    static final Duration MIN_TIMEOUT = Duration.ofMillis(1);
+    static final Duration MAX_TIMEOUT = Duration.ofDays(1);
 
     private ProtoMapping() {
     }
@@ -69,8 +71,8 @@ final class ProtoMapping {
         };
         if (o.hasMaxDowntime()) {
             Duration d = field("options.max_downtime", o.getMaxDowntime());
-            if (d.isZero() || d.compareTo(MAX_DOWNTIME_LIMIT) > 0) {
-                throw new IllegalArgumentException("options.max_downtime " + d.toMillis() + "ms: must be 1ms .. 1h");
+            if (d.compareTo(MIN_DOWNTIME_LIMIT) < 0 || d.compareTo(MAX_DOWNTIME_LIMIT) > 0) {
+                throw new IllegalArgumentException("options.max_downtime " + d + ": must be 1ms .. 1h");
             }
             m = m.withMaxDowntime(d);
         }
@@ -91,8 +93,8 @@ final class ProtoMapping {
         Duration timeout = m.timeout();
         if (o.hasTimeout()) {
             timeout = field("options.timeout", o.getTimeout());
-            if (timeout.isZero() || timeout.compareTo(MAX_TIMEOUT) > 0) {
-                throw new IllegalArgumentException("options.timeout " + timeout + ": must be positive and at most 7 days");
+            if (timeout.compareTo(MIN_TIMEOUT) < 0 || timeout.compareTo(MAX_TIMEOUT) > 0) {
+                throw new IllegalArgumentException("options.timeout " + timeout + ": must be 1ms .. 24h");
             }
         }
         m = m.withTimeout(timeout, action);
