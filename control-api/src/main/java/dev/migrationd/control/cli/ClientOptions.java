@@ -41,13 +41,12 @@ public final class ClientOptions {
         return format == Format.json;
     }
 
-    /** A connection to the daemon; close it with {@link Connection#close()}. */
+    /** A connection to the daemon; close it with {@link Connection#close()}. A bad address: IllegalArgumentException. */
     public Connection connect() {
         String addr = address();
         int colon = addr.lastIndexOf(':');
         if (colon <= 0 || colon == addr.length() - 1) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--daemon '" + addr + "': expected HOST:PORT, e.g. " + DEFAULT_ADDR);
+            throw new IllegalArgumentException("--daemon '" + addr + "': expected HOST:PORT, e.g. " + DEFAULT_ADDR);
         }
         int port;
         try {
@@ -56,8 +55,7 @@ public final class ClientOptions {
             port = -1;
         }
         if (port < 1 || port > 65535) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--daemon '" + addr + "': port must be 1..65535");
+            throw new IllegalArgumentException("--daemon '" + addr + "': port must be 1..65535");
         }
         String host = addr.substring(0, colon);
         if (host.startsWith("[") && host.endsWith("]")) {

@@ -36,7 +36,13 @@ abstract class DaemonCommand implements Callable<Integer> {
     @Override
     public final Integer call() throws Exception {
         validate();
-        try (ClientOptions.Connection connection = client.connect()) {
+        ClientOptions.Connection c;
+        try {
+            c = client.connect();
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        try (ClientOptions.Connection connection = c) {
             return call(connection);
         }
     }
