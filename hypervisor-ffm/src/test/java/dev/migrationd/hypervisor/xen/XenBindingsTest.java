@@ -1,0 +1,92 @@
+package dev.migrationd.hypervisor.xen;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every downcall handle binds against the real Xen 4.17 libraries (Debian libxen-dev must be installed;
+ * this fails loudly otherwise), and errno/strerror reach the exception through a real failing call.
+ */
+class XenBindingsTest {
+
+    private static final boolean DOM0 = Files.exists(Path.of("/dev/xen/privcmd"));
+
+    @Test
+    void everyLibxenctrlFunctionBinds() throws Exception {
+        Map<String, MethodHandle> h = LibXenCtrl.handles();
+        assertEquals(LibXenCtrl.SIGNATURES.keySet(), h.keySet());
+        assertEquals(29, h.size());
+        // the errno capture segment comes first: xc_domain_pause(capture, xch, domid) -> int
+        assertEquals("(MemorySegment,MemorySegment,int)int", h.get("xc_domain_pause").type().toString());
+        assertEquals("(MemorySegment,MemorySegment,int,int,MemorySegment,long,int,MemorySegment)long",
+                h.get("xc_logdirty_control").type().toString());
+    }
+
+    @Test
+    void everyForeignMemoryAndXenstoreFunctionBinds() throws Exception {
+        assertEquals(LibXenForeignMemory.SIGNATURES.keySet(), LibXenForeignMemory.handles().keySet());
+        assertEquals(LibXenStore.SIGNATURES.keySet(), LibXenStore.handles().keySet());
+    }
+
+    @Test
+    void offDom0OpeningLibxcFailsWithTheRealErrnoAndStrerror() throws Exception {
+        if (DOM0) {
+            try (LibXenCtrl xc = LibXenCtrl.open()) {
+                assertTrue(xc != null);
+            }
+            return;
+        }
+        XenCallException e = assertThrows(XenCallException.class, LibXenCtrl::open);
+        assertEquals("xc_interface_open", e.call());
+        assertNotEquals(0, e.errno(), "errno must be captured from the failed call");
+        assertEquals("xc_interface_open: xc_interface_open(logger=NULL, dombuild_logger=NULL, open_flags=0) returned 0: errno "
+                + e.errno() + " (" + XenNative.strerror(e.errno()) + ")", e.getMessage());
+
+        XenCallException f = assertThrows(XenCallException.class, LibXenForeignMemory::open);
+        assertEquals("xenforeignmemory_open", f.call());
+        assertNotEquals(0, f.errno());
+    }
+
+    @Test
+    void failureReadsErrnoFromTheCaptureBufferAndAddsStrerror() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment capture = XenNative.errnoBuffer(a);
+            var errno = java.lang.foreign.Linker.Option.captureStateLayout()
+                    .varHandle(MemoryLayout.PathElement.groupElement("errno"));
+            errno.set(capture, 0L, 16);
+            XenCallException e = XenNative.failure("xc_domain_destroy", 12, "domid=12", -1, capture);
+            assertEquals("xc_domain_destroy domain=12: xc_domain_destroy(domid=12) returned -1: errno 16 (Device or resource busy)",
+                    e.getMessage());
+            assertEquals(16, e.errno());
+            assertEquals(-1, e.returnCode());
+        }
+        assertEquals("No such file or directory", XenNative.strerror(2));
+        assertTrue(ValueLayout.ADDRESS.byteSize() == 8, "x86_64 only");
+    }
+
+    @Test
+    void aMissingLibraryOrSymbolIsOneActionableLine() throws Exception {
+        var lib = assertThrows(dev.migrationd.hypervisor.HypervisorException.class,
+                () -> XenNative.library("libxenctrl.so.0.0-missing", "libxenmisc4.17"));
+        assertEquals("backend xen: shared library libxenctrl.so.0.0-missing not found (Xen 4.17 tools); install the Debian"
+                + " package libxenmisc4.17 (or libxen-dev) on the dom0", lib.getMessage());
+
+        var real = XenNative.library(LibXenCtrl.SONAME, "libxenmisc4.17");
+        var sym = assertThrows(dev.migrationd.hypervisor.HypervisorException.class, () -> XenNative.bind(real, LibXenCtrl.SONAME,
+                "xc_no_such_function", java.lang.foreign.FunctionDescriptor.ofVoid()));
+        assertEquals("backend xen: symbol xc_no_such_function missing from libxenctrl.so.4.17 (expected the Xen 4.17 ABI)",
+                sym.getMessage());
+    }
+}
