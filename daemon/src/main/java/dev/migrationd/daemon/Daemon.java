@@ -49,6 +49,7 @@ public final class Daemon implements AutoCloseable {
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
     private boolean closed;
+    private boolean started;
 
     /** Start-up failed; the message is the one line to print. */
     public static final class StartException extends Exception {
@@ -116,6 +117,7 @@ public final class Daemon implements AutoCloseable {
         LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={}",
                 config.name(), hypervisor.backend(), config.stateDir(), control.port(), peers.address().getPort(),
                 metrics.address().getPort(), config.peers().keySet());
+        started = true;
     }
 
     @FunctionalInterface
@@ -161,7 +163,9 @@ public final class Daemon implements AutoCloseable {
             return;
         }
         closed = true;
-        LOG.info("event=daemon_stopping name={}", config.name());
+        if (started) {
+            LOG.info("event=daemon_stopping name={}", config.name());
+        }
         if (control != null) {
             control.stopAccepting();
         }
@@ -179,7 +183,9 @@ public final class Daemon implements AutoCloseable {
         if (registry != null) {
             registry.close();
         }
-        LOG.info("event=daemon_stopped name={}", config.name());
+        if (started) {
+            LOG.info("event=daemon_stopped name={}", config.name());
+        }
     }
 
     private static void close(AutoCloseable c) {

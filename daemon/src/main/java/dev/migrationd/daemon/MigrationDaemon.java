@@ -91,6 +91,8 @@ public final class MigrationDaemon implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("migrationd-shutdown").unstarted(() -> {
             daemon.close();
             stopped.countDown();
+            // a signal-initiated JVM exit reports 128+signal (143); the daemon stopped cleanly, so say 0
+            Runtime.getRuntime().halt(0);
         }));
         try {
             stopped.await();
