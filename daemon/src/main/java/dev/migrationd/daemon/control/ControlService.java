@@ -25,7 +25,6 @@ import dev.migrationd.control.v1.StartMigrationRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
 import dev.migrationd.control.v1.WatchMigrationRequest;
 import dev.migrationd.daemon.engine.CancelOutcome;
-import dev.migrationd.daemon.engine.Direction;
 import dev.migrationd.daemon.engine.MigrationEngine;
 import dev.migrationd.daemon.engine.MigrationHandle;
 import dev.migrationd.daemon.engine.MigrationRequest;
@@ -221,7 +220,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     private Set<String> migratingDomains() {
         Set<String> names = new HashSet<>();
         for (MigrationSummary s : engine.list()) {
-            if (!s.phase().terminal() && s.info().direction() == Direction.OUTGOING) {
+            if (!s.phase().terminal()) { // either direction: the source's domain, or the destination's copy being built
                 names.add(s.info().domain());
             }
         }
@@ -297,8 +296,13 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("InspectDomain", observer, () -> {
             SimDomains s = sim("InspectDomain");
             String name = existing(name("name", request.getName()));
+            if (migratingDomains().contains(name)) {
+                // inspecting pauses the domain for a stable reading: never under a running migration
+                throw new ControlException(Status.Code.FAILED_PRECONDITION,
+                        "domain " + name + " is migrating; inspect it when the migration has ended");
+            }
             DomainInfo info = hypervisor.domain(name).info();
-            return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, migratingDomains().contains(name))).build();
+            return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
         });
     }
 

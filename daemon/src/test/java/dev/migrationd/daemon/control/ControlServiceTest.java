@@ -490,6 +490,8 @@ class ControlServiceTest {
                 new MigrationPhase.PreCopy(2), Optional.empty(), Optional.empty(), "", Instant.now())));
         assertStatus(Status.Code.FAILED_PRECONDITION, "is migrating",
                 () -> stub.destroyDomain(DestroyDomainRequest.newBuilder().setName("dom7").build()));
+        assertStatus(Status.Code.FAILED_PRECONDITION, "inspect it when the migration has ended",
+                () -> stub.inspectDomain(InspectDomainRequest.newBuilder().setName("dom7").build()));
         when(hypervisor.findDomain("ghost")).thenReturn(Optional.empty());
         assertStatus(Status.Code.NOT_FOUND, "no domain named ghost",
                 () -> stub.destroyDomain(DestroyDomainRequest.newBuilder().setName("ghost").build()));
