@@ -34,6 +34,7 @@ final class Follower {
     private long lastSequence = -1;
     private long lastRound = -1;
     private Phase lastPhase = Phase.PHASE_UNSPECIFIED;
+    private dev.migrationd.control.v1.MigrationResult result;
 
     Follower(ClientOptions.Connection connection, String id, PrintWriter out, PrintWriter err, boolean json) {
         this.connection = connection;
@@ -55,6 +56,7 @@ final class Follower {
                     failures = 0;
                     print(e);
                     if (e.hasResult()) {
+                        result = e.getResult();
                         return finish();
                     }
                 }
@@ -102,10 +104,12 @@ final class Follower {
         }
     }
 
+    /** Prints the summary: the migration's facts from the daemon, its result as the stream reported it. */
     private int finish() {
-        Migration m = connection.blocking().getMigration(GetMigrationRequest.newBuilder().setId(id).build());
+        Migration m = connection.blocking().getMigration(GetMigrationRequest.newBuilder().setId(id).build())
+                .toBuilder().setResult(result).build();
         line(json ? Render.json(m) : Render.summary(m));
-        return exitCode(m.getResult().getOutcome());
+        return exitCode(result.getOutcome());
     }
 
     private void line(String s) {

@@ -67,6 +67,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     /** Longest accepted idempotency key, domain, peer or file path. */
     static final int MAX_NAME_LENGTH = MigrationRequest.MAX_NAME_LENGTH;
     static final int MAX_PATH_LENGTH = 4096;
+    /** Attempts at a domain listing that races with a destroy. */
+    static final int LIST_ATTEMPTS = 3;
 
     private final String hostName;
     private final MigrationEngine engine;
@@ -210,11 +212,29 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("ListDomains", observer, () -> {
             Set<String> migrating = migratingDomains();
             ListDomainsResponse.Builder b = ListDomainsResponse.newBuilder().setHost(hostName).setBackend(hypervisor.backend());
-            for (DomainInfo d : hypervisor.listDomains()) {
+            for (DomainInfo d : listDomainsSnapshot()) {
                 b.addDomains(ProtoMapping.domain(d, migrating.contains(d.name())));
             }
             return b.build();
         });
+    }
+
+    /**
+     * The host's domains. A domain destroyed while the backend builds the list can make the call fail
+     * (sim: a destroyed domain is still listed until it is forgotten); a listing is a snapshot, so it is
+     * taken again, at most {@link #LIST_ATTEMPTS} times, before the failure is reported.
+     */
+    private List<DomainInfo> listDomainsSnapshot() throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return hypervisor.listDomains();
+            } catch (dev.migrationd.hypervisor.HypervisorException e) {
+                if (attempt >= LIST_ATTEMPTS) {
+                    throw e;
+                }
+                LOG.debug("event=list_domains_retry attempt={} error=\"{}\"", attempt, e.getMessage());
+            }
+        }
     }
 
     private Set<String> migratingDomains() {

@@ -126,17 +126,19 @@ class PrometheusScrapeTest {
                 // the rounds are in the daemon's registry now; wait for a scrape that has them
                 String sel = "{job=\"migrationd\",host=\"hostA\",direction=\"outgoing\",guest_type=\"hvm\"}";
                 final int expectedRounds = rounds;
-                waitUntil("a scrape with all " + rounds + " rounds", () -> {
+                String succeeded = "migrationd_migrations_finished_total{job=\"migrationd\",host=\"hostA\","
+                        + "direction=\"outgoing\",guest_type=\"hvm\",outcome=\"succeeded\"}";
+                waitUntil("a scrape with all " + rounds + " rounds and the outcome", () -> {
                     try {
-                        return scalar(promPort, "migrationd_round_dirty_pages_count" + sel) == expectedRounds;
+                        return scalar(promPort, "migrationd_round_dirty_pages_count" + sel) == expectedRounds
+                                && scalar(promPort, succeeded) == 1;
                     } catch (Exception | AssertionError e) {
                         return false;
                     }
                 }, prometheus);
                 assertEquals(sentPages, scalar(promPort, "migrationd_round_sent_pages_sum" + sel));
                 assertEquals(lastRound, scalar(promPort, "max_over_time(migrationd_round_last_number" + sel + "[5m])"));
-                assertEquals(1, scalar(promPort, "migrationd_migrations_finished_total{job=\"migrationd\",host=\"hostA\","
-                        + "direction=\"outgoing\",guest_type=\"hvm\",outcome=\"succeeded\"}"));
+                assertEquals(0, scalar(promPort, succeeded.replace("succeeded", "failed")));
                 // the per-round gauge as a series over the migration: one sample per scrape, latest round's pages sent
                 JsonArray series = query(promPort, "migrationd_round_last_sent_pages" + sel + "[5m]");
                 assertEquals(1, series.size(), series.toString());
