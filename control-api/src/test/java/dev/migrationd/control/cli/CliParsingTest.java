@@ -63,7 +63,7 @@ class CliParsingTest {
         Result r = run("migrate", "dom7", "--to", "hostB", "--policy", "fast");
         assertEquals(ExitCode.USAGE, r.code());
         assertTrue(r.err().contains("'fast': expected one of downtime, xen-legacy"), r.err());
-        assertTrue(r.err().contains("Try 'migrationctl migrate --help'."), r.err());
+        assertTrue(r.err().contains("Try 'migrationctl migrate --help'"), r.err());
         assertEquals(ExitCode.USAGE, run("migrate", "dom7", "--to", "hostB", "--max-rounds", "0").code());
         assertEquals(ExitCode.USAGE, run("migrate", "dom7", "--to", "hostB", "--on-timeout", "force").code());
         assertEquals(ExitCode.USAGE, run("migrate", "dom7").code());
