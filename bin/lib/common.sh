@@ -36,7 +36,8 @@ find_jdk() {
 # build_if_needed MODULE: packages MODULE (and what it needs) when its jar is missing or older than any source.
 build_if_needed() {
   local module=$1 jar
-  jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar 2>/dev/null | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1)
+  # '|| true': with set -o pipefail a missing target/ (first run, after a clean) must not end the script silently
+  jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar 2>/dev/null | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1 || true)
   if [ -n "$jar" ] && [ -d "$MIGRATIOND_HOME/$module/target/lib" ] \
      && [ -z "$(find "$MIGRATIOND_HOME" -path '*/src/main/*' -newer "$jar" -print -quit 2>/dev/null)" ] \
      && [ "$MIGRATIOND_HOME/pom.xml" -ot "$jar" ]; then

@@ -89,6 +89,16 @@ final class LibXenCtrl implements XenCtrl {
         SIGNATURES.put("xc_set_broken_page_p2m", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
         // int xc_get_pfn_type_batch(xc_interface *, uint32_t dom, unsigned int num, xen_pfn_t *arr)
         SIGNATURES.put("xc_get_pfn_type_batch", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+        // int xc_domctl(xc_interface *, struct xen_domctl *)
+        SIGNATURES.put("xc_domctl", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        // int xc_maximum_ram_page(xc_interface *, unsigned long *max_mfn)
+        SIGNATURES.put("xc_maximum_ram_page", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        // int xc_machphys_mfn_list(xc_interface *, unsigned long max_extents, xen_pfn_t *extent_start)
+        SIGNATURES.put("xc_machphys_mfn_list", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS));
+        // long xc_memory_op(xc_interface *, unsigned int cmd, void *arg, size_t len)
+        SIGNATURES.put("xc_memory_op", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
+        // int xc_mmuext_op(xc_interface *, struct mmuext_op *op, unsigned int nr_ops, uint32_t dom)
+        SIGNATURES.put("xc_mmuext_op", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
     }
 
     /** The bound handles, or why they could not be bound; computed once, on first use. */
@@ -384,6 +394,44 @@ final class LibXenCtrl implements XenCtrl {
     public void getPfnTypeBatch(int domid, int num, MemorySegment arr) throws HypervisorException {
         call("xc_get_pfn_type_batch", domid, "dom=" + domid + ", num=" + num,
                 (e, a) -> (int) fn("xc_get_pfn_type_batch").invokeExact(e, xch, domid, num, arr));
+    }
+
+    @Override
+    public void domctl(MemorySegment domctl) throws HypervisorException {
+        var l = XenLayouts.XEN_DOMCTL;
+        int cmd = domctl.get(JAVA_INT, XenLayouts.offset(l, "cmd"));
+        int domid = Short.toUnsignedInt(domctl.get(java.lang.foreign.ValueLayout.JAVA_SHORT, XenLayouts.offset(l, "domain")));
+        domctl.set(JAVA_INT, XenLayouts.offset(l, "interface_version"), XenLayouts.XEN_DOMCTL_INTERFACE_VERSION);
+        call("xc_domctl", domid, "cmd=" + cmd + ", domain=" + domid,
+                (e, a) -> (int) fn("xc_domctl").invokeExact(e, xch, domctl));
+    }
+
+    @Override
+    public long maximumRamPage() throws HypervisorException {
+        return callFor("xc_maximum_ram_page", null, "max_mfn", (e, a, rc) -> {
+            MemorySegment out = a.allocate(JAVA_LONG);
+            rc[0] = (int) fn("xc_maximum_ram_page").invokeExact(e, xch, out);
+            return out.get(JAVA_LONG, 0);
+        });
+    }
+
+    @Override
+    public void machphysMfnList(long maxExtents, MemorySegment extentStart) throws HypervisorException {
+        call("xc_machphys_mfn_list", null, "max_extents=" + maxExtents,
+                (e, a) -> (int) fn("xc_machphys_mfn_list").invokeExact(e, xch, maxExtents, extentStart));
+    }
+
+    @Override
+    public long memoryOp(int cmd, MemorySegment arg) throws HypervisorException {
+        long len = arg.byteSize();
+        return call("xc_memory_op", null, "cmd=" + cmd + ", len=" + len,
+                (e, a) -> (long) fn("xc_memory_op").invokeExact(e, xch, cmd, arg, len));
+    }
+
+    @Override
+    public void mmuextOp(int domid, MemorySegment ops, int count) throws HypervisorException {
+        call("xc_mmuext_op", domid, "nr_ops=" + count + ", dom=" + domid,
+                (e, a) -> (int) fn("xc_mmuext_op").invokeExact(e, xch, ops, count, domid));
     }
 
     @Override

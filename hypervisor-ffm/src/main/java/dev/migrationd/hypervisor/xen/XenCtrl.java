@@ -104,6 +104,24 @@ interface XenCtrl extends AutoCloseable {
      */
     void getPfnTypeBatch(int domid, int num, MemorySegment arr) throws HypervisorException;
 
+    /**
+     * {@code xc_domctl}: a raw {@link XenLayouts#XEN_DOMCTL} (cmd, domain and the union filled by the caller;
+     * the interface version is set here). Xen writes results back into the same struct.
+     */
+    void domctl(MemorySegment domctl) throws HypervisorException;
+
+    /** {@code xc_maximum_ram_page}: the host's highest machine frame number (bounds the M2P). */
+    long maximumRamPage() throws HypervisorException;
+
+    /** {@code xc_machphys_mfn_list}: the MFNs of the M2P's 2 MiB chunks, {@code maxExtents} xen_pfn_t into {@code extentStart}. */
+    void machphysMfnList(long maxExtents, MemorySegment extentStart) throws HypervisorException;
+
+    /** {@code xc_memory_op(xch, cmd, arg, arg.byteSize())}: used for {@code XENMEM_machphys_compat_mfn_list}. */
+    long memoryOp(int cmd, MemorySegment arg) throws HypervisorException;
+
+    /** {@code xc_mmuext_op}: {@code count} {@link XenLayouts#MMUEXT_OP} entries (page-table pinning) on {@code domid}. */
+    void mmuextOp(int domid, MemorySegment ops, int count) throws HypervisorException;
+
     /** {@code xc_interface_close}. */
     @Override
     void close() throws HypervisorException;

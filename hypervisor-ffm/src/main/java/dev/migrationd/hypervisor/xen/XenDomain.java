@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One Xen domain, by id. Safe for concurrent use; the parts (dirty log, memory) synchronise their own state.
  *
- * <p>PV guests: pause, resume, destroy, info and the dirty log work; page access and vCPU state need the
- * guest's p2m (PFN→MFN) and Xen's M2P for page-table and context (un)canonicalisation, which this backend
- * does not do yet, so those calls fail with a message saying so.
+ * <p>PV guests: reading memory and vCPU state goes through a {@link PvSource} (M2P, shared info and the
+ * guest's p2m, mapped on first use and held until {@link #resume()} or {@link #destroy()}); a PV domain built
+ * for a restore keeps a {@link PvRestore} (new p2m, page types, deferred state).
  */
 final class XenDomain implements Domain {
 
@@ -33,6 +33,12 @@ final class XenDomain implements Domain {
     /** Set while this handle has the domain paused; the last dirty-log fetch then asks Xen for its final view. */
     volatile boolean pausedByUs;
     private volatile boolean destroyed;
+    /** Set when a failed PV restore step destroyed the domain; a later {@link #destroy()} is then a no-op. */
+    private volatile boolean destroyedAfterFailure;
+    /** Guarded by this: the PV views of an existing guest, opened on first use. */
+    private PvSource pvSource;
+    /** The PV restore state, for a PV domain built by createForRestore; null otherwise. */
+    final PvRestore pvRestore;
     private final XenDirtyLog dirtyLog;
     private final XenGuestMemory memory;
     private final XenPlatformState platform;
@@ -44,20 +50,70 @@ final class XenDomain implements Domain {
         this.guestType = guestType;
         this.restoreShape = restoreShape;
         this.pausedByUs = restoreShape != null; // built paused
+        this.pvRestore = restoreShape != null && guestType == GuestType.PV
+                ? new PvRestore(this, restoreShape.guestWidth(), restoreShape.p2mSize()) : null;
         this.dirtyLog = new XenDirtyLog(this);
         this.memory = new XenGuestMemory(this);
         this.platform = new XenPlatformState(this);
     }
 
-    /** The one message for what PV guests cannot do here yet. */
-    static HypervisorException pvUnsupported(String operation, String domain, String what) {
-        return new HypervisorException(operation, domain, what + " is not supported by the xen backend yet (PV guests need"
-                + " p2m/M2P translation and page-table canonicalisation); migrate HVM guests, or use --backend sim");
-    }
-
     void requireHvm(String operation, String what) throws HypervisorException {
         if (guestType != GuestType.HVM) {
-            throw pvUnsupported(operation, name, what);
+            throw new HypervisorException(operation, name, what + " does not exist: the guest is PV");
+        }
+    }
+
+    /** Work done with the PV views. */
+    @FunctionalInterface
+    interface PvAction<T> {
+        T apply(PvSource source) throws HypervisorException;
+    }
+
+    /**
+     * Runs {@code action} with the PV views of this (existing, PV) guest, mapping them on first use. It runs
+     * under this handle's lock, so that {@link #resume()} or {@link #destroy()} on another thread cannot unmap
+     * the views while they are read.
+     */
+    synchronized <T> T withPvSource(String operation, PvAction<T> action) throws HypervisorException {
+        return action.apply(pvSource(operation));
+    }
+
+    private synchronized PvSource pvSource(String operation) throws HypervisorException {
+        requireAlive(operation);
+        if (guestType != GuestType.PV) {
+            throw new HypervisorException(operation, name, "only a PV guest has a p2m and shared info to map");
+        }
+        if (restoreShape != null) {
+            throw new HypervisorException(operation, name, "a domain being restored is written, not read");
+        }
+        if (pvSource == null) {
+            var raw = hv.rawInfo(domid).orElseThrow(
+                    () -> new HypervisorException(operation, name, "domain id " + domid + " no longer exists"));
+            pvSource = PvSource.open(this, hv.describe(raw).guestWidth(), raw.sharedInfoFrame());
+        }
+        return pvSource;
+    }
+
+    /** Unmaps the PV views; the next PV read maps them again. */
+    synchronized void releasePvSource() {
+        if (pvSource != null) {
+            pvSource.close();
+            pvSource = null;
+        }
+    }
+
+    /** A PV restore step failed: destroy the domain now, keeping {@code cause} as the error. */
+    void destroyAfterFailedRestore(Exception cause) {
+        if (destroyed) {
+            return;
+        }
+        dirtyLog.release();
+        hv.destroyQuietly(domid, name, cause);
+        destroyed = true;
+        destroyedAfterFailure = true;
+        memory.release();
+        if (pvRestore != null) {
+            pvRestore.release();
         }
     }
 
@@ -92,6 +148,10 @@ final class XenDomain implements Domain {
     @Override
     public void resume() throws HypervisorException {
         requireAlive("resume");
+        if (pvRestore != null) {
+            pvRestore.finish(); // the end-of-restore steps, if the state setters did not trigger them yet
+        }
+        releasePvSource();
         hv.ctrl.domainUnpause(domid);
         pausedByUs = false;
         LOG.info("event=domain_resumed backend=xen domain={} domid={}", name, domid);
@@ -99,11 +159,18 @@ final class XenDomain implements Domain {
 
     @Override
     public void destroy() throws HypervisorException {
+        if (destroyedAfterFailure) {
+            return; // the failed restore step already destroyed it
+        }
         requireAlive("destroy");
         dirtyLog.release();
+        releasePvSource();
         hv.ctrl.domainDestroy(domid);
         destroyed = true;
         memory.release();
+        if (pvRestore != null) {
+            pvRestore.release();
+        }
         hv.store.remove("/local/domain/" + domid);
         LOG.info("event=domain_destroyed backend=xen domain={} domid={}", name, domid);
     }

@@ -12,7 +12,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * HVM guest memory through libxenforeignmemory: pages are addressed by GFN = PFN. Types come from
+ * Guest memory through libxenforeignmemory. PV guests are addressed by machine frame (their GFN is the MFN):
+ * reads translate PFNs through the guest's p2m ({@link PvSource}) and return page tables canonicalised into
+ * one scratch buffer per mapping; writes on a restore go through {@link PvRestore}. The rest of this
+ * comment is about HVM guests.
+ *
+ * <p>HVM guest memory: pages are addressed by GFN = PFN. Types come from
  * {@code xc_get_pfn_type_batch}; only data-bearing pages are mapped (never a broken one), up to
  * {@link StreamLimits#MAX_BATCH_SIZE} per {@code xenforeignmemory_map} call. On a domain built for a restore,
  * pages are populated ({@code xc_domain_populate_physmap_exact}) as they arrive; which PFNs this handle
@@ -42,12 +47,23 @@ final class XenGuestMemory implements GuestMemory {
     @Override
     public long populated(DirtyBitmap into) throws HypervisorException {
         domain.requireAlive("memory.populated");
-        domain.requireHvm("memory.populated", "listing a PV guest's populated pages");
         long p2m = domain.p2mSize();
         if (into.size() < p2m) {
             throw new HypervisorException("memory.populated", domain.name, "bitmap covers " + into.size() + " PFNs, the domain has " + p2m);
         }
         into.clear();
+        if (domain.guestType == dev.migrationd.protocol.GuestType.PV) {
+            return domain.withPvSource("memory.populated", src -> {
+                long count = 0;
+                for (long pfn = 0; pfn < p2m; pfn++) {
+                    if (src.pfnToMfn(pfn) >= 0) {
+                        into.set(pfn);
+                        count++;
+                    }
+                }
+                return count;
+            });
+        }
         long count = 0;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment arr = a.allocate(JAVA_LONG, StreamLimits.MAX_BATCH_SIZE);
@@ -82,7 +98,6 @@ final class XenGuestMemory implements GuestMemory {
     @Override
     public PageMapping mapForRead(long[] pfns, int offset, int count) throws HypervisorException {
         domain.requireAlive("memory.mapForRead");
-        domain.requireHvm("memory.mapForRead", "mapping a PV guest's pages");
         if (count < 1 || count > StreamLimits.MAX_BATCH_SIZE) {
             throw new IllegalArgumentException("count " + count + " outside 1.." + StreamLimits.MAX_BATCH_SIZE);
         }
@@ -97,6 +112,9 @@ final class XenGuestMemory implements GuestMemory {
                 throw new IllegalArgumentException("pfn 0x" + Long.toHexString(pfn) + " outside the domain's p2m of " + p2m);
             }
             batch[i] = pfn;
+        }
+        if (domain.guestType == dev.migrationd.protocol.GuestType.PV) {
+            return domain.withPvSource("memory.mapForRead", src -> mapPv(batch, src));
         }
         PageType[] types = new PageType[count];
         int[] slots = new int[count];
@@ -129,11 +147,110 @@ final class XenGuestMemory implements GuestMemory {
         }
     }
 
+    /** The type of a {@code xc_get_pfn_type_batch} result for a PV guest's MFN. */
+    private PageType pvTypeOf(long result, long pfn) throws HypervisorException {
+        int nibble = (int) ((result & 0xFFFF_FFFFL) >>> PageType.LTAB_SHIFT);
+        PageType t = PageType.fromNibbleOrNull(nibble);
+        if (t == null || t == PageType.XALLOC) {
+            throw new HypervisorException("xc_get_pfn_type_batch", domain.name,
+                    "pfn 0x" + Long.toHexString(pfn) + " has type 0x" + Integer.toHexString(nibble) + ", unexpected for a PV guest");
+        }
+        return t;
+    }
+
+    /**
+     * A PV batch: PFN→MFN through the guest's p2m (no MFN: XTAB), types by MFN, one map call over the
+     * data-bearing MFNs, page tables canonicalised into one scratch buffer for the whole mapping.
+     */
+    private PageMapping mapPv(long[] batch, PvSource src) throws HypervisorException {
+        src.checkP2mGeneration(domain.name);
+        int count = batch.length;
+        PageType[] types = new PageType[count];
+        int[] slots = new int[count];
+        long[] mfns = new long[count];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment arr = a.allocate(JAVA_LONG, count);
+            int[] queried = new int[count];
+            int q = 0;
+            for (int i = 0; i < count; i++) {
+                mfns[i] = src.pfnToMfn(batch[i]);
+                if (mfns[i] >= 0) {
+                    arr.setAtIndex(JAVA_LONG, q, mfns[i]);
+                    queried[q++] = i;
+                } else {
+                    types[i] = PageType.XTAB; // a p2m hole
+                }
+            }
+            if (q > 0) {
+                domain.hv.ctrl.getPfnTypeBatch(domain.domid, q, arr);
+            }
+            for (int k = 0; k < q; k++) {
+                int i = queried[k];
+                types[i] = pvTypeOf(arr.getAtIndex(JAVA_LONG, k), batch[i]);
+            }
+            int data = 0;
+            for (int i = 0; i < count; i++) {
+                slots[i] = types[i].hasData() ? data++ : -1;
+            }
+            if (data == 0) {
+                return new XenPageMapping(domain, batch, types, slots, null, 0);
+            }
+            MemorySegment want = a.allocate(JAVA_LONG, data);
+            for (int i = 0; i < count; i++) {
+                if (slots[i] >= 0) {
+                    want.setAtIndex(JAVA_LONG, slots[i], mfns[i]);
+                }
+            }
+            MemorySegment errs = a.allocate(JAVA_INT, data);
+            MemorySegment region = domain.hv.fmem.map(domain.domid, XenLayouts.PROT_READ, data, want, errs);
+            Arena scratchArena = null;
+            try {
+                int tables = 0;
+                int[] scratchSlots = new int[count];
+                for (int i = 0; i < count; i++) {
+                    scratchSlots[i] = -1;
+                    if (slots[i] >= 0 && errs.getAtIndex(JAVA_INT, slots[i]) != 0) {
+                        types[i] = PageType.XTAB; // not mappable (e.g. ballooned out since the type query)
+                    } else if (slots[i] >= 0 && types[i].isPageTable()) {
+                        scratchSlots[i] = tables++;
+                    }
+                }
+                if (tables == 0) {
+                    return new XenPageMapping(domain, batch, types, slots, region, data);
+                }
+                scratchArena = Arena.ofShared();
+                MemorySegment scratch = scratchArena.allocate((long) tables * PAGE, PAGE);
+                boolean live = !domain.pausedByUs;
+                for (int i = 0; i < count; i++) {
+                    if (scratchSlots[i] >= 0) {
+                        PvCanonical.canonicalisePageTable(region.asSlice((long) slots[i] * PAGE, PAGE),
+                                scratch.asSlice((long) scratchSlots[i] * PAGE, PAGE), types[i], src.gw,
+                                src::mfnToPfn, src.compatM2pMfn0, live, domain.name);
+                    }
+                }
+                return new XenPageMapping(domain, batch, types, slots, region, data, scratch, scratchSlots, scratchArena);
+            } catch (HypervisorException | RuntimeException e) {
+                if (scratchArena != null) {
+                    scratchArena.close();
+                }
+                try {
+                    domain.hv.fmem.unmap(region, data);
+                } catch (HypervisorException | RuntimeException u) {
+                    e.addSuppressed(u);
+                }
+                throw e;
+            }
+        }
+    }
+
     @Override
     public void writePage(long pfn, PageType type, MemorySegment src) throws HypervisorException {
         domain.requireAlive("memory.writePage");
-        domain.requireHvm("memory.writePage", "writing a PV guest's pages");
         requireRestore("memory.writePage");
+        if (domain.pvRestore != null) {
+            domain.pvRestore.writePage(pfn, type, src);
+            return;
+        }
         if (type != PageType.NOTAB) {
             throw new HypervisorException("memory.writePage", domain.name, "page type " + type + " at pfn 0x"
                     + Long.toHexString(pfn) + " is not valid for an HVM guest (only NOTAB pages carry data)");
@@ -164,8 +281,11 @@ final class XenGuestMemory implements GuestMemory {
     @Override
     public void populateOnly(long pfn, PageType type) throws HypervisorException {
         domain.requireAlive("memory.populateOnly");
-        domain.requireHvm("memory.populateOnly", "populating a PV guest's pages");
         requireRestore("memory.populateOnly");
+        if (domain.pvRestore != null) {
+            domain.pvRestore.populateOnly(pfn, type);
+            return;
+        }
         checkPfn(pfn);
         switch (type) {
             case XALLOC -> ensurePopulated(pfn);

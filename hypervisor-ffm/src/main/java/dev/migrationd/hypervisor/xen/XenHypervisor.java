@@ -27,9 +27,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Xen backend: domains of this dom0 through libxenctrl, their memory through libxenforeignmemory and
- * their names through xenstore. HVM guests are fully supported; PV guests are listed, paused, resumed,
- * destroyed and log-dirty tracked, but their memory and vCPU state fail with a clear message (see
- * {@link XenDomain}). Safe for concurrent use: the ports are, and this class keeps no mutable state
+ * their names through xenstore. HVM and PV guests (64-bit and 32-bit PAE) can be saved and restored; PV
+ * guests go through their p2m, Xen's M2P and the stream's canonicalisation (see {@link XenDomain}). Safe for concurrent use: the ports are, and this class keeps no mutable state
  * apart from the closed flag.
  */
 public final class XenHypervisor implements Hypervisor {
@@ -127,9 +126,6 @@ public final class XenHypervisor implements Hypervisor {
 
     @Override
     public Domain createForRestore(DomainShape shape) throws HypervisorException {
-        if (shape.guestType() == GuestType.PV) {
-            throw XenDomain.pvUnsupported("createForRestore", shape.name(), "restoring a PV guest");
-        }
         if (findDomain(shape.name()).isPresent()) {
             throw new HypervisorException("createForRestore", shape.name(), "a domain with this name already exists");
         }
@@ -144,11 +140,27 @@ public final class XenHypervisor implements Hypervisor {
             ctrl.domainMaxVcpus(domid, shape.vcpus());
             ctrl.domainSetMaxMem(domid, shape.p2mSize() * 4 + MAXMEM_SLACK_KB);
             ctrl.setPagingMempoolSize(domid, pagingPoolBytes(shape));
+            if (shape.guestType() == GuestType.PV && shape.guestWidth() == Width.W32) {
+                setAddressSize(domid, shape.guestWidth()); // PV domains start 64-bit; a PAE guest is made compat first
+            }
             store.write(namePath(domid), shape.name());
             return new XenDomain(this, domid, shape.name(), shape.guestType(), shape);
         } catch (HypervisorException | RuntimeException e) {
             destroyQuietly(domid, shape.name(), e);
             throw e;
+        }
+    }
+
+    /** {@code XEN_DOMCTL_set_address_size}: the guest width of a new PV domain, before any page or vCPU is loaded. */
+    void setAddressSize(int domid, Width width) throws HypervisorException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dc = a.allocate(XenLayouts.XEN_DOMCTL);
+            dc.fill((byte) 0);
+            dc.set(JAVA_INT, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "cmd"), XenLayouts.XEN_DOMCTL_SET_ADDRESS_SIZE);
+            dc.set(JAVA_SHORT, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "domain"), (short) domid);
+            dc.set(JAVA_INT, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "u") + XenLayouts.offset(XenLayouts.XEN_DOMCTL_ADDRESS_SIZE, "size"),
+                    width.bits());
+            ctrl.domctl(dc);
         }
     }
 
@@ -176,13 +188,14 @@ public final class XenHypervisor implements Hypervisor {
         ByteBuffer uuid = ByteBuffer.allocate(16)
                 .putLong(shape.uuid().getMostSignificantBits()).putLong(shape.uuid().getLeastSignificantBits());
         MemorySegment.copy(MemorySegment.ofArray(uuid.array()), 0, c, XenLayouts.offset(l, "handle"), 16);
-        c.set(JAVA_INT, XenLayouts.offset(l, "flags"), XenLayouts.XEN_DOMCTL_CDF_HVM | XenLayouts.XEN_DOMCTL_CDF_HAP);
+        boolean hvm = shape.guestType() == GuestType.HVM;
+        c.set(JAVA_INT, XenLayouts.offset(l, "flags"), hvm ? XenLayouts.XEN_DOMCTL_CDF_HVM | XenLayouts.XEN_DOMCTL_CDF_HAP : 0);
         c.set(JAVA_INT, XenLayouts.offset(l, "max_vcpus"), shape.vcpus());
         c.set(JAVA_INT, XenLayouts.offset(l, "max_evtchn_port"), DEFAULT_MAX_EVTCHN_PORT);
         c.set(JAVA_INT, XenLayouts.offset(l, "max_grant_frames"), -1);
         c.set(JAVA_INT, XenLayouts.offset(l, "max_maptrack_frames"), -1);
         c.set(JAVA_INT, XenLayouts.offset(l, "grant_opts"), XenLayouts.XEN_DOMCTL_GRANT_VERSION_2);
-        c.set(JAVA_INT, XenLayouts.offset(l, "arch", "emulation_flags"), XenLayouts.XEN_X86_EMU_HVM_DEFAULT);
+        c.set(JAVA_INT, XenLayouts.offset(l, "arch", "emulation_flags"), hvm ? XenLayouts.XEN_X86_EMU_HVM_DEFAULT : 0);
     }
 
     static String namePath(int domid) {
@@ -244,14 +257,15 @@ public final class XenHypervisor implements Hypervisor {
     }
 
     /** The fields of {@code xc_domaininfo_t} the adapter uses. */
-    record RawInfo(int domid, int flags, int maxVcpuId, UUID uuid) {
+    record RawInfo(int domid, int flags, int maxVcpuId, UUID uuid, long sharedInfoFrame) {
         static RawInfo read(MemorySegment s) {
             var l = XenLayouts.XC_DOMAININFO;
             int domid = Short.toUnsignedInt(s.get(JAVA_SHORT, XenLayouts.offset(l, "domain")));
             long handle = XenLayouts.offset(l, "handle");
             ByteBuffer b = ByteBuffer.wrap(s.asSlice(handle, 16).toArray(JAVA_BYTE));
             return new RawInfo(domid, s.get(JAVA_INT, XenLayouts.offset(l, "flags")),
-                    s.get(JAVA_INT, XenLayouts.offset(l, "max_vcpu_id")), new UUID(b.getLong(), b.getLong()));
+                    s.get(JAVA_INT, XenLayouts.offset(l, "max_vcpu_id")), new UUID(b.getLong(), b.getLong()),
+                    s.get(java.lang.foreign.ValueLayout.JAVA_LONG, XenLayouts.offset(l, "shared_info_frame")));
         }
 
         boolean hvm() {

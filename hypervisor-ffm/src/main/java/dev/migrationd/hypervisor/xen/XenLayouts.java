@@ -145,6 +145,108 @@ public final class XenLayouts {
             VCPU_GUEST_CONTEXT_X86_64.withName("x64"), VCPU_GUEST_CONTEXT_X86_32.withName("x32"),
             VCPU_GUEST_CONTEXT_X86_64.withName("c"));
 
+    // ---- PV guest structures (xen/foreign/x86_64.h, x86_32.h; xen/xen.h) ------------------------------
+
+    /** {@code MAX_GUEST_CMDLINE}: bytes of {@code start_info.cmd_line}. */
+    public static final int MAX_GUEST_CMDLINE = 1024;
+
+    /** {@code start_info_x86_64_t}: 1168 bytes; the restore patches nr_pages, shared_info, flags, store and console. */
+    public static final StructLayout START_INFO_X86_64 = structLayout(
+            bytes("magic", 32), u64("nr_pages"), u64("shared_info"), u32("flags"), paddingLayout(4),
+            u64("store_mfn"), u32("store_evtchn"), paddingLayout(4),
+            unionLayout(
+                    structLayout(u64("mfn"), u32("evtchn"), paddingLayout(4)).withName("domU"),
+                    structLayout(u32("info_off"), u32("info_size")).withName("dom0")).withName("console"),
+            u64("pt_base"), u64("nr_pt_frames"), u64("mfn_list"), u64("mod_start"), u64("mod_len"),
+            bytes("cmd_line", MAX_GUEST_CMDLINE), u64("first_p2m_pfn"), u64("nr_p2m_frames"));
+
+    /** {@code start_info_x86_32_t}: 1112 bytes. */
+    public static final StructLayout START_INFO_X86_32 = structLayout(
+            bytes("magic", 32), u32("nr_pages"), u32("shared_info"), u32("flags"),
+            u32("store_mfn"), u32("store_evtchn"),
+            unionLayout(
+                    structLayout(u32("mfn"), u32("evtchn")).withName("domU"),
+                    structLayout(u32("info_off"), u32("info_size")).withName("dom0")).withName("console"),
+            u32("pt_base"), u32("nr_pt_frames"), u32("mfn_list"), u32("mod_start"), u32("mod_len"),
+            bytes("cmd_line", MAX_GUEST_CMDLINE), u32("first_p2m_pfn"), u32("nr_p2m_frames"));
+
+    /** {@code struct vcpu_info_x86_64}: 64 bytes (the upcall mask byte is left unnamed: its name depends on a macro). */
+    public static final StructLayout VCPU_INFO_X86_64 = structLayout(
+            u8("evtchn_upcall_pending"), paddingLayout(7), u64("evtchn_pending_sel"),
+            bytes("arch", 16), bytes("time", 32));
+
+    /** {@code struct vcpu_info_x86_32}: 64 bytes. */
+    public static final StructLayout VCPU_INFO_X86_32 = structLayout(
+            u8("evtchn_upcall_pending"), paddingLayout(3), u32("evtchn_pending_sel"),
+            bytes("arch", 24), bytes("time", 32));
+
+    /** {@code struct arch_shared_info_x86_64}: 48 bytes. */
+    public static final StructLayout ARCH_SHARED_INFO_X86_64 = structLayout(
+            u64("max_pfn"), u64("pfn_to_mfn_frame_list_list"), u64("nmi_reason"),
+            u64("p2m_cr3"), u64("p2m_vaddr"), u64("p2m_generation"));
+
+    /** {@code struct arch_shared_info_x86_32}: 28 bytes (an i386 guest keeps {@code wc_sec_hi} here). */
+    public static final StructLayout ARCH_SHARED_INFO_X86_32 = structLayout(
+            u32("max_pfn"), u32("pfn_to_mfn_frame_list_list"), u32("nmi_reason"),
+            u32("p2m_cr3"), u32("p2m_vaddr"), u32("p2m_generation"), u32("wc_sec_hi"));
+
+    /** {@code XEN_LEGACY_MAX_VCPUS}: vcpu_info slots in the shared-info page (both widths). */
+    public static final int XEN_LEGACY_MAX_VCPUS = 32;
+
+    /** {@code struct shared_info_x86_64}: arch at 3088 (legacy-stream.md §8.3). */
+    public static final StructLayout SHARED_INFO_X86_64 = structLayout(
+            sequenceLayout(XEN_LEGACY_MAX_VCPUS, VCPU_INFO_X86_64).withName("vcpu_info"),
+            sequenceLayout(64, JAVA_LONG).withName("evtchn_pending"),
+            sequenceLayout(64, JAVA_LONG).withName("evtchn_mask"),
+            u32("wc_version"), u32("wc_sec"), u32("wc_nsec"), u32("wc_sec_hi"),
+            ARCH_SHARED_INFO_X86_64.withName("arch"));
+
+    /** {@code struct shared_info_x86_32} (the i386 view: {@code wc_sec_hi} lives in {@code arch}): arch at 2316 (§8.3). */
+    public static final StructLayout SHARED_INFO_X86_32 = structLayout(
+            sequenceLayout(XEN_LEGACY_MAX_VCPUS, VCPU_INFO_X86_32).withName("vcpu_info"),
+            sequenceLayout(32, JAVA_INT).withName("evtchn_pending"),
+            sequenceLayout(32, JAVA_INT).withName("evtchn_mask"),
+            u32("wc_version"), u32("wc_sec"), u32("wc_nsec"),
+            ARCH_SHARED_INFO_X86_32.withName("arch"));
+
+    /** {@code struct mmuext_op}: 24 bytes; both arguments are unions of 8-byte members. */
+    public static final StructLayout MMUEXT_OP = structLayout(
+            u32("cmd"), paddingLayout(4), u64("arg1"), u64("arg2"));
+
+    /** {@code struct hvm_vmce_vcpu} (4.17): 32 bytes. */
+    public static final StructLayout HVM_VMCE_VCPU = structLayout(
+            u64("caps"), u64("mci_ctl2_bank0"), u64("mci_ctl2_bank1"), u64("mcg_ext_ctl"));
+
+    /** {@code struct xen_domctl_ext_vcpucontext} (4.17): 64 bytes; the stream carries the whole 128-byte union. */
+    public static final StructLayout XEN_DOMCTL_EXT_VCPUCONTEXT = structLayout(
+            u32("vcpu"), u32("size"), u64("syscall32_callback_eip"), u64("sysenter_callback_eip"),
+            u16("syscall32_callback_cs"), u16("sysenter_callback_cs"),
+            u8("syscall32_disables_events"), u8("sysenter_disables_events"), paddingLayout(2),
+            unionLayout(u64("mcg_cap"), HVM_VMCE_VCPU.withName("vmce")));
+
+    /** {@code struct xen_domctl_vcpuextstate}: 32 bytes; {@code buffer} is a 64-bit guest handle. */
+    public static final StructLayout XEN_DOMCTL_VCPUEXTSTATE = structLayout(
+            u32("vcpu"), paddingLayout(4), u64("xfeature_mask"), u64("size"), u64("buffer"));
+
+    /** {@code struct xen_domctl_address_size}: 4 bytes. */
+    public static final StructLayout XEN_DOMCTL_ADDRESS_SIZE = structLayout(u32("size"));
+
+    /** Bytes of {@code struct xen_domctl}'s argument union ({@code u.pad[128]}). */
+    public static final int XEN_DOMCTL_UNION_BYTES = 128;
+
+    /** {@code struct xen_domctl} (interface 0x15), with the union members this backend uses: 144 bytes. */
+    public static final StructLayout XEN_DOMCTL = structLayout(
+            u32("cmd"), u32("interface_version"), u16("domain"), sequenceLayout(3, JAVA_SHORT).withName("_pad"),
+            unionLayout(
+                    XEN_DOMCTL_EXT_VCPUCONTEXT.withName("ext_vcpucontext"),
+                    XEN_DOMCTL_VCPUEXTSTATE.withName("vcpuextstate"),
+                    XEN_DOMCTL_ADDRESS_SIZE.withName("address_size"),
+                    bytes("pad", XEN_DOMCTL_UNION_BYTES)).withName("u"));
+
+    /** {@code struct xen_machphys_mfn_list}: 24 bytes; {@code extent_start} is a guest handle (a pointer). */
+    public static final StructLayout XEN_MACHPHYS_MFN_LIST = structLayout(
+            u32("max_extents"), paddingLayout(4), ADDRESS.withName("extent_start"), u32("nr_extents"), paddingLayout(4));
+
     // ---- HVM save records (xen/hvm/save.h, xen/arch-x86/hvm/save.h) ---------------------------------
 
     /** {@code struct hvm_save_descriptor}: 8 bytes, before every record of the HVM context blob (§10). */
@@ -238,6 +340,26 @@ public final class XenLayouts {
     public static final int HVM_SAVE_CODE_END = 0;
     public static final int HVM_SAVE_CODE_HEADER = 1;
     public static final int HVM_SAVE_CODE_CPU = 2;
+
+    /** {@code XEN_DOMCTL_INTERFACE_VERSION} of Xen 4.17. */
+    public static final int XEN_DOMCTL_INTERFACE_VERSION = 0x15;
+    /** {@code XEN_DOMCTL_*} commands issued through {@code xc_domctl}. */
+    public static final int XEN_DOMCTL_SET_ADDRESS_SIZE = 35;
+    public static final int XEN_DOMCTL_SET_EXT_VCPUCONTEXT = 42;
+    public static final int XEN_DOMCTL_GET_EXT_VCPUCONTEXT = 43;
+    public static final int XEN_DOMCTL_SETVCPUEXTSTATE = 62;
+    public static final int XEN_DOMCTL_GETVCPUEXTSTATE = 63;
+
+    /** {@code MMUEXT_PIN_L1_TABLE} .. {@code MMUEXT_PIN_L4_TABLE}: {@code MMUEXT_PIN_L1_TABLE + level - 1}. */
+    public static final int MMUEXT_PIN_L1_TABLE = 0;
+    public static final int MMUEXT_PIN_L4_TABLE = 3;
+
+    /** {@code DOMID_XEN}: maps Xen's own frames (the M2P). */
+    public static final int DOMID_XEN = 0x7FF2;
+    /** {@code XENMEM_machphys_compat_mfn_list}: the compat (32-bit) M2P's frames. */
+    public static final int XENMEM_MACHPHYS_COMPAT_MFN_LIST = 25;
+    /** {@code VGCF_online}: set on every restored vCPU context. */
+    public static final long VGCF_ONLINE = 1L << 5;
 
     /** mmap protections for {@code xenforeignmemory_map}. */
     public static final int PROT_READ = 1;

@@ -15,9 +15,11 @@ import java.util.Map;
 
 /**
  * vCPU and platform state of a Xen domain. HVM: the context blob, HVM params and TSC info, straight from
- * and to Xen (the stream carries them in Xen's own formats). PV: TSC info and online vCPUs work; the
- * vCPU contexts, shared info and p2m frame list need MFN↔PFN translation (see {@link XenDomain}) and fail
- * with a clear message. Stateless apart from the domain reference; safe for concurrent use.
+ * and to Xen (the stream carries them in Xen's own formats). PV: vCPU contexts canonicalised through the
+ * guest's p2m and Xen's M2P ({@link PvSource}, {@link PvCanonical}), extended context and XSAVE through
+ * {@code xc_domctl}, shared info and the p2m frame list; on a restore the setters go to {@link PvRestore},
+ * which loads them at the end of the restore. Stateless apart from the domain reference; safe for
+ * concurrent use.
  */
 final class XenPlatformState implements PlatformState {
 
@@ -52,56 +54,147 @@ final class XenPlatformState implements PlatformState {
         return online;
     }
 
-    // ---- PV: not yet (needs p2m/M2P) ----------------------------------------------------------------
+    // ---- PV -------------------------------------------------------------------------------------------
 
+    private void checkVcpu(String op, int vcpu) throws HypervisorException {
+        int vcpus = domain.info().vcpus();
+        if (vcpu < 0 || vcpu >= vcpus) {
+            throw new HypervisorException(op, domain.name, "vcpu " + vcpu + " outside 0.." + (vcpus - 1));
+        }
+    }
+
+    private PvRestore restore(String op) throws HypervisorException {
+        domain.requireAlive(op);
+        if (domain.pvRestore == null) {
+            throw new HypervisorException(op, domain.name, "only a PV domain built by createForRestore takes PV state");
+        }
+        return domain.pvRestore;
+    }
+
+    private void requirePv(String op) throws HypervisorException {
+        domain.requireAlive(op);
+        if (domain.guestType != dev.migrationd.protocol.GuestType.PV) {
+            throw new HypervisorException(op, domain.name, "an HVM guest has no PV vCPU state");
+        }
+    }
+
+    /** §8.1: {@code xc_vcpu_getcontext}, then start_info (vCPU 0), GDT frames, cr3 and cr1 as PFNs. */
     @Override
     public byte[] pvVcpuContext(int vcpu) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.pvVcpuContext", domain.name, "reading a canonicalised PV vCPU context");
+        String op = "platform.pvVcpuContext";
+        checkVcpu(op, vcpu);
+        return domain.withPvSource(op, src -> {
+            PvCanonical.VcpuOffsets o = PvCanonical.VcpuOffsets.of(src.gw);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(XenLayouts.VCPU_GUEST_CONTEXT_ANY);
+                buf.fill((byte) 0);
+                domain.hv.ctrl.vcpuGetContext(domain.domid, vcpu, buf);
+                PvCanonical.canonicaliseVcpu(buf, vcpu, o, src::mfnToPfn, domain.name);
+                return buf.asSlice(0, o.size()).toArray(JAVA_BYTE);
+            }
+        });
     }
 
     @Override
     public void setPvVcpuContext(int vcpu, byte[] context) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.setPvVcpuContext", domain.name, "loading a PV vCPU context");
+        restore("platform.setPvVcpuContext").setVcpuContext(vcpu, context);
     }
 
+    private MemorySegment domctl(Arena a, int cmd) {
+        MemorySegment dc = a.allocate(XenLayouts.XEN_DOMCTL);
+        dc.fill((byte) 0);
+        dc.set(java.lang.foreign.ValueLayout.JAVA_INT, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "cmd"), cmd);
+        dc.set(java.lang.foreign.ValueLayout.JAVA_SHORT, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "domain"), (short) domain.domid);
+        return dc;
+    }
+
+    /** §8.2: the 128-byte union of {@code XEN_DOMCTL_get_ext_vcpucontext}, as Xen filled it (zeros after {@code size}). */
     @Override
     public byte[] pvExtendedContext(int vcpu) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.pvExtendedContext", domain.name, "the PV extended vCPU context");
+        String op = "platform.pvExtendedContext";
+        requirePv(op);
+        checkVcpu(op, vcpu);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dc = domctl(a, XenLayouts.XEN_DOMCTL_GET_EXT_VCPUCONTEXT);
+            long u = XenLayouts.offset(XenLayouts.XEN_DOMCTL, "u");
+            dc.set(java.lang.foreign.ValueLayout.JAVA_INT, u + XenLayouts.offset(XenLayouts.XEN_DOMCTL_EXT_VCPUCONTEXT, "vcpu"), vcpu);
+            domain.hv.ctrl.domctl(dc);
+            return dc.asSlice(u, XenLayouts.XEN_DOMCTL_UNION_BYTES).toArray(JAVA_BYTE);
+        }
     }
 
     @Override
     public void setPvExtendedContext(int vcpu, byte[] context) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.setPvExtendedContext", domain.name, "the PV extended vCPU context");
+        restore("platform.setPvExtendedContext").setExtendedContext(vcpu, context);
     }
 
+    /** §8.4: what {@code XEN_DOMCTL_getvcpuextstate} returns (xcr0, xcr0_accum, area), or empty without XSAVE. */
     @Override
     public byte[] pvXsave(int vcpu) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.pvXsave", domain.name, "PV XSAVE state");
+        String op = "platform.pvXsave";
+        requirePv(op);
+        checkVcpu(op, vcpu);
+        var l = XenLayouts.XEN_DOMCTL_VCPUEXTSTATE;
+        long u = XenLayouts.offset(XenLayouts.XEN_DOMCTL, "u");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dc = domctl(a, XenLayouts.XEN_DOMCTL_GETVCPUEXTSTATE);
+            dc.set(java.lang.foreign.ValueLayout.JAVA_INT, u + XenLayouts.offset(l, "vcpu"), vcpu);
+            domain.hv.ctrl.domctl(dc); // size 0: Xen reports the mask and the size it needs
+            long mask = dc.get(java.lang.foreign.ValueLayout.JAVA_LONG, u + XenLayouts.offset(l, "xfeature_mask"));
+            long size = dc.get(java.lang.foreign.ValueLayout.JAVA_LONG, u + XenLayouts.offset(l, "size"));
+            if (mask == 0) {
+                return new byte[0];
+            }
+            if (size < 16 || size > PvRestore.MAX_XSAVE_BYTES) {
+                throw new HypervisorException(op, domain.name, "Xen reports an XSAVE record of " + size + " bytes (16.." + PvRestore.MAX_XSAVE_BYTES + ")");
+            }
+            XenCtrl.HypercallBuffer hb = domain.hv.ctrl.hypercallBufferAllocPages((int) ((size + 4095) / 4096));
+            try {
+                dc.set(java.lang.foreign.ValueLayout.JAVA_LONG, u + XenLayouts.offset(l, "buffer"), hb.data().address());
+                domain.hv.ctrl.domctl(dc);
+                long used = dc.get(java.lang.foreign.ValueLayout.JAVA_LONG, u + XenLayouts.offset(l, "size"));
+                if (used < 0 || used > size) {
+                    throw new HypervisorException(op, domain.name, "Xen filled " + used + " bytes of a " + size + "-byte XSAVE buffer");
+                }
+                return hb.data().asSlice(0, used).toArray(JAVA_BYTE);
+            } finally {
+                domain.hv.ctrl.hypercallBufferFreePages(hb);
+            }
+        }
     }
 
     @Override
     public void setPvXsave(int vcpu, byte[] xsave) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.setPvXsave", domain.name, "PV XSAVE state");
+        restore("platform.setPvXsave").setXsave(vcpu, xsave);
     }
 
+    /** §8.3: the guest's shared-info page with {@code arch.pfn_to_mfn_frame_list_list} zeroed. */
     @Override
     public byte[] sharedInfo() throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.sharedInfo", domain.name, "the PV shared-info page");
+        return domain.withPvSource("platform.sharedInfo", src -> {
+            src.checkP2mGeneration(domain.name);
+            byte[] page = src.sharedInfo().asSlice(0, 4096).toArray(JAVA_BYTE);
+            var l = src.gw == dev.migrationd.protocol.Width.W64 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
+            long at = XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list");
+            java.util.Arrays.fill(page, (int) at, (int) at + src.gw.bytes(), (byte) 0);
+            return page;
+        });
     }
 
     @Override
     public void setSharedInfo(byte[] page) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.setSharedInfo", domain.name, "the PV shared-info page");
+        restore("platform.setSharedInfo").setSharedInfo(page);
     }
 
+    /** §3.2: the PFNs of the guest's p2m frames. */
     @Override
     public long[] p2mFrameList() throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.p2mFrameList", domain.name, "the PV p2m frame list");
+        return domain.withPvSource("platform.p2mFrameList", PvSource::framePfns);
     }
 
     @Override
     public void setP2mFrameList(long[] frames) throws HypervisorException {
-        throw XenDomain.pvUnsupported("platform.setP2mFrameList", domain.name, "the PV p2m frame list");
+        restore("platform.setP2mFrameList").setP2mFrameList(frames);
     }
 
     // ---- HVM ------------------------------------------------------------------------------------------

@@ -55,10 +55,199 @@ final class FakeXen {
         long maxMemKb;
         long pagingPool;
         byte[] createConfig;
+        // PV model
+        long sharedInfoMfn;
+        final TreeMap<Long, Long> pfnToMfn = new TreeMap<>();
+        /** MFN → XEN_DOMCTL_PFINFO_* type of the page. */
+        final Map<Long, Long> pageTypes = new HashMap<>();
+        long[] p2mFramePfns;
+        long fllMfn;
+        final Map<Integer, byte[]> vcpuContexts = new TreeMap<>();
+        final Map<Integer, byte[]> extContexts = new TreeMap<>();
+        final Map<Integer, byte[]> xsave = new TreeMap<>();
+        long xfeatureMask;
+        /** Every MMUEXT pin Xen accepted: {cmd, mfn}. */
+        final List<long[]> pins = new ArrayList<>();
+        final List<Integer> pinBatchSizes = new ArrayList<>();
+        int addressSizeBits;
 
         boolean paused() {
             return (flags & XenLayouts.XEN_DOMINF_PAUSED) != 0;
         }
+
+        boolean pv() {
+            return (flags & XenLayouts.XEN_DOMINF_HVM_GUEST) == 0;
+        }
+    }
+
+    // ---- PV model: machine memory, shared by every domain, and Xen's M2P ------------------------------------
+
+    /** MFN → page. */
+    final Map<Long, byte[]> machine = new HashMap<>();
+    /** MFN → owning domain. */
+    final Map<Long, Integer> owner = new HashMap<>();
+    /** Xen's M2P, MFN → PFN (missing: ~0). */
+    final Map<Long, Long> m2p = new HashMap<>();
+    /** xc_maximum_ram_page: a 1 GiB host, one 2 MiB M2P chunk. */
+    long maxMfn = 0x3_FFFF;
+    /** Xen's frames of the M2P chunks (contiguous, 512 per chunk), mapped through DOMID_XEN. */
+    final long m2pChunkBase = 0x4_0000;
+    final long compatM2pMfn0 = 0x4_1000;
+    long nextMfn = 0x2_0000;
+    /** Stride between the MFNs handed out, so that PFN order and MFN order differ. */
+    long mfnStride = 3;
+
+    long m2pChunks() {
+        return (maxMfn + 1 + 262_143) / 262_144;
+    }
+
+    long allocMfn(int domid) {
+        long mfn = nextMfn;
+        nextMfn += mfnStride;
+        if (mfn > maxMfn) {
+            throw new IllegalStateException("fake host out of machine frames");
+        }
+        owner.put(mfn, domid);
+        machine.put(mfn, new byte[4096]);
+        return mfn;
+    }
+
+    static void putWord(byte[] page, long offset, int width, long value) {
+        ByteBuffer b = ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (width == 8) {
+            b.putLong((int) offset, value);
+        } else {
+            b.putInt((int) offset, (int) value);
+        }
+    }
+
+    static long getWord(byte[] page, long offset, int width) {
+        ByteBuffer b = ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return width == 8 ? b.getLong((int) offset) : Integer.toUnsignedLong(b.getInt((int) offset));
+    }
+
+    /**
+     * A running PV guest: every PFN but {@code holes} has a page (pattern(pfn, 1)) at a scattered MFN; its p2m
+     * lives in the highest populated PFNs, reached through a frame list and frame list list (frames outside
+     * the p2m, as a kernel's own allocations would be) named by its shared info.
+     */
+    Dom addPvGuest(String name, long p2mSize, int vcpus, int width, java.util.Set<Long> holes) {
+        Dom d = addPv(name, p2mSize, vcpus, width);
+        for (long pfn = 0; pfn < p2mSize; pfn++) {
+            if (!holes.contains(pfn)) {
+                long mfn = allocMfn(d.domid);
+                machine.put(mfn, pattern(pfn, 1));
+                m2p.put(mfn, pfn);
+                d.pfnToMfn.put(pfn, mfn);
+            }
+        }
+        int fpp = 4096 / width;
+        int frames = (int) ((p2mSize + fpp - 1) / fpp);
+        d.p2mFramePfns = new long[frames];
+        java.util.Iterator<Long> high = d.pfnToMfn.descendingKeySet().iterator();
+        for (int i = frames - 1; i >= 0; i--) {
+            d.p2mFramePfns[i] = high.next();
+        }
+        writeGuestP2m(d, width);
+        int flPages = (frames + fpp - 1) / fpp;
+        long[] flMfns = new long[flPages];
+        for (int i = 0; i < flPages; i++) {
+            flMfns[i] = allocMfn(d.domid);
+        }
+        for (int x = 0; x < frames; x++) {
+            putWord(machine.get(flMfns[x / fpp]), (long) (x % fpp) * width, width, d.pfnToMfn.get(d.p2mFramePfns[x]));
+        }
+        d.fllMfn = allocMfn(d.domid);
+        for (int i = 0; i < flPages; i++) {
+            putWord(machine.get(d.fllMfn), (long) i * width, width, flMfns[i]);
+        }
+        d.sharedInfoMfn = allocMfn(d.domid);
+        byte[] shinfo = machine.get(d.sharedInfoMfn);
+        java.util.Arrays.fill(shinfo, (byte) 0x5A);
+        var l = width == 8 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
+        putWord(shinfo, XenLayouts.offset(l, "arch", "max_pfn"), width, p2mSize);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list"), width, d.fllMfn);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_cr3"), width, 0);
+        return d;
+    }
+
+    /**
+     * Publishes the guest's p2m as a linear list at {@code vaddr} instead of the tree, as a Linux guest does
+     * when the toolstack allows it: page tables (in the guest's PFNs {@code tablePfns}, top level first) map
+     * the p2m frames at {@code vaddr}; the frame list list becomes ~0.
+     */
+    void makeLinearP2m(Dom d, int width, long vaddr, long... tablePfns) {
+        int levels = width == 8 ? 4 : 3;
+        java.util.Iterator<Long> pool = java.util.Arrays.stream(tablePfns).iterator();
+        Map<String, Long> tables = new HashMap<>();
+        java.util.function.BiFunction<Integer, Long, Long> table = (level, v) -> tables.computeIfAbsent(
+                level + ":" + (level == levels ? 0 : v >>> (12 + 9 * level)), k -> {
+                    long mfn = d.pfnToMfn.get(pool.next());
+                    java.util.Arrays.fill(machine.get(mfn), (byte) 0);
+                    return mfn;
+                });
+        for (int j = 0; j < d.p2mFramePfns.length; j++) {
+            long v = vaddr + j * 4096L;
+            for (int level = levels; level >= 1; level--) {
+                int index = (int) ((v >>> (12 + 9 * (level - 1))) & (level == 3 && levels == 3 ? 3 : 511));
+                long target = level == 1 ? d.pfnToMfn.get(d.p2mFramePfns[j]) : table.apply(level - 1, v);
+                putWord(machine.get(table.apply(level, v)), index * 8L, 8, (target << 12) | 0x67);
+            }
+        }
+        long root = table.apply(levels, vaddr);
+        byte[] shinfo = machine.get(d.sharedInfoMfn);
+        var l = width == 8 ? XenLayouts.SHARED_INFO_X86_64 : XenLayouts.SHARED_INFO_X86_32;
+        putWord(shinfo, XenLayouts.offset(l, "arch", "pfn_to_mfn_frame_list_list"), width, -1L);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_cr3"), width, PvCanonical.frameToCr3(width == 8
+                ? dev.migrationd.protocol.Width.W64 : dev.migrationd.protocol.Width.W32, root));
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_vaddr"), width, vaddr);
+        putWord(shinfo, XenLayouts.offset(l, "arch", "p2m_generation"), width, 5);
+    }
+
+    /** Changes a word of machine memory and of every live mapping of that frame (the fake's mappings are copies). */
+    void pokeWord(long mfn, long offset, int width, long value) {
+        putWord(machine.get(mfn), offset, width, value);
+        for (var e : mappedPfns.entrySet()) {
+            long[] frames = e.getValue();
+            for (int i = 0; i < frames.length; i++) {
+                if (frames[i] == mfn && liveMappings.containsKey(e.getKey())) {
+                    MemorySegment page = e.getKey().asSlice(i * 4096L, 4096);
+                    if (width == 8) {
+                        page.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, offset, value);
+                    } else {
+                        page.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, offset, (int) value);
+                    }
+                }
+            }
+        }
+    }
+
+    /** (Re)writes a PV guest's p2m into its p2m frames: GW-sized MFNs, ~0 for holes. */
+    void writeGuestP2m(Dom d, int width) {
+        int fpp = 4096 / width;
+        for (int x = 0; x < d.p2mFramePfns.length; x++) {
+            byte[] page = machine.get(d.pfnToMfn.get(d.p2mFramePfns[x]));
+            for (int k = 0; k < fpp; k++) {
+                long pfn = (long) x * fpp + k;
+                Long mfn = pfn <= d.maxGpfn ? d.pfnToMfn.get(pfn) : null;
+                putWord(page, (long) k * width, width, mfn == null ? -1L : mfn);
+            }
+        }
+    }
+
+    /** Makes PFN {@code pfn} of a PV guest a page table of {@code type} holding {@code ptes} (512 entries). */
+    void setPageTable(Dom d, long pfn, dev.migrationd.protocol.PageType type, long[] ptes) {
+        long mfn = d.pfnToMfn.get(pfn);
+        ByteBuffer b = ByteBuffer.wrap(machine.get(mfn)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 512; i++) {
+            b.putLong(i * 8, ptes[i]);
+        }
+        d.pageTypes.put(mfn, Integer.toUnsignedLong(type.pfinfo()));
+    }
+
+    /** The page of a PV guest's PFN. */
+    byte[] pvPage(Dom d, long pfn) {
+        return machine.get(d.pfnToMfn.get(pfn));
     }
 
     final TreeMap<Integer, Dom> domains = new TreeMap<>();
@@ -144,6 +333,7 @@ final class FakeXen {
                 s.set(JAVA_SHORT, XenLayouts.offset(l, "domain"), (short) d.domid);
                 s.set(JAVA_INT, XenLayouts.offset(l, "flags"), d.flags);
                 s.set(JAVA_INT, XenLayouts.offset(l, "max_vcpu_id"), d.maxVcpuId);
+                s.set(JAVA_LONG, XenLayouts.offset(l, "shared_info_frame"), d.sharedInfoMfn);
                 ByteBuffer b = ByteBuffer.allocate(16).putLong(d.uuid.getMostSignificantBits()).putLong(d.uuid.getLeastSignificantBits());
                 MemorySegment.copy(MemorySegment.ofArray(b.array()), 0, s, XenLayouts.offset(l, "handle"), 16);
                 n++;
@@ -253,13 +443,17 @@ final class FakeXen {
         @Override
         public void vcpuGetContext(int domid, int vcpu, MemorySegment ctx) throws HypervisorException {
             enter("xc_vcpu_getcontext", domid, "vcpu=" + vcpu);
-            throw new UnsupportedOperationException("not used by the HVM adapter");
+            byte[] c = dom("xc_vcpu_getcontext", domid).vcpuContexts.get(vcpu);
+            if (c == null) {
+                throw new XenCallException("xc_vcpu_getcontext", "" + domid, "vcpu=" + vcpu, -1, EINVAL, XenNative.strerror(EINVAL));
+            }
+            MemorySegment.copy(c, 0, ctx, JAVA_BYTE, 0, c.length);
         }
 
         @Override
         public void vcpuSetContext(int domid, int vcpu, MemorySegment ctx) throws HypervisorException {
             enter("xc_vcpu_setcontext", domid, "vcpu=" + vcpu);
-            throw new UnsupportedOperationException("not used by the HVM adapter");
+            dom("xc_vcpu_setcontext", domid).vcpuContexts.put(vcpu, ctx.toArray(JAVA_BYTE));
         }
 
         @Override
@@ -329,6 +523,10 @@ final class FakeXen {
             d.uuid = new UUID(b.getLong(), b.getLong());
             d.maxGpfn = 0;
             domains.put(d.domid, d);
+            if (d.pv()) {
+                d.sharedInfoMfn = allocMfn(d.domid);
+                java.util.Arrays.fill(machine.get(d.sharedInfoMfn), (byte) 0x33); // Xen's fresh page, to be overwritten by the rules
+            }
             return d.domid;
         }
 
@@ -354,6 +552,20 @@ final class FakeXen {
         public void domainPopulatePhysmapExact(int domid, long count, MemorySegment pfns) throws HypervisorException {
             enter("xc_domain_populate_physmap_exact", domid, "nr=" + count);
             Dom d = dom("xc_domain_populate_physmap_exact", domid);
+            if (d.pv()) {
+                for (long i = 0; i < count; i++) {
+                    long pfn = pfns.getAtIndex(JAVA_LONG, i);
+                    if (d.pfnToMfn.containsKey(pfn)) {
+                        throw new XenCallException("xc_domain_populate_physmap_exact", "" + domid, "pfn=" + pfn, -1, EBUSY, XenNative.strerror(EBUSY));
+                    }
+                    long mfn = allocMfn(domid);
+                    m2p.put(mfn, pfn);
+                    d.pfnToMfn.put(pfn, mfn);
+                    d.maxGpfn = Math.max(d.maxGpfn, pfn);
+                    pfns.setAtIndex(JAVA_LONG, i, mfn); // a PV caller learns the machine frame
+                }
+                return;
+            }
             for (long i = 0; i < count; i++) {
                 long pfn = pfns.getAtIndex(JAVA_LONG, i);
                 if (d.pages.containsKey(pfn)) {
@@ -368,6 +580,19 @@ final class FakeXen {
         public void domainDecreaseReservationExact(int domid, long count, MemorySegment pfns) throws HypervisorException {
             enter("xc_domain_decrease_reservation_exact", domid, "nr=" + count);
             Dom d = dom("xc_domain_decrease_reservation_exact", domid);
+            if (d.pv()) {
+                for (long i = 0; i < count; i++) {
+                    long mfn = pfns.getAtIndex(JAVA_LONG, i);
+                    if (!Integer.valueOf(domid).equals(owner.get(mfn))) {
+                        throw new XenCallException("xc_domain_decrease_reservation_exact", "" + domid, "mfn=" + mfn, -1, EINVAL, XenNative.strerror(EINVAL));
+                    }
+                    Long pfn = m2p.remove(mfn);
+                    owner.remove(mfn);
+                    machine.remove(mfn);
+                    d.pfnToMfn.remove(pfn);
+                }
+                return;
+            }
             for (long i = 0; i < count; i++) {
                 d.pages.remove(pfns.getAtIndex(JAVA_LONG, i));
             }
@@ -383,10 +608,116 @@ final class FakeXen {
         public void getPfnTypeBatch(int domid, int num, MemorySegment arr) throws HypervisorException {
             enter("xc_get_pfn_type_batch", domid, "num=" + num);
             Dom d = dom("xc_get_pfn_type_batch", domid);
+            if (d.pv()) {
+                for (int i = 0; i < num; i++) {
+                    long mfn = arr.getAtIndex(JAVA_LONG, i);
+                    boolean ours = Integer.valueOf(domid).equals(owner.get(mfn));
+                    arr.setAtIndex(JAVA_LONG, i, ours ? d.pageTypes.getOrDefault(mfn, 0L) : 0xF000_0000L);
+                }
+                return;
+            }
             for (int i = 0; i < num; i++) {
                 long pfn = arr.getAtIndex(JAVA_LONG, i);
                 long type = d.broken.contains(pfn) ? 0xD000_0000L : d.pages.containsKey(pfn) ? 0 : 0xF000_0000L;
                 arr.setAtIndex(JAVA_LONG, i, type);
+            }
+        }
+
+        @Override
+        public void domctl(MemorySegment dc) throws HypervisorException {
+            var l = XenLayouts.XEN_DOMCTL;
+            int cmd = dc.get(JAVA_INT, XenLayouts.offset(l, "cmd"));
+            int domid = Short.toUnsignedInt(dc.get(JAVA_SHORT, XenLayouts.offset(l, "domain")));
+            enter("xc_domctl", domid, "cmd=" + cmd);
+            calls.set(calls.size() - 1, "xc_domctl:" + cmd);
+            Dom d = dom("xc_domctl", domid);
+            long u = XenLayouts.offset(l, "u");
+            int vcpu = dc.get(JAVA_INT, u);
+            var xs = XenLayouts.XEN_DOMCTL_VCPUEXTSTATE;
+            switch (cmd) {
+                case XenLayouts.XEN_DOMCTL_GET_EXT_VCPUCONTEXT -> {
+                    byte[] ext = d.extContexts.get(vcpu);
+                    if (ext == null) {
+                        ext = new byte[128];
+                        ByteBuffer b = ByteBuffer.wrap(ext).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                        b.putInt(0, vcpu).putInt(4, 64).putLong(8, 0xFFFF_8000_0000_1000L + vcpu).putShort(24, (short) 0xe033);
+                    }
+                    MemorySegment.copy(ext, 0, dc, JAVA_BYTE, u, 128);
+                }
+                case XenLayouts.XEN_DOMCTL_SET_EXT_VCPUCONTEXT -> d.extContexts.put(vcpu, dc.asSlice(u, 128).toArray(JAVA_BYTE));
+                case XenLayouts.XEN_DOMCTL_GETVCPUEXTSTATE -> {
+                    byte[] area = d.xsave.get(vcpu);
+                    long size = dc.get(JAVA_LONG, u + XenLayouts.offset(xs, "size"));
+                    if (size == 0) {
+                        dc.set(JAVA_LONG, u + XenLayouts.offset(xs, "xfeature_mask"), area == null ? 0 : d.xfeatureMask);
+                        dc.set(JAVA_LONG, u + XenLayouts.offset(xs, "size"), area == null ? 0 : area.length);
+                    } else {
+                        long addr = dc.get(JAVA_LONG, u + XenLayouts.offset(xs, "buffer"));
+                        MemorySegment.copy(area, 0, MemorySegment.ofAddress(addr).reinterpret(size), JAVA_BYTE, 0, area.length);
+                        dc.set(JAVA_LONG, u + XenLayouts.offset(xs, "size"), area.length);
+                    }
+                }
+                case XenLayouts.XEN_DOMCTL_SETVCPUEXTSTATE -> {
+                    long size = dc.get(JAVA_LONG, u + XenLayouts.offset(xs, "size"));
+                    long addr = dc.get(JAVA_LONG, u + XenLayouts.offset(xs, "buffer"));
+                    d.xsave.put(vcpu, MemorySegment.ofAddress(addr).reinterpret(size).toArray(JAVA_BYTE));
+                }
+                case XenLayouts.XEN_DOMCTL_SET_ADDRESS_SIZE -> {
+                    d.addressSizeBits = dc.get(JAVA_INT, u);
+                    d.guestWidth = d.addressSizeBits / 8;
+                }
+                default -> throw new XenCallException("xc_domctl", "" + domid, "cmd=" + cmd, -1, EINVAL, XenNative.strerror(EINVAL));
+            }
+        }
+
+        @Override
+        public long maximumRamPage() throws HypervisorException {
+            enter("xc_maximum_ram_page", null, "");
+            return maxMfn;
+        }
+
+        @Override
+        public void machphysMfnList(long maxExtents, MemorySegment extentStart) throws HypervisorException {
+            enter("xc_machphys_mfn_list", null, "max_extents=" + maxExtents);
+            if (maxExtents != m2pChunks()) {
+                throw new XenCallException("xc_machphys_mfn_list", null, "", -1, EINVAL, XenNative.strerror(EINVAL));
+            }
+            for (long c = 0; c < maxExtents; c++) {
+                extentStart.setAtIndex(JAVA_LONG, c, m2pChunkBase + c * 512);
+            }
+        }
+
+        @Override
+        public long memoryOp(int cmd, MemorySegment arg) throws HypervisorException {
+            enter("xc_memory_op", null, "cmd=" + cmd);
+            var l = XenLayouts.XEN_MACHPHYS_MFN_LIST;
+            if (cmd != XenLayouts.XENMEM_MACHPHYS_COMPAT_MFN_LIST || arg.get(JAVA_INT, XenLayouts.offset(l, "max_extents")) < 1) {
+                throw new XenCallException("xc_memory_op", null, "cmd=" + cmd, -1, EINVAL, XenNative.strerror(EINVAL));
+            }
+            MemorySegment out = arg.get(java.lang.foreign.ValueLayout.ADDRESS, XenLayouts.offset(l, "extent_start")).reinterpret(8);
+            out.set(JAVA_LONG, 0, compatM2pMfn0);
+            arg.set(JAVA_INT, XenLayouts.offset(l, "nr_extents"), 1);
+            return 0;
+        }
+
+        @Override
+        public void mmuextOp(int domid, MemorySegment ops, int count) throws HypervisorException {
+            enter("xc_mmuext_op", domid, "nr_ops=" + count);
+            Dom d = dom("xc_mmuext_op", domid);
+            var l = XenLayouts.MMUEXT_OP;
+            if (count < 1 || count > 1024 || ops.byteSize() < count * l.byteSize()) {
+                throw new IllegalStateException("mmuext batch of " + count);
+            }
+            d.pinBatchSizes.add(count);
+            for (int i = 0; i < count; i++) {
+                int cmd = ops.get(JAVA_INT, i * l.byteSize());
+                long mfn = ops.get(JAVA_LONG, i * l.byteSize() + 8);
+                boolean ours = Integer.valueOf(domid).equals(owner.get(mfn));
+                if (!ours || cmd < 0 || cmd > 3 || !validTable(domid, machine.get(mfn))) {
+                    throw new XenCallException("xc_mmuext_op", "" + domid, "mfn=" + mfn, -1, EINVAL, XenNative.strerror(EINVAL));
+                }
+                d.pageTypes.put(mfn, (long) (0x8 | (cmd + 1)) << 28);
+                d.pins.add(new long[] {cmd, mfn});
             }
         }
 
@@ -401,11 +732,27 @@ final class FakeXen {
         public MemorySegment map(int domid, int prot, long pages, MemorySegment pfns, MemorySegment errs) throws HypervisorException {
             enter("xenforeignmemory_map", domid, "pages=" + pages);
             mapCallSizes.add(pages);
-            Dom d = dom("xenforeignmemory_map", domid);
+            Dom d = domid == XenLayouts.DOMID_XEN ? null : dom("xenforeignmemory_map", domid);
             if (pages < 1 || pages > 1024) {
                 throw new IllegalStateException("the adapter must map 1..1024 pages per call, not " + pages);
             }
             MemorySegment region = arena.allocate(pages * 4096, 4096);
+            if (domid == XenLayouts.DOMID_XEN || d.pv()) {
+                for (long i = 0; i < pages; i++) {
+                    long mfn = pfns.getAtIndex(JAVA_LONG, i);
+                    byte[] page = domid == XenLayouts.DOMID_XEN ? m2pPage(mfn)
+                            : Integer.valueOf(domid).equals(owner.get(mfn)) ? machine.get(mfn) : null;
+                    if (page == null || mapErrors.contains(mfn)) {
+                        errs.setAtIndex(JAVA_INT, i, -EINVAL);
+                    } else {
+                        errs.setAtIndex(JAVA_INT, i, 0);
+                        MemorySegment.copy(page, 0, region, JAVA_BYTE, i * 4096, 4096);
+                    }
+                }
+                liveMappings.put(region, domid | ((long) prot << 32));
+                mappedPfns.put(region, pfns.asSlice(0, pages * 8).toArray(JAVA_LONG));
+                return region;
+            }
             for (long i = 0; i < pages; i++) {
                 long pfn = pfns.getAtIndex(JAVA_LONG, i);
                 if (d.broken.contains(pfn)) {
@@ -439,6 +786,14 @@ final class FakeXen {
             int prot = (int) (key >>> 32);
             long[] pfns = mappedPfns.remove(region);
             Dom d = domains.get(domid);
+            if ((prot & XenLayouts.PROT_WRITE) != 0 && d != null && d.pv()) {
+                for (int i = 0; i < pfns.length; i++) {
+                    if (Integer.valueOf(domid).equals(owner.get(pfns[i]))) {
+                        machine.put(pfns[i], region.asSlice(i * 4096L, 4096).toArray(JAVA_BYTE));
+                    }
+                }
+                return;
+            }
             if ((prot & XenLayouts.PROT_WRITE) != 0 && d != null) {
                 for (int i = 0; i < pfns.length; i++) {
                     if (d.pages.containsKey(pfns[i])) {
@@ -455,6 +810,33 @@ final class FakeXen {
     }
 
     final Map<MemorySegment, long[]> mappedPfns = new IdentityHashMap<>();
+
+    /** Xen's validation of a table, as far as the fake goes: every present entry maps a frame of the domain. */
+    private boolean validTable(int domid, byte[] table) {
+        ByteBuffer b = ByteBuffer.wrap(table).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 512; i++) {
+            long pte = b.getLong(i * 8);
+            if ((pte & 1) != 0 && !Integer.valueOf(domid).equals(owner.get((pte & 0x000F_FFFF_FFFF_F000L) >>> 12))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A page of Xen's M2P, or null when {@code mfn} is not one of its frames. */
+    private byte[] m2pPage(long mfn) {
+        long rel = mfn - m2pChunkBase;
+        if (rel < 0 || rel >= m2pChunks() * 512) {
+            return null;
+        }
+        byte[] page = new byte[4096];
+        ByteBuffer b = ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long first = rel * 512; // chunk c page k holds entries c*262144 + k*512 .. +511, i.e. rel*512
+        for (int j = 0; j < 512; j++) {
+            b.putLong(j * 8, m2p.getOrDefault(first + j, -1L));
+        }
+        return page;
+    }
 
     final class Store implements XenStore {
         @Override

@@ -27,11 +27,42 @@ class XenBindingsTest {
     void everyLibxenctrlFunctionBinds() throws Exception {
         Map<String, MethodHandle> h = LibXenCtrl.handles();
         assertEquals(LibXenCtrl.SIGNATURES.keySet(), h.keySet());
-        assertEquals(29, h.size());
+        assertEquals(34, h.size());
         // the errno capture segment comes first: xc_domain_pause(capture, xch, domid) -> int
         assertEquals("(MemorySegment,MemorySegment,int)int", h.get("xc_domain_pause").type().toString());
         assertEquals("(MemorySegment,MemorySegment,int,int,MemorySegment,long,int,MemorySegment)long",
                 h.get("xc_logdirty_control").type().toString());
+    }
+
+    /** The PV downcalls, with the C prototypes of Xen 4.17's xenctrl.h (errno capture segment first). */
+    @Test
+    void thePvDowncallsBindWithTheirCPrototypes() throws Exception {
+        Map<String, MethodHandle> h = LibXenCtrl.handles();
+        // int xc_domctl(xc_interface *, struct xen_domctl *)
+        assertEquals("(MemorySegment,MemorySegment,MemorySegment)int", h.get("xc_domctl").type().toString());
+        // int xc_maximum_ram_page(xc_interface *, unsigned long *)
+        assertEquals("(MemorySegment,MemorySegment,MemorySegment)int", h.get("xc_maximum_ram_page").type().toString());
+        // int xc_machphys_mfn_list(xc_interface *, unsigned long, xen_pfn_t *)
+        assertEquals("(MemorySegment,MemorySegment,long,MemorySegment)int", h.get("xc_machphys_mfn_list").type().toString());
+        // long xc_memory_op(xc_interface *, unsigned int, void *, size_t)
+        assertEquals("(MemorySegment,MemorySegment,int,MemorySegment,long)long", h.get("xc_memory_op").type().toString());
+        // int xc_mmuext_op(xc_interface *, struct mmuext_op *, unsigned int nr_ops, uint32_t dom)
+        assertEquals("(MemorySegment,MemorySegment,MemorySegment,int,int)int", h.get("xc_mmuext_op").type().toString());
+    }
+
+    /** The prototypes above, as the installed header declares them (so a changed header fails here, not on a dom0). */
+    @Test
+    void thePvPrototypesAreTheInstalledHeaders() throws Exception {
+        String header = Files.readString(Path.of("/usr/include/xenctrl.h")).replaceAll("\\s+", " ");
+        for (String proto : new String[] {
+            "int xc_domctl(xc_interface *xch, struct xen_domctl *domctl);",
+            "int xc_maximum_ram_page(xc_interface *xch, unsigned long *max_mfn);",
+            "int xc_machphys_mfn_list(xc_interface *xch, unsigned long max_extents, xen_pfn_t *extent_start);",
+            "long xc_memory_op(xc_interface *xch, unsigned int cmd, void *arg, size_t len);",
+            "int xc_mmuext_op(xc_interface *xch, struct mmuext_op *op, unsigned int nr_ops, uint32_t dom);",
+        }) {
+            assertTrue(header.contains(proto), "xenctrl.h no longer declares: " + proto);
+        }
     }
 
     @Test

@@ -113,17 +113,17 @@ class XenHypervisorTest {
     }
 
     @Test
-    void pvGuestsAreListedAndControlledButTheirMemoryFailsClearly() throws Exception {
-        xen.addPv("pv64", 0x1000, 1, 8);
+    void aPvGuestWithoutAUsableSharedInfoFailsClearlyAndLeavesNothingMapped() throws Exception {
+        xen.addPv("pv64", 0x1000, 1, 8); // no shared info frame, no p2m
         Domain pv = xen.hypervisor().domain("pv64");
         pv.pause();
         pv.resume();
         HypervisorException e = assertThrows(HypervisorException.class,
                 () -> pv.memory().mapForRead(new long[] {1}, 0, 1));
-        assertEquals("memory.mapForRead domain=pv64: mapping a PV guest's pages is not supported by the xen backend yet"
-                + " (PV guests need p2m/M2P translation and page-table canonicalisation); migrate HVM guests, or use --backend sim",
+        assertEquals("pv.map domain=pv64: cannot map shared info (mfn 0x0): frame 0x0 gave errno 22 (Invalid argument)",
                 e.getMessage());
-        assertThrows(HypervisorException.class, () -> pv.platform().pvVcpuContext(0));
-        assertFalse(xen.calls.contains("xenforeignmemory_map"));
+        assertTrue(xen.liveMappings.isEmpty(), "the M2P mapped before the failure is unmapped again");
+        HypervisorException hvm = assertThrows(HypervisorException.class, () -> pv.platform().hvmContext());
+        assertEquals("platform.hvmContext domain=pv64: an HVM context of a PV guest does not exist: the guest is PV", hvm.getMessage());
     }
 }

@@ -48,6 +48,21 @@ class XenLayoutsTest {
         STRUCTS.put("struct hvm_save_descriptor", XenLayouts.HVM_SAVE_DESCRIPTOR);
         STRUCTS.put("struct hvm_save_header", XenLayouts.HVM_SAVE_HEADER);
         STRUCTS.put("struct hvm_hw_cpu", XenLayouts.HVM_HW_CPU);
+        STRUCTS.put("start_info_x86_64_t", XenLayouts.START_INFO_X86_64);
+        STRUCTS.put("start_info_x86_32_t", XenLayouts.START_INFO_X86_32);
+        STRUCTS.put("struct vcpu_info_x86_64", XenLayouts.VCPU_INFO_X86_64);
+        STRUCTS.put("struct vcpu_info_x86_32", XenLayouts.VCPU_INFO_X86_32);
+        STRUCTS.put("struct arch_shared_info_x86_64", XenLayouts.ARCH_SHARED_INFO_X86_64);
+        STRUCTS.put("struct arch_shared_info_x86_32", XenLayouts.ARCH_SHARED_INFO_X86_32);
+        STRUCTS.put("struct shared_info_x86_64", XenLayouts.SHARED_INFO_X86_64);
+        STRUCTS.put("struct shared_info_x86_32", XenLayouts.SHARED_INFO_X86_32);
+        STRUCTS.put("struct mmuext_op", XenLayouts.MMUEXT_OP);
+        STRUCTS.put("struct hvm_vmce_vcpu", XenLayouts.HVM_VMCE_VCPU);
+        STRUCTS.put("struct xen_domctl_ext_vcpucontext", XenLayouts.XEN_DOMCTL_EXT_VCPUCONTEXT);
+        STRUCTS.put("struct xen_domctl_vcpuextstate", XenLayouts.XEN_DOMCTL_VCPUEXTSTATE);
+        STRUCTS.put("struct xen_domctl_address_size", XenLayouts.XEN_DOMCTL_ADDRESS_SIZE);
+        STRUCTS.put("struct xen_domctl", XenLayouts.XEN_DOMCTL);
+        STRUCTS.put("struct xen_machphys_mfn_list", XenLayouts.XEN_MACHPHYS_MFN_LIST);
     }
 
     @TempDir
@@ -65,6 +80,8 @@ class XenLayoutsTest {
         StringBuilder c = new StringBuilder("""
                 #include <xenctrl.h>
                 #include <xen/hvm/save.h>
+                #include <xen/foreign/x86_32.h>
+                #include <xen/foreign/x86_64.h>
                 #include <stdio.h>
                 #include <stddef.h>
                 #define M(T, P) printf("%s|%s|%zu %zu\\n", #T, #P, offsetof(T, P), sizeof(((T *)0)->P))
@@ -110,6 +127,10 @@ class XenLayoutsTest {
     private static List<String> memberPaths(GroupLayout group, String prefix) {
         List<String> paths = new ArrayList<>();
         for (MemoryLayout m : group.memberLayouts()) {
+            if (m.name().isEmpty() && m instanceof GroupLayout anonymous) {
+                paths.addAll(memberPaths(anonymous, prefix)); // a C11 anonymous union: its members are the parent's
+                continue;
+            }
             if (m instanceof PaddingLayout || m.name().isEmpty()) {
                 continue;
             }
@@ -127,7 +148,14 @@ class XenLayoutsTest {
 
     /** What the Java layout says for each C designator produced by {@link #memberPaths}. */
     private static void javaView(GroupLayout group, String ctype, String prefix, long base, Map<String, String> into) {
+        long running = 0;
         for (MemoryLayout m : group.memberLayouts()) {
+            long at = group instanceof java.lang.foreign.StructLayout ? running : 0;
+            running += m.byteSize();
+            if (m.name().isEmpty() && m instanceof GroupLayout anonymous) {
+                javaView(anonymous, ctype, prefix, base + at, into);
+                continue;
+            }
             if (m instanceof PaddingLayout || m.name().isEmpty()) {
                 continue;
             }
@@ -176,6 +204,33 @@ class XenLayoutsTest {
         assertEquals(24, XenLayouts.HVM_SAVE_HEADER.byteSize());
         assertEquals(1032, XenLayouts.HVM_HW_CPU.byteSize());
         assertEquals(64, XenLayouts.XEN_DOMCTL_CREATEDOMAIN.byteSize());
+    }
+
+    /** legacy-stream.md §8.3 and §8.2: the shared-info offsets for both guest widths, the domctl and pin structures. */
+    @Test
+    void pvStructuresAgreeWithTheLegacySpec() {
+        GroupLayout s64 = XenLayouts.SHARED_INFO_X86_64;
+        GroupLayout s32 = XenLayouts.SHARED_INFO_X86_32;
+        assertEquals(2048, XenLayouts.offset(s64, "evtchn_pending"));
+        assertEquals(2560, XenLayouts.offset(s64, "evtchn_mask"));
+        assertEquals(3072, XenLayouts.offset(s64, "wc_version"));
+        assertEquals(3088, XenLayouts.offset(s64, "arch"));
+        assertEquals(3096, XenLayouts.offset(s64, "arch", "pfn_to_mfn_frame_list_list"));
+        assertEquals(3104, XenLayouts.offset(s64, "arch", "nmi_reason"));
+        assertEquals(2048, XenLayouts.offset(s32, "evtchn_pending"));
+        assertEquals(2176, XenLayouts.offset(s32, "evtchn_mask"));
+        assertEquals(2304, XenLayouts.offset(s32, "wc_version"));
+        assertEquals(2316, XenLayouts.offset(s32, "arch"));
+        assertEquals(2320, XenLayouts.offset(s32, "arch", "pfn_to_mfn_frame_list_list"));
+        assertEquals(8, XenLayouts.offset(XenLayouts.VCPU_INFO_X86_64, "evtchn_pending_sel"));
+        assertEquals(4, XenLayouts.offset(XenLayouts.VCPU_INFO_X86_32, "evtchn_pending_sel"));
+        assertTrue(s64.byteSize() <= 4096 && s32.byteSize() <= 4096);
+        assertEquals(144, XenLayouts.XEN_DOMCTL.byteSize());
+        assertEquals(16, XenLayouts.offset(XenLayouts.XEN_DOMCTL, "u"));
+        assertEquals(64, XenLayouts.XEN_DOMCTL_EXT_VCPUCONTEXT.byteSize());
+        assertEquals(24, XenLayouts.MMUEXT_OP.byteSize());
+        assertEquals(1168, XenLayouts.START_INFO_X86_64.byteSize());
+        assertEquals(1112, XenLayouts.START_INFO_X86_32.byteSize());
     }
 
     /** legacy-stream.md §8.1: the key offsets of vcpu_guest_context for both guest widths. */

@@ -98,9 +98,25 @@ public final class LegacyStreamReader {
         }
     }
 
+    /**
+     * Receives the pages of each batch one at a time, as soon as each page is complete, so the receiver can copy
+     * straight from the fed buffer into guest memory (one copy, even when batches straddle feeds). With a listener,
+     * each {@link PageBatch} item (entries only, {@link PageBatch#pagesStreamed()}) is delivered first, then its
+     * data pages in entry order.
+     */
+    @FunctionalInterface
+    public interface PageListener {
+        /**
+         * @param batch      the batch the page belongs to (delivered just before)
+         * @param entryIndex index of the page's entry in the batch
+         * @param page       a little-endian 4096-byte view, valid only during this call
+         */
+        void page(PageBatch batch, int entryIndex, ByteBuffer page);
+    }
+
     private enum State {
         DETECT, P2M_SIZE, EXT_SIGNATURE, EXT_TOTAL, EXT_BLOCK_HEADER, EXT_BLOCK_DATA, P2M_FRAMES,
-        CHUNK_ID, NEXT_CHECKPOINT, BATCH_PFNS, BATCH_PAGES, VCPU_INFO_MAX, VCPU_INFO_MAP, HVM_PARAM, TSC_INFO,
+        CHUNK_ID, NEXT_CHECKPOINT, BATCH_PFNS, BATCH_PAGES, BATCH_PAGES_STREAMED, VCPU_INFO_MAX, VCPU_INFO_MAP, HVM_PARAM, TSC_INFO,
         TMEM_HEADER, TMEM_POOL_ID, TMEM_POOL_HEADER, TMEM_OID, TMEM_INDEX, TMEM_DATA,
         TMEM_EXTRA_POOL_ID, TMEM_EXTRA_REST, COMPRESSED_LEN, COMPRESSED_DATA, TOOLSTACK_LEN, TOOLSTACK_DATA,
         PV_NR_UNMAPPED, PV_UNMAPPED, PV_VCPU, PV_SHARED_INFO, HVM_MAGIC, HVM_CTX_LEN, HVM_CTX,
@@ -113,6 +129,11 @@ public final class LegacyStreamReader {
     private final Options options;
     private final StreamLimits limits;
     private final Consumer<? super LegacyItem> consumer;
+    private final PageListener pageListener;
+    private PageBatch streamedBatch;
+    private int streamedEntry;
+    private int streamedPagesLeft;
+    private final ByteBuffer pageScratch = ByteBuffer.allocate(LegacyFormat.PAGE_SIZE);
 
     private Width width;
     private GuestType guestType;
@@ -175,9 +196,15 @@ public final class LegacyStreamReader {
     private QemuSignature qemuSignature;
 
     public LegacyStreamReader(Options options, Consumer<? super LegacyItem> consumer) {
+        this(options, consumer, null);
+    }
+
+    /** A reader that hands page data to {@code pages} page by page (see {@link PageListener}); null = whole batches. */
+    public LegacyStreamReader(Options options, Consumer<? super LegacyItem> consumer, PageListener pages) {
         this.options = Objects.requireNonNull(options);
         this.limits = options.limits();
         this.consumer = Objects.requireNonNull(consumer);
+        this.pageListener = pages;
         this.width = options.width();
         this.guestType = options.guestType();
         if (width != null && guestType != null) {
@@ -293,6 +320,7 @@ public final class LegacyStreamReader {
     private void step(ByteBuffer in) throws StreamException {
         switch (state) {
             case BATCH_PAGES -> stepPages(in);
+            case BATCH_PAGES_STREAMED -> stepStreamedPages(in);
             case QEMU_TO_EOF -> {
                 int take = in.remaining();
                 if ((long) accLen + take > limits.maxQemuRecordBytes()) {
@@ -357,7 +385,7 @@ public final class LegacyStreamReader {
         state = s;
         need = (int) n;
         accLen = 0;
-        if (s == State.BATCH_PAGES) {
+        if (s == State.BATCH_PAGES || s == State.BATCH_PAGES_STREAMED) {
             pageFill = 0;
         } else if (n == 0) {
             complete();
@@ -914,10 +942,53 @@ public final class LegacyStreamReader {
         } else if (data == 0) {
             emit(PageBatch.owned(entries, ByteBuffer.allocate(0)));
             nextChunk();
+        } else if (pageListener != null) {
+            streamedBatch = PageBatch.streamed(entries);
+            streamedEntry = -1;
+            streamedPagesLeft = data;
+            advanceStreamedEntry();
+            expect(State.BATCH_PAGES_STREAMED, (long) data * LegacyFormat.PAGE_SIZE);
+            pageFill = 0;
+            emit(streamedBatch);
         } else {
             batchEntries = entries;
             expect(State.BATCH_PAGES, (long) data * LegacyFormat.PAGE_SIZE);
         }
+    }
+
+    private void advanceStreamedEntry() {
+        do {
+            streamedEntry++;
+        } while (streamedEntry < streamedBatch.count() && !streamedBatch.hasData(streamedEntry));
+    }
+
+    private void stepStreamedPages(ByteBuffer in) throws StreamException {
+        ByteBuffer view;
+        if (pageFill == 0 && in.remaining() >= LegacyFormat.PAGE_SIZE) {
+            view = in.slice(in.position(), LegacyFormat.PAGE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            in.position(in.position() + LegacyFormat.PAGE_SIZE);
+            offset += LegacyFormat.PAGE_SIZE;
+        } else {
+            int take = Math.min(LegacyFormat.PAGE_SIZE - pageFill, in.remaining());
+            pageScratch.put(pageFill, in, in.position(), take);
+            in.position(in.position() + take);
+            pageFill += take;
+            offset += take;
+            if (pageFill < LegacyFormat.PAGE_SIZE) {
+                return;
+            }
+            pageFill = 0;
+            view = pageScratch.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        PageBatch b = streamedBatch;
+        int entry = streamedEntry;
+        if (--streamedPagesLeft == 0) {
+            streamedBatch = null;
+            expect(State.CHUNK_ID, 4);
+        } else {
+            advanceStreamedEntry();
+        }
+        pageListener.page(b, entry, view);
     }
 
     private void stepPages(ByteBuffer in) throws StreamException {
@@ -1011,7 +1082,9 @@ public final class LegacyStreamReader {
     // ------------------------------------------------------------------ errors
 
     private StreamFatalException truncated() {
-        long missing = state == State.BATCH_PAGES ? need - pageFill : need - accLen;
+        long missing = state == State.BATCH_PAGES ? need - pageFill
+                : state == State.BATCH_PAGES_STREAMED ? (long) streamedPagesLeft * LegacyFormat.PAGE_SIZE - pageFill
+                : need - accLen;
         return new StreamFatalException(itemName, itemCode, itemOffset, "stream truncated at offset " + offset
                 + " inside " + state + " (" + missing + " more bytes needed)");
     }

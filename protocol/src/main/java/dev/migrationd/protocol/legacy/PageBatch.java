@@ -29,6 +29,7 @@ public final class PageBatch implements LegacyItem {
     private final ByteBuffer[] pages;    // one view per data page
     private final MemorySegment guestMemory; // page of entry i at pfn(i) * 4096
     private final boolean pfnsOnly;
+    private final boolean streamed; // reader with a PageListener: pages went to the listener
 
     private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
                       boolean pfnsOnly) {
@@ -46,6 +47,7 @@ public final class PageBatch implements LegacyItem {
         this.pages = pages;
         this.guestMemory = guestMemory;
         this.pfnsOnly = pfnsOnly;
+        this.streamed = false;
         if (contiguous != null && contiguous.remaining() != (long) n * LegacyFormat.PAGE_SIZE) {
             throw new IllegalArgumentException("need " + n + " pages of data, got " + contiguous.remaining() + " bytes");
         }
@@ -100,6 +102,34 @@ public final class PageBatch implements LegacyItem {
     /** Reader side: takes ownership of {@code entries}; {@code data} is a view (or null for Format B). */
     static PageBatch owned(int[] entries, ByteBuffer data) {
         return new PageBatch(entries, data, null, null, data == null);
+    }
+
+    /** Reader side with a {@link LegacyStreamReader.PageListener}: entries only, the pages follow one by one. */
+    static PageBatch streamed(int[] entries) {
+        return new PageBatch(entries, true);
+    }
+
+    private PageBatch(int[] entries, boolean streamed) {
+        this.entries = entries;
+        this.dataIndex = new int[entries.length];
+        int n = 0;
+        for (int i = 0; i < entries.length; i++) {
+            dataIndex[i] = LegacyFormat.hasData(entries[i]) ? n++ : -1;
+        }
+        this.dataCount = n;
+        this.contiguous = null;
+        this.pages = null;
+        this.guestMemory = null;
+        this.pfnsOnly = false;
+        this.streamed = streamed;
+    }
+
+    /**
+     * True for a batch delivered by a reader that has a {@link LegacyStreamReader.PageListener}: its pages go to
+     * the listener right after this item, one by one, and {@link #page(int)} is not available.
+     */
+    public boolean pagesStreamed() {
+        return streamed;
     }
 
     public int count() {
@@ -158,6 +188,9 @@ public final class PageBatch implements LegacyItem {
         if (pfnsOnly) {
             throw new IllegalStateException("a Format B batch has no page data");
         }
+        if (streamed) {
+            throw new IllegalStateException("the pages of this batch went to the reader's PageListener");
+        }
         ByteBuffer v;
         if (contiguous != null) {
             v = contiguous.slice(d * LegacyFormat.PAGE_SIZE, LegacyFormat.PAGE_SIZE);
@@ -176,6 +209,9 @@ public final class PageBatch implements LegacyItem {
 
     /** A copy whose pages live on the heap, independent of the reader's buffers. */
     public PageBatch detach() {
+        if (streamed) {
+            return this;
+        }
         if (pfnsOnly) {
             return new PageBatch(entries.clone(), null, null, null, true);
         }
@@ -238,10 +274,11 @@ public final class PageBatch implements LegacyItem {
 
     @Override
     public boolean equals(Object o) {
-        if (!(o instanceof PageBatch b) || b.pfnsOnly != pfnsOnly || !Arrays.equals(b.entries, entries)) {
+        if (!(o instanceof PageBatch b) || b.pfnsOnly != pfnsOnly || b.streamed != streamed
+                || !Arrays.equals(b.entries, entries)) {
             return false;
         }
-        if (pfnsOnly) {
+        if (pfnsOnly || streamed) {
             return true;
         }
         for (int i = 0; i < entries.length; i++) {
@@ -255,7 +292,7 @@ public final class PageBatch implements LegacyItem {
     @Override
     public int hashCode() {
         int h = Arrays.hashCode(entries);
-        if (!pfnsOnly && dataCount > 0) {
+        if (!pfnsOnly && !streamed && dataCount > 0) {
             for (int i = 0; i < entries.length; i++) {
                 if (dataIndex[i] >= 0) {
                     h = 31 * h + Long.hashCode(MemorySegment.ofBuffer(page(i)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0));
@@ -268,7 +305,7 @@ public final class PageBatch implements LegacyItem {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("PageBatch[count=").append(entries.length).append(", data=")
-                .append(dataCount).append(pfnsOnly ? ", pfnsOnly" : "").append(", entries=");
+                .append(dataCount).append(pfnsOnly ? ", pfnsOnly" : "").append(streamed ? ", streamed" : "").append(", entries=");
         for (int i = 0; i < Math.min(4, entries.length); i++) {
             sb.append(i == 0 ? "" : ",").append(String.format("%08x", entries[i]));
         }

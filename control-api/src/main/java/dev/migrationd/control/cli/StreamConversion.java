@@ -1,0 +1,107 @@
+package dev.migrationd.control.cli;
+
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.legacy.ToolstackWrappers;
+import java.io.IOException;
+import java.nio.ByteOrder;
+import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.convert.LegacyToV2Converter;
+import dev.migrationd.protocol.convert.LegacyToV2Pipeline;
+import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * {@code stream convert}: legacy → v2 through protocol.convert's in-process pipeline (reader → converter →
+ * writer), streaming: one read buffer at a time, pages written synchronously as views. Every checkpoint is kept.
+ * An xl header is copied with its STREAMv2 flag set (as {@code convert-legacy-stream -x -f libxl}).
+ */
+final class StreamConversion {
+    private static final int READ_CHUNK = 1 << 16;
+
+    private StreamConversion() {
+    }
+
+    static void convert(Path in, Path out, boolean force, boolean libxl, Width width, GuestType guest) throws Exception {
+        StreamFormatDetector.Detected d = StreamFormatDetector.detect(in, width, guest);
+        if (d.kind() != StreamFormatDetector.Kind.LEGACY) {
+            throw new CliException(ExitCodes.USAGE, in + " is already a v2 stream");
+        }
+        byte[] xlHeader = null;
+        if ("xend".equals(d.wrapper())) {
+            throw CliException.notImplemented("converting a stream with a xend header (strip the "
+                    + d.streamStart() + "-byte header first)");
+        }
+        if ("xl".equals(d.wrapper())) {
+            if (!libxl) {
+                throw new CliException(ExitCodes.USAGE, "an xl header can only introduce a libxl v2 stream; "
+                        + "use --layer libxl");
+            }
+            xlHeader = xlHeaderForV2(in, (int) d.streamStart());
+        }
+        LegacyStreamReader.Options ro = new LegacyStreamReader.Options(d.toolstackWidth(), d.guestType(), true,
+                StreamLimits.DEFAULT);
+        byte[] header = xlHeader;
+        long base = d.streamStart();
+        try {
+            AtomicOutput.write(out, force, os -> copy(in, os, header, base, ro, libxl));
+        } catch (StreamException e) {
+            throw Offsets.toFileOffset(e, base);
+        }
+    }
+
+    /** The input's xl header with the STREAMv2 mandatory flag set (xl reads a v2 libxl stream after it). */
+    private static byte[] xlHeaderForV2(Path in, int length) throws IOException {
+        byte[] h = new byte[length];
+        try (FileChannel ch = FileChannel.open(in, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.wrap(h);
+            while (b.hasRemaining() && ch.read(b) >= 0) {
+                // fill
+            }
+        }
+        ByteBuffer le = ByteBuffer.wrap(h).order(ByteOrder.LITTLE_ENDIAN);
+        le.putInt(36, le.getInt(36) | ToolstackWrappers.XL_MANDATORY_FLAG_STREAMV2);
+        return h;
+    }
+
+    private static void copy(Path in, java.io.OutputStream os, byte[] xlHeader, long base,
+            LegacyStreamReader.Options ro, boolean libxl) throws IOException, StreamException {
+        WritableByteChannel wch = Channels.newChannel(os);
+        if (xlHeader != null) {
+            os.write(xlHeader);
+        }
+        LegacyToV2Pipeline p = new LegacyToV2Pipeline(ro,
+                libxl ? LegacyToV2Converter.Format.LIBXL : LegacyToV2Converter.Format.LIBXC, false, false, b -> {
+                    while (b.hasRemaining()) {
+                        wch.write(b);
+                    }
+                });
+        try (FileChannel ch = FileChannel.open(in, StandardOpenOption.READ)) {
+            ch.position(base);
+            ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
+            long consumed = 0;
+            while (true) {
+                buf.clear();
+                if (ch.read(buf) < 0) {
+                    break;
+                }
+                buf.flip();
+                int n = buf.remaining();
+                p.feed(buf);
+                consumed += n - buf.remaining();
+                if (buf.hasRemaining()) {
+                    throw new RecordException("TRAILING_DATA", 0, consumed, (buf.remaining() + ch.size()
+                            - ch.position()) + " bytes after the last checkpoint");
+                }
+            }
+            p.finish();
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.migrationd.control.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+/** {@code migrationctl stream verify FILE}. */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Reads the whole stream with migrationd's readers and checks it, HVM context included.",
+            "Prints one summary line on success; on failure prints ONE line on stderr naming the problem "
+                + "and its byte offset, and exits 1."},
+        footer = {"", ExitCodes.HELP})
+final class StreamVerifyCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "The stream to check.")
+    Path file;
+
+    @Mixin
+    StreamOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        StreamSummary s = StreamAnalyzer.analyze(file, options.width, options.guest);
+        spec.commandLine().getOut().println(file + ": valid " + s.oneLine());
+        spec.commandLine().getOut().flush();
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,401 @@
+package dev.migrationd.protocol.convert;
+
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.v2.BlobRecord;
+import dev.migrationd.protocol.v2.ByteSink;
+import dev.migrationd.protocol.v2.DomainHeader;
+import dev.migrationd.protocol.v2.EmulatorRecord;
+import dev.migrationd.protocol.v2.HvmParams;
+import dev.migrationd.protocol.v2.ImageHeader;
+import dev.migrationd.protocol.v2.LibxcWriter;
+import dev.migrationd.protocol.v2.LibxlHeader;
+import dev.migrationd.protocol.v2.LibxlRecordType;
+import dev.migrationd.protocol.v2.LibxlSignalRecord;
+import dev.migrationd.protocol.v2.LibxlWriter;
+import dev.migrationd.protocol.v2.PageData;
+import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SignalRecord;
+import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.V2Format;
+import dev.migrationd.protocol.v2.VcpuRecord;
+import dev.migrationd.protocol.v2.X86PvInfo;
+import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Converts legacy items ({@link LegacyItem}, in stream order) into a v2 stream, in process, following
+ * {@code convert-legacy-stream} (stream-v2.md §5) record for record, with two additions that keep what Xen's
+ * converter drops:
+ * <ul>
+ *   <li><b>Every checkpoint.</b> A checkpoint that is not the last ends with the libxc CHECKPOINT record (and,
+ *       for the libxl format, that checkpoint's emulator records and CHECKPOINT_END) instead of END; the next
+ *       checkpoint's records follow. A stream that ends after such a checkpoint (Remus failover) ends with
+ *       END (and libxl END) written by {@link #finish()}.</li>
+ *   <li><b>The PV tail's unmapped PFNs</b> become PAGE_DATA records of XTAB entries carrying their PFNs
+ *       (batches of up to 1024), written where the tail starts, before the vCPU records.</li>
+ * </ul>
+ * For the libxc format, the QEMU record is copied raw after END as Xen does ({@code DeviceModelRecord0002},
+ * u32 length, state); with checkpoints only the last state is kept (each is a full device state). Unlike Xen, the
+ * xend and Remus QEMU signatures are accepted too. TMEM, TMEM_EXTRA and compressed checkpoints have no v2
+ * equivalent and are rejected ({@link RecordException}), as are page types 5–8 and duplicate PFNs in a batch.
+ *
+ * <p>Page data goes to the sink as views of the items' pages (no copies). Pages of a reader's PageBatch are valid
+ * only while the reader's callback runs, so either the sink consumes synchronously or {@link Options#detachPages()}
+ * is set. Errors carry the legacy item's name and the offset set by {@link #setSourceOffset}.
+ *
+ * <p>Not thread-safe: one thread drives a converter.
+ */
+public final class LegacyToV2Converter {
+
+    /** Output format, as {@code convert-legacy-stream -f}. */
+    public enum Format { LIBXC, LIBXL }
+
+    /**
+     * @param format         libxc (bare) or libxl (wrapped) output
+     * @param toolstackWidth the legacy toolstack's width W (needed to parse libxl's TOOLSTACK physmap)
+     * @param skipQemu       libxc format: do not copy the QEMU record after END ({@code --skip-qemu})
+     * @param detachPages    copy each batch's pages before writing (for a sink that writes asynchronously)
+     */
+    public record Options(Format format, Width toolstackWidth, boolean skipQemu, boolean detachPages) {
+        public Options {
+            if (format == null || toolstackWidth == null) {
+                throw new IllegalArgumentException("format and toolstack width are required");
+            }
+            if (skipQemu && format == Format.LIBXL) {
+                throw new IllegalArgumentException("skipQemu applies to the libxc format only");
+            }
+        }
+
+        public static Options of(Format format, Width toolstackWidth) {
+            return new Options(format, toolstackWidth, false, false);
+        }
+    }
+
+    /** {@code convert-legacy-stream}'s signature for the raw QEMU record after a libxc END. */
+    static final byte[] QEMU_SIGNATURE = QemuSignature.DEVICE_MODEL_RECORD_0002.bytes();
+
+    private final Options options;
+    private final ByteSink sink;
+    private final LibxlWriter libxl;
+    private final LibxcWriter libxc;
+
+    private GuestType guest;
+    private boolean ended;
+    private int checkpointsDone;
+    private int[] onlineVcpus = {};
+    private final List<HvmParams.Param> hvmParams = new ArrayList<>();
+    private final ByteArrayOutputStream xenstore = new ByteArrayOutputStream();
+    private LegacyItem.QemuRecord qemu;
+    private long sourceOffset;
+
+    public LegacyToV2Converter(Options options, ByteSink sink) {
+        this.options = options;
+        this.sink = sink;
+        if (options.format() == Format.LIBXL) {
+            this.libxl = new LibxlWriter(sink);
+            this.libxc = libxl.libxc();
+        } else {
+            this.libxl = null;
+            this.libxc = new LibxcWriter(sink);
+        }
+    }
+
+    /** The legacy stream offset reported in errors about the next item (the pipeline sets it). */
+    public void setSourceOffset(long offset) {
+        this.sourceOffset = offset;
+    }
+
+    /** Checkpoints converted so far. */
+    public int checkpoints() {
+        return checkpointsDone;
+    }
+
+    /** Whether the output is complete (END written). */
+    public boolean isEnded() {
+        return ended;
+    }
+
+    /** Converts one legacy item. */
+    public void accept(LegacyItem item) throws IOException, StreamException {
+        if (ended) {
+            throw bad(item, 0, "item after the last checkpoint");
+        }
+        if (guest == null && !(item instanceof LegacyItem.HvmHeader) && !(item instanceof LegacyItem.PvHeader)) {
+            throw bad(item, 0, "item before the stream header");
+        }
+        switch (item) {
+            case LegacyItem.HvmHeader h -> begin(GuestType.HVM);
+            case LegacyItem.PvHeader h -> {
+                begin(GuestType.PV);
+                libxc.write(h.guestWidth() == Width.W64 ? X86PvInfo.GUEST_64 : X86PvInfo.GUEST_32);
+                libxc.write(SignalRecord.STATIC_DATA_END);
+                libxc.write(new X86PvP2mFrames(0, h.p2mSize() - 1, h.p2mFrames()));
+            }
+            case PageBatch b -> pageBatch(b);
+            case LegacyItem.Marker m -> {
+                if (m.type() == ChunkType.ENABLE_COMPRESSION) {
+                    throw bad(item, m.type().code(), "checkpoint compression has no v2 equivalent");
+                }
+                // ENABLE_VERIFY_MODE, LAST_CHECKPOINT: nothing (as convert-legacy-stream)
+            }
+            case LegacyItem.VcpuInfo v -> onlineVcpus = v.onlineVcpus();
+            case LegacyItem.HvmParam p -> {
+                if (guest != GuestType.HVM) {
+                    throw bad(item, p.type().code(), "HVM-only param in PV stream");
+                }
+                hvmParams.add(new HvmParams.Param(hvmParamIndex(p.type()), p.value()));
+            }
+            case LegacyItem.TscInfo t -> libxc.write(new TscInfo(t.tscMode(), t.khz(), t.nsec(), t.incarnation()));
+            case LegacyItem.Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
+            case LegacyItem.TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
+            case LegacyItem.CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),
+                    "compressed checkpoints have no v2 equivalent");
+            case LegacyItem.Toolstack t -> {
+                if (options.format() == Format.LIBXL) {
+                    physmapToXenstore(t, ByteBuffer.wrap(t.data().toArray()).order(ByteOrder.LITTLE_ENDIAN));
+                }
+            }
+            case LegacyItem.EndOfBody e -> {
+                if (!hvmParams.isEmpty()) {
+                    libxc.write(new HvmParams(hvmParams));
+                    hvmParams.clear();
+                }
+            }
+            case LegacyItem.PvUnmappedPfns u -> unmappedPfns(u);
+            case LegacyItem.PvVcpuRecord v -> {
+                libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_BASIC, v.vcpuId(),
+                        v.context().asByteBuffer()));
+                if (v.extContext() != null) {
+                    libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_EXTENDED, v.vcpuId(),
+                            v.extContext().asByteBuffer()));
+                }
+                if (v.xsave() != null) {
+                    libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_XSAVE, v.vcpuId(),
+                            v.xsave().buffer().asByteBuffer()));
+                }
+            }
+            case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfo(s.page().asByteBuffer()));
+            case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(List.of(
+                    new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, m.ioreqPfn()),
+                    new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn()),
+                    new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, m.storePfn()))));
+            case LegacyItem.HvmContext c -> {
+                if (c.blob().size() == 0) {
+                    throw bad(item, 0, "empty HVM context");
+                }
+                libxc.write(BlobRecord.hvmContext(c.blob().asByteBuffer()));
+            }
+            case LegacyItem.QemuRecord q -> qemu = q;
+            case LegacyItem.CheckpointEnd c -> endCheckpoint(c.last());
+        }
+    }
+
+    /**
+     * End of the legacy input. After a checkpoint that was not marked last (a Remus stream ending in EOF), writes
+     * END (libxc) and, for libxl, END; the libxc format then gets the last QEMU record.
+     */
+    public void finish() throws IOException, StreamException {
+        if (ended) {
+            return;
+        }
+        if (checkpointsDone == 0) {
+            throw new RecordException("STREAM", 0, sourceOffset, "legacy stream ended before its first checkpoint");
+        }
+        libxc.write(SignalRecord.END);
+        if (libxl != null) {
+            libxl.write(LibxlSignalRecord.END);
+        } else {
+            rawQemu();
+        }
+        ended = true;
+    }
+
+    private void begin(GuestType g) throws IOException {
+        if (guest != null) {
+            throw new IllegalStateException("second stream header");
+        }
+        guest = g;
+        if (libxl != null) {
+            libxl.writeHeader(new LibxlHeader(true));
+            libxl.write(LibxlSignalRecord.LIBXC_CONTEXT);
+        }
+        libxc.writeImageHeader(ImageHeader.V3);
+        libxc.writeDomainHeader(DomainHeader.converted(g));
+        if (g == GuestType.HVM) {
+            libxc.write(SignalRecord.STATIC_DATA_END);
+        }
+    }
+
+    private void pageBatch(PageBatch batch) throws IOException, StreamException {
+        if (batch.pfnsOnly()) {
+            throw bad(batch, 0, "compressed (Format B) page batch has no v2 equivalent");
+        }
+        PageBatch b = options.detachPages() ? batch.detach() : batch;
+        long[] entries = new long[b.count()];
+        List<ByteBuffer> pages = new ArrayList<>(b.dataCount());
+        Set<Integer> seen = new HashSet<>();
+        int n = 0;
+        for (int i = 0; i < b.count(); i++) {
+            int e = b.entry(i);
+            if (e == PageType.XTAB.pfinfo()) {
+                continue; // XTAB without a PFN: dropped, as convert-legacy-stream does
+            }
+            if (!seen.add(e)) {
+                throw bad(batch, b.count(), "duplicate pfns in batch (entry 0x" + Integer.toHexString(e) + ")");
+            }
+            int nibble = e >>> PageType.LTAB_SHIFT;
+            PageType t = PageType.fromNibbleOrNull(nibble);
+            if (t == null) {
+                throw bad(batch, b.count(), "page type 0x" + Integer.toHexString(nibble) + " of pfn 0x"
+                        + Long.toHexString(b.pfn(i)) + " is invalid in v2");
+            }
+            entries[n++] = PageData.entry(t, b.pfn(i));
+            if (t.hasData()) {
+                pages.add(b.page(i));
+            }
+        }
+        if (n == 0) {
+            return; // only PFN-less XTAB entries: Xen would write an empty (invalid) record
+        }
+        libxc.write(PageData.of(java.util.Arrays.copyOf(entries, n), pages.toArray(ByteBuffer[]::new)));
+    }
+
+    private void unmappedPfns(LegacyItem.PvUnmappedPfns u) throws IOException {
+        long[] pfns = u.pfns();
+        for (int from = 0; from < pfns.length; from += dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE) {
+            int n = Math.min(pfns.length - from, dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE);
+            long[] entries = new long[n];
+            for (int i = 0; i < n; i++) {
+                entries[i] = PageData.entry(PageType.XTAB, pfns[from + i]);
+            }
+            libxc.write(PageData.of(entries));
+        }
+    }
+
+    private void endCheckpoint(boolean last) throws IOException {
+        checkpointsDone++;
+        libxc.write(last ? SignalRecord.END : SignalRecord.CHECKPOINT);
+        if (libxl != null) {
+            if (xenstore.size() > 0) {
+                libxl.write(new EmulatorRecord(LibxlRecordType.EMULATOR_XENSTORE_DATA, V2Format.EMULATOR_UNKNOWN, 0,
+                        ByteBuffer.wrap(xenstore.toByteArray())));
+                xenstore.reset();
+            }
+            if (qemu != null) {
+                libxl.write(new EmulatorRecord(LibxlRecordType.EMULATOR_CONTEXT, V2Format.EMULATOR_UNKNOWN, 0,
+                        qemu.state().asByteBuffer()));
+                qemu = null;
+            }
+            libxl.write(last ? LibxlSignalRecord.END : LibxlSignalRecord.CHECKPOINT_END);
+        } else if (last) {
+            rawQemu();
+        }
+        ended = last;
+    }
+
+    /** libxc format: {@code "DeviceModelRecord0002", u32 length, state} after END, as Xen's converter writes it. */
+    private void rawQemu() throws IOException {
+        if (qemu == null || options.skipQemu()) {
+            return;
+        }
+        ByteBuffer head = ByteBuffer.allocate(QEMU_SIGNATURE.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        head.put(QEMU_SIGNATURE).putInt(qemu.state().size()).flip();
+        sink.write(head);
+        if (qemu.state().size() > 0) {
+            sink.write(qemu.state().asByteBuffer());
+        }
+        qemu = null;
+    }
+
+    /**
+     * libxl's TOOLSTACK "version 1" physmap as EMULATOR_XENSTORE_DATA pairs ({@code physmap/<phys>/start_addr},
+     * {@code …/size}, {@code …/name}; values lowercase hex without 0x), parsed with Xen's rules on the raw octets.
+     */
+    private void physmapToXenstore(LegacyItem item, ByteBuffer b) throws RecordException {
+        long code = ChunkType.TOOLSTACK.code();
+        if (b.remaining() == 0) {
+            return;
+        }
+        if (b.remaining() < 8) {
+            throw bad(item, code, "overly short libxl toolstack data");
+        }
+        int version = b.getInt();
+        long count = Integer.toUnsignedLong(b.getInt());
+        if (version != 1) {
+            throw bad(item, code, "cannot decode libxl toolstack version " + Integer.toUnsignedString(version));
+        }
+        int junk = options.toolstackWidth() == Width.W64 ? 4 : 0;
+        ByteArrayOutputStream kv = new ByteArrayOutputStream();
+        for (long i = 0; i < count; i++) {
+            if (b.remaining() < 28) {
+                throw bad(item, code, "remaining data too short for physmap header " + i);
+            }
+            long phys = b.getLong();
+            long start = b.getLong();
+            long size = b.getLong();
+            long nameLen = Integer.toUnsignedLong(b.getInt());
+            if (nameLen == 0) {
+                throw bad(item, code, "no physmap info name in entry " + i);
+            }
+            if (b.remaining() < nameLen + junk) {
+                throw bad(item, code, "remaining data too short for physmap name " + i);
+            }
+            byte[] name = new byte[(int) nameLen];
+            b.get(name);
+            b.position(b.position() + junk);
+            if (name[name.length - 1] != 0) {
+                throw bad(item, code, "physmap name " + i + " not NUL terminated");
+            }
+            String root = "physmap/" + Long.toHexString(phys);
+            pair(kv, root + "/start_addr", Long.toHexString(start).getBytes(StandardCharsets.US_ASCII));
+            pair(kv, root + "/size", Long.toHexString(size).getBytes(StandardCharsets.US_ASCII));
+            pair(kv, root + "/name", java.util.Arrays.copyOf(name, name.length - 1));
+        }
+        xenstore.writeBytes(kv.toByteArray());
+    }
+
+    private static void pair(ByteArrayOutputStream out, String key, byte[] value) {
+        out.writeBytes(key.getBytes(StandardCharsets.US_ASCII));
+        out.write(0);
+        out.writeBytes(value);
+        out.write(0);
+    }
+
+    /** {@code HVM_PARAM_*} index of a legacy "pad+u64" chunk (stream-v2.md §5). */
+    static long hvmParamIndex(ChunkType t) {
+        return switch (t) {
+            case HVM_GENERATION_ID_ADDR -> HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR;
+            case HVM_IDENT_PT -> HvmParams.HVM_PARAM_IDENT_PT;
+            case HVM_PAGING_RING_PFN -> HvmParams.HVM_PARAM_PAGING_RING_PFN;
+            case HVM_ACCESS_RING_PFN -> HvmParams.HVM_PARAM_MONITOR_RING_PFN;
+            case HVM_SHARING_RING_PFN -> HvmParams.HVM_PARAM_SHARING_RING_PFN;
+            case HVM_VM86_TSS -> HvmParams.HVM_PARAM_VM86_TSS;
+            case HVM_CONSOLE_PFN -> HvmParams.HVM_PARAM_CONSOLE_PFN;
+            case HVM_ACPI_IOPORTS_LOCATION -> HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION;
+            case HVM_VIRIDIAN -> HvmParams.HVM_PARAM_VIRIDIAN;
+            case HVM_IOREQ_SERVER_PFN -> HvmParams.HVM_PARAM_IOREQ_SERVER_PFN;
+            case HVM_NR_IOREQ_SERVER_PAGES -> HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES;
+            default -> throw new IllegalArgumentException(t + " is not an HVM param chunk");
+        };
+    }
+
+    private RecordException bad(LegacyItem item, long code, String problem) {
+        return new RecordException(item.itemName(), code, sourceOffset, problem);
+    }
+}
