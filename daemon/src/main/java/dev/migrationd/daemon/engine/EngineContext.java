@@ -18,7 +18,7 @@ interface EngineContext {
     void journal(Journal.Role role, String id, Journal.State state, Map<String, String> fields) throws IOException;
 
     /** The run has ended: release its domain and move it to the history. Called once, by the run's thread. */
-    void ended(MigrationRun run);
+    void ended(MigrationRun run, MigrationResult result);
 
     /** Whether the engine is closing (in-doubt retries stop; recovery continues at the next start). */
     boolean closing();

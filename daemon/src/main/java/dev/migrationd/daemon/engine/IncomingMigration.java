@@ -96,8 +96,7 @@ final class IncomingMigration extends MigrationRun {
         finish(terminal, new MigrationResult(terminal instanceof MigrationPhase.Done ? MigrationResult.Outcome.SUCCEEDED
                 : outcome == MigrationResult.Outcome.SUCCEEDED ? MigrationResult.Outcome.FAILED : outcome,
                 terminal instanceof MigrationPhase.Failed f ? f.reason() : reason,
-                Duration.ofNanos(end - startNanos), downtime, 0, bytes));
-        engine.ended(this);
+                Duration.ofNanos(end - startNanos), downtime, 0, bytes), engine);
     }
 
     private void receive() throws IOException, HypervisorException, StreamException, MigrationAbort, InterruptedException {

@@ -93,6 +93,23 @@ final class Journal implements AutoCloseable {
         this.file = stateDir.resolve(FILE_NAME);
         this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND);
+        terminateTornLine();
+    }
+
+    /** A crash mid-append leaves a line without its newline: end it, so the next entry starts clean. */
+    private void terminateTornLine() throws IOException {
+        long size = channel.size();
+        if (size == 0) {
+            return;
+        }
+        try (FileChannel r = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer last = ByteBuffer.allocate(1);
+            r.read(last, size - 1);
+            if (last.get(0) != '\n') {
+                channel.write(ByteBuffer.wrap(new byte[] {'\n'}));
+                channel.force(false);
+            }
+        }
     }
 
     Path file() {

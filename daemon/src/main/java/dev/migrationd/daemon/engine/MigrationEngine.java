@@ -285,16 +285,15 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
     }
 
     @Override
-    public void ended(MigrationRun run) {
+    public void ended(MigrationRun run, MigrationResult r) {
         active.remove(run.id(), run);
         busy.remove(run.info().domain(), run.id());
         if (run instanceof IncomingMigration in) {
             incomingBytes.addAndGet(-in.offerBytes());
         }
         finishedRuns.put(run.id(), run);
-        MigrationResult r = run.result().getNow(null);
-        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.ofNullable(r),
-                Optional.ofNullable(r).map(MigrationResult::outcome), r == null ? "" : r.reason(), config.clock().instant()));
+        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.of(r), Optional.of(r.outcome()), r.reason(),
+                config.clock().instant()));
     }
 
     private void addHistory(MigrationSummary s) {

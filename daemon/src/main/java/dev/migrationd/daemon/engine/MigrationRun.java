@@ -147,8 +147,11 @@ abstract class MigrationRun implements MigrationHandle {
         return CancelOutcome.CANCELLED;
     }
 
-    /** Ends the migration: terminal phase, observers, the result future. Called once, last. */
-    protected final void finish(MigrationPhase terminal, MigrationResult r) {
+    /**
+     * Ends the migration: terminal phase, observers, the engine's bookkeeping (history, domain
+     * released), then the result future. Called once, last.
+     */
+    protected final void finish(MigrationPhase terminal, MigrationResult r, EngineContext engine) {
         advance(terminal);
         for (MigrationObserver o : observers) {
             try {
@@ -160,6 +163,7 @@ abstract class MigrationRun implements MigrationHandle {
         LOG.info("event=migration_finished migration={} direction={} domain={} outcome={} total_ms={} downtime_ms={} rounds={} bytes={}{}",
                 info.id(), info.direction().name().toLowerCase(), info.domain(), r.outcome(), r.totalTime().toMillis(),
                 r.downtime().total().toMillis(), r.rounds(), r.bytes(), r.reason().isEmpty() ? "" : " reason=\"" + r.reason() + "\"");
+        engine.ended(this, r);
         result.complete(r);
     }
 

@@ -77,7 +77,7 @@ final class OutgoingMigration extends MigrationRun {
             outcome = first.outcome();
             reason = first.getMessage();
         } catch (IOException | HypervisorException | RuntimeException e) {
-            MigrationAbort first = recordError(MigrationAbort.failed(describe(e)));
+            MigrationAbort first = recordError(MigrationAbort.failed(peerReasonOr(e)));
             outcome = first.outcome();
             reason = first.getMessage();
             if (e instanceof RuntimeException) {
@@ -89,8 +89,10 @@ final class OutgoingMigration extends MigrationRun {
             reason = first.getMessage();
         }
         MigrationPhase terminal = cleanup(outcome, reason);
-        if (terminal instanceof MigrationPhase.Failed f && outcome == MigrationResult.Outcome.SUCCEEDED) {
-            outcome = MigrationResult.Outcome.FAILED;
+        if (terminal instanceof MigrationPhase.Failed f) {
+            if (outcome == MigrationResult.Outcome.SUCCEEDED) {
+                outcome = MigrationResult.Outcome.FAILED;
+            }
             reason = f.reason();
         }
         if (terminal instanceof MigrationPhase.Done) {
@@ -100,9 +102,34 @@ final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
-                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes));
-        engine.ended(this);
+                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes), engine);
     }
+
+    /**
+     * When sending failed because the destination gave up and closed the connection, its Failed message
+     * (already queued) names the real cause; prefer it to "connection reset".
+     */
+    private String peerReasonOr(Exception e) {
+        if (e instanceof IOException && !(e instanceof InDoubt) && connection != null && !committing) {
+            try {
+                PeerConnection.Inbound in = connection.receive(PEER_REASON_WAIT);
+                if (in instanceof PeerConnection.Message m && m.message() instanceof HandoverMessage.Failed f) {
+                    return "destination failed: " + f.reason();
+                }
+                if (in instanceof PeerConnection.StreamData d) {
+                    d.release();
+                }
+            } catch (IOException | TimeoutException | RuntimeException ignored) {
+                // nothing queued: the local error is the reason
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return describe(e);
+    }
+
+    /** How long a failed send waits for the destination's Failed message. */
+    static final Duration PEER_REASON_WAIT = Duration.ofMillis(200);
 
     static String describe(Throwable e) {
         String m = e.getMessage();
@@ -145,8 +172,9 @@ final class OutgoingMigration extends MigrationRun {
             advance(new MigrationPhase.StopAndCopy());
             checkpoint();
             pauseNanos = ticker.nanoTime();
+            boolean wasPaused = domain.info().state() == DomainState.PAUSED;
             domain.pause();
-            pausedByUs = true;
+            pausedByUs = !wasPaused; // a guest the operator had paused stays paused if we fail
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
             PlatformState.TscInfo tsc = domain.platform().tscInfo();

@@ -19,8 +19,9 @@ import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 
 /**
- * Applies a legacy save stream to a domain being restored (paused): pages straight from the reader's
- * views into {@link GuestMemory#writePage} (no intermediate copy), metadata and the tail through the
+ * Applies a legacy save stream to a domain being restored (paused): pages straight from the fed buffer
+ * (the socket buffer) into {@link GuestMemory#writePage}, one by one as the reader completes them (its
+ * {@link LegacyStreamReader.PageListener}), so no page is assembled in between, metadata and the tail through the
  * guest type's {@link GuestOps.Restore}. In verify mode (after {@code ENABLE_VERIFY_MODE}) pages are
  * compared with what is already there instead of written; any difference fails the restore.
  *
@@ -62,7 +63,7 @@ final class StreamApplier implements Consumer<LegacyItem> {
         this.onStopAndCopy = onStopAndCopy;
         StreamLimits limits = StreamLimits.DEFAULT.withMaxP2mSize(shape.p2mSize());
         this.reader = new LegacyStreamReader(
-                LegacyStreamReader.Options.of(TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits), this);
+                LegacyStreamReader.Options.of(TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits), this, this::page);
     }
 
     /** Feeds stream bytes; throws the first failure (stream or hypervisor). */
@@ -171,12 +172,12 @@ final class StreamApplier implements Consumer<LegacyItem> {
         return new RecordException(item.itemName(), 0, reader.offset(), "not supported by this daemon");
     }
 
+    /**
+     * A batch's entries (its pages follow one by one through {@link #page}): checks every PFN against the
+     * offer and records the entries that carry no data.
+     */
     private void applyBatch(PageBatch b) throws StreamException, HypervisorException {
         GuestMemory memory = domain.memory();
-        if (verifying) {
-            verifyBatch(b, memory);
-            return;
-        }
         for (int i = 0; i < b.count(); i++) {
             PageType t = b.type(i);
             if (t == PageType.XTAB) {
@@ -187,36 +188,38 @@ final class StreamApplier implements Consumer<LegacyItem> {
                 throw new RecordException("PAGE_BATCH", b.count(), reader.offset(),
                         "pfn 0x" + Long.toHexString(pfn) + " beyond p2m_size 0x" + Long.toHexString(shape.p2mSize()));
             }
-            if (t.hasData()) {
-                memory.writePage(pfn, t, MemorySegment.ofBuffer(b.page(i)));
-                pages++;
-            } else {
+            if (!t.hasData() && !verifying) {
                 memory.populateOnly(pfn, t);
             }
         }
     }
 
-    private void verifyBatch(PageBatch b, GuestMemory memory) throws HypervisorException {
-        int n = 0;
-        long[] pfns = new long[b.count()];
-        int[] index = new int[b.count()];
-        for (int i = 0; i < b.count(); i++) {
-            if (b.hasData(i) && b.pfn(i) < shape.p2mSize()) {
-                index[n] = i;
-                pfns[n++] = b.pfn(i);
+    /** One data page, straight from the fed buffer (the socket buffer) into the domain's memory. */
+    private void page(PageBatch b, int entry, ByteBuffer page) {
+        if (failure != null) {
+            throw failure;
+        }
+        try {
+            long pfn = b.pfn(entry);
+            MemorySegment src = MemorySegment.ofBuffer(page);
+            if (verifying) {
+                verifyPage(pfn, src);
+            } else {
+                domain.memory().writePage(pfn, b.type(entry), src);
+                pages++;
             }
+        } catch (HypervisorException e) {
+            failure = new Failure(e);
+            throw failure;
         }
-        if (n == 0) {
-            return;
-        }
-        try (GuestMemory.PageMapping m = memory.mapForRead(pfns, 0, n)) {
-            for (int k = 0; k < n; k++) {
-                MemorySegment have = m.type(k).hasData() ? m.page(k) : null;
-                MemorySegment got = MemorySegment.ofBuffer(b.page(index[k]));
-                if (have == null || have.mismatch(got) != -1) {
-                    if (verifyMismatches++ == 0) {
-                        firstMismatchPfn = pfns[k];
-                    }
+    }
+
+    private void verifyPage(long pfn, MemorySegment got) throws HypervisorException {
+        try (GuestMemory.PageMapping m = domain.memory().mapForRead(new long[] {pfn}, 0, 1)) {
+            MemorySegment have = m.type(0).hasData() ? m.page(0) : null;
+            if (have == null || have.mismatch(got) != -1) {
+                if (verifyMismatches++ == 0) {
+                    firstMismatchPfn = pfn;
                 }
             }
         }

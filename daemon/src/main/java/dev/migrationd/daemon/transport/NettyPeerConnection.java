@@ -3,6 +3,7 @@ package dev.migrationd.daemon.transport;
 import dev.migrationd.daemon.engine.HandoverMessage;
 import dev.migrationd.daemon.engine.PeerConnection;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -54,8 +55,6 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     public static final long RECEIVE_HIGH_WATER = 8L << 20;
     /** Unapplied bytes below which reading resumes. */
     public static final long RECEIVE_LOW_WATER = 2L << 20;
-    /** Queued-but-unflushed stream bytes after which the sender flushes. */
-    static final int FLUSH_EVERY_BYTES = 256 << 10;
 
     private final Channel channel;
     private final String peerName;
@@ -65,9 +64,13 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition writable = lock.newCondition();
 
+    /** Components of one outgoing stream-data frame at most (more are consolidated by Netty, i.e. copied). */
+    static final int MAX_FRAME_COMPONENTS = 4096;
+
     // owned by the sending virtual thread
     private ChannelFuture lastWrite;
-    private int unflushed;
+    /** Stream bytes gathered for the next frame (wrapped views, no copies); written by {@link #drain}. */
+    private CompositeByteBuf pending;
 
     private static final Object CLOSED = new Object();
 
@@ -158,35 +161,57 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     @Override
     public void send(HandoverMessage message) throws IOException {
         checkOpen();
+        writePending(); // stream bytes before this message go first
         byte[] bytes = PeerMessages.toEnvelope(message).toByteArray();
         lastWrite = channel.writeAndFlush(new PeerFrame.Envelope(Unpooled.wrappedBuffer(bytes)));
-        unflushed = 0;
     }
 
+    /**
+     * Gathers stream bytes into the next frame (as wrapped views: no copy); a full frame is written at
+     * once, the rest by {@link #drain} or the next {@link #send}. The engine drains after each page batch,
+     * so a batch usually travels as one frame.
+     */
     @Override
     public void sendStream(ByteBuffer data) throws IOException {
+        checkOpen();
         ByteBuffer rest = data.duplicate();
         while (rest.hasRemaining()) {
-            awaitWritable();
-            int n = Math.min(rest.remaining(), PeerFrame.MAX_STREAM_DATA_BYTES);
+            int used = pending == null ? 0 : pending.readableBytes();
+            int room = PeerFrame.MAX_STREAM_DATA_BYTES - used;
+            if (room == 0) {
+                writePending();
+                continue;
+            }
+            int n = Math.min(rest.remaining(), room);
             ByteBuffer slice = rest.slice(rest.position(), n);
             rest.position(rest.position() + n);
-            lastWrite = channel.write(new PeerFrame.StreamData(Unpooled.wrappedBuffer(slice)));
-            unflushed += n;
-            if (unflushed >= FLUSH_EVERY_BYTES || !channel.isWritable()) {
-                channel.flush();
-                unflushed = 0;
+            if (pending == null) {
+                pending = Unpooled.compositeBuffer(MAX_FRAME_COMPONENTS);
             }
+            pending.addComponent(true, Unpooled.wrappedBuffer(slice));
         }
+    }
+
+    /** Writes the gathered frame, first waiting while the channel is not writable (backpressure). */
+    private void writePending() throws IOException {
+        if (pending == null) {
+            return;
+        }
+        CompositeByteBuf frame = pending;
+        pending = null;
+        try {
+            awaitWritable();
+        } catch (IOException e) {
+            frame.release();
+            throw e;
+        }
+        lastWrite = channel.writeAndFlush(new PeerFrame.StreamData(frame));
     }
 
     @Override
     public void drain() throws IOException {
+        writePending();
         ChannelFuture last = lastWrite;
-        if (unflushed > 0) {
-            channel.flush();
-            unflushed = 0;
-        }
         if (last == null) {
             checkOpen();
             return;
@@ -207,8 +232,6 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         try {
             while (!channel.isWritable()) {
                 checkOpen();
-                channel.flush();
-                unflushed = 0;
                 writable.await(100, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
@@ -237,11 +260,13 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     public void close() {
         closeReason.compareAndSet(null, "closed locally");
         channel.close();
-        // release what the engine will never read (it is off the queue only once taken)
-        if (!channel.eventLoop().inEventLoop()) {
-            channel.closeFuture().addListener(f -> releaseQueued());
-        } else {
+        // a frame still being gathered by the sending thread holds only wrapped views (unpooled): it is
+        // dropped with the connection, and its next write fails on the closed channel
+        // release what the engine will never read, once the event loop has stopped adding to the queue
+        if (channel.eventLoop().inEventLoop() || channel.eventLoop().isShuttingDown()) {
             releaseQueued();
+        } else {
+            channel.closeFuture().addListener(f -> releaseQueued());
         }
     }
 

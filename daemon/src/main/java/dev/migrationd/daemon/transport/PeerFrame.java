@@ -23,8 +23,12 @@ public sealed interface PeerFrame extends ReferenceCounted {
     int HEADER_BYTES = 5;
     /** Largest envelope payload: hand-over messages are small (ids, names, a shape). */
     int MAX_ENVELOPE_BYTES = 64 * 1024;
-    /** Largest stream-data payload; a sender splits larger buffers. */
-    int MAX_STREAM_DATA_BYTES = 1 << 20;
+    /**
+     * Largest stream-data payload: one whole page batch (1024 pages, its PFN array and chunk header) fits,
+     * so the receiver's stream reader sees each batch in one buffer and hands out views of the socket
+     * buffer instead of assembling pages. A sender splits larger items (a big tail record).
+     */
+    int MAX_STREAM_DATA_BYTES = (4 << 20) + (64 << 10);
 
     byte TYPE_ENVELOPE = 0x01;
     byte TYPE_STREAM_DATA = 0x02;

@@ -67,6 +67,7 @@ class MigrationEndToEndTest {
         assertEquals(List.of("pre-copy/0"), recA.phases.subList(0, 1));
         assertEquals("done", recA.phases.getLast());
         assertTrue(recA.phases.containsAll(List.of("stop-and-copy", "tail", "awaiting-received", "committing", "done")), recA.phases.toString());
+        pair.awaitDestinationIdle(); // the destination finishes its bookkeeping after sending Running
         assertEquals(List.of("receiving", "awaiting-go", "committing", "done"), recB.phases);
         assertEquals(r.rounds() - 1, recA.rounds.size(), "one RoundStats per live round");
         MigrationResult rb = recB.results.getFirst();

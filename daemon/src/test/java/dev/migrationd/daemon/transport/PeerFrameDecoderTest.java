@@ -91,7 +91,7 @@ class PeerFrameDecoderTest {
     void oversizedLengthsPoisonBeforeAnyAllocation() {
         byte[][] bad = {
                 {0x01, 0x00, 0x01, 0x00, 0x01},               // envelope of 65537 > 64 KiB
-                {0x02, 0x00, 0x10, 0x00, 0x01},               // stream data of 1 MiB + 1
+                {0x02, 0x00, 0x41, 0x00, 0x01},               // stream data of 4 MiB + 64 KiB + 1
                 {0x02, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF}, // 4 GiB - 1
                 {0x01, 0x00, 0x00, 0x00, 0x00},               // empty envelope
                 {0x02, 0x00, 0x00, 0x00, 0x00},               // empty stream data
@@ -114,6 +114,11 @@ class PeerFrameDecoderTest {
         System.arraycopy(GOLDEN, 0, badThenGood, 5, GOLDEN.length);
         assertThrows(CorruptedFrameException.class, () -> ch.writeInbound(Unpooled.wrappedBuffer(badThenGood)));
         assertNull(ch.readInbound());
+    }
+
+    @Test
+    void theOversizeGoldenIsJustAboveTheLimit() {
+        assertEquals(0x00410001, PeerFrame.MAX_STREAM_DATA_BYTES + 1);
     }
 
     @Test

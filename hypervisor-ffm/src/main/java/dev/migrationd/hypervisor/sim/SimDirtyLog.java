@@ -18,7 +18,7 @@ import java.lang.invoke.VarHandle;
  * precedes the swap). That is Xen's log-dirty contract. {@link #enabled} is volatile; everything else
  * is atomic per word. One migration drives enable/fetch/disable at a time (DirtyLog's contract).
  */
-final class SimDirtyLog implements DirtyLog {
+public final class SimDirtyLog implements DirtyLog {
 
     private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 

@@ -74,6 +74,8 @@ public final class SimDomain implements Domain {
     volatile boolean running;
     volatile boolean stopping;
     volatile RunPlan plan;
+    /** Mirror of the metadata's throttle for the vCPUs (volatile: read by them every window). */
+    private volatile int throttlePercent;
 
     SimDomain(SimHypervisor hypervisor, Path dir, SimMetadata meta, MappedFile memory, MappedFile p2m,
               MappedFile registers) {
@@ -88,6 +90,7 @@ public final class SimDomain implements Domain {
         this.guestMemory = new SimGuestMemory(this);
         this.platform = new SimPlatformState(this);
         this.throttle = new SimThrottle(this);
+        this.throttlePercent = meta.throttlePercent;
         this.vcpus = new SimVcpu[meta.vcpus];
         for (int v = 0; v < vcpus.length; v++) {
             vcpus[v] = new SimVcpu(this, v);
@@ -144,7 +147,13 @@ public final class SimDomain implements Domain {
     }
 
     int throttlePercent() {
-        return meta.throttlePercent;
+        return throttlePercent;
+    }
+
+    /** Sets the throttle; the caller holds the state lock and persists. */
+    void setThrottlePercent(int percent) {
+        meta.throttlePercent = percent;
+        throttlePercent = percent;
     }
 
     ReentrantLock stateLock() {
@@ -455,18 +464,23 @@ public final class SimDomain implements Domain {
      * {@code offset} of {@code pfn}, then marks the page dirty. The domain must be running.
      */
     public void guestWrite(long pfn, int offset, long value) throws HypervisorException {
-        checkAlive("guest_write");
-        if (!running) {
-            throw new HypervisorException("guest_write", meta.name, "domain is paused: vCPUs do not write");
+        stateLock.lock(); // serialised with pause(): no write after pause returns
+        try {
+            checkAlive("guest_write");
+            if (!running) {
+                throw new HypervisorException("guest_write", meta.name, "domain is paused: vCPUs do not write");
+            }
+            if (pfn < 0 || pfn >= meta.p2mSize || typeAt(pfn) == null) {
+                throw new HypervisorException("guest_write", meta.name, "pfn " + pfn + " is not populated");
+            }
+            if (offset < 0 || offset > PAGE - 8) {
+                throw new HypervisorException("guest_write", meta.name, "offset " + offset + " outside the page");
+            }
+            memory.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, pfn * PAGE + offset, value);
+            dirtyLog.mark(pfn);
+        } finally {
+            stateLock.unlock();
         }
-        if (pfn < 0 || pfn >= meta.p2mSize || typeAt(pfn) == null) {
-            throw new HypervisorException("guest_write", meta.name, "pfn " + pfn + " is not populated");
-        }
-        if (offset < 0 || offset > PAGE - 8) {
-            throw new HypervisorException("guest_write", meta.name, "offset " + offset + " outside the page");
-        }
-        memory.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, pfn * PAGE + offset, value);
-        dirtyLog.mark(pfn);
     }
 
     /** Bytes of guest memory resident in RAM (mincore over the mapping). */

@@ -48,6 +48,21 @@ import org.slf4j.LoggerFactory;
  * (running domains run on, paused ones stay paused). One process owns a state directory at a time
  * (a file lock on {@code sim/.lock}).
  *
+ * <p><b>Layout on disk</b> ({@code <stateDir>/sim/}): {@code .lock}; {@code host.properties} (the next
+ * domid); per domain {@code <name>/memory} (guest memory, sparse, p2m_size × 4 KiB, mapped MAP_SHARED),
+ * {@code <name>/p2m} (one byte per PFN: populated bit and page type), {@code <name>/vcpu-registers} (the
+ * workload's registers, mapped, updated by the vCPUs on every write) and {@code <name>/domain.properties}
+ * (identity, shape, run state, vCPU/platform state; written atomically and fsync'd on every state change).
+ *
+ * <p><b>Memory backing</b>, measured on the project's 2-core ext4 machines (1 GiB, one 8-byte store per
+ * page): a file-backed MAP_SHARED mapping on ext4 first-touches at ~0.25 GiB/s (block allocation in
+ * page_mkwrite) and rewrites at 10–26 M pages/s; anonymous memory first-touches at ~2.8 GiB/s (4 KiB) and
+ * rewrites at ~95 M pages/s with THP; tmpfs is in between (~0.8 GiB/s, 60–75 M pages/s). The file-backed
+ * mapping stays because it is what makes a domain survive a restart, even a SIGKILL of the daemon, with
+ * no save step: the page cache belongs to the kernel. Its costs: no transparent huge pages (MADV_HUGEPAGE
+ * is asked for and has no effect on ext4), dirty pages are written back to disk in the background, and a
+ * vCPU store can stall for an ext4 journal commit (visible as a pause of tens of ms right after an fsync).
+ *
  * <p>Thread-safety: safe for concurrent use; the domain table is guarded by {@code this}.
  */
 public final class SimHypervisor implements Hypervisor {
@@ -356,7 +371,7 @@ public final class SimHypervisor implements Hypervisor {
             for (int v = 0; v < vcpus; v++) {
                 m.extContexts[v] = SimX86.extendedContext(v);
             }
-            m.sharedInfo = SimX86.sharedInfo(width, p2mSize);
+            m.sharedInfo = SimX86.sharedInfo(width, vcpus, p2mSize);
             m.p2mFrames = new long[0];
         } else {
             m.hvmContext = SimX86.hvmContext(vcpus, GUEST_TSC_KHZ);

@@ -215,6 +215,7 @@ final class SimPlatformState implements PlatformState {
         }
         int[] off;
         try {
+            SimX86.validateHvmContext(blob);
             off = SimX86.hvmCpuOffsets(blob, d.meta().vcpus);
         } catch (IllegalArgumentException e) {
             throw new HypervisorException("set_hvm_context", d.name(), e.getMessage());

@@ -25,11 +25,11 @@ final class SimThrottle implements Throttle {
         try {
             domain.checkAlive("throttle");
             int old = domain.meta().throttlePercent;
-            domain.meta().throttlePercent = percent;
+            domain.setThrottlePercent(percent);
             try {
                 domain.persist("throttle");
             } catch (HypervisorException e) {
-                domain.meta().throttlePercent = old;
+                domain.setThrottlePercent(old);
                 throw e;
             }
         } finally {

@@ -160,9 +160,12 @@ final class SimVcpu implements Runnable {
                     cursor = cursor + 1 == len ? 0 : cursor + 1;
                 }
                 case AB -> {
+                    // page c takes page c-1's byte; page 0 takes the last page's byte + 1: the same memory as
+                    // "increment every page in turn", but a step redone after a crash writes the same value
                     pfn = layout.dataPfn(cursor);
-                    long off = pfn << 12;
-                    mem.set(BYTE, off, (byte) (mem.get(BYTE, off) + 1));
+                    long prev = layout.dataPfn(cursor == 0 ? len - 1 : cursor - 1) << 12;
+                    byte v = mem.get(BYTE, prev);
+                    mem.set(BYTE, pfn << 12, cursor == 0 ? (byte) (v + 1) : v);
                     cursor = cursor + 1 == len ? 0 : cursor + 1;
                 }
                 default -> throw new IllegalStateException("pattern " + plan.pattern());

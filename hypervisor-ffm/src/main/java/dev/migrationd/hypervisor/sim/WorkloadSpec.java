@@ -38,7 +38,8 @@ public record WorkloadSpec(long rateBytesPerSec, double workingSet, double skew,
         SEQUENTIAL,
         /**
          * Increments byte 0 of every working-set page in turn (vCPU 0 only), like QEMU's migration-test
-         * guest: memory then holds value k+1 up to the cursor and k after it, one break at most.
+         * guest: memory then holds value k+1 up to the cursor and k after it, one break at most. (Written
+         * idempotently, so a step redone after a crash of the daemon does not break the sequence.)
          */
         AB;
 
@@ -68,6 +69,77 @@ public record WorkloadSpec(long rateBytesPerSec, double workingSet, double skew,
 
     public static WorkloadSpec of(long rateBytesPerSec, double workingSet, double skew, Pattern pattern) {
         return new WorkloadSpec(rateBytesPerSec, workingSet, skew, pattern);
+    }
+
+    /**
+     * Parses the text form used on command lines and in configs:
+     * {@code rate=64MiB,ws=0.25,skew=0.8,pattern=random}. {@code rate} takes bytes with an optional
+     * K/M/G (KiB/MiB/GiB, powers of 1024) suffix per second, {@code 0} or {@code idle}, or
+     * {@code unthrottled}; omitted keys default to rate=0, ws=1, skew=0, pattern=random.
+     *
+     * @throws IllegalArgumentException naming the bad key or value
+     */
+    public static WorkloadSpec parse(String text) {
+        long rate = 0;
+        double ws = 1.0;
+        double skew = 0;
+        Pattern pattern = Pattern.RANDOM;
+        if (text == null || text.isBlank()) {
+            return IDLE;
+        }
+        for (String part : text.split(",")) {
+            String[] kv = part.split("=", 2);
+            if (kv.length != 2) {
+                throw new IllegalArgumentException("workload item '" + part.trim() + "' is not key=value");
+            }
+            String key = kv[0].trim().toLowerCase(Locale.ROOT);
+            String value = kv[1].trim();
+            try {
+                switch (key) {
+                    case "rate" -> rate = parseRate(value);
+                    case "ws", "workingset", "working-set" -> ws = Double.parseDouble(value);
+                    case "skew" -> skew = Double.parseDouble(value);
+                    case "pattern" -> pattern = Pattern.parse(value);
+                    default -> throw new IllegalArgumentException("unknown workload key '" + key
+                            + "' (rate, ws, skew, pattern)");
+                }
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("workload " + key + " '" + value + "' is not a number");
+            }
+        }
+        return new WorkloadSpec(rate, ws, skew, pattern);
+    }
+
+    private static long parseRate(String v) {
+        String s = v.toLowerCase(Locale.ROOT);
+        if (s.equals("unthrottled") || s.equals("max")) {
+            return UNTHROTTLED;
+        }
+        if (s.equals("idle")) {
+            return 0;
+        }
+        return parseBytes(s);
+    }
+
+    /** Parses a byte count with an optional K/M/G/T suffix (powers of 1024; "MiB", "M", "MB" all mean 2^20). */
+    public static long parseBytes(String text) {
+        String s = text.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
+        int shift = 0;
+        if (!s.isEmpty()) {
+            switch (s.charAt(s.length() - 1)) {
+                case 'k' -> shift = 10;
+                case 'm' -> shift = 20;
+                case 'g' -> shift = 30;
+                case 't' -> shift = 40;
+                default -> shift = 0;
+            }
+        }
+        String digits = shift == 0 ? s : s.substring(0, s.length() - 1);
+        long n = Long.parseLong(digits.trim());
+        if (n < 0 || n > (Long.MAX_VALUE >> shift)) {
+            throw new IllegalArgumentException("byte count out of range: " + text);
+        }
+        return n << shift;
     }
 
     public boolean idle() {
