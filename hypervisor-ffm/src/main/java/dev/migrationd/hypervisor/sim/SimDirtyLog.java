@@ -22,6 +22,13 @@ public final class SimDirtyLog implements DirtyLog {
 
     private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
+    static {
+        // the log's words are copied in bulk into DirtyBitmap's little-endian words
+        if (java.nio.ByteOrder.nativeOrder() != java.nio.ByteOrder.LITTLE_ENDIAN) {
+            throw new ExceptionInInitializerError("the sim dirty log needs a little-endian host");
+        }
+    }
+
     private final String domain;
     private final long pfns;
     private final long wordCount;
@@ -84,17 +91,24 @@ public final class SimDirtyLog implements DirtyLog {
         if (into.size() < pfns) {
             throw new HypervisorException(op, domain, "bitmap covers " + into.size() + " PFNs, domain has " + pfns);
         }
+        // bulk-copy the words (native order is little-endian, as DirtyBitmap's), then take every word that
+        // was non-zero atomically: bits set after the copy in a word that was zero stay for the next fetch
+        MemorySegment dst = into.segment();
+        MemorySegment.copy(words, 0, dst, 0, wordCount << 3);
         long count = 0;
         for (long i = 0; i < wordCount; i++) {
-            long w = (long) WORD.getOpaque(words, i << 3);
-            if (w != 0 && clear) {
-                w = (long) WORD.getAndSet(words, i << 3, 0L);
+            long off = i << 3;
+            long w = dst.get(ValueLayout.JAVA_LONG, off);
+            if (w != 0) {
+                if (clear) {
+                    w = (long) WORD.getAndSet(words, off, 0L);
+                    dst.set(ValueLayout.JAVA_LONG, off, w);
+                }
+                count += Long.bitCount(w);
             }
-            into.setWord(i, w);
-            count += Long.bitCount(w);
         }
-        for (long i = wordCount, n = into.wordCount(); i < n; i++) {
-            into.setWord(i, 0);
+        if (into.wordCount() > wordCount) {
+            dst.asSlice(wordCount << 3, (into.wordCount() - wordCount) << 3).fill((byte) 0);
         }
         return count;
     }

@@ -310,6 +310,9 @@ public final class SimHypervisor implements Hypervisor {
         } catch (IllegalArgumentException e) {
             throw new HypervisorException("create", spec.name(), e.getMessage());
         }
+        if (spec.fill() == SimDomainSpec.Fill.RANDOM) {
+            checkSpace("create", spec.name(), spec.memoryBytes());
+        }
         SimMetadata m = newMetadata(spec.name(), UUID.randomUUID(), spec.p2mSize(), spec.vcpus(), spec.guestType(),
                 spec.guestWidth(), "sim", spec.paused() ? DomainState.PAUSED : DomainState.RUNNING);
         if (spec.guestType() == GuestType.PV) {
@@ -339,6 +342,7 @@ public final class SimHypervisor implements Hypervisor {
         } catch (IllegalArgumentException e) {
             throw new HypervisorException("create_for_restore", shape.name(), e.getMessage());
         }
+        checkSpace("create_for_restore", shape.name(), shape.memoryBytes());
         SimMetadata m = newMetadata(shape.name(), shape.uuid(), shape.p2mSize(), shape.vcpus(), shape.guestType(),
                 shape.guestWidth(), "restore", DomainState.PAUSED);
         if (shape.guestType() == GuestType.PV) {
@@ -351,6 +355,23 @@ public final class SimHypervisor implements Hypervisor {
         LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={}",
                 m.name, m.domid, m.guestType, m.p2mSize, m.vcpus);
         return d;
+    }
+
+    /**
+     * Guest memory is a file: a guest that will be filled (a restore, a random fill) needs that much room
+     * under the state directory, as a real host needs free RAM. An idle sim guest is sparse and is not checked.
+     */
+    private void checkSpace(String op, String name, long bytes) throws HypervisorException {
+        long usable;
+        try {
+            usable = Files.getFileStore(root).getUsableSpace();
+        } catch (IOException e) {
+            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.getMessage(), e);
+        }
+        if (usable < bytes) {
+            throw new HypervisorException(op, name, "memory is short: the guest needs " + bytes + " bytes, "
+                    + root + " has " + usable + " free");
+        }
     }
 
     private SimMetadata newMetadata(String name, UUID uuid, long p2mSize, int vcpus, GuestType type, Width width,

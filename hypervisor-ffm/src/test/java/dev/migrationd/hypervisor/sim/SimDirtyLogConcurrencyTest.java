@@ -68,26 +68,29 @@ class SimDirtyLogConcurrencyTest {
                     if (b < enabled || b > window.getLast()[0]) {
                         continue; // before log-dirty, or after the last fetch began: no fetch is due
                     }
-                    // the last fetch that had finished clearing before this store started
-                    int k = -1;
-                    while (k + 1 < window.size() && window.get(k + 1)[1] < b) {
-                        k++;
+                    // the dirty mark lies between the tickets b (before the store) and a (after the mark):
+                    // the first fetch that may hold it ends after b; the first fetch certain to see it
+                    // starts after a; the page must be in one of the fetches from the one to the other
+                    int first = 0;
+                    while (first < window.size() && window.get(first)[1] < b) {
+                        first++;
                     }
-                    int next = k + 1;
-                    if (next >= window.size()) {
-                        continue;
+                    int last = first;
+                    while (last < window.size() && window.get(last)[0] < a) {
+                        last++;
                     }
-                    boolean inNext = fetched.get(next).get(pfn);
-                    if (a < window.get(next)[0]) {
-                        assertTrue(inNext, "pfn " + pfn + " written between fetch " + k + " and fetch " + next
-                                + " is missing from fetch " + next);
-                    } else {
-                        // the dirty mark raced with fetch `next`: it is in that fetch or the one after
-                        raced++;
-                        boolean inAfter = next + 1 < window.size() && fetched.get(next + 1).get(pfn);
-                        assertTrue(inNext || inAfter || next + 1 >= window.size(),
-                                "pfn " + pfn + " written during fetch " + next + " is in neither it nor the next");
+                    if (last >= window.size()) {
+                        continue; // no fetch began after this write completed: nothing is due yet
                     }
+                    boolean found = false;
+                    for (int j = first; j <= last && !found; j++) {
+                        found = fetched.get(j).get(pfn);
+                    }
+                    if (last > first) {
+                        raced++; // the mark may have landed while a fetch ran
+                    }
+                    assertTrue(found, "pfn " + pfn + " written between fetch " + (first - 1) + " and fetch " + last
+                            + " is in none of fetches " + first + ".." + last + describe(fetched, window, pfn, b, a, enabled));
                     checked++;
                 }
             }
@@ -100,6 +103,15 @@ class SimDirtyLogConcurrencyTest {
             }
             assertTrue(total > 0);
         }
+    }
+
+    private static String describe(List<DirtyBitmap> fetched, List<long[]> window, long pfn, long b, long a, long enabled) {
+        StringBuilder sb = new StringBuilder(" (write tickets " + b + ".." + a + ", log enabled at " + enabled + "; fetches:");
+        for (int i = 0; i < Math.min(window.size(), 4); i++) {
+            sb.append(' ').append(i).append('=').append(window.get(i)[0]).append("..").append(window.get(i)[1])
+                    .append(fetched.get(i).get(pfn) ? "+" : "-");
+        }
+        return sb.append(')').toString();
     }
 
     private static long lastAfter(WriteJournal j) {

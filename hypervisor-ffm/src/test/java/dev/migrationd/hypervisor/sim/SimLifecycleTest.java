@@ -103,6 +103,22 @@ class SimLifecycleTest {
     }
 
     @Test
+    void restoreOfAGuestLargerThanTheFreeSpaceIsRefused() throws Exception {
+        long pages = dev.migrationd.protocol.StreamLimits.MAX_P2M_SIZE; // 1 TiB
+        long free = Files.getFileStore(state).getUsableSpace();
+        try (SimHypervisor hv = SimHypervisor.open(state)) {
+            DomainShape huge = new DomainShape("huge", UUID.randomUUID(), pages, 1, GuestType.HVM, Width.W64);
+            if (free < huge.memoryBytes()) {
+                HypervisorException e = assertThrows(HypervisorException.class, () -> hv.createForRestore(huge));
+                assertTrue(e.getMessage().contains("memory is short"), e.getMessage());
+                assertFalse(Files.exists(state.resolve("sim/huge")));
+            } else {
+                hv.createForRestore(huge).destroy(); // this host has the room: the restore may go ahead
+            }
+        }
+    }
+
+    @Test
     void hvmGuestHasIdentityP2mMagicPfnsAndAWellFormedContext() throws Exception {
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             SimDomain d = hv.create(spec("h", GuestType.HVM, Width.W64, WorkloadSpec.IDLE));
