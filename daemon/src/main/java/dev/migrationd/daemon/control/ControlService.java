@@ -67,8 +67,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     /** Longest accepted idempotency key, domain, peer or file path. */
     static final int MAX_NAME_LENGTH = MigrationRequest.MAX_NAME_LENGTH;
     static final int MAX_PATH_LENGTH = 4096;
-    /** Attempts at a domain listing that races with a destroy. */
-    static final int LIST_ATTEMPTS = 3;
+    /** Attempts at a domain listing that races with a destroy, and the pause between them. */
+    static final int LIST_ATTEMPTS = 20;
+    static final long LIST_RETRY_MILLIS = 50;
 
     private final String hostName;
     private final MigrationEngine engine;
@@ -233,6 +234,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                     throw e;
                 }
                 LOG.debug("event=list_domains_retry attempt={} error=\"{}\"", attempt, e.getMessage());
+                Thread.sleep(LIST_RETRY_MILLIS);
             }
         }
     }
