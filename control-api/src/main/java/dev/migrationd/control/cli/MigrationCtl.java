@@ -1,6 +1,7 @@
 package dev.migrationd.control.cli;
 
 import dev.migrationd.protocol.StreamException;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
@@ -30,6 +31,7 @@ public final class MigrationCtl implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new MigrationCtl());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        DaemonCommands.register(cl);
         cl.setParameterExceptionHandler(MigrationCtl::usageError);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> failure(ex, commandLine));
         return cl;
@@ -44,6 +46,9 @@ public final class MigrationCtl implements Runnable {
     }
 
     private static int failure(Exception ex, CommandLine cl) {
+        if (ex instanceof StatusRuntimeException sre) {
+            return DaemonCommands.exitCode(sre, cl); // control-API failures: daemon commands' exit codes
+        }
         int code;
         String line;
         switch (ex) {

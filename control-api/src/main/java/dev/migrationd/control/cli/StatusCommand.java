@@ -1,0 +1,21 @@
+package dev.migrationd.control.cli;
+
+import dev.migrationd.control.v1.GetMigrationRequest;
+import dev.migrationd.control.v1.Migration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code migrationctl status ID}. */
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Shows one migration (running or finished). Exits 0 when it is known.")
+final class StatusCommand extends DaemonCommand {
+
+    @Parameters(index = "0", paramLabel = "ID", description = "Migration id.")
+    String id;
+
+    @Override
+    int call(ClientOptions.Connection connection) {
+        Migration m = connection.blocking().getMigration(GetMigrationRequest.newBuilder().setId(id).build());
+        println(client.json() ? Render.json(m) : Render.status(m));
+        return ExitCode.OK;
+    }
+}

@@ -1,0 +1,198 @@
+package dev.migrationd.daemon;
+
+import dev.migrationd.daemon.control.ControlServer;
+import dev.migrationd.daemon.control.ControlService;
+import dev.migrationd.daemon.control.SimDomains;
+import dev.migrationd.daemon.engine.EngineConfig;
+import dev.migrationd.daemon.engine.MigrationEngine;
+import dev.migrationd.daemon.metrics.MetricsBinder;
+import dev.migrationd.daemon.metrics.MetricsEndpoint;
+import dev.migrationd.daemon.transport.NettyPeerConnector;
+import dev.migrationd.daemon.transport.PeerServer;
+import dev.migrationd.daemon.transport.PeerTransport;
+import dev.migrationd.hypervisor.Hypervisor;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.HypervisorProvider;
+import dev.migrationd.hypervisor.sim.SimHypervisor;
+import io.grpc.netty.NettyServerBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running migrationd: the composition root. {@link #start} opens the backend, the engine, the
+ * metrics endpoint, the control API and the peer listener, in that order; a failure closes what was
+ * opened and throws {@link StartException} with one line. {@link #close()} stops accepting (control and
+ * peers), lets the engine end its migrations safely (it cancels those before the commit point and
+ * waits for the rest), then closes the rest in reverse order.
+ *
+ * <p>Threading: start and close run on one thread (main, or the shutdown hook); close is idempotent.
+ */
+public final class Daemon implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+
+    private final DaemonConfig config;
+    private final Deque<AutoCloseable> opened = new ArrayDeque<>();
+    private MigrationEngine engine;
+    private ControlServer control;
+    private PeerServer peers;
+    private MetricsEndpoint metrics;
+    private PrometheusMeterRegistry registry;
+    private boolean closed;
+    private boolean started;
+
+    /** Start-up failed; the message is the one line to print. */
+    public static final class StartException extends Exception {
+        public StartException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    private Daemon(DaemonConfig config) {
+        this.config = config;
+    }
+
+    public static Daemon start(DaemonConfig config) throws StartException {
+        Daemon d = new Daemon(config);
+        try {
+            d.open();
+            return d;
+        } catch (StartException e) {
+            d.close();
+            throw e;
+        } catch (RuntimeException e) {
+            d.close();
+            throw new StartException("start-up failed: " + e, e);
+        }
+    }
+
+    private void open() throws StartException {
+        try {
+            Files.createDirectories(config.stateDir());
+        } catch (IOException e) {
+            throw new StartException("cannot create the state directory " + config.stateDir() + ": " + e.getMessage(), e);
+        }
+        Hypervisor hypervisor;
+        try {
+            hypervisor = HypervisorProvider.open(config.backend(), config.stateDir());
+        } catch (HypervisorException e) {
+            throw new StartException(e.getMessage(), e);
+        }
+        opened.push(hypervisor);
+        PeerTransport transport = new PeerTransport();
+        opened.push(transport);
+        NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers());
+        try {
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+        } catch (IOException e) {
+            throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
+        }
+        opened.push(engine);
+
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("host", config.name());
+        engine.addObserver(new MetricsBinder(registry));
+        Optional<SimDomains> sim = hypervisor instanceof SimHypervisor s ? Optional.of(new SimBackend(s)) : Optional.empty();
+        ControlService service = new ControlService(config.name(), engine, hypervisor, sim, Clock.systemUTC());
+
+        metrics = listen("metrics-listen", config.metricsListen(), () -> MetricsEndpoint.start(config.metricsListen(), registry));
+        opened.push(metrics);
+        control = listen("control-listen", config.controlListen(),
+                () -> new ControlServer(NettyServerBuilder.forAddress(config.controlListen()), service).start());
+        opened.push(control);
+        LOG.info("event=control_listening address={}:{}", config.controlListen().getAddress().getHostAddress(), control.port());
+        peers = listen("peer-listen", config.peerListen(),
+                () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
+        opened.push(peers);
+        LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={}",
+                config.name(), hypervisor.backend(), config.stateDir(), control.port(), peers.address().getPort(),
+                metrics.address().getPort(), config.peers().keySet());
+        started = true;
+    }
+
+    @FunctionalInterface
+    private interface Opener<T> {
+        T open() throws IOException;
+    }
+
+    private static <T> T listen(String what, InetSocketAddress address, Opener<T> opener) throws StartException {
+        try {
+            return opener.open();
+        } catch (IOException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            String why = root instanceof BindException || String.valueOf(root.getMessage()).contains("in use")
+                    ? "address already in use" : String.valueOf(root.getMessage());
+            throw new StartException("cannot listen on " + address.getAddress().getHostAddress() + ":" + address.getPort()
+                    + " (" + what + "): " + why, e);
+        }
+    }
+
+    /** The bound control port (useful with port 0). */
+    public int controlPort() {
+        return control.port();
+    }
+
+    public int peerPort() {
+        return peers.address().getPort();
+    }
+
+    public int metricsPort() {
+        return metrics.address().getPort();
+    }
+
+    public DaemonConfig config() {
+        return config;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (started) {
+            LOG.info("event=daemon_stopping name={}", config.name());
+        }
+        if (control != null) {
+            control.stopAccepting();
+        }
+        if (peers != null) {
+            close(peers);
+            opened.remove(peers);
+        }
+        if (engine != null) {
+            close(engine); // cancels migrations before the commit point, waits for the others
+            opened.remove(engine);
+        }
+        while (!opened.isEmpty()) {
+            close(opened.pop());
+        }
+        if (registry != null) {
+            registry.close();
+        }
+        if (started) {
+            LOG.info("event=daemon_stopped name={}", config.name());
+        }
+    }
+
+    private static void close(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.warn("event=close_failed component={} error=\"{}\"", c.getClass().getSimpleName(), e.toString());
+        }
+    }
+}

@@ -1,0 +1,379 @@
+package dev.migrationd.daemon.control;
+
+import dev.migrationd.control.v1.CancelMigrationRequest;
+import dev.migrationd.control.v1.CancelMigrationResponse;
+import dev.migrationd.control.v1.CreateDomainRequest;
+import dev.migrationd.control.v1.DestroyDomainRequest;
+import dev.migrationd.control.v1.DestroyDomainResponse;
+import dev.migrationd.control.v1.Domain;
+import dev.migrationd.control.v1.DomainDetails;
+import dev.migrationd.control.v1.GetMigrationRequest;
+import dev.migrationd.control.v1.InspectDomainRequest;
+import dev.migrationd.control.v1.ListDomainsRequest;
+import dev.migrationd.control.v1.ListDomainsResponse;
+import dev.migrationd.control.v1.ListMigrationsRequest;
+import dev.migrationd.control.v1.ListMigrationsResponse;
+import dev.migrationd.control.v1.Migration;
+import dev.migrationd.control.v1.MigrationEvent;
+import dev.migrationd.control.v1.MigrationServiceGrpc;
+import dev.migrationd.control.v1.PhaseEvent;
+import dev.migrationd.control.v1.RestoreDomainRequest;
+import dev.migrationd.control.v1.RestoreDomainResponse;
+import dev.migrationd.control.v1.SaveDomainRequest;
+import dev.migrationd.control.v1.SaveDomainResponse;
+import dev.migrationd.control.v1.StartMigrationRequest;
+import dev.migrationd.control.v1.StartMigrationResponse;
+import dev.migrationd.control.v1.WatchMigrationRequest;
+import dev.migrationd.daemon.engine.CancelOutcome;
+import dev.migrationd.daemon.engine.MigrationEngine;
+import dev.migrationd.daemon.engine.MigrationHandle;
+import dev.migrationd.daemon.engine.MigrationRequest;
+import dev.migrationd.daemon.engine.MigrationSummary;
+import dev.migrationd.daemon.engine.RestoreRequest;
+import dev.migrationd.daemon.engine.RestoreResult;
+import dev.migrationd.daemon.engine.SaveRequest;
+import dev.migrationd.daemon.engine.SaveResult;
+import dev.migrationd.hypervisor.DomainInfo;
+import dev.migrationd.hypervisor.Hypervisor;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code dev.migrationd.v1.MigrationService} over one daemon's engine and hypervisor. Validation that
+ * the engine does not do (names, enum values, ranges) happens here; every failure goes through
+ * {@link Errors}, the one place that picks a status.
+ *
+ * <p>Threading: gRPC calls the methods on its executor threads, concurrently; the service holds no
+ * mutable state of its own (the engine and the {@link EventHub} are thread-safe).
+ */
+public final class ControlService extends MigrationServiceGrpc.MigrationServiceImplBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ControlService.class);
+
+    /** Default and largest {@code ListMigrations} page. */
+    static final int DEFAULT_LIST_LIMIT = 100;
+    static final int MAX_LIST_LIMIT = 1000;
+    /** Longest accepted idempotency key, domain, peer or file path. */
+    static final int MAX_NAME_LENGTH = MigrationRequest.MAX_NAME_LENGTH;
+    static final int MAX_PATH_LENGTH = 4096;
+    /** Attempts at a domain listing that races with a destroy, and the pause between them. */
+    static final int LIST_ATTEMPTS = 20;
+    static final long LIST_RETRY_MILLIS = 50;
+
+    private final String hostName;
+    private final MigrationEngine engine;
+    private final Hypervisor hypervisor;
+    private final Optional<SimDomains> sim;
+    private final EventHub events;
+
+    /**
+     * @param hostName   this daemon's peer name (shown as source/destination host)
+     * @param engine     the engine; the service registers its event hub as an observer
+     * @param hypervisor the host's hypervisor, for ListDomains
+     * @param sim        the sim backend's extra calls, when the backend is sim
+     */
+    public ControlService(String hostName, MigrationEngine engine, Hypervisor hypervisor, Optional<SimDomains> sim,
+                          Clock clock) {
+        this.hostName = Objects.requireNonNull(hostName, "hostName");
+        this.engine = Objects.requireNonNull(engine, "engine");
+        this.hypervisor = Objects.requireNonNull(hypervisor, "hypervisor");
+        this.sim = Objects.requireNonNull(sim, "sim");
+        this.events = new EventHub(clock);
+        engine.addObserver(events);
+    }
+
+    // ---- migrations ----------------------------------------------------------------------------------
+
+    @Override
+    public void startMigration(StartMigrationRequest request, StreamObserver<StartMigrationResponse> observer) {
+        Errors.unary("StartMigration", observer, () -> {
+            String domain = name("domain", request.getDomain());
+            String peer = name("destination", request.getDestination());
+            if (peer.equals(hostName)) {
+                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                        "destination '" + peer + "' is this daemon; name a peer from its configuration");
+            }
+            String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
+            MigrationRequest req = new MigrationRequest(MigrationRequest.newId(), key, domain, peer,
+                    ProtoMapping.options(request.getOptions()));
+            MigrationHandle h = engine.start(req);
+            boolean created = h.id().equals(req.id());
+            if (!created && (!h.info().domain().equals(domain) || !h.info().peer().equals(peer))) {
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "idempotency key '" + key
+                        + "' was used for migration " + h.id() + " of " + h.info().domain() + " to " + h.info().peer()
+                        + "; use a new key for a different request");
+            }
+            LOG.info("event=migration_requested id={} domain={} peer={} created={} key={}", h.id(), domain, peer,
+                    created, key);
+            return StartMigrationResponse.newBuilder().setMigration(ProtoMapping.migration(hostName, h))
+                    .setCreated(created).build();
+        });
+    }
+
+    @Override
+    public void getMigration(GetMigrationRequest request, StreamObserver<Migration> observer) {
+        Errors.unary("GetMigration", observer, () -> ProtoMapping.migration(hostName, find(request.getId())));
+    }
+
+    @Override
+    public void watchMigration(WatchMigrationRequest request, StreamObserver<MigrationEvent> observer) {
+        MigrationHandle h;
+        try {
+            h = find(request.getId());
+        } catch (Exception e) {
+            Errors.fail("WatchMigration", observer, e);
+            return;
+        }
+        String id = h.id();
+        ServerCallStreamObserver<MigrationEvent> call = (ServerCallStreamObserver<MigrationEvent>) observer;
+        Consumer<MigrationEvent> watcher = new Consumer<>() {
+            private boolean done; // guarded by the hub's lock: all calls come from EventHub under it
+
+            @Override
+            public void accept(MigrationEvent e) {
+                if (done || call.isCancelled()) {
+                    return;
+                }
+                observer.onNext(e);
+                if (e.hasResult()) {
+                    done = true;
+                    observer.onCompleted();
+                }
+            }
+        };
+        call.setOnCancelHandler(() -> events.detach(id, watcher));
+        if (events.attach(id, Optional.empty(), watcher)) {
+            LOG.debug("event=watch_attached id={}", id);
+            return;
+        }
+        if (h.result().isDone()) {
+            // finished long ago (or before a restart): its phase and result, from the engine
+            Migration m = ProtoMapping.migration(hostName, h);
+            observer.onNext(MigrationEvent.newBuilder().setMigrationId(id).setSequence(0)
+                    .setPhase(PhaseEvent.newBuilder().setPhase(m.getPhase())).build());
+            observer.onNext(MigrationEvent.newBuilder().setMigrationId(id).setSequence(1).setResult(m.getResult()).build());
+            observer.onCompleted();
+            return;
+        }
+        // live, and no event yet: start its feed with the current phase
+        events.attach(id, Optional.of(MigrationEvent.newBuilder().setPhase(PhaseEvent.newBuilder()
+                .setPhase(ProtoMapping.phase(h.phase())).setDetail(ProtoMapping.detail(h.phase())))), watcher);
+        LOG.debug("event=watch_attached id={}", id);
+    }
+
+    @Override
+    public void cancelMigration(CancelMigrationRequest request, StreamObserver<CancelMigrationResponse> observer) {
+        Errors.unary("CancelMigration", observer, () -> {
+            String id = name("id", request.getId());
+            CancelOutcome outcome = engine.cancel(id);
+            LOG.info("event=cancel_requested id={} outcome={}", id, outcome);
+            return CancelMigrationResponse.newBuilder()
+                    .setMigration(ProtoMapping.migration(hostName, find(id)))
+                    .setResult(ProtoMapping.cancel(outcome)).build();
+        });
+    }
+
+    @Override
+    public void listMigrations(ListMigrationsRequest request, StreamObserver<ListMigrationsResponse> observer) {
+        Errors.unary("ListMigrations", observer, () -> {
+            int limit = request.getLimit() == 0 ? DEFAULT_LIST_LIMIT : request.getLimit();
+            if (limit < 0 || limit > MAX_LIST_LIMIT) {
+                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                        "limit " + Integer.toUnsignedString(request.getLimit()) + ": must be 1.." + MAX_LIST_LIMIT);
+            }
+            ListMigrationsResponse.Builder b = ListMigrationsResponse.newBuilder();
+            for (MigrationSummary s : engine.list().stream().limit(limit).toList()) {
+                b.addMigrations(ProtoMapping.migration(hostName, s));
+            }
+            return b.build();
+        });
+    }
+
+    private MigrationHandle find(String id) {
+        String checked = name("id", id);
+        return engine.find(checked).orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND,
+                "no migration with id " + checked + " on " + hostName + " (see ListMigrations)"));
+    }
+
+    // ---- domains -------------------------------------------------------------------------------------
+
+    @Override
+    public void listDomains(ListDomainsRequest request, StreamObserver<ListDomainsResponse> observer) {
+        Errors.unary("ListDomains", observer, () -> {
+            Set<String> migrating = migratingDomains();
+            ListDomainsResponse.Builder b = ListDomainsResponse.newBuilder().setHost(hostName).setBackend(hypervisor.backend());
+            for (DomainInfo d : listDomainsSnapshot()) {
+                b.addDomains(ProtoMapping.domain(d, migrating.contains(d.name())));
+            }
+            return b.build();
+        });
+    }
+
+    /**
+     * The host's domains. A domain destroyed while the backend builds the list can make the call fail
+     * (sim: a destroyed domain is still listed until it is forgotten); a listing is a snapshot, so it is
+     * taken again, at most {@link #LIST_ATTEMPTS} times, before the failure is reported.
+     */
+    private List<DomainInfo> listDomainsSnapshot() throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return hypervisor.listDomains();
+            } catch (dev.migrationd.hypervisor.HypervisorException e) {
+                if (attempt >= LIST_ATTEMPTS) {
+                    throw e;
+                }
+                LOG.debug("event=list_domains_retry attempt={} error=\"{}\"", attempt, e.getMessage());
+                Thread.sleep(LIST_RETRY_MILLIS);
+            }
+        }
+    }
+
+    private Set<String> migratingDomains() {
+        Set<String> names = new HashSet<>();
+        for (MigrationSummary s : engine.list()) {
+            if (!s.phase().terminal()) { // either direction: the source's domain, or the destination's copy being built
+                names.add(s.info().domain());
+            }
+        }
+        return names;
+    }
+
+    @Override
+    public void saveDomain(SaveDomainRequest request, StreamObserver<SaveDomainResponse> observer) {
+        Errors.unary("SaveDomain", observer, () -> {
+            String domain = name("domain", request.getDomain());
+            Path path = path(request.getPath());
+            SaveResult r = engine.save(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
+                    request.getLive(), request.getLeaveRunning(), request.getForce()));
+            LOG.info("event=domain_saved domain={} file={} bytes={} rounds={}", domain, r.file(), r.bytes(), r.rounds());
+            return SaveDomainResponse.newBuilder().setPath(r.file().toString()).setBytesWritten(r.bytes())
+                    .setDuration(ProtoMapping.duration(r.downtime())).setRounds(r.rounds()).build();
+        });
+    }
+
+    @Override
+    public void restoreDomain(RestoreDomainRequest request, StreamObserver<RestoreDomainResponse> observer) {
+        Errors.unary("RestoreDomain", observer, () -> {
+            Path path = path(request.getPath());
+            String name = name("name", request.getName());
+            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
+            LOG.info("event=domain_restored domain={} file={} bytes={} paused={}", r.domain(), path, r.bytes(), r.paused());
+            DomainInfo info = hypervisor.domain(r.domain()).info();
+            return RestoreDomainResponse.newBuilder().setDomain(ProtoMapping.domain(info, false))
+                    .setDuration(ProtoMapping.duration(r.time())).build();
+        });
+    }
+
+    // ---- sim only ------------------------------------------------------------------------------------
+
+    private SimDomains sim(String rpc) {
+        return sim.orElseThrow(() -> new ControlException(Status.Code.UNIMPLEMENTED, rpc
+                + " is only offered by the sim backend; this daemon (" + hostName + ") runs the "
+                + hypervisor.backend() + " backend, where domains are managed with the hypervisor's own tools"));
+    }
+
+    @Override
+    public void createDomain(CreateDomainRequest request, StreamObserver<Domain> observer) {
+        Errors.unary("CreateDomain", observer, () -> {
+            SimDomains s = sim("CreateDomain");
+            String name = name("name", request.getName());
+            if (hypervisor.findDomain(name).isPresent()) {
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "a domain named " + name + " exists on " + hostName);
+            }
+            DomainInfo d = s.create(request);
+            LOG.info("event=domain_created domain={} memory_bytes={} vcpus={} type={}", d.name(),
+                    request.getMemoryBytes(), d.vcpus(), d.guestType());
+            return ProtoMapping.domain(d, false);
+        });
+    }
+
+    @Override
+    public void destroyDomain(DestroyDomainRequest request, StreamObserver<DestroyDomainResponse> observer) {
+        Errors.unary("DestroyDomain", observer, () -> {
+            SimDomains s = sim("DestroyDomain");
+            String name = existing(name("name", request.getName()));
+            if (migratingDomains().contains(name)) {
+                throw new ControlException(Status.Code.FAILED_PRECONDITION,
+                        "domain " + name + " is migrating; cancel the migration first");
+            }
+            s.destroy(name);
+            LOG.info("event=domain_destroyed domain={}", name);
+            return DestroyDomainResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void inspectDomain(InspectDomainRequest request, StreamObserver<DomainDetails> observer) {
+        Errors.unary("InspectDomain", observer, () -> {
+            SimDomains s = sim("InspectDomain");
+            String name = existing(name("name", request.getName()));
+            if (migratingDomains().contains(name)) {
+                // inspecting pauses the domain for a stable reading: never under a running migration
+                throw new ControlException(Status.Code.FAILED_PRECONDITION,
+                        "domain " + name + " is migrating; inspect it when the migration has ended");
+            }
+            DomainInfo info = hypervisor.domain(name).info();
+            return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
+        });
+    }
+
+    private String existing(String name) throws Exception {
+        if (hypervisor.findDomain(name).isEmpty()) {
+            throw new ControlException(Status.Code.NOT_FOUND, "no domain named " + name + " on " + hostName);
+        }
+        return name;
+    }
+
+    // ---- validation ----------------------------------------------------------------------------------
+
+    private static String name(String field, String value) {
+        if (value.isEmpty()) {
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " is required");
+        }
+        if (value.length() > MAX_NAME_LENGTH || !value.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " must be 1.." + MAX_NAME_LENGTH
+                    + " printable ASCII characters without spaces");
+        }
+        return value;
+    }
+
+    private static String key(String value) {
+        return name("idempotency_key", value);
+    }
+
+    private static Path path(String value) {
+        if (value.isEmpty()) {
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is required");
+        }
+        if (value.length() > MAX_PATH_LENGTH || value.indexOf('\0') >= 0) {
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is too long or contains a NUL byte");
+        }
+        Path p = Path.of(value);
+        if (!p.isAbsolute()) {
+            throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                    "path '" + value + "' must be absolute (it is a path on the daemon's host)");
+        }
+        return p.normalize();
+    }
+
+    /** For tests: the hub's watcher count of a migration. */
+    int watchers(String id) {
+        return events.watchers(id);
+    }
+
+    /** The migrations this host knows, for the daemon's shutdown log. */
+    List<MigrationSummary> migrations() {
+        return engine.list();
+    }
+}

@@ -1,0 +1,91 @@
+package dev.migrationd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DaemonConfigTest {
+
+    @TempDir
+    Path dir;
+
+    private Path file(String text) throws Exception {
+        Path f = dir.resolve("migrationd.conf");
+        Files.writeString(f, text);
+        return f;
+    }
+
+    @Test
+    void fileThenFlagsWithFlagsWinning() throws Exception {
+        Path f = file("""
+                # comment
+                name = hostA
+                backend = sim   # trailing comment
+                state-dir = /var/lib/a
+                control-listen = 127.0.0.1:7100
+                peer-listen = 127.0.0.1:7101
+                metrics-listen = 127.0.0.1:9101
+                peer.hostB = 127.0.0.1:7201
+                peer.hostC = [::1]:7301
+                """);
+        Map<String, String> flags = new HashMap<>();
+        flags.put(DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:7999");
+        DaemonConfig c = DaemonConfig.resolve(f, flags, List.of("hostB=127.0.0.1:7202", "hostD=localhost:7401"));
+        assertEquals("hostA", c.name());
+        assertEquals("sim", c.backend());
+        assertEquals(Path.of("/var/lib/a"), c.stateDir());
+        assertEquals(7999, c.controlListen().getPort());
+        assertEquals(7101, c.peerListen().getPort());
+        assertEquals(9101, c.metricsListen().getPort());
+        assertEquals(List.of("hostB", "hostC", "hostD"), List.copyOf(c.peers().keySet()));
+        assertEquals(7202, c.peers().get("hostB").getPort());
+        assertEquals(new InetSocketAddress("::1", 7301), c.peers().get("hostC"));
+    }
+
+    @Test
+    void defaultsWithoutAFile() throws Exception {
+        DaemonConfig c = DaemonConfig.resolve(null, Map.of(), List.of());
+        assertEquals("sim", c.backend());
+        assertEquals(7100, c.controlListen().getPort());
+        assertEquals(Path.of(DaemonConfig.DEFAULT_STATE_DIR), c.stateDir());
+        assertTrue(c.peers().isEmpty());
+    }
+
+    @Test
+    void ownNameInAFleetPeerListIsSkipped() throws Exception {
+        DaemonConfig c = DaemonConfig.resolve(file("name = hostA\npeer.hostA = 10.0.0.1:7101\npeer.hostB = 10.0.0.2:7101\n"),
+                Map.of(), List.of());
+        assertEquals(List.of("hostB"), List.copyOf(c.peers().keySet()));
+    }
+
+    private void assertBad(String expectedPart, Path file, Map<String, String> flags, List<String> peers) {
+        ConfigException e = assertThrows(ConfigException.class, () -> DaemonConfig.resolve(file, flags, peers));
+        assertTrue(e.getMessage().contains(expectedPart), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line: " + e.getMessage());
+    }
+
+    @Test
+    void badConfigsGetOneLineNamingTheProblem() throws Exception {
+        assertBad("line 2: unknown key 'colour'", file("name = a\ncolour = blue\n"), Map.of(), List.of());
+        assertBad("line 1: expected 'key = value'", file("just words\n"), Map.of(), List.of());
+        assertBad("'name' is given twice", file("name = a\nname = b\n"), Map.of(), List.of());
+        assertBad("peer 'b' is given twice", file("peer.b = 1.2.3.4:1\npeer.b = 1.2.3.4:2\n"), Map.of(), List.of());
+        assertBad("expected HOST:PORT", file("peer-listen = 7101\n"), Map.of(), List.of());
+        assertBad("port must be 0..65535", file("control-listen = 127.0.0.1:70000\n"), Map.of(), List.of());
+        assertBad("unknown host 'no-such-host.invalid'", file("metrics-listen = no-such-host.invalid:9101\n"), Map.of(), List.of());
+        assertBad("no such file", dir.resolve("missing.conf"), Map.of(), List.of());
+        assertBad("--peer 'hostB': expected NAME=HOST:PORT", null, Map.of(), List.of("hostB"));
+        assertBad("--peer-listen", null, Map.of(DaemonConfig.KEY_PEER_LISTEN, "nope"), List.of());
+        assertBad("name 'bad name'", null, Map.of(DaemonConfig.KEY_NAME, "bad name"), List.of());
+        assertBad("IPv6 addresses as [ADDR]:PORT", null, Map.of(DaemonConfig.KEY_PEER_LISTEN, "::1:7101"), List.of());
+    }
+}

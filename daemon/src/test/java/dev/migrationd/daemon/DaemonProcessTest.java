@@ -1,0 +1,129 @@
+package dev.migrationd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * migrationd as a process (the test's JDK and class path): it starts, logs where it listens, stops
+ * cleanly on SIGTERM with exit 0, and refuses bad setups promptly with one line and a non-zero exit.
+ */
+class DaemonProcessTest {
+
+    static final long START_SECONDS = 60;
+
+    @TempDir
+    Path dir;
+
+    private Process launch(Path log, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                // the daemon's own logback.xml, not the test one
+                "-Dlogback.configurationFile=" + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
+                MigrationDaemon.class.getName()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static String waitFor(Path log, String text, Process p) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
+        while (System.nanoTime() < deadline) {
+            String s = Files.exists(log) ? Files.readString(log) : "";
+            if (s.contains(text)) {
+                return s;
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError("exited " + p.exitValue() + " before '" + text + "':\n" + s);
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no '" + text + "' in " + START_SECONDS + "s:\n" + Files.readString(log));
+    }
+
+    private Path config() throws IOException {
+        Path c = dir.resolve("migrationd.conf");
+        Files.writeString(c, """
+                name = hostA
+                state-dir = %s
+                control-listen = 127.0.0.1:0
+                peer-listen = 127.0.0.1:0
+                metrics-listen = 127.0.0.1:0
+                peer.hostB = 127.0.0.1:7201
+                """.formatted(dir.resolve("state")));
+        return c;
+    }
+
+    @Test
+    void startsLogsAndStopsCleanlyOnSigterm() throws Exception {
+        Path log = dir.resolve("daemon.log");
+        Process p = launch(log, "--config", config().toString(), "--name", "hostX");
+        try {
+            String started = waitFor(log, "event=daemon_started", p);
+            assertTrue(started.contains("name=hostX"), "the flag overrides the file:\n" + started);
+            assertTrue(started.contains("event=control_listening"), started);
+            assertTrue(started.contains("event=peer_server_listening"), started);
+            assertTrue(started.contains("event=metrics_listening"), started);
+            for (String line : started.lines().toList()) {
+                assertTrue(line.startsWith("ts=") && line.contains(" level=") && line.contains(" event="),
+                        "one key=value line per event: " + line);
+            }
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+            assertEquals(0, p.exitValue());
+            String all = Files.readString(log);
+            assertTrue(all.contains("event=daemon_stopping") && all.contains("event=daemon_stopped"), all);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    private String failFast(String... args) throws Exception {
+        Path log = dir.resolve("fail-" + System.nanoTime() + ".log");
+        Process p = launch(log, args);
+        assertTrue(p.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String out = Files.readString(log).strip();
+        assertTrue(p.exitValue() != 0, "exit code 0:\n" + out);
+        List<String> errors = out.lines().filter(l -> l.startsWith("migrationd: ")).toList();
+        assertEquals(1, errors.size(), "one line saying why:\n" + out);
+        return errors.getFirst() + " (exit " + p.exitValue() + ")";
+    }
+
+    @Test
+    void badSetupsFailWithOneLine() throws Exception {
+        String unknown = failFast("--config", config().toString(), "--backend", "vmware");
+        assertTrue(unknown.contains("unknown backend 'vmware'") && unknown.endsWith("(exit 1)"), unknown);
+
+        Path bad = dir.resolve("bad.conf");
+        Files.writeString(bad, "name = a\nlisten = 1.2.3.4:5\n");
+        String key = failFast("--config", bad.toString());
+        assertTrue(key.contains("line 2: unknown key 'listen'") && key.endsWith("(exit 2)"), key);
+
+        String addr = failFast("--config", config().toString(), "--peer-listen", "127.0.0.1:99999");
+        assertTrue(addr.contains("port must be 0..65535") && addr.endsWith("(exit 2)"), addr);
+
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String inUse = failFast("--config", config().toString(), "--control-listen", "127.0.0.1:" + taken.getLocalPort());
+            assertTrue(inUse.contains("cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (control-listen): address already in use")
+                    && inUse.endsWith("(exit 1)"), inUse);
+        }
+    }
+
+    @Test
+    void xenOffADom0SaysSoAndDoesNotFallBack() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/xen/privcmd")), "this host is a Xen dom0");
+        long t0 = System.nanoTime();
+        String xen = failFast("--config", config().toString(), "--backend", "xen");
+        assertTrue(xen.startsWith("migrationd: backend xen: ") && xen.endsWith("(exit 1)"), xen);
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30), "promptly");
+    }
+}

@@ -1,0 +1,185 @@
+package dev.migrationd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.migrationd.daemon.engine.Direction;
+import dev.migrationd.daemon.engine.MigrationInfo;
+import dev.migrationd.daemon.engine.MigrationOptions;
+import dev.migrationd.daemon.engine.MigrationPhase;
+import dev.migrationd.daemon.engine.MigrationResult;
+import dev.migrationd.daemon.engine.RoundStats;
+import dev.migrationd.daemon.metrics.MetricsBinder;
+import dev.migrationd.protocol.GuestType;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The files in deploy/ and systemd/ are checked with the tools that will read them: promtool (rules, rule
+ * unit tests, scrape config), systemd-analyze verify (the unit), and against the daemon itself (every
+ * metric a rule or panel uses is one the daemon exports; every flag a manifest passes exists; the
+ * example configs load).
+ */
+class DeploymentFilesTest {
+
+    static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
+    static final Path DEPLOY = ROOT.resolve("deploy");
+    static final Path SYSTEMD = ROOT.resolve("systemd");
+
+    @TempDir
+    Path tmp;
+
+    record Run(int code, String output) {
+    }
+
+    static Run run(Path dir, String... command) throws IOException, InterruptedException {
+        assertTrue(Files.isExecutable(Path.of(command[0])), command[0] + " is missing (Debian: prometheus / systemd)");
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Run(p.waitFor(), out);
+    }
+
+    @Test
+    void promtoolChecksTheRules() throws Exception {
+        Run r = run(DEPLOY.resolve("prometheus"), "/usr/bin/promtool", "check", "rules", "migrationd.rules.yml");
+        assertEquals(0, r.code(), r.output());
+        assertTrue(r.output().contains("SUCCESS"), r.output());
+    }
+
+    @Test
+    void theAlertsFireOnTheirScenarios() throws Exception {
+        Run r = run(DEPLOY.resolve("prometheus"), "/usr/bin/promtool", "test", "rules", "migrationd.rules.test.yml");
+        assertEquals(0, r.code(), r.output());
+    }
+
+    @Test
+    void promtoolChecksTheScrapeConfig() throws Exception {
+        Run r = run(DEPLOY.resolve("prometheus"), "/usr/bin/promtool", "check", "config", "prometheus.yml");
+        assertEquals(0, r.code(), r.output());
+    }
+
+    @Test
+    void systemdAnalyzeVerifiesTheUnit() throws Exception {
+        // verify needs ExecStart's binary to exist: point a copy of the unit at the launcher in this tree
+        String unit = Files.readString(SYSTEMD.resolve("migrationd.service"));
+        assertTrue(unit.contains("ExecStart=/opt/migrationd/bin/migrationd "), "ExecStart changed; update this test");
+        assertTrue(unit.contains("EnvironmentFile=-/etc/default/migrationd"));
+        Path launcher = ROOT.resolve("bin/migrationd");
+        assertTrue(Files.isExecutable(launcher));
+        Path copy = tmp.resolve("migrationd.service");
+        Files.writeString(copy, unit.replace("/opt/migrationd/bin/migrationd", launcher.toString()));
+        Run r = run(tmp, "/usr/bin/systemd-analyze", "verify", copy.toString());
+        assertEquals(0, r.code(), r.output());
+        assertEquals("", r.output().strip(), "systemd-analyze complaints");
+    }
+
+    @Test
+    void theEnvironmentFileDefinesWhatTheUnitUses() throws Exception {
+        String env = Files.readString(SYSTEMD.resolve("migrationd.default"));
+        for (String var : List.of("MIGRATIOND_CONFIG", "MIGRATIOND_OPTS", "MIGRATIOND_JAVA_OPTS")) {
+            assertTrue(Pattern.compile("^" + var + "=", Pattern.MULTILINE).matcher(env).find(), var);
+        }
+    }
+
+    /** Every series name the daemon exports (after one migration, so that every meter exists). */
+    static Set<String> exportedNames() {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        MetricsBinder b = new MetricsBinder(registry);
+        MigrationInfo m = new MigrationInfo("x", null, "d", "p", Direction.OUTGOING, GuestType.HVM, MigrationOptions.DEFAULTS,
+                Instant.now());
+        b.phaseChanged(m, null, new MigrationPhase.PreCopy(0));
+        b.roundCompleted(m, new RoundStats(0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0));
+        b.finished(m, new MigrationResult(MigrationResult.Outcome.SUCCEEDED, "", Duration.ofSeconds(1),
+                MigrationResult.Downtime.NONE, 1, 1));
+        Set<String> names = new TreeSet<>();
+        for (String line : registry.scrape().lines().toList()) {
+            if (!line.startsWith("#") && !line.isBlank()) {
+                names.add(line.replaceAll("[{ ].*", ""));
+            }
+        }
+        return names;
+    }
+
+    static Set<String> referencedMetrics(String text) {
+        Set<String> names = new TreeSet<>();
+        Matcher m = Pattern.compile("\\bmigrationd_[a-z_]+").matcher(text);
+        while (m.find()) {
+            names.add(m.group());
+        }
+        return names;
+    }
+
+    @Test
+    void rulesAndDashboardUseOnlyExportedMetrics() throws Exception {
+        Set<String> exported = exportedNames();
+        String rules = Files.readString(DEPLOY.resolve("prometheus/migrationd.rules.yml"));
+        String dashboard = Files.readString(DEPLOY.resolve("grafana/migrationd-dashboard.json"));
+        Set<String> used = new TreeSet<>(referencedMetrics(rules));
+        used.addAll(referencedMetrics(dashboard));
+        assertTrue(used.size() > 10, "found too few references: " + used);
+        List<String> unknown = new ArrayList<>();
+        for (String u : used) {
+            if (!exported.contains(u)) {
+                unknown.add(u);
+            }
+        }
+        assertEquals(List.of(), unknown, "referenced but not exported (exported: " + exported + ")");
+    }
+
+    @Test
+    void dashboardHasThePanelsTheOperatorsNeed() throws Exception {
+        JsonObject d = JsonParser.parseString(Files.readString(DEPLOY.resolve("grafana/migrationd-dashboard.json"))).getAsJsonObject();
+        List<String> titles = new ArrayList<>();
+        for (JsonElement p : d.getAsJsonArray("panels")) {
+            JsonObject panel = p.getAsJsonObject();
+            titles.add(panel.get("title").getAsString());
+            assertTrue(panel.getAsJsonArray("targets").size() > 0, panel.get("title") + " has no query");
+        }
+        for (String need : List.of("Dirty pages and pages sent per round", "Dirty rate vs bandwidth",
+                "Expected vs actual downtime", "Outcomes")) {
+            assertTrue(titles.contains(need), "panel '" + need + "' missing: " + titles);
+        }
+    }
+
+    @Test
+    void exampleConfigsLoad() throws Exception {
+        DaemonConfig a = DaemonConfig.resolve(DEPLOY.resolve("config/hostA.conf"), Map.of(), List.of());
+        DaemonConfig b = DaemonConfig.resolve(DEPLOY.resolve("config/hostB.conf"), Map.of(), List.of());
+        assertEquals("hostA", a.name());
+        assertEquals(b.peerListen(), a.peers().get("hostB"));
+        assertEquals(a.peerListen(), b.peers().get("hostA"));
+    }
+
+    @Test
+    void daemonSetPassesOnlyRealFlags() throws Exception {
+        String yaml = Files.readString(DEPLOY.resolve("kubernetes/migrationd-daemonset.yaml"));
+        CommandLine cl = new CommandLine(new MigrationDaemon());
+        Matcher m = Pattern.compile("^\\s*- (--[a-z-]+)=", Pattern.MULTILINE).matcher(yaml);
+        int n = 0;
+        while (m.find()) {
+            assertTrue(cl.getCommandSpec().findOption(m.group(1)) != null, "migrationd has no option " + m.group(1));
+            n++;
+        }
+        assertTrue(n >= 3, "expected the DaemonSet to pass flags");
+        assertTrue(yaml.contains("kind: DaemonSet") && yaml.contains("hostNetwork: true"));
+    }
+}
