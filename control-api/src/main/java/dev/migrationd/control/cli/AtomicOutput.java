@@ -32,10 +32,10 @@ final class AtomicOutput {
     /** Fails with a usage error when {@code target} exists and {@code force} is off (checked before any work). */
     static void checkTarget(Path target, boolean force) {
         if (!force && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            throw new CliException(ExitCodes.USAGE, "output " + target + " exists; use --force to replace it");
+            throw new CliException(ExitCode.USAGE, "output " + target + " exists; use --force to replace it");
         }
         if (Files.isDirectory(target)) {
-            throw new CliException(ExitCodes.USAGE, "output " + target + " is a directory");
+            throw new CliException(ExitCode.USAGE, "output " + target + " is a directory");
         }
     }
 
@@ -44,7 +44,7 @@ final class AtomicOutput {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir == null || !Files.isDirectory(dir)) {
-            throw new CliException(ExitCodes.IO, "output directory " + dir + " does not exist");
+            throw new CliException(ExitCode.IO, "output directory " + dir + " does not exist");
         }
         Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".partial");
         // an interrupted run (Ctrl-C, SIGTERM) must not leave the temporary file behind either
@@ -74,10 +74,10 @@ final class AtomicOutput {
                 try {
                     Files.createLink(abs, tmp);
                 } catch (FileAlreadyExistsException e) {
-                    throw new CliException(ExitCodes.USAGE, "output " + target + " was created meanwhile; use --force to replace it");
+                    throw new CliException(ExitCode.USAGE, "output " + target + " was created meanwhile; use --force to replace it");
                 } catch (UnsupportedOperationException | IOException e) {
                     if (Files.exists(abs)) {
-                        throw new CliException(ExitCodes.USAGE, "output " + target + " exists; use --force to replace it");
+                        throw new CliException(ExitCode.USAGE, "output " + target + " exists; use --force to replace it");
                     }
                     Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
                 }

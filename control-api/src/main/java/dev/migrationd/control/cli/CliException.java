@@ -14,6 +14,6 @@ final class CliException extends RuntimeException {
     }
 
     static CliException notImplemented(String what) {
-        return new CliException(ExitCodes.INTERNAL, "not implemented yet: " + what);
+        return new CliException(ExitCode.INTERNAL, "not implemented yet: " + what);
     }
 }

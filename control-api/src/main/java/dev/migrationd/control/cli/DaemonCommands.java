@@ -37,9 +37,7 @@ public final class DaemonCommands {
             int colon = line.indexOf(':');
             codes.put(line.substring(0, colon), line.substring(colon + 1));
         }
-        for (String name : new String[] {"migrate", "status", "watch", "cancel", "list", "domains", "domain", "save", "restore"}) {
-            exitCodeHelp(cl.getSubcommands().get(name), codes);
-        }
+        exitCodeHelp(cl, codes); // one table for every command, the stream tools included
     }
 
     private static void exitCodeHelp(CommandLine cl, Map<String, String> codes) {

@@ -12,8 +12,7 @@ import picocli.CommandLine.Command;
 /** {@code migrationctl}: the command-line front of migrationd. */
 @Command(name = "migrationctl", mixinStandardHelpOptions = true, version = "migrationctl 0.1.0",
         description = "Live-migration control for migrationd daemons, and offline Xen save-stream tools.",
-        subcommands = {CommandLine.HelpCommand.class, StreamCommand.class},
-        footer = {"", ExitCodes.HELP})
+        subcommands = {CommandLine.HelpCommand.class, StreamCommand.class})
 public final class MigrationCtl implements Runnable {
 
     @CommandLine.Spec
@@ -25,7 +24,7 @@ public final class MigrationCtl implements Runnable {
     }
 
     /**
-     * The configured command line: exit codes as {@link ExitCodes} documents, every expected failure as one
+     * The configured command line: exit codes as {@link ExitCode} documents, every expected failure as one
      * line on stderr ("migrationctl: ..."), no stack traces.
      */
     public static CommandLine commandLine() {
@@ -42,7 +41,7 @@ public final class MigrationCtl implements Runnable {
         cl.getErr().println("migrationctl: " + ex.getMessage());
         cl.getErr().println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
         cl.getErr().flush();
-        return ExitCodes.USAGE;
+        return ExitCode.USAGE;
     }
 
     private static int failure(Exception ex, CommandLine cl) {
@@ -57,27 +56,27 @@ public final class MigrationCtl implements Runnable {
                 line = c.getMessage();
             }
             case StreamException s -> {
-                code = ExitCodes.INVALID_STREAM;
+                code = ExitCode.INVALID_STREAM;
                 line = "invalid stream: " + s.getMessage();
             }
             case NoSuchFileException n -> {
-                code = ExitCodes.IO;
+                code = ExitCode.IO;
                 line = "no such file: " + n.getFile();
             }
             case AccessDeniedException a -> {
-                code = ExitCodes.IO;
+                code = ExitCode.IO;
                 line = "permission denied: " + a.getFile();
             }
             case IOException io -> {
-                code = ExitCodes.IO;
+                code = ExitCode.IO;
                 line = "I/O error: " + io.getMessage();
             }
             case UncheckedIOException io -> {
-                code = ExitCodes.IO;
+                code = ExitCode.IO;
                 line = "I/O error: " + io.getCause().getMessage();
             }
             default -> {
-                code = ExitCodes.INTERNAL;
+                code = ExitCode.INTERNAL;
                 line = "internal error: " + ex;
             }
         }

@@ -8,8 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "stream", mixinStandardHelpOptions = true,
         description = "Offline tools for Xen save streams (legacy 4.0-4.5 and v2).",
         subcommands = {StreamInspectCommand.class, StreamVerifyCommand.class, StreamConvertCommand.class,
-            StreamSynthCommand.class},
-        footer = {"", ExitCodes.HELP})
+            StreamSynthCommand.class}
+        )
 final class StreamCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -18,6 +18,6 @@ final class StreamCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCodes.USAGE;
+        return ExitCode.USAGE;
     }
 }

@@ -32,7 +32,7 @@ final class StreamConversion {
     static void convert(Path in, Path out, boolean force, boolean libxl, Width width, GuestType guest) throws Exception {
         StreamFormatDetector.Detected d = StreamFormatDetector.detect(in, width, guest);
         if (d.kind() != StreamFormatDetector.Kind.LEGACY) {
-            throw new CliException(ExitCodes.USAGE, in + " is already a v2 stream");
+            throw new CliException(ExitCode.USAGE, in + " is already a v2 stream");
         }
         byte[] xlHeader = null;
         if ("xend".equals(d.wrapper())) {
@@ -41,7 +41,7 @@ final class StreamConversion {
         }
         if ("xl".equals(d.wrapper())) {
             if (!libxl) {
-                throw new CliException(ExitCodes.USAGE, "an xl header can only introduce a libxl v2 stream; "
+                throw new CliException(ExitCode.USAGE, "an xl header can only introduce a libxl v2 stream; "
                         + "use --layer libxl");
             }
             xlHeader = xlHeaderForV2(in, (int) d.streamStart());

@@ -14,8 +14,8 @@ import picocli.CommandLine.Parameters;
                 + "every Remus checkpoint and the PV unmapped PFNs (as XTAB entries). Width and guest type are "
                 + "detected unless given. An xl header is kept, with its STREAMv2 flag set (libxl layer only).",
             "TMEM and compressed Remus checkpoints have no v2 equivalent: such input is refused (exit 1).",
-            "OUT is written to a temporary file next to it and moved into place only when complete."},
-        footer = {"", ExitCodes.HELP})
+            "OUT is written to a temporary file next to it and moved into place only when complete."}
+        )
 final class StreamConvertCommand implements Callable<Integer> {
 
     enum Target { v2 }
@@ -48,6 +48,6 @@ final class StreamConvertCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         AtomicOutput.checkTarget(out, force);
         StreamConversion.convert(in, out, force, layer == Layer.libxl, options.width, options.guest);
-        return ExitCodes.OK;
+        return ExitCode.OK;
     }
 }

@@ -12,8 +12,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Summarises a stream: format and layer, widths, guest type, p2m size, every chunk or "
             + "record type with counts and bytes, pages by type, checkpoints, and the tail.",
-            "The stream is read completely; an invalid stream is reported as by 'verify' (exit 1)."},
-        footer = {"", ExitCodes.HELP})
+            "The stream is read completely; an invalid stream is reported as by 'verify' (exit 1)."}
+        )
 final class StreamInspectCommand implements Callable<Integer> {
 
     enum OutputFormat { text, json }
@@ -37,6 +37,6 @@ final class StreamInspectCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         out.print(format == OutputFormat.json ? Json.write(s.toMap()) : s.toText());
         out.flush();
-        return ExitCodes.OK;
+        return ExitCode.OK;
     }
 }

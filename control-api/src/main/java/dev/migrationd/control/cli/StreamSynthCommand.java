@@ -15,8 +15,7 @@ import picocli.CommandLine.Parameters;
             + "from the seed, page tables and p2m (PV), HVM params, context and QEMU record (HVM), vCPUs in "
             + "reset state. The same seed and options always give the same bytes.",
             "OUT is written to a temporary file next to it and moved into place only when complete."},
-        footer = {"", "Example:", "  migrationctl stream synth /tmp/hvm.img --guest hvm --width 64 --pages 4096",
-            "", ExitCodes.HELP})
+        footer = {"", "Example:", "  migrationctl stream synth /tmp/hvm.img --guest hvm --width 64 --pages 4096"})
 final class StreamSynthCommand implements Callable<Integer> {
 
     enum Format { legacy, v2 }
@@ -91,10 +90,10 @@ final class StreamSynthCommand implements Callable<Integer> {
         AtomicOutput.checkTarget(out, force);
         Synthesis.synth(out, force, guest, width, guestWidth == null ? Width.W64 : guestWidth, pages, seed,
                 checkpoints, compress, format == Format.v2, layer == Layer.libxl, vcpus);
-        return ExitCodes.OK;
+        return ExitCode.OK;
     }
 
     private CliException usage(String message) {
-        return new CliException(ExitCodes.USAGE, message);
+        return new CliException(ExitCode.USAGE, message);
     }
 }

@@ -11,8 +11,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = {"Reads the whole stream with migrationd's readers and checks it, HVM context included.",
             "Prints one summary line on success; on failure prints ONE line on stderr naming the problem "
-                + "and its byte offset, and exits 1."},
-        footer = {"", ExitCodes.HELP})
+                + "and its byte offset, and exits 1."}
+        )
 final class StreamVerifyCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -29,6 +29,6 @@ final class StreamVerifyCommand implements Callable<Integer> {
         StreamSummary s = StreamAnalyzer.analyze(file, options.width, options.guest);
         spec.commandLine().getOut().println(file + ": valid " + s.oneLine());
         spec.commandLine().getOut().flush();
-        return ExitCodes.OK;
+        return ExitCode.OK;
     }
 }

@@ -19,7 +19,7 @@ final class Synthesis {
                     !v2 ? SynthOptions.Format.LEGACY : libxl ? SynthOptions.Format.V2_LIBXL : SynthOptions.Format.V2_LIBXC,
                     vcpus);
         } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCodes.USAGE, e.getMessage());
+            throw new CliException(ExitCode.USAGE, e.getMessage());
         }
         AtomicOutput.write(out, force, os -> StreamSynth.write(o, os));
     }

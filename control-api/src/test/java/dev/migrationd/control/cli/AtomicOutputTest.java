@@ -54,7 +54,7 @@ class AtomicOutputTest {
             os.write("ours".getBytes(StandardCharsets.US_ASCII));
             Files.writeString(out, "someone else's"); // appears after the up-front check
         }));
-        assertEquals(ExitCodes.USAGE, e.exitCode());
+        assertEquals(ExitCode.USAGE, e.exitCode());
         assertTrue(e.getMessage().contains("was created meanwhile"), e.getMessage());
         assertEquals("someone else's", Files.readString(out));
         assertEquals(List.of("out"), listing());
@@ -76,6 +76,6 @@ class AtomicOutputTest {
     void aMissingDirectoryIsAnIoError() {
         CliException e = assertThrows(CliException.class,
                 () -> AtomicOutput.write(dir.resolve("no/such/dir/out"), false, os -> os.write(1)));
-        assertEquals(ExitCodes.IO, e.exitCode());
+        assertEquals(ExitCode.IO, e.exitCode());
     }
 }
