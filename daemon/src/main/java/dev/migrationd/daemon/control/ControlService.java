@@ -67,9 +67,6 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     /** Longest accepted idempotency key, domain, peer or file path. */
     static final int MAX_NAME_LENGTH = MigrationRequest.MAX_NAME_LENGTH;
     static final int MAX_PATH_LENGTH = 4096;
-    /** Attempts at a domain listing that races with a destroy, and the pause between them. */
-    static final int LIST_ATTEMPTS = 20;
-    static final long LIST_RETRY_MILLIS = 50;
 
     private final String hostName;
     private final MigrationEngine engine;
@@ -220,23 +217,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         });
     }
 
-    /**
-     * The host's domains. A domain destroyed while the backend builds the list can make the call fail
-     * (sim: a destroyed domain is still listed until it is forgotten); a listing is a snapshot, so it is
-     * taken again, at most {@link #LIST_ATTEMPTS} times, before the failure is reported.
-     */
+    /** The host's domains (a domain whose destroy is under way is left out by the backend). */
     private List<DomainInfo> listDomainsSnapshot() throws Exception {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return hypervisor.listDomains();
-            } catch (dev.migrationd.hypervisor.HypervisorException e) {
-                if (attempt >= LIST_ATTEMPTS) {
-                    throw e;
-                }
-                LOG.debug("event=list_domains_retry attempt={} error=\"{}\"", attempt, e.getMessage());
-                Thread.sleep(LIST_RETRY_MILLIS);
-            }
-        }
+        return hypervisor.listDomains();
     }
 
     private Set<String> migratingDomains() {

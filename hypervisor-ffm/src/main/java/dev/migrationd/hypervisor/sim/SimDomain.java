@@ -187,6 +187,11 @@ public final class SimDomain implements Domain {
         registers.segment().set(ValueLayout.JAVA_LONG, (long) vcpu * REG_STRIDE + reg * 8L, value);
     }
 
+    /** Whether {@link #destroy()} has begun (the files may still be being deleted). */
+    boolean destroyed() {
+        return destroyed;
+    }
+
     /** Throws unless the domain is usable. */
     void checkAlive(String op) throws HypervisorException {
         if (destroyed) {

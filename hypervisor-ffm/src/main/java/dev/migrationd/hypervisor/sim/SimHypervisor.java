@@ -241,7 +241,18 @@ public final class SimHypervisor implements Hypervisor {
         checkOpen("list");
         List<DomainInfo> out = new ArrayList<>();
         for (SimDomain d : byName.values()) {
-            out.add(d.info());
+            // a domain whose destroy is under way (its files are being deleted) is no longer listed,
+            // as Xen leaves out dying domains; the destroy runs under the domain's lock, not ours
+            if (d.destroyed()) {
+                continue;
+            }
+            try {
+                out.add(d.info());
+            } catch (HypervisorException e) {
+                if (!d.destroyed()) {
+                    throw e;
+                }
+            }
         }
         out.sort(Comparator.comparingInt(DomainInfo::domid));
         return out;
@@ -250,13 +261,13 @@ public final class SimHypervisor implements Hypervisor {
     @Override
     public synchronized Optional<Domain> findDomain(String name) throws HypervisorException {
         checkOpen("lookup");
-        return Optional.ofNullable(byName.get(name));
+        return Optional.ofNullable(byName.get(name)).filter(d -> !d.destroyed()).map(d -> d);
     }
 
     @Override
     public synchronized Optional<Domain> findDomain(int domid) throws HypervisorException {
         checkOpen("lookup");
-        return byName.values().stream().filter(d -> d.domid() == domid).<Domain>map(d -> d).findFirst();
+        return byName.values().stream().filter(d -> d.domid() == domid && !d.destroyed()).<Domain>map(d -> d).findFirst();
     }
 
     /** The sim domain called {@code name}, with the sim-only operations. */

@@ -51,6 +51,44 @@ class SimLifecycleTest {
     }
 
     @Test
+    void listingsAndLookupsDuringDestroysNeverFailAndNeverShowADestroyedDomain() throws Exception {
+        try (SimHypervisor hv = SimHypervisor.open(state)) {
+            int n = 12;
+            for (int i = 0; i < n; i++) {
+                hv.create(spec("d" + i, GuestType.HVM, Width.W64, WorkloadSpec.IDLE));
+            }
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.Set<String> destroyedNames = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Thread lister = Thread.ofPlatform().start(() -> {
+                try {
+                    while (!done.get()) {
+                        java.util.Set<String> gone = java.util.Set.copyOf(destroyedNames); // destroyed before this listing
+                        for (var info : hv.listDomains()) {
+                            assertFalse(gone.contains(info.name()), info.name() + " listed after its destroy returned");
+                        }
+                        for (String name : gone) {
+                            assertTrue(hv.findDomain(name).isEmpty(), name + " found after its destroy returned");
+                        }
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            for (int i = 0; i < n; i++) {
+                hv.domain("d" + i).destroy();
+                destroyedNames.add("d" + i);
+            }
+            done.set(true);
+            lister.join();
+            if (failure.get() != null) {
+                throw new AssertionError("a listing raced with a destroy: " + failure.get(), failure.get());
+            }
+            assertTrue(hv.listDomains().isEmpty());
+        }
+    }
+
+    @Test
     void secondOpenOfTheSameStateDirectoryIsRefused() throws Exception {
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             HypervisorException e = assertThrows(HypervisorException.class, () -> SimHypervisor.open(state));
