@@ -33,19 +33,30 @@ find_jdk() {
   return 1
 }
 
-# build_if_needed MODULE: packages MODULE (and what it needs) when its jar is missing or older than any source.
+# The modules each launchable module is built from (its own sources and pom, and those it depends on).
+module_inputs() {
+  case "$1" in
+    control-api) echo "protocol control-api" ;;
+    daemon)      echo "protocol hypervisor-ffm control-api daemon" ;;
+    *)           echo "$1" ;;
+  esac
+}
+
+# build_if_needed MODULE: packages MODULE (and what it needs) when its build output is missing or older
+# than any source or pom it is built from. A stamp file marks the last successful build: Maven keeps an
+# unchanged jar's old timestamp, so the jar itself cannot tell.
 build_if_needed() {
-  local module=$1 jar
-  # '|| true': with set -o pipefail a missing target/ (first run, after a clean) must not end the script silently
-  jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar 2>/dev/null | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1 || true)
-  if [ -n "$jar" ] && [ -d "$MIGRATIOND_HOME/$module/target/lib" ] \
-     && [ -z "$(find "$MIGRATIOND_HOME" -path '*/src/main/*' -newer "$jar" -print -quit 2>/dev/null)" ] \
-     && [ "$MIGRATIOND_HOME/pom.xml" -ot "$jar" ]; then
-    return 0
+  local module=$1 stamp m dirs=() newer=""
+  stamp="$MIGRATIOND_HOME/$module/target/.launcher-build-stamp"
+  for m in $(module_inputs "$module"); do dirs+=("$MIGRATIOND_HOME/$m/src/main" "$MIGRATIOND_HOME/$m/pom.xml"); done
+  if [ -f "$stamp" ] && [ -d "$MIGRATIOND_HOME/$module/target/lib" ]; then
+    newer=$(find "${dirs[@]}" "$MIGRATIOND_HOME/pom.xml" -newer "$stamp" -print -quit 2>/dev/null || true)
+    [ -z "$newer" ] && return 0
   fi
   echo "migrationd: building $module (first run or sources changed) ..." >&2
   (cd "$MIGRATIOND_HOME" && JAVA_HOME="$JDK" ./mvnw -q -B -DskipTests -pl "$module" -am package) >&2 || {
     echo "migrationd: build of $module failed; run 'bin/build -pl $module -am package' to see why" >&2; exit 1; }
+  touch "$stamp"
 }
 
 # module_classpath MODULE: the module's jar and its runtime dependencies
