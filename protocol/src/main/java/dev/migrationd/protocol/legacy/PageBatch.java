@@ -89,7 +89,11 @@ public final class PageBatch implements LegacyItem {
         return new PageBatch(entries.clone(), data.asByteBuffer(), null, null, false);
     }
 
-    /** Entries whose pages are at {@code pfn * 4096} in {@code guestMemory} (no copy; the writer hands out views). */
+    /**
+     * Entries whose pages are at {@code pfn * 4096} in {@code guestMemory} (no copy; the writer hands out views,
+     * coalescing consecutive PFNs). A sink that writes from another thread (Netty's event loop) needs a segment
+     * of a shared or global arena: views of a confined segment fail on other threads.
+     */
     public static PageBatch ofGuestMemory(int[] entries, MemorySegment guestMemory) {
         return new PageBatch(entries.clone(), null, null, guestMemory, false);
     }

@@ -47,9 +47,12 @@ import java.util.SplittableRandom;
  */
 public final class RandomLegacyStream {
 
-    /** A generated stream: how to write/read it and its items (ending with CheckpointEnd items). */
+    /**
+     * A generated stream: how to write/read it, its items (ending with CheckpointEnd items), and the content of
+     * every page sent as the receiver must have it at the end (the last copy of each PFN, compressed ones decoded).
+     */
     public record Generated(long seed, Width width, GuestType guestType, Width guestWidth, boolean checkpointed,
-                            List<LegacyItem> items) {
+                            List<LegacyItem> items, Map<Long, byte[]> finalMemory) {
         public byte[] bytes() {
             return LegacyFixtures.write(width, guestType, checkpointed, items);
         }
@@ -206,7 +209,7 @@ public final class RandomLegacyStream {
                 formatB = true;
             }
         }
-        return new Generated(seed, w, g, gw, checkpointed, List.copyOf(items));
+        return new Generated(seed, w, g, gw, checkpointed, List.copyOf(items), Map.copyOf(memory));
     }
 
     private Bytes randomBytes(int n) {
