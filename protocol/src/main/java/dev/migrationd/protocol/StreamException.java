@@ -24,7 +24,9 @@ public abstract sealed class StreamException extends Exception
     }
 
     private static String format(String item, long code, long offset, String problem) {
-        return item + " (code 0x" + Long.toHexString(code) + ") at offset " + offset + ": " + problem;
+        // chunk ids are 32-bit: a negative one (XC_SAVE_ID_*) prints as the i32 it is on the wire
+        String hex = code < 0 && code >= Integer.MIN_VALUE ? Integer.toHexString((int) code) : Long.toHexString(code);
+        return item + " (code 0x" + hex + ") at offset " + offset + ": " + problem;
     }
 
     /** The name of the item being read, e.g. {@code "XC_SAVE_ID_VCPU_INFO"} or {@code "PAGE_DATA"}. */

@@ -136,7 +136,7 @@ class ConverterCheckpointTest {
         StreamException e = assertThrows(StreamException.class, () -> conv.accept(
                 new LegacyItem.Marker(ChunkType.ENABLE_COMPRESSION)));
         assertInstanceOf(RecordException.class, e);
-        assertEquals("XC_SAVE_ID_ENABLE_COMPRESSION (code 0xfffffffffffffff3) at offset 1234: checkpoint compression"
+        assertEquals("XC_SAVE_ID_ENABLE_COMPRESSION (code 0xfffffff3) at offset 1234: checkpoint compression"
                 + " has no v2 equivalent", e.getMessage());
 
         LegacyToV2Converter pv = new LegacyToV2Converter(LegacyToV2Converter.Options.of(
