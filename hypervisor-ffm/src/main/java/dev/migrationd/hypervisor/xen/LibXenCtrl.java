@@ -9,7 +9,6 @@ import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -101,32 +100,11 @@ final class LibXenCtrl implements XenCtrl {
         SIGNATURES.put("xc_mmuext_op", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
     }
 
-    /** The bound handles, or why they could not be bound; computed once, on first use. */
-    private static final class Holder {
-        static final Object BOUND = bindAll();
-
-        private static Object bindAll() {
-            try {
-                SymbolLookup lib = XenNative.library(SONAME, PACKAGE);
-                Map<String, MethodHandle> handles = new HashMap<>();
-                for (var e : SIGNATURES.entrySet()) {
-                    handles.put(e.getKey(), XenNative.bind(lib, SONAME, e.getKey(), e.getValue()));
-                }
-                return Map.copyOf(handles);
-            } catch (HypervisorException e) {
-                return e;
-            }
-        }
-    }
+    private static final XenNative.Bindings BINDINGS = new XenNative.Bindings(SONAME, PACKAGE, SIGNATURES);
 
     /** All handles, binding them on first use; one clear message when the library is unusable. */
-    @SuppressWarnings("unchecked")
     static Map<String, MethodHandle> handles() throws HypervisorException {
-        Object bound = Holder.BOUND;
-        if (bound instanceof HypervisorException e) {
-            throw new HypervisorException(e.operation(), null, e.getMessage().substring(e.operation().length() + 2));
-        }
-        return (Map<String, MethodHandle>) bound;
+        return BINDINGS.handles();
     }
 
     private final Map<String, MethodHandle> h;

@@ -8,7 +8,6 @@ import dev.migrationd.hypervisor.HypervisorException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -40,30 +39,11 @@ final class LibXenForeignMemory implements ForeignMemory {
         SIGNATURES.put("xenforeignmemory_unmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
     }
 
-    private static final class Holder {
-        static final Object BOUND = bindAll();
+    private static final XenNative.Bindings BINDINGS = new XenNative.Bindings(SONAME, PACKAGE, SIGNATURES);
 
-        private static Object bindAll() {
-            try {
-                SymbolLookup lib = XenNative.library(SONAME, PACKAGE);
-                Map<String, MethodHandle> handles = new HashMap<>();
-                for (var e : SIGNATURES.entrySet()) {
-                    handles.put(e.getKey(), XenNative.bind(lib, SONAME, e.getKey(), e.getValue()));
-                }
-                return Map.copyOf(handles);
-            } catch (HypervisorException e) {
-                return e;
-            }
-        }
-    }
-
-    @SuppressWarnings("unchecked")
+    /** All handles, binding them on first use; one clear message when the library is unusable. */
     static Map<String, MethodHandle> handles() throws HypervisorException {
-        Object bound = Holder.BOUND;
-        if (bound instanceof HypervisorException e) {
-            throw new HypervisorException(e.operation(), null, e.getMessage().substring(e.operation().length() + 2));
-        }
-        return (Map<String, MethodHandle>) bound;
+        return BINDINGS.handles();
     }
 
     private final MethodHandle mapFn;

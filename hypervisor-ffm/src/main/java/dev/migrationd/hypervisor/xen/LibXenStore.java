@@ -10,7 +10,6 @@ import dev.migrationd.hypervisor.HypervisorException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -52,30 +51,11 @@ final class LibXenStore implements XenStore {
     private static final MethodHandle FREE = XenNative.LINKER.downcallHandle(
             XenNative.LINKER.defaultLookup().find("free").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
 
-    private static final class Holder {
-        static final Object BOUND = bindAll();
+    private static final XenNative.Bindings BINDINGS = new XenNative.Bindings(SONAME, PACKAGE, SIGNATURES);
 
-        private static Object bindAll() {
-            try {
-                SymbolLookup lib = XenNative.library(SONAME, PACKAGE);
-                Map<String, MethodHandle> handles = new HashMap<>();
-                for (var e : SIGNATURES.entrySet()) {
-                    handles.put(e.getKey(), XenNative.bind(lib, SONAME, e.getKey(), e.getValue()));
-                }
-                return Map.copyOf(handles);
-            } catch (HypervisorException e) {
-                return e;
-            }
-        }
-    }
-
-    @SuppressWarnings("unchecked")
+    /** All handles, binding them on first use; one clear message when the library is unusable. */
     static Map<String, MethodHandle> handles() throws HypervisorException {
-        Object bound = Holder.BOUND;
-        if (bound instanceof HypervisorException e) {
-            throw new HypervisorException(e.operation(), null, e.getMessage().substring(e.operation().length() + 2));
-        }
-        return (Map<String, MethodHandle>) bound;
+        return BINDINGS.handles();
     }
 
     private final Map<String, MethodHandle> h;

@@ -11,6 +11,8 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -94,5 +96,49 @@ final class XenNative {
                     "symbol " + name + " missing from " + soname + " (expected the Xen 4.17 ABI)");
         }
         return LINKER.downcallHandle(sym.get(), fd, CAPTURE_ERRNO);
+    }
+
+    /**
+     * One shared library's downcall handles, bound once on first use (all of them, so a missing symbol is
+     * found at once), or the one-line reason they could not be, given again on every later use.
+     * Thread-safety: the first caller binds under the lock; the result is immutable and published by it.
+     */
+    static final class Bindings {
+        private final String soname;
+        private final String debianPackage;
+        private final Map<String, FunctionDescriptor> signatures;
+        private Object bound; // guarded by this: null until bound, then Map<String, MethodHandle> or HypervisorException
+
+        Bindings(String soname, String debianPackage, Map<String, FunctionDescriptor> signatures) {
+            this.soname = soname;
+            this.debianPackage = debianPackage;
+            this.signatures = signatures;
+        }
+
+        /** All handles, binding them on first use; one clear message when the library is unusable. */
+        @SuppressWarnings("unchecked")
+        synchronized Map<String, MethodHandle> handles() throws HypervisorException {
+            if (bound == null) {
+                bound = bindAll();
+            }
+            if (bound instanceof HypervisorException e) {
+                // a fresh exception each time (the cached one's stack is the first caller's), same message
+                throw new HypervisorException(e.operation(), null, e.getMessage().substring(e.operation().length() + 2));
+            }
+            return (Map<String, MethodHandle>) bound;
+        }
+
+        private Object bindAll() {
+            try {
+                SymbolLookup lib = library(soname, debianPackage);
+                Map<String, MethodHandle> handles = new HashMap<>();
+                for (var e : signatures.entrySet()) {
+                    handles.put(e.getKey(), bind(lib, soname, e.getKey(), e.getValue()));
+                }
+                return Map.copyOf(handles);
+            } catch (HypervisorException e) {
+                return e;
+            }
+        }
     }
 }
