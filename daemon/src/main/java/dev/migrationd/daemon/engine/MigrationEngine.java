@@ -104,6 +104,8 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
      * @throws EngineException.DomainBusyException when the domain is already migrating or being saved
      * @throws EngineException.UnknownPeerException when the peer is not configured
      * @throws EngineException with kind NOT_FOUND when there is no such domain
+     * @throws EngineException with kind INVALID_ARGUMENT when an option is out of range
+     *         ({@link MigrationOptions#problem()}), before anything is offered
      */
     public MigrationHandle start(MigrationRequest request) throws EngineException {
         Objects.requireNonNull(request, "request");
@@ -116,6 +118,10 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
                     return h.get();
                 }
             }
+        }
+        String problem = request.options().problem();
+        if (problem != null) {
+            throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, "invalid option: " + problem);
         }
         if (!config.peers().knows(request.peer())) {
             throw new EngineException.UnknownPeerException(request.peer());
