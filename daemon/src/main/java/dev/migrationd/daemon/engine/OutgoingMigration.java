@@ -47,7 +47,8 @@ final class OutgoingMigration extends MigrationRun {
     private boolean throttled;
     private boolean committing;
     private int rounds;
-    private long bytes;
+    /** The stream's byte counter once the stream has begun (read at the end whatever the outcome). */
+    private StreamOut out;
     private long startNanos;
     private long pauseNanos;
     private long tailSentNanos;
@@ -100,6 +101,8 @@ final class OutgoingMigration extends MigrationRun {
             reason = "";
         }
         long end = ticker.nanoTime();
+        // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
+        long bytes = out == null ? 0 : out.bytes();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
                         Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes), engine);
@@ -156,7 +159,7 @@ final class OutgoingMigration extends MigrationRun {
         }
         checkpoint();
 
-        StreamOut out = StreamOut.to(connection);
+        out = StreamOut.to(connection);
         long p2m = domainInfo.p2mSize();
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
             domain.dirtyLog().enable();
@@ -196,7 +199,6 @@ final class OutgoingMigration extends MigrationRun {
             out.drain();
             tailSentNanos = ticker.nanoTime();
             stateCaptureNanos = tailSentNanos - t1;
-            bytes = out.bytes();
             connection.send(new HandoverMessage.StreamEnd(info.id(), out.bytes()));
         }
 
