@@ -292,14 +292,17 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     @Override
     public void ended(MigrationRun run, MigrationResult r) {
+        // history, then finishedRuns, then out of the live map: list() and find() read the live map first,
+        // so a concurrent reader finds the migration in exactly one place, never in neither (an empty list
+        // between the steps made "wait until idle, then read the newest entry" fail under load)
+        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.of(r), Optional.of(r.outcome()), r.reason(),
+                config.clock().instant()));
+        finishedRuns.put(run.id(), run);
         active.remove(run.id(), run);
         busy.remove(run.info().domain(), run.id());
         if (run instanceof IncomingMigration in) {
             incomingBytes.addAndGet(-in.offerBytes());
         }
-        finishedRuns.put(run.id(), run);
-        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.of(r), Optional.of(r.outcome()), r.reason(),
-                config.clock().instant()));
     }
 
     private void addHistory(MigrationSummary s) {
@@ -328,12 +331,24 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
     public List<MigrationSummary> list() {
         List<MigrationSummary> out = new ArrayList<>();
         Instant now = config.clock().instant();
+        // the live map is read before the history: a migration ending meanwhile is in one or both (see
+        // ended()); where both, the history's entry (with the outcome) is the one listed
         List<MigrationRun> live = new ArrayList<>(active.values());
+        List<MigrationSummary> past = new ArrayList<>(history);
+        java.util.Set<String> ended = new java.util.HashSet<>();
+        List<MigrationSummary> pastOnce = new ArrayList<>();
+        for (MigrationSummary s : past) {
+            if (ended.add(s.info().direction() + "/" + s.info().id())) {
+                pastOnce.add(s);
+            }
+        }
         live.sort(Comparator.comparing((MigrationRun r) -> r.info().startedAt()).reversed());
         for (MigrationRun r : live) {
-            out.add(new MigrationSummary(r.info(), r.phase(), Optional.empty(), Optional.empty(), "", now));
+            if (!ended.contains(r.info().direction() + "/" + r.id())) {
+                out.add(new MigrationSummary(r.info(), r.phase(), Optional.empty(), Optional.empty(), "", now));
+            }
         }
-        out.addAll(history);
+        out.addAll(pastOnce);
         return out;
     }
 
