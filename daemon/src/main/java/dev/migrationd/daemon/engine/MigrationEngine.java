@@ -385,16 +385,40 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     /** Saves a domain to a file, synchronously (on the caller's thread). */
     public SaveResult save(SaveRequest request) throws EngineException {
+        return withDomainExclusive(request.domain(), "save", () -> SaveRestore.save(config, request));
+    }
+
+    /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */
+    @FunctionalInterface
+    public interface DomainAction<T, X extends Exception> {
+        T run() throws X;
+    }
+
+    /**
+     * Runs {@code action} on the caller's thread while the domain is claimed the way a migration claims
+     * it: a migration, save or restore of {@code domain} started meanwhile is refused with
+     * {@link EngineException.DomainBusyException}, and the action is refused the same way while one runs.
+     * For operations that must not overlap a migration (the sim's inspect pauses the domain to read it).
+     *
+     * @param purpose a short word naming the action; the claim's id is {@code purpose-<uuid>}, which a
+     *                refused migration names as the owner
+     * @throws EngineException.DomainBusyException when a migration, save or restore (or another exclusive
+     *                                             action) owns the domain
+     */
+    public <T, X extends Exception> T withDomainExclusive(String domain, String purpose, DomainAction<T, X> action)
+            throws EngineException, X {
+        Objects.requireNonNull(domain, "domain");
+        Objects.requireNonNull(action, "action");
         checkOpen();
-        String id = "save-" + UUID.randomUUID();
-        String owner = busy.putIfAbsent(request.domain(), id);
+        String id = purpose + "-" + UUID.randomUUID();
+        String owner = busy.putIfAbsent(domain, id);
         if (owner != null) {
-            throw new EngineException.DomainBusyException(request.domain(), owner);
+            throw new EngineException.DomainBusyException(domain, owner);
         }
         try {
-            return SaveRestore.save(config, request);
+            return action.run();
         } finally {
-            busy.remove(request.domain(), id);
+            busy.remove(domain, id);
         }
     }
 
