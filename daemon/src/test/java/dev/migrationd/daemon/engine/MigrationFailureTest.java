@@ -317,7 +317,7 @@ class MigrationFailureTest {
                 }
             }
         });
-        MigrationResult r = run(MigrationOptions.DEFAULTS.withMaxDowntime(Duration.ofNanos(1)));
+        MigrationResult r = run(MigrationOptions.DEFAULTS.withMaxDowntime(Duration.ofMillis(1)));
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertOnlySourceRuns(src);
     }
