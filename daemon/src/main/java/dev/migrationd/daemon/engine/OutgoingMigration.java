@@ -49,6 +49,8 @@ final class OutgoingMigration extends MigrationRun {
     private int rounds;
     /** The stream's byte counter once the stream has begun (read at the end whatever the outcome). */
     private StreamOut out;
+    /** The downtime the destination measured, from its Running message. */
+    private Optional<Duration> destinationDowntime = Optional.empty();
     private long startNanos;
     private long pauseNanos;
     private long tailSentNanos;
@@ -105,7 +107,8 @@ final class OutgoingMigration extends MigrationRun {
         long bytes = out == null ? 0 : out.bytes();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
-                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes), engine);
+                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
+                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty()), engine);
     }
 
     /**
@@ -225,9 +228,10 @@ final class OutgoingMigration extends MigrationRun {
         try {
             connection.send(new HandoverMessage.Go(info.id()));
             HandoverMessage m = receiveMessage(cfg.handshakeTimeout(), "Running");
-            if (!(m instanceof HandoverMessage.Running)) {
+            if (!(m instanceof HandoverMessage.Running running)) {
                 throw new IOException("expected Running, got " + m.getClass().getSimpleName());
             }
+            destinationDowntime = running.destinationDowntime();
             completionNanos = ticker.nanoTime() - goNanos;
         } catch (IOException | MigrationAbort e) {
             // not heard: in doubt; cleanup() resolves it

@@ -140,7 +140,7 @@ class ControlServiceTest {
     static MigrationResult success() {
         return new MigrationResult(MigrationResult.Outcome.SUCCEEDED, "", Duration.ofSeconds(3),
                 new MigrationResult.Downtime(Duration.ofMillis(40), Duration.ofMillis(5), Duration.ofMillis(10),
-                        Duration.ofMillis(20)), 5, 1_000_000);
+                        Duration.ofMillis(20)), 5, 1_000_000, Optional.of(Duration.ofMillis(33)));
     }
 
     @BeforeEach
@@ -290,6 +290,7 @@ class ControlServiceTest {
         assertEquals(3, m.getLastRound().getRound());
         assertEquals(Outcome.OUTCOME_SUCCEEDED, m.getResult().getOutcome());
         assertEquals(75_000_000, m.getResult().getDowntimeSource().getNanos());
+        assertEquals(33_000_000, m.getResult().getDowntimeDestination().getNanos(), "reported by the destination");
         assertEquals(5, m.getResult().getRounds());
     }
 

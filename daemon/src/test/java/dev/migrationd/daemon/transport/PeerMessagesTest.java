@@ -35,7 +35,8 @@ class PeerMessagesTest {
                 new HandoverMessage.Accept("m1"), new HandoverMessage.Reject("m1", "name clash"),
                 new HandoverMessage.StreamEnd("m1", 123456789L), new HandoverMessage.Received("m1"),
                 new HandoverMessage.Failed("m1", "bad pfn"), new HandoverMessage.Abort("m1", "cancelled"),
-                new HandoverMessage.Go("m1"), new HandoverMessage.Running("m1"), new HandoverMessage.Query("m1"),
+                new HandoverMessage.Go("m1"), new HandoverMessage.Running("m1", java.util.Optional.empty()),
+                new HandoverMessage.Running("m1", java.util.Optional.of(Duration.ofNanos(123_456_789))), new HandoverMessage.Query("m1"),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.COMMITTED),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.NOT_COMMITTED),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.UNKNOWN));
