@@ -112,7 +112,8 @@ final class IncomingMigration extends MigrationRun {
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
 
-        StreamApplier applier = new StreamApplier(domain, offer.shape(), () -> pausedAtSourceNanos = ticker.nanoTime());
+        StreamInput applier = StreamInput.of(offer.options().format(), domain, offer.shape(),
+                () -> pausedAtSourceNanos = ticker.nanoTime());
         while (true) {
             PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
             if (in instanceof PeerConnection.StreamData d) {

@@ -126,10 +126,6 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
         if (!config.peers().knows(request.peer())) {
             throw new EngineException.UnknownPeerException(request.peer());
         }
-        if (request.options().format() != MigrationOptions.StreamFormat.LEGACY) {
-            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION,
-                    "stream format " + request.options().format() + " is not available in this build (use legacy)");
-        }
         if (active.containsKey(request.id()) || finishedRuns.containsKey(request.id())) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "migration id " + request.id() + " is taken");
         }
@@ -249,9 +245,6 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
         }
         if (!config.peers().knows(offer.sourcePeer())) {
             return "unknown peer '" + offer.sourcePeer() + "'";
-        }
-        if (offer.options().format() != MigrationOptions.StreamFormat.LEGACY) {
-            return "stream format " + offer.options().format() + " is not supported here";
         }
         if (!config.hypervisor().capabilities().contains(Capability.RESTORE)) {
             return "backend " + config.hypervisor().backend() + " cannot build domains (no RESTORE capability)";

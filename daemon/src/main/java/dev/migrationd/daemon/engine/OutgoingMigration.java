@@ -9,9 +9,6 @@ import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
 import dev.migrationd.protocol.StreamLimits;
-import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
-import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -167,9 +164,8 @@ final class OutgoingMigration extends MigrationRun {
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
             domain.dirtyLog().enable();
             dirtyLogEnabled = true;
-            LegacyStreamWriter writer = new LegacyStreamWriter(out, StreamApplier.TOOLSTACK_WIDTH, domainInfo.guestType());
-            GuestOps.Save ops = GuestOps.save(domain, domainInfo);
-            ops.writeHeader(writer);
+            FormatWriter writer = FormatWriter.of(options.format(), out, domain, domainInfo);
+            writer.writeHeader();
             PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
             domain.memory().populated(toSend);
             precopy(sender, toSend, out);
@@ -184,11 +180,11 @@ final class OutgoingMigration extends MigrationRun {
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
-            writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            writer.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
             if (options.verify() == MigrationOptions.VerifyMode.ON) {
-                writer.writeMarker(ChunkType.ENABLE_VERIFY_MODE);
+                writer.writeVerifyStart();
                 domain.memory().populated(toSend);
                 sender.send(toSend);
             }
@@ -197,8 +193,8 @@ final class OutgoingMigration extends MigrationRun {
             finalRoundNanos = t1 - pauseNanos;
 
             advance(new MigrationPhase.Tail());
-            ops.writeEndOfBody(writer);
-            ops.writeTail(writer);
+            writer.writeEndOfBody();
+            writer.writeTail();
             out.drain();
             tailSentNanos = ticker.nanoTime();
             stateCaptureNanos = tailSentNanos - t1;
