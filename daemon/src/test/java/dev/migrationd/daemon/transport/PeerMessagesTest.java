@@ -73,7 +73,12 @@ class PeerMessagesTest {
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setTimeoutMs(0))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setBandwidthCap(-5))).build(),
                 Envelope.newBuilder().setStreamEnd(dev.migrationd.daemon.transport.proto.StreamEnd.newBuilder().setMigrationId("m").setStreamBytes(-1)).build(),
-                Envelope.newBuilder().setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder().setMigrationId("x".repeat(2000))).build());
+                Envelope.newBuilder().setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder().setMigrationId("x".repeat(2000))).build(),
+                // a destination downtime of more than a day (or "negative": the top bit of the u64)
+                Envelope.newBuilder().setRunning(dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId("m")
+                        .setDowntimeNanos(PeerMessages.MAX_MILLIS * 1_000_000 + 1)).build(),
+                Envelope.newBuilder().setRunning(dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId("m")
+                        .setDowntimeNanos(-1)).build());
     }
 
     @ParameterizedTest
