@@ -25,6 +25,7 @@ import dev.migrationd.control.v1.StartMigrationRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
 import dev.migrationd.control.v1.WatchMigrationRequest;
 import dev.migrationd.daemon.engine.CancelOutcome;
+import dev.migrationd.daemon.engine.EngineException;
 import dev.migrationd.daemon.engine.MigrationEngine;
 import dev.migrationd.daemon.engine.MigrationHandle;
 import dev.migrationd.daemon.engine.MigrationRequest;
@@ -301,13 +302,17 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("InspectDomain", observer, () -> {
             SimDomains s = sim("InspectDomain");
             String name = existing(name("name", request.getName()));
-            if (migratingDomains().contains(name)) {
-                // inspecting pauses the domain for a stable reading: never under a running migration
-                throw new ControlException(Status.Code.FAILED_PRECONDITION,
-                        "domain " + name + " is migrating; inspect it when the migration has ended");
+            // inspecting pauses the domain for a stable reading: the engine holds the domain meanwhile, so no
+            // migration (or save) can start under it, and none may be running
+            try {
+                return engine.withDomainExclusive(name, "inspect", () -> {
+                    DomainInfo info = hypervisor.domain(name).info();
+                    return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
+                });
+            } catch (EngineException.DomainBusyException e) {
+                throw new ControlException(Status.Code.FAILED_PRECONDITION, "domain " + name
+                        + " is migrating (" + e.migrationId() + "); inspect it when the migration has ended");
             }
-            DomainInfo info = hypervisor.domain(name).info();
-            return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
         });
     }
 

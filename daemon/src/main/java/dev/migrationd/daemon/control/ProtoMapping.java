@@ -206,6 +206,8 @@ final class ProtoMapping {
                         .setCompletion(duration(d.completion())));
         if (direction == Direction.OUTGOING) {
             b.setDowntimeSource(duration(d.total()));
+            // reported by the destination in Running (a successful migration with a peer that reports it)
+            r.destinationDowntime().ifPresent(dd -> b.setDowntimeDestination(duration(dd)));
         } else {
             b.setDowntimeDestination(duration(d.total()));
         }

@@ -49,8 +49,17 @@ public sealed interface HandoverMessage {
     record Go(String migrationId) implements HandoverMessage {
     }
 
-    /** Step 6: the destination journaled COMMITTED and unpaused the guest. */
-    record Running(String migrationId) implements HandoverMessage {
+    /**
+     * Step 6: the destination journaled COMMITTED and unpaused the guest.
+     *
+     * @param destinationDowntime the guest's downtime as the destination measured it (empty from a peer
+     *                            that does not report it)
+     */
+    record Running(String migrationId, java.util.Optional<java.time.Duration> destinationDowntime)
+            implements HandoverMessage {
+        public Running {
+            java.util.Objects.requireNonNull(destinationDowntime, "destinationDowntime");
+        }
     }
 
     /** In-doubt resolution: the source asks what the destination knows of a migration. */

@@ -6,6 +6,7 @@ import dev.migrationd.protocol.StreamException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -88,15 +89,19 @@ final class IncomingMigration extends MigrationRun {
         }
         MigrationPhase terminal = cleanup(outcome, reason);
         long end = ticker.nanoTime();
-        long paused = pausedAtSourceNanos == 0 ? end : pausedAtSourceNanos;
-        MigrationResult.Downtime downtime = committed && resumedNanos != 0
-                ? new MigrationResult.Downtime(Duration.ofNanos(streamDoneNanos - paused), Duration.ZERO,
-                        Duration.ofNanos(goNanos - streamDoneNanos), Duration.ofNanos(resumedNanos - goNanos))
-                : MigrationResult.Downtime.NONE;
+        MigrationResult.Downtime downtime = committed && resumedNanos != 0 ? downtime() : MigrationResult.Downtime.NONE;
         finish(terminal, new MigrationResult(terminal instanceof MigrationPhase.Done ? MigrationResult.Outcome.SUCCEEDED
                 : outcome == MigrationResult.Outcome.SUCCEEDED ? MigrationResult.Outcome.FAILED : outcome,
                 terminal instanceof MigrationPhase.Failed f ? f.reason() : reason,
-                Duration.ofNanos(end - startNanos), downtime, 0, bytes), engine);
+                Duration.ofNanos(end - startNanos), downtime, 0, bytes,
+                downtime == MigrationResult.Downtime.NONE ? Optional.empty() : Optional.of(downtime.total())), engine);
+    }
+
+    /** This side's downtime parts; valid once the guest was unpaused ({@link #resumedNanos} set). */
+    private MigrationResult.Downtime downtime() {
+        long paused = pausedAtSourceNanos == 0 ? streamDoneNanos : pausedAtSourceNanos;
+        return new MigrationResult.Downtime(Duration.ofNanos(streamDoneNanos - paused), Duration.ZERO,
+                Duration.ofNanos(goNanos - streamDoneNanos), Duration.ofNanos(resumedNanos - goNanos));
     }
 
     private void receive() throws IOException, HypervisorException, StreamException, MigrationAbort, InterruptedException {
@@ -107,7 +112,8 @@ final class IncomingMigration extends MigrationRun {
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
 
-        StreamApplier applier = new StreamApplier(domain, offer.shape(), () -> pausedAtSourceNanos = ticker.nanoTime());
+        StreamInput applier = StreamInput.of(offer.options().format(), domain, offer.shape(),
+                () -> pausedAtSourceNanos = ticker.nanoTime());
         while (true) {
             PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
             if (in instanceof PeerConnection.StreamData d) {
@@ -179,7 +185,8 @@ final class IncomingMigration extends MigrationRun {
         domain.resume();
         resumedNanos = ticker.nanoTime();
         try {
-            connection.send(new HandoverMessage.Running(info.id()));
+            // the source reports the downtime seen here next to its own
+            connection.send(new HandoverMessage.Running(info.id(), Optional.of(downtime().total())));
             connection.drain();
         } catch (IOException e) {
             // the source resolves it by asking (in doubt); the guest runs here either way

@@ -104,6 +104,8 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
      * @throws EngineException.DomainBusyException when the domain is already migrating or being saved
      * @throws EngineException.UnknownPeerException when the peer is not configured
      * @throws EngineException with kind NOT_FOUND when there is no such domain
+     * @throws EngineException with kind INVALID_ARGUMENT when an option is out of range
+     *         ({@link MigrationOptions#problem()}), before anything is offered
      */
     public MigrationHandle start(MigrationRequest request) throws EngineException {
         Objects.requireNonNull(request, "request");
@@ -117,12 +119,12 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
                 }
             }
         }
+        String problem = request.options().problem();
+        if (problem != null) {
+            throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, "invalid option: " + problem);
+        }
         if (!config.peers().knows(request.peer())) {
             throw new EngineException.UnknownPeerException(request.peer());
-        }
-        if (request.options().format() != MigrationOptions.StreamFormat.LEGACY) {
-            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION,
-                    "stream format " + request.options().format() + " is not available in this build (use legacy)");
         }
         if (active.containsKey(request.id()) || finishedRuns.containsKey(request.id())) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "migration id " + request.id() + " is taken");
@@ -244,9 +246,6 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
         if (!config.peers().knows(offer.sourcePeer())) {
             return "unknown peer '" + offer.sourcePeer() + "'";
         }
-        if (offer.options().format() != MigrationOptions.StreamFormat.LEGACY) {
-            return "stream format " + offer.options().format() + " is not supported here";
-        }
         if (!config.hypervisor().capabilities().contains(Capability.RESTORE)) {
             return "backend " + config.hypervisor().backend() + " cannot build domains (no RESTORE capability)";
         }
@@ -286,14 +285,17 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     @Override
     public void ended(MigrationRun run, MigrationResult r) {
+        // history, then finishedRuns, then out of the live map: list() and find() read the live map first,
+        // so a concurrent reader finds the migration in exactly one place, never in neither (an empty list
+        // between the steps made "wait until idle, then read the newest entry" fail under load)
+        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.of(r), Optional.of(r.outcome()), r.reason(),
+                config.clock().instant()));
+        finishedRuns.put(run.id(), run);
         active.remove(run.id(), run);
         busy.remove(run.info().domain(), run.id());
         if (run instanceof IncomingMigration in) {
             incomingBytes.addAndGet(-in.offerBytes());
         }
-        finishedRuns.put(run.id(), run);
-        addHistory(new MigrationSummary(run.info(), run.phase(), Optional.of(r), Optional.of(r.outcome()), r.reason(),
-                config.clock().instant()));
     }
 
     private void addHistory(MigrationSummary s) {
@@ -322,12 +324,24 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
     public List<MigrationSummary> list() {
         List<MigrationSummary> out = new ArrayList<>();
         Instant now = config.clock().instant();
+        // the live map is read before the history: a migration ending meanwhile is in one or both (see
+        // ended()); where both, the history's entry (with the outcome) is the one listed
         List<MigrationRun> live = new ArrayList<>(active.values());
+        List<MigrationSummary> past = new ArrayList<>(history);
+        java.util.Set<String> ended = new java.util.HashSet<>();
+        List<MigrationSummary> pastOnce = new ArrayList<>();
+        for (MigrationSummary s : past) {
+            if (ended.add(s.info().direction() + "/" + s.info().id())) {
+                pastOnce.add(s);
+            }
+        }
         live.sort(Comparator.comparing((MigrationRun r) -> r.info().startedAt()).reversed());
         for (MigrationRun r : live) {
-            out.add(new MigrationSummary(r.info(), r.phase(), Optional.empty(), Optional.empty(), "", now));
+            if (!ended.contains(r.info().direction() + "/" + r.id())) {
+                out.add(new MigrationSummary(r.info(), r.phase(), Optional.empty(), Optional.empty(), "", now));
+            }
         }
-        out.addAll(history);
+        out.addAll(pastOnce);
         return out;
     }
 
@@ -364,16 +378,40 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     /** Saves a domain to a file, synchronously (on the caller's thread). */
     public SaveResult save(SaveRequest request) throws EngineException {
+        return withDomainExclusive(request.domain(), "save", () -> SaveRestore.save(config, request));
+    }
+
+    /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */
+    @FunctionalInterface
+    public interface DomainAction<T, X extends Exception> {
+        T run() throws X;
+    }
+
+    /**
+     * Runs {@code action} on the caller's thread while the domain is claimed the way a migration claims
+     * it: a migration, save or restore of {@code domain} started meanwhile is refused with
+     * {@link EngineException.DomainBusyException}, and the action is refused the same way while one runs.
+     * For operations that must not overlap a migration (the sim's inspect pauses the domain to read it).
+     *
+     * @param purpose a short word naming the action; the claim's id is {@code purpose-<uuid>}, which a
+     *                refused migration names as the owner
+     * @throws EngineException.DomainBusyException when a migration, save or restore (or another exclusive
+     *                                             action) owns the domain
+     */
+    public <T, X extends Exception> T withDomainExclusive(String domain, String purpose, DomainAction<T, X> action)
+            throws EngineException, X {
+        Objects.requireNonNull(domain, "domain");
+        Objects.requireNonNull(action, "action");
         checkOpen();
-        String id = "save-" + UUID.randomUUID();
-        String owner = busy.putIfAbsent(request.domain(), id);
+        String id = purpose + "-" + UUID.randomUUID();
+        String owner = busy.putIfAbsent(domain, id);
         if (owner != null) {
-            throw new EngineException.DomainBusyException(request.domain(), owner);
+            throw new EngineException.DomainBusyException(domain, owner);
         }
         try {
-            return SaveRestore.save(config, request);
+            return action.run();
         } finally {
-            busy.remove(request.domain(), id);
+            busy.remove(domain, id);
         }
     }
 

@@ -22,6 +22,14 @@ public record MigrationOptions(PolicyKind policy, Duration maxDowntime, long ban
 
     /** Largest accepted round limit (xen-legacy uses 29; a higher limit is never useful). */
     public static final int MAX_ROUNDS_LIMIT = 10_000;
+    /** Shortest downtime target the engine accepts (the wire carries whole milliseconds). */
+    public static final Duration MIN_DOWNTIME = Duration.ofMillis(1);
+    /** Longest downtime target the engine accepts. */
+    public static final Duration MAX_DOWNTIME = Duration.ofHours(1);
+    /** Shortest pre-copy timeout the engine accepts (the wire carries whole milliseconds). */
+    public static final Duration MIN_TIMEOUT = Duration.ofMillis(1);
+    /** Longest pre-copy timeout the engine accepts. */
+    public static final Duration MAX_TIMEOUT = Duration.ofHours(24);
 
     public static final MigrationOptions DEFAULTS = new MigrationOptions(PolicyKind.DOWNTIME, Duration.ofMillis(300), 0,
             30, Duration.ofMinutes(10), TimeoutAction.ABORT, VerifyMode.OFF, StreamFormat.LEGACY);
@@ -45,6 +53,37 @@ public record MigrationOptions(PolicyKind policy, Duration maxDowntime, long ban
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("timeout must be positive: " + timeout);
         }
+    }
+
+    /**
+     * The problem with these options for a migration, naming the option, or null when they are usable.
+     * The constructor only rejects values that make no sense at all; this checks the ranges the engine
+     * (and the peer protocol, which carries whole milliseconds) supports.
+     */
+    public String problem() {
+        if (maxDowntime.compareTo(MIN_DOWNTIME) < 0 || maxDowntime.compareTo(MAX_DOWNTIME) > 0) {
+            return "max downtime " + show(maxDowntime) + " is outside " + show(MIN_DOWNTIME) + ".." + show(MAX_DOWNTIME);
+        }
+        if (timeout.compareTo(MIN_TIMEOUT) < 0 || timeout.compareTo(MAX_TIMEOUT) > 0) {
+            return "timeout " + show(timeout) + " is outside " + show(MIN_TIMEOUT) + ".." + show(MAX_TIMEOUT);
+        }
+        if (maxRounds < 1 || maxRounds > MAX_ROUNDS_LIMIT) {
+            return "max rounds " + maxRounds + " is outside 1.." + MAX_ROUNDS_LIMIT;
+        }
+        if (bandwidthCap < 0) {
+            return "bandwidth " + bandwidthCap + " bytes/s is negative";
+        }
+        return null;
+    }
+
+    private static String show(Duration d) {
+        if (d.toNanos() % 1_000_000 != 0 || d.isZero()) {
+            return d.toNanos() / 1000.0 + " us";
+        }
+        if (d.toMillis() % 3_600_000 == 0) {
+            return d.toHours() + " h";
+        }
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     public MigrationOptions withPolicy(PolicyKind p) {

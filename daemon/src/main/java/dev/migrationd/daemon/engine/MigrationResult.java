@@ -2,6 +2,7 @@ package dev.migrationd.daemon.engine;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The end of one migration, seen from this daemon.
@@ -13,14 +14,23 @@ import java.util.Objects;
  *                     this side did not see them
  * @param rounds       pre-copy rounds run (source; 0 on the destination)
  * @param bytes        save-stream bytes sent (source) or received (destination)
+ * @param destinationDowntime on the source of a successful migration: the downtime the destination
+ *                     measured and reported in Running (empty elsewhere, or from a peer that does not
+ *                     report it); on the destination: its own {@link Downtime#total()} once committed
  */
 public record MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds,
-                              long bytes) {
+                              long bytes, Optional<Duration> destinationDowntime) {
     public MigrationResult {
+        Objects.requireNonNull(destinationDowntime, "destinationDowntime");
         Objects.requireNonNull(outcome, "outcome");
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(totalTime, "totalTime");
         Objects.requireNonNull(downtime, "downtime");
+    }
+
+    /** A result without the destination's downtime. */
+    public MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds, long bytes) {
+        this(outcome, reason, totalTime, downtime, rounds, bytes, Optional.empty());
     }
 
     /** How a migration ended. */
@@ -37,8 +47,9 @@ public record MigrationResult(Outcome outcome, String reason, Duration totalTime
 
     /**
      * Downtime in parts. At the source: from pause to Running heard (finalRound + stateCapture +
-     * stateSend + completion). At the destination: from the last byte of the stream to unpause
-     * (only completion is non-zero).
+     * stateSend + completion). At the destination: from the stop-and-copy point in the stream (TSC_INFO,
+     * sent right after the source paused) to unpause: finalRound = to the last stream byte, stateSend =
+     * last byte to Go, completion = Go to unpause.
      *
      * @param finalRound   sending the pages dirtied before the pause
      * @param stateCapture reading vCPU and platform state

@@ -9,9 +9,6 @@ import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
 import dev.migrationd.protocol.StreamLimits;
-import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
-import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -47,7 +44,10 @@ final class OutgoingMigration extends MigrationRun {
     private boolean throttled;
     private boolean committing;
     private int rounds;
-    private long bytes;
+    /** The stream's byte counter once the stream has begun (read at the end whatever the outcome). */
+    private StreamOut out;
+    /** The downtime the destination measured, from its Running message. */
+    private Optional<Duration> destinationDowntime = Optional.empty();
     private long startNanos;
     private long pauseNanos;
     private long tailSentNanos;
@@ -100,9 +100,12 @@ final class OutgoingMigration extends MigrationRun {
             reason = "";
         }
         long end = ticker.nanoTime();
+        // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
+        long bytes = out == null ? 0 : out.bytes();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
-                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes), engine);
+                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
+                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty()), engine);
     }
 
     /**
@@ -156,14 +159,13 @@ final class OutgoingMigration extends MigrationRun {
         }
         checkpoint();
 
-        StreamOut out = StreamOut.to(connection);
+        out = StreamOut.to(connection);
         long p2m = domainInfo.p2mSize();
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
             domain.dirtyLog().enable();
             dirtyLogEnabled = true;
-            LegacyStreamWriter writer = new LegacyStreamWriter(out, StreamApplier.TOOLSTACK_WIDTH, domainInfo.guestType());
-            GuestOps.Save ops = GuestOps.save(domain, domainInfo);
-            ops.writeHeader(writer);
+            FormatWriter writer = FormatWriter.of(options.format(), out, domain, domainInfo);
+            writer.writeHeader();
             PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
             domain.memory().populated(toSend);
             precopy(sender, toSend, out);
@@ -178,11 +180,11 @@ final class OutgoingMigration extends MigrationRun {
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
-            writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            writer.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
             if (options.verify() == MigrationOptions.VerifyMode.ON) {
-                writer.writeMarker(ChunkType.ENABLE_VERIFY_MODE);
+                writer.writeVerifyStart();
                 domain.memory().populated(toSend);
                 sender.send(toSend);
             }
@@ -191,12 +193,11 @@ final class OutgoingMigration extends MigrationRun {
             finalRoundNanos = t1 - pauseNanos;
 
             advance(new MigrationPhase.Tail());
-            ops.writeEndOfBody(writer);
-            ops.writeTail(writer);
+            writer.writeEndOfBody();
+            writer.writeTail();
             out.drain();
             tailSentNanos = ticker.nanoTime();
             stateCaptureNanos = tailSentNanos - t1;
-            bytes = out.bytes();
             connection.send(new HandoverMessage.StreamEnd(info.id(), out.bytes()));
         }
 
@@ -223,9 +224,10 @@ final class OutgoingMigration extends MigrationRun {
         try {
             connection.send(new HandoverMessage.Go(info.id()));
             HandoverMessage m = receiveMessage(cfg.handshakeTimeout(), "Running");
-            if (!(m instanceof HandoverMessage.Running)) {
+            if (!(m instanceof HandoverMessage.Running running)) {
                 throw new IOException("expected Running, got " + m.getClass().getSimpleName());
             }
+            destinationDowntime = running.destinationDowntime();
             completionNanos = ticker.nanoTime() - goNanos;
         } catch (IOException | MigrationAbort e) {
             // not heard: in doubt; cleanup() resolves it

@@ -5,8 +5,6 @@ import dev.migrationd.hypervisor.GuestMemory;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
-import dev.migrationd.protocol.legacy.LegacyStreamWriter;
-import dev.migrationd.protocol.legacy.PageBatch;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.LockSupport;
@@ -27,17 +25,17 @@ final class PageSender {
     }
 
     private final GuestMemory memory;
-    private final LegacyStreamWriter writer;
+    private final FormatWriter writer;
     private final StreamOut out;
     private final long bandwidthCap;
     private final Ticker ticker;
     private final Checkpoint checkpoint;
     private final long[] pfns = new long[StreamLimits.MAX_BATCH_SIZE];
-    private final int[] entries = new int[StreamLimits.MAX_BATCH_SIZE];
+    private final PageType[] types = new PageType[StreamLimits.MAX_BATCH_SIZE];
     private long paidUntil;
     private long capBytes;
 
-    PageSender(GuestMemory memory, LegacyStreamWriter writer, StreamOut out, long bandwidthCap, Ticker ticker,
+    PageSender(GuestMemory memory, FormatWriter writer, StreamOut out, long bandwidthCap, Ticker ticker,
                Checkpoint checkpoint) {
         this.memory = memory;
         this.writer = writer;
@@ -117,23 +115,18 @@ final class PageSender {
         try {
             ByteBuffer[] pages = new ByteBuffer[n];
             int data = 0;
-            int real = 0;
             for (int i = 0; i < n; i++) {
                 PageType t = m.type(i);
-                long pfn = m.pfn(i);
-                entries[i] = t == PageType.XTAB ? PageType.XTAB.pfinfo() : t.pfinfo() | (int) pfn;
-                if (t != PageType.XTAB) {
-                    real++;
-                }
+                types[i] = t;
+                pfns[i] = m.pfn(i);
                 if (t.hasData()) {
                     pages[data++] = m.page(i).asByteBuffer();
                 }
             }
-            if (real == 0) {
-                return; // a batch of only XTAB entries must not be written (legacy-stream.md §5.1)
-            }
             ByteBuffer[] views = data == n ? pages : java.util.Arrays.copyOf(pages, data);
-            writer.writePageBatch(PageBatch.of(java.util.Arrays.copyOf(entries, n), views));
+            if (!writer.writePages(pfns, types, n, views)) {
+                return; // nothing written (the format skips such a batch)
+            }
             // the views point into the mapping: it stays open until the bytes are written
             inFlight.addLast(new InFlight(m, out.mark()));
             handedOver = true;

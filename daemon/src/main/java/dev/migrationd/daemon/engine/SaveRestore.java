@@ -9,8 +9,6 @@ import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem;
-import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -28,9 +26,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Save to and restore from a file, through the same stream writer, page sender and applier a
- * migration uses. The file holds exactly the legacy save stream; a sidecar {@code FILE.meta}
- * (properties) records the domain's shape, which a legacy stream does not carry up front (vCPU count,
- * UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}: the stream is written to
+ * migration uses. The file holds exactly the save stream in the requested format (legacy, or the libxc
+ * layer of v2, which Xen's {@code verify-stream-v2 -f libxc} accepts); a sidecar {@code FILE.meta}
+ * (properties) records the format and the domain's shape, which neither stream carries up front (vCPU
+ * count, UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}: the stream is written to
  * {@code FILE.partial}, synced, then renamed.
  *
  * <p>Runs on the caller's thread.
@@ -55,10 +54,6 @@ final class SaveRestore {
     }
 
     static SaveResult save(EngineConfig config, SaveRequest req) throws EngineException {
-        if (req.format() != MigrationOptions.StreamFormat.LEGACY) {
-            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION,
-                    "stream format " + req.format() + " is not available in this build (use legacy)");
-        }
         if (!req.overwrite() && (Files.exists(req.file()) || Files.exists(metaFile(req.file())))) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
         }
@@ -84,8 +79,7 @@ final class SaveRestore {
              DirtyBitmap toSend = new DirtyBitmap(info.p2mSize());
              DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
             StreamOut out = StreamOut.to(ch);
-            LegacyStreamWriter writer = new LegacyStreamWriter(out, StreamApplier.TOOLSTACK_WIDTH, info.guestType());
-            GuestOps.Save ops = GuestOps.save(domain, info);
+            FormatWriter writer = FormatWriter.of(req.format(), out, domain, info);
             PageSender sender = new PageSender(domain.memory(), writer, out, 0, ticker, () -> { });
             if (req.live()) {
                 domain.dirtyLog().enable();
@@ -95,7 +89,7 @@ final class SaveRestore {
                 paused = true;
                 pausedAt = ticker.nanoTime();
             }
-            ops.writeHeader(writer);
+            writer.writeHeader();
             domain.memory().populated(toSend);
             if (req.live()) {
                 long dirty;
@@ -113,11 +107,11 @@ final class SaveRestore {
                 }
             }
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
-            writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            writer.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
-            ops.writeEndOfBody(writer);
-            ops.writeTail(writer);
+            writer.writeEndOfBody();
+            writer.writeTail();
             ch.force(true);
             bytes = out.bytes();
         } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
@@ -129,7 +123,7 @@ final class SaveRestore {
             if (logEnabled) {
                 domain.dirtyLog().disable();
             }
-            writeMeta(metaFile(req.file()), info);
+            writeMeta(metaFile(req.file()), info, req.format());
             Files.move(partial, req.file(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             long downtime = ticker.nanoTime() - pausedAt;
             if (req.leaveRunning()) {
@@ -167,9 +161,9 @@ final class SaveRestore {
         }
     }
 
-    private static void writeMeta(Path meta, DomainInfo info) throws IOException {
+    private static void writeMeta(Path meta, DomainInfo info, MigrationOptions.StreamFormat format) throws IOException {
         Properties p = new Properties();
-        p.setProperty("format", "legacy");
+        p.setProperty("format", formatName(format));
         p.setProperty("name", info.name());
         p.setProperty("uuid", info.uuid().toString());
         p.setProperty("p2mSize", Long.toString(info.p2mSize()));
@@ -182,21 +176,35 @@ final class SaveRestore {
         }
     }
 
-    static DomainShape readMeta(Path file, String name) throws EngineException {
+    /** What the metadata beside a save file says: the domain's shape and the stream's format. */
+    record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
+    }
+
+    static String formatName(MigrationOptions.StreamFormat f) {
+        return f.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    static Saved readMeta(Path file, String name) throws EngineException {
         Path meta = metaFile(file);
         if (!Files.exists(file)) {
             throw new EngineException(EngineException.Kind.NOT_FOUND, "no save file " + file);
         }
         if (!Files.exists(meta)) {
             throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "no " + meta
-                    + ": the legacy stream does not carry the domain's shape; restore needs the metadata saved with it");
+                    + ": the stream does not carry the domain's shape; restore needs the metadata saved with it");
         }
         Properties p = new Properties();
         try (InputStream in = Files.newInputStream(meta)) {
             p.load(in);
-            return new DomainShape(name, UUID.fromString(p.getProperty("uuid")), Long.parseLong(p.getProperty("p2mSize")),
-                    Integer.parseInt(p.getProperty("vcpus")), GuestType.valueOf(p.getProperty("guestType")),
-                    Width.ofBits(Integer.parseInt(p.getProperty("guestWidth"))));
+            String format = p.getProperty("format", "legacy");
+            MigrationOptions.StreamFormat f = switch (format) {
+                case "legacy" -> MigrationOptions.StreamFormat.LEGACY;
+                case "v2" -> MigrationOptions.StreamFormat.V2;
+                default -> throw new IllegalArgumentException("unknown stream format '" + format + "'");
+            };
+            return new Saved(new DomainShape(name, UUID.fromString(p.getProperty("uuid")),
+                    Long.parseLong(p.getProperty("p2mSize")), Integer.parseInt(p.getProperty("vcpus")),
+                    GuestType.valueOf(p.getProperty("guestType")), Width.ofBits(Integer.parseInt(p.getProperty("guestWidth")))), f);
         } catch (IOException | RuntimeException e) {
             throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, meta + " is not valid save metadata: "
                     + OutgoingMigration.describe(e), e);
@@ -204,7 +212,8 @@ final class SaveRestore {
     }
 
     static RestoreResult restore(EngineConfig config, RestoreRequest req) throws EngineException {
-        DomainShape shape = readMeta(req.file(), req.name());
+        Saved saved = readMeta(req.file(), req.name());
+        DomainShape shape = saved.shape();
         long t0 = config.ticker().nanoTime();
         Domain domain = null;
         try {
@@ -212,7 +221,7 @@ final class SaveRestore {
                 throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
             }
             domain = config.hypervisor().createForRestore(shape);
-            StreamApplier applier = new StreamApplier(domain, shape, () -> { });
+            StreamInput applier = StreamInput.of(saved.format(), domain, shape, () -> { });
             try (FileChannel ch = FileChannel.open(req.file(), StandardOpenOption.READ)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK);
                 while (ch.read(buf.clear()) >= 0) {

@@ -28,7 +28,7 @@ import java.util.function.Consumer;
  * <p>The reader validates framing and bounds (PFNs within the offer's p2m size, types, counts);
  * this class checks what only the engine knows (the offer's shape). Confined to one thread.
  */
-final class StreamApplier implements Consumer<LegacyItem> {
+final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
 
     /** Toolstack width of every stream this daemon writes and reads (a 64-bit toolstack). */
     static final Width TOOLSTACK_WIDTH = Width.W64;
@@ -67,7 +67,8 @@ final class StreamApplier implements Consumer<LegacyItem> {
     }
 
     /** Feeds stream bytes; throws the first failure (stream or hypervisor). */
-    void feed(ByteBuffer data) throws StreamException, HypervisorException {
+    @Override
+    public void feed(ByteBuffer data) throws StreamException, HypervisorException {
         try {
             reader.feed(data);
         } catch (Failure f) {
@@ -76,7 +77,8 @@ final class StreamApplier implements Consumer<LegacyItem> {
     }
 
     /** End of input (files): accepts only a complete stream. */
-    void finish() throws StreamException, HypervisorException {
+    @Override
+    public void finish() throws StreamException, HypervisorException {
         try {
             reader.finish();
         } catch (Failure f) {
@@ -84,20 +86,24 @@ final class StreamApplier implements Consumer<LegacyItem> {
         }
     }
 
-    boolean complete() {
+    @Override
+    public boolean complete() {
         return complete;
     }
 
-    long offset() {
+    @Override
+    public long offset() {
         return reader.offset();
     }
 
-    long pages() {
+    @Override
+    public long pages() {
         return pages;
     }
 
     /** Applies the collected state; fails if verify mode found differences. */
-    void completeRestore() throws StreamException, HypervisorException {
+    @Override
+    public void completeRestore() throws StreamException, HypervisorException {
         if (!complete) {
             throw new RecordException("STREAM", 0, reader.offset(), "stream ended before its tail was complete");
         }

@@ -53,8 +53,11 @@ public final class PeerMessages {
                     .setMigrationId(a.migrationId()).setReason(a.reason()));
             case HandoverMessage.Go g -> b.setGo(
                     dev.migrationd.daemon.transport.proto.Go.newBuilder().setMigrationId(g.migrationId()));
-            case HandoverMessage.Running r -> b.setRunning(
-                    dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId(r.migrationId()));
+            case HandoverMessage.Running r -> {
+                var rb = dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId(r.migrationId());
+                r.destinationDowntime().ifPresent(d -> rb.setDowntimeNanos(d.toNanos()));
+                b.setRunning(rb);
+            }
             case HandoverMessage.Query q -> b.setQuery(
                     dev.migrationd.daemon.transport.proto.Query.newBuilder().setMigrationId(q.migrationId()));
             case HandoverMessage.QueryAnswer q -> b.setQueryAnswer(QueryAnswer.newBuilder()
@@ -105,7 +108,7 @@ public final class PeerMessages {
             case ABORT -> new HandoverMessage.Abort(id(e.getAbort().getMigrationId()),
                     string("reason", e.getAbort().getReason(), true));
             case GO -> new HandoverMessage.Go(id(e.getGo().getMigrationId()));
-            case RUNNING -> new HandoverMessage.Running(id(e.getRunning().getMigrationId()));
+            case RUNNING -> new HandoverMessage.Running(id(e.getRunning().getMigrationId()), downtime(e.getRunning()));
             case QUERY -> new HandoverMessage.Query(id(e.getQuery().getMigrationId()));
             case QUERY_ANSWER -> new HandoverMessage.QueryAnswer(id(e.getQueryAnswer().getMigrationId()),
                     switch (e.getQueryAnswer().getResolution()) {
@@ -116,6 +119,20 @@ public final class PeerMessages {
                     });
             case BODY_NOT_SET -> throw new PeerProtocolException("envelope without a message (unknown or empty body)");
         };
+    }
+
+    /** The destination's downtime in Running: absent from older peers; more than a day is nonsense. */
+    private static java.util.Optional<Duration> downtime(dev.migrationd.daemon.transport.proto.Running r)
+            throws PeerProtocolException {
+        if (!r.hasDowntimeNanos()) {
+            return java.util.Optional.empty();
+        }
+        long n = r.getDowntimeNanos();
+        if (n < 0 || n > MAX_MILLIS * 1_000_000) {
+            throw new PeerProtocolException("running downtime_nanos " + Long.toUnsignedString(n) + " exceeds "
+                    + MAX_MILLIS + " ms");
+        }
+        return java.util.Optional.of(Duration.ofNanos(n));
     }
 
     private static String id(String id) throws PeerProtocolException {

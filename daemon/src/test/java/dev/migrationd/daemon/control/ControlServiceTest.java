@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
@@ -139,7 +140,7 @@ class ControlServiceTest {
     static MigrationResult success() {
         return new MigrationResult(MigrationResult.Outcome.SUCCEEDED, "", Duration.ofSeconds(3),
                 new MigrationResult.Downtime(Duration.ofMillis(40), Duration.ofMillis(5), Duration.ofMillis(10),
-                        Duration.ofMillis(20)), 5, 1_000_000);
+                        Duration.ofMillis(20)), 5, 1_000_000, Optional.of(Duration.ofMillis(33)));
     }
 
     @BeforeEach
@@ -289,6 +290,7 @@ class ControlServiceTest {
         assertEquals(3, m.getLastRound().getRound());
         assertEquals(Outcome.OUTCOME_SUCCEEDED, m.getResult().getOutcome());
         assertEquals(75_000_000, m.getResult().getDowntimeSource().getNanos());
+        assertEquals(33_000_000, m.getResult().getDowntimeDestination().getNanos(), "reported by the destination");
         assertEquals(5, m.getResult().getRounds());
     }
 
@@ -480,6 +482,8 @@ class ControlServiceTest {
         when(sim.inspect("dom7")).thenReturn(DomainDetails.newBuilder().setMemoryHash("abcd").setWorkloadCounter(42)
                 .setAbChecked(true).setAbOk(true).setAbDetail("ok").build());
         when(engine.list()).thenReturn(List.of());
+        when(engine.withDomainExclusive(eq("dom7"), eq("inspect"), any())).thenAnswer(
+                inv -> inv.<MigrationEngine.DomainAction<?, ?>>getArgument(2).run());
         var details = stub.inspectDomain(InspectDomainRequest.newBuilder().setName("dom7").build());
         assertEquals("abcd", details.getMemoryHash());
         assertEquals("dom7", details.getDomain().getName());
@@ -490,7 +494,9 @@ class ControlServiceTest {
                 new MigrationPhase.PreCopy(2), Optional.empty(), Optional.empty(), "", Instant.now())));
         assertStatus(Status.Code.FAILED_PRECONDITION, "is migrating",
                 () -> stub.destroyDomain(DestroyDomainRequest.newBuilder().setName("dom7").build()));
-        assertStatus(Status.Code.FAILED_PRECONDITION, "inspect it when the migration has ended",
+        when(engine.withDomainExclusive(eq("dom7"), eq("inspect"), any()))
+                .thenThrow(new EngineException.DomainBusyException("dom7", "m-1"));
+        assertStatus(Status.Code.FAILED_PRECONDITION, "is migrating (m-1); inspect it when the migration has ended",
                 () -> stub.inspectDomain(InspectDomainRequest.newBuilder().setName("dom7").build()));
         when(hypervisor.findDomain("ghost")).thenReturn(Optional.empty());
         assertStatus(Status.Code.NOT_FOUND, "no domain named ghost",

@@ -54,6 +54,9 @@ class ConvergenceAndVerifyTest {
         Set<Capability> noThrottle = EnumSet.of(Capability.RESTORE);
         try (EnginePair pair = new EnginePair(dir, noThrottle, EnumSet.allOf(Capability.class))) {
             FakeDomain src = pair.guest("vm1", GuestType.HVM, 1024);
+            // every page dirty again after every round, whether or not the workload thread got a CPU (a loaded
+            // machine starved it for a whole round and the migration converged instead of hitting the limit)
+            src.alwaysDirty(1024);
             src.startWorkload(1024, 100);
             MigrationResult r = pair.a.engine.start(MigrationRequest.of("vm1", "hostB", HARD.withMaxRounds(4)
                     .withTimeout(Duration.ofMinutes(1), MigrationOptions.TimeoutAction.ABORT)))

@@ -74,6 +74,11 @@ class MigrationEndToEndTest {
         assertEquals(MigrationResult.Outcome.SUCCEEDED, rb.outcome());
         assertEquals(r.bytes(), rb.bytes(), "destination received what the source sent");
         assertTrue(r.downtime().total().toNanos() > 0);
+        // the destination's own downtime reaches the source's result (from Running)
+        assertTrue(rb.destinationDowntime().isPresent(), "destination measures its downtime");
+        assertEquals(rb.destinationDowntime(), r.destinationDowntime(), "the source reports the destination's figure");
+        assertEquals(rb.downtime().total(), r.destinationDowntime().orElseThrow());
+        assertTrue(r.destinationDowntime().orElseThrow().toNanos() > 0);
         // history on both sides
         assertEquals(MigrationResult.Outcome.SUCCEEDED, pair.a.engine.list().getFirst().outcome().orElseThrow());
         assertEquals(CancelOutcome.COMPLETED_FIRST, pair.a.engine.cancel(h.id()));

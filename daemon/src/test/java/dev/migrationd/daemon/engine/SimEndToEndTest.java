@@ -98,9 +98,11 @@ class SimEndToEndTest {
         }
     }
 
-    @ParameterizedTest(name = "{0} {1}-bit, {2} workload")
-    @CsvSource({"HVM, 64, AB", "PV, 64, AB", "PV, 32, RANDOM", "HVM, 64, RANDOM"})
-    void abGuestMovesWithItsMemoryIntact(GuestType type, int width, WorkloadSpec.Pattern pattern) throws Exception {
+    @ParameterizedTest(name = "{0} {1}-bit, {2} workload, {3} stream")
+    @CsvSource({"HVM, 64, AB, LEGACY", "PV, 64, AB, LEGACY", "PV, 32, RANDOM, LEGACY", "HVM, 64, RANDOM, LEGACY",
+            "HVM, 64, AB, V2", "PV, 64, AB, V2", "PV, 32, RANDOM, V2"})
+    void abGuestMovesWithItsMemoryIntact(GuestType type, int width, WorkloadSpec.Pattern pattern,
+                                         MigrationOptions.StreamFormat format) throws Exception {
         long rate = pattern == WorkloadSpec.Pattern.AB ? 64L << 20 : 16L << 20;
         hvA.create(SimDomainSpec.of("ab1", 64L << 20, 2, type, Width.ofBits(width),
                 WorkloadSpec.of(rate, 1.0, 0.0, pattern)).withFill(pattern == WorkloadSpec.Pattern.AB
@@ -110,7 +112,7 @@ class SimEndToEndTest {
         Hashes dst = new Hashes(hvB, true);
         a.addObserver(src);
         b.addObserver(dst);
-        MigrationResult r = a.start(MigrationRequest.of("ab1", "hostB", MigrationOptions.DEFAULTS))
+        MigrationResult r = a.start(MigrationRequest.of("ab1", "hostB", MigrationOptions.DEFAULTS.withFormat(format)))
                 .result().get(120, TimeUnit.SECONDS);
         assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
         assertTrue(hvA.findDomain("ab1").isEmpty(), "source copy destroyed");
@@ -123,6 +125,27 @@ class SimEndToEndTest {
             assertTrue(ab.ok(), ab.message());
         }
         assertTrue(r.downtime().total().toMillis() >= 0);
+    }
+
+    @ParameterizedTest(name = "{0} {1}-bit")
+    @CsvSource({"HVM, 64", "PV, 64", "PV, 32"})
+    void aV2SaveOfASimGuestPassesXensVerifierAndRestores(GuestType type, int width) throws Exception {
+        hvA.create(SimDomainSpec.of("sv1", 16L << 20, 2, type, Width.ofBits(width),
+                WorkloadSpec.of(8L << 20, 1.0, 0.0, WorkloadSpec.Pattern.RANDOM)).withFill(SimDomainSpec.Fill.RANDOM));
+        Thread.sleep(100); // let the workload run
+        SimDomain src = hvA.simDomain("sv1");
+        src.pause(); // the memory saved is the memory now
+        long hash = src.memoryHash();
+        Path file = dir.resolve("sv1.v2");
+        a.save(new SaveRequest("sv1", file, MigrationOptions.StreamFormat.V2, false, false, false));
+        dev.migrationd.protocol.testing.XenTools.Result ver = dev.migrationd.protocol.testing.XenTools.require()
+                .verifyV2(file, "libxc");
+        assertTrue(ver.ok(), ver.output());
+        b.restore(new RestoreRequest(file, "sv1", true));
+        SimDomain restored = hvB.simDomain("sv1");
+        assertEquals(dev.migrationd.hypervisor.DomainState.PAUSED, restored.info().state());
+        assertTrue(hvA.findDomain("sv1").isEmpty(), "saved without -c: the source is gone");
+        assertEquals(hash, restored.memoryHash(), "restored memory = saved memory");
     }
 
     @Test

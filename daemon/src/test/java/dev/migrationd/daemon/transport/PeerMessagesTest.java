@@ -35,7 +35,8 @@ class PeerMessagesTest {
                 new HandoverMessage.Accept("m1"), new HandoverMessage.Reject("m1", "name clash"),
                 new HandoverMessage.StreamEnd("m1", 123456789L), new HandoverMessage.Received("m1"),
                 new HandoverMessage.Failed("m1", "bad pfn"), new HandoverMessage.Abort("m1", "cancelled"),
-                new HandoverMessage.Go("m1"), new HandoverMessage.Running("m1"), new HandoverMessage.Query("m1"),
+                new HandoverMessage.Go("m1"), new HandoverMessage.Running("m1", java.util.Optional.empty()),
+                new HandoverMessage.Running("m1", java.util.Optional.of(Duration.ofNanos(123_456_789))), new HandoverMessage.Query("m1"),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.COMMITTED),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.NOT_COMMITTED),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.UNKNOWN));
@@ -72,7 +73,12 @@ class PeerMessagesTest {
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setTimeoutMs(0))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setBandwidthCap(-5))).build(),
                 Envelope.newBuilder().setStreamEnd(dev.migrationd.daemon.transport.proto.StreamEnd.newBuilder().setMigrationId("m").setStreamBytes(-1)).build(),
-                Envelope.newBuilder().setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder().setMigrationId("x".repeat(2000))).build());
+                Envelope.newBuilder().setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder().setMigrationId("x".repeat(2000))).build(),
+                // a destination downtime of more than a day (or "negative": the top bit of the u64)
+                Envelope.newBuilder().setRunning(dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId("m")
+                        .setDowntimeNanos(PeerMessages.MAX_MILLIS * 1_000_000 + 1)).build(),
+                Envelope.newBuilder().setRunning(dev.migrationd.daemon.transport.proto.Running.newBuilder().setMigrationId("m")
+                        .setDowntimeNanos(-1)).build());
     }
 
     @ParameterizedTest

@@ -262,6 +262,18 @@ public final class FakeDomain implements Domain {
         }
     }
 
+    /** Pages 0..n-1 are reported dirty at every fetch while the guest runs (see {@link #alwaysDirty(long)}). */
+    private volatile long alwaysDirty;
+
+    /**
+     * A guest that rewrites its first {@code hotPages} pages between any two reads of the dirty log, however
+     * long a round takes: the dirty rate does not depend on how often the workload thread gets a CPU, so
+     * "never converges" holds on a loaded machine too (the pages' contents do not change).
+     */
+    public void alwaysDirty(long hotPages) {
+        this.alwaysDirty = hotPages;
+    }
+
     private void markDirty(long pfn) {
         if (logEnabled) {
             synchronized (dirtyLock) {
@@ -447,6 +459,12 @@ public final class FakeDomain implements Domain {
                 }
                 long n = 0;
                 synchronized (dirtyLock) {
+                    long hot = Math.min(alwaysDirty, shape.p2mSize());
+                    if (!paused) {
+                        for (long pfn = 0; pfn < hot; pfn++) {
+                            dirtyWords[(int) (pfn >>> 6)] |= 1L << (pfn & 63);
+                        }
+                    }
                     for (int i = 0; i < dirtyWords.length; i++) {
                         into.setWord(i, dirtyWords[i]);
                         n += Long.bitCount(dirtyWords[i]);
