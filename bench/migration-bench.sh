@@ -68,7 +68,7 @@ trap 'echo "migration-bench: interrupted" >&2; exit 130' INT TERM
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 10000 + RANDOM % 20000 )) # below the ephemeral range (ip_local_port_range), where outgoing sockets bind
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   echo "migration-bench: no free loopback port" >&2; exit 1
