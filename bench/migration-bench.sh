@@ -44,6 +44,11 @@ BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")
 mkdir -p "$BENCH_DIR"
 PIDS=()
 CUR_A=""; CUR_B=""
+# the daemons and the CLI run from copies of the module jars: a build during the run cannot swap them
+mkdir -p "$BENCH_DIR/jars"
+CP_DAEMON=$(module_classpath daemon); CP_CTL=$(module_classpath control-api)
+cp "${CP_DAEMON%%:*}" "$BENCH_DIR/jars/daemon.jar"; cp "${CP_CTL%%:*}" "$BENCH_DIR/jars/control-api.jar"
+CP_DAEMON="$BENCH_DIR/jars/daemon.jar:${CP_DAEMON#*:}"; CP_CTL="$BENCH_DIR/jars/control-api.jar:${CP_CTL#*:}"
 
 need_kib=$(( (2 * BIG_MIB + 1024) * 1024 ))
 avail_kib=$(df -Pk "$BENCH_DIR" | awk 'NR==2 {print $4}')
@@ -74,7 +79,7 @@ free_port() {
   echo "migration-bench: no free loopback port" >&2; exit 1
 }
 
-ctl() { "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -cp "$(module_classpath control-api)" \
+ctl() { "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -cp "$CP_CTL" \
           dev.migrationd.control.cli.MigrationCtl "$@"; }
 
 # start_pair STATE_ROOT: starts hostA and hostB with state under STATE_ROOT; sets A/B ports and pids
@@ -91,7 +96,7 @@ start_pair() {
 
 start_daemon() { # name root ctl peer metrics peer-name peer-port
   # shellcheck disable=SC2086
-  "$JDK/bin/java" --enable-native-access=ALL-UNNAMED $DAEMON_XMX ${MIGRATIOND_JAVA_OPTS:-} -cp "$(module_classpath daemon)" \
+  "$JDK/bin/java" --enable-native-access=ALL-UNNAMED $DAEMON_XMX ${MIGRATIOND_JAVA_OPTS:-} -cp "$CP_DAEMON" \
     dev.migrationd.daemon.MigrationDaemon --name "$1" --backend sim --state-dir "$2/$1" \
     --control-listen "127.0.0.1:$3" --peer-listen "127.0.0.1:$4" --metrics-listen "127.0.0.1:$5" \
     --peer "$6=127.0.0.1:$7" >>"$BENCH_DIR/$1.log" 2>&1 &
