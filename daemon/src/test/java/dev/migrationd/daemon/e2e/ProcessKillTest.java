@@ -49,9 +49,16 @@ class ProcessKillTest {
                 "--working-set", "100%", "--pattern", "ab");
     }
 
-    private static String outcome(String addr, String id) {
-        JsonObject m = Ctl.status(addr, id);
-        return m.has("result") ? m.getAsJsonObject("result").get("outcome").getAsString() : "running: " + m.get("phase");
+    /** The source's outcome of a migration (from its history, which survives restarts). */
+    private String outcome(String id) {
+        Ctl.Result r = Ctl.run("status", id, "--daemon", pair.a.addr(), "--format", "json");
+        if (r.code() != 0) {
+            throw new AssertionError("hostA does not know migration " + id + " after its restart: " + r.err().strip()
+                    + "\n--- hostA log:\n" + ProcessPair.tail(pair.a.log()));
+        }
+        JsonObject m = r.last();
+        return m.has("result") && !m.getAsJsonObject("result").get("outcome").getAsString().equals("OUTCOME_UNSPECIFIED")
+                ? m.getAsJsonObject("result").get("outcome").getAsString() : "running: " + m.get("phase");
     }
 
     @Test
@@ -83,7 +90,7 @@ class ProcessKillTest {
 
         pair.a.restart();
         pair.assertExactlyOneCopy("k2", pair.a);
-        assertNotEquals("OUTCOME_SUCCEEDED", outcome(pair.a.addr(), id), "hostA's history after the restart");
+        assertNotEquals("OUTCOME_SUCCEEDED", outcome(id), "hostA's history after the restart");
         long c1 = Ctl.inspect(pair.a.addr(), "k2").get("workloadCounter").getAsLong();
         Thread.sleep(300);
         assertTrue(Ctl.inspect(pair.a.addr(), "k2").get("workloadCounter").getAsLong() > c1, "the guest runs on hostA");
@@ -101,9 +108,9 @@ class ProcessKillTest {
         assertNotNull(sourceHash, "hostA printed its memory hash at the pause:\n" + ProcessPair.tail(pair.a.log()));
 
         pair.a.restart(); // its journal says COMMITTING: in doubt, asks hostB
-        Ctl.waitUntil("hostA resolves " + id, Duration.ofSeconds(60), () -> outcome(pair.a.addr(), id).startsWith("OUTCOME_"),
+        Ctl.waitUntil("hostA resolves " + id, Duration.ofSeconds(60), () -> outcome(id).startsWith("OUTCOME_"),
                 () -> ProcessPair.tail(pair.a.log()));
-        assertEquals("OUTCOME_SUCCEEDED", outcome(pair.a.addr(), id));
+        assertEquals("OUTCOME_SUCCEEDED", outcome(id));
         pair.assertExactlyOneCopy("k3", pair.b);
         assertEquals(sourceHash, pair.b.hashes(id).get("destination"), "hostB's memory = hostA's at the pause");
         JsonObject moved = Ctl.inspect(pair.b.addr(), "k3");
@@ -123,9 +130,9 @@ class ProcessKillTest {
                 () -> ProcessPair.tail(pair.b.log()));
 
         pair.a.restart();
-        Ctl.waitUntil("hostA resolves " + id, Duration.ofSeconds(60), () -> outcome(pair.a.addr(), id).startsWith("OUTCOME_"),
+        Ctl.waitUntil("hostA resolves " + id, Duration.ofSeconds(60), () -> outcome(id).startsWith("OUTCOME_"),
                 () -> ProcessPair.tail(pair.a.log()));
-        assertNotEquals("OUTCOME_SUCCEEDED", outcome(pair.a.addr(), id));
+        assertNotEquals("OUTCOME_SUCCEEDED", outcome(id));
         pair.assertExactlyOneCopy("k4", pair.a);
         JsonObject back = Ctl.inspect(pair.a.addr(), "k4");
         assertTrue(back.get("abOk").getAsBoolean(), back.toString());
