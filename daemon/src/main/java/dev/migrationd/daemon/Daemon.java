@@ -157,6 +157,11 @@ public final class Daemon implements AutoCloseable {
         return config;
     }
 
+    /** The migration engine, for an embedding program that adds its own {@link dev.migrationd.daemon.engine.MigrationObserver}. */
+    public MigrationEngine engine() {
+        return engine;
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {

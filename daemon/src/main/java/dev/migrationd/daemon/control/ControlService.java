@@ -121,7 +121,20 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     @Override
     public void getMigration(GetMigrationRequest request, StreamObserver<Migration> observer) {
-        Errors.unary("GetMigration", observer, () -> ProtoMapping.migration(hostName, find(request.getId())));
+        Errors.unary("GetMigration", observer, () -> {
+            String id = name("id", request.getId());
+            var live = engine.find(id);
+            if (live.isPresent()) {
+                return ProtoMapping.migration(hostName, live.get());
+            }
+            // a migration from before a restart (or one the engine resolved while recovering) is only in the history
+            for (MigrationSummary s : engine.list()) {
+                if (s.info().id().equals(id)) {
+                    return ProtoMapping.migration(hostName, s);
+                }
+            }
+            return ProtoMapping.migration(hostName, find(id));
+        });
     }
 
     @Override

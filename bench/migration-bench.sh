@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Whole-migration benchmark (issue 4): two real migrationd daemons (sim backend) on loopback, driven by
+# migrationctl. Prints a table and one JSON object per measurement (lines starting with '{').
+#
+#   bench/migration-bench.sh                # defaults below; takes several minutes and ~10 GiB of disk
+#   RUNS=5 BIG_MIB=2048 bench/migration-bench.sh
+#
+# What it measures (every figure is the median of RUNS runs; the domain moves A->B, B->A, A->B, ...):
+#   1. throughput: a BIG_GIB guest with random page contents, idle, one connection, no cap, into fresh
+#      destination memory (the daemons have no prefault option: the destination always builds the
+#      domain in a new file-backed mapping), divided by single-stream iperf3 on loopback measured in the
+#      same run. Optional second figure with both state directories on tmpfs (DEST_TMPFS=1, default on
+#      when /dev/shm has room), whose first touch is cheaper than ext4's.
+#   2. downtime at both ends (source: pause -> Running heard; destination: last stream byte -> unpause),
+#      from `migrationctl status --format json` on each daemon: a static 1 GiB guest with a 30 ms target,
+#      and a 1 GiB guest dirtying 100 MiB/s with a 300 ms target.
+#   3. CPU seconds of both daemon processes (utime+stime from /proc/PID/stat) per GiB moved.
+#   4. the daemons run with DAEMON_XMX (default -Xmx128m) for every run, including the BIG_GIB guest; the
+#      heap in use after the big runs is read with jcmd GC.heap_info.
+#
+# Environment: RUNS (3), BIG_MIB (4096), SMALL_MIB (1024), DIRTY_RATE (100MiB/s), BENCH_DIR (a new directory
+# under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
+# DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../bin/lib/common.sh"
+MIGRATIOND_HOME=$(cd "$HERE/.." && pwd)
+JDK=$(find_jdk)
+build_if_needed control-api
+build_if_needed daemon
+for tool in iperf3 jq; do
+  command -v "$tool" >/dev/null || { echo "migration-bench: $tool is required (apt-get install $tool)" >&2; exit 1; }
+done
+
+RUNS=${RUNS:-3}
+BIG_MIB=${BIG_MIB:-4096}
+SMALL_MIB=${SMALL_MIB:-1024}
+BIG_GIB=$(awk -v m="$BIG_MIB" 'BEGIN {printf "%.3f", m / 1024}')
+SMALL_GIB=$(awk -v m="$SMALL_MIB" 'BEGIN {printf "%.3f", m / 1024}')
+DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
+DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
+DEST_TMPFS=${DEST_TMPFS:-auto}
+BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")}
+mkdir -p "$BENCH_DIR"
+PIDS=()
+CUR_A=""; CUR_B=""
+# the daemons and the CLI run from copies of the module jars: a build during the run cannot swap them
+mkdir -p "$BENCH_DIR/jars"
+CP_DAEMON=$(module_classpath daemon); CP_CTL=$(module_classpath control-api)
+cp "${CP_DAEMON%%:*}" "$BENCH_DIR/jars/daemon.jar"; cp "${CP_CTL%%:*}" "$BENCH_DIR/jars/control-api.jar"
+CP_DAEMON="$BENCH_DIR/jars/daemon.jar:${CP_DAEMON#*:}"; CP_CTL="$BENCH_DIR/jars/control-api.jar:${CP_CTL#*:}"
+
+need_kib=$(( (2 * BIG_MIB + 1024) * 1024 ))
+avail_kib=$(df -Pk "$BENCH_DIR" | awk 'NR==2 {print $4}')
+if [ "$avail_kib" -lt "$need_kib" ]; then
+  echo "migration-bench: $BENCH_DIR has $((avail_kib / 1024 / 1024)) GiB free, needs $((need_kib / 1024 / 1024)) GiB (set BENCH_DIR)" >&2
+  exit 1
+fi
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  [ -n "${IPERF_PID:-}" ] && kill "$IPERF_PID" 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "migration-bench: kept $BENCH_DIR" >&2; else rm -rf "$BENCH_DIR" "${SHM_DIR:-/nonexistent}"; fi
+}
+trap cleanup EXIT
+trap 'echo "migration-bench: interrupted" >&2; exit 130' INT TERM
+
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 10000 + RANDOM % 20000 )) # below the ephemeral range (ip_local_port_range), where outgoing sockets bind
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  echo "migration-bench: no free loopback port" >&2; exit 1
+}
+
+ctl() { "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -cp "$CP_CTL" \
+          dev.migrationd.control.cli.MigrationCtl "$@"; }
+
+# start_pair STATE_ROOT: starts hostA and hostB with state under STATE_ROOT; sets A/B ports and pids
+start_pair() {
+  local root=$1
+  A_CTL=$(free_port); A_PEER=$(free_port); A_MET=$(free_port)
+  B_CTL=$(free_port); B_PEER=$(free_port); B_MET=$(free_port)
+  start_daemon hostA "$root" "$A_CTL" "$A_PEER" "$A_MET" hostB "$B_PEER"; A_PID=$!
+  start_daemon hostB "$root" "$B_CTL" "$B_PEER" "$B_MET" hostA "$A_PEER"; B_PID=$!
+  wait_ready hostA "$A_CTL" "$A_PID"
+  wait_ready hostB "$B_CTL" "$B_PID"
+  CUR_A=127.0.0.1:$A_CTL; CUR_B=127.0.0.1:$B_CTL
+}
+
+start_daemon() { # name root ctl peer metrics peer-name peer-port
+  # shellcheck disable=SC2086
+  "$JDK/bin/java" --enable-native-access=ALL-UNNAMED $DAEMON_XMX ${MIGRATIOND_JAVA_OPTS:-} -cp "$CP_DAEMON" \
+    dev.migrationd.daemon.MigrationDaemon --name "$1" --backend sim --state-dir "$2/$1" \
+    --control-listen "127.0.0.1:$3" --peer-listen "127.0.0.1:$4" --metrics-listen "127.0.0.1:$5" \
+    --peer "$6=127.0.0.1:$7" >>"$BENCH_DIR/$1.log" 2>&1 &
+  PIDS+=($!)
+}
+
+wait_ready() { # name ctl-port pid
+  for _ in $(seq 1 120); do
+    if ctl domains --daemon "127.0.0.1:$2" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$3" 2>/dev/null || { tail -n 5 "$BENCH_DIR/$1.log" >&2; echo "migration-bench: $1 exited" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "migration-bench: $1 did not come up" >&2; exit 1
+}
+
+stop_pair() {
+  local pid
+  for pid in "$A_PID" "$B_PID"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$A_PID" "$B_PID"; do
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+}
+
+cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the comm)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+heap_used() { # PID -> bytes of Java heap in use (jcmd GC.heap_info, first "used" figure)
+  "$JDK/bin/jcmd" "$1" GC.heap_info 2>/dev/null | sed -n 's/.* used \([0-9]*\)K.*/\1/p' | head -n1 \
+    | awk '{printf "%d", $1 * 1024} END {if (NR == 0) print "n/a"}'
+}
+
+secs() { # protobuf JSON duration ("0.012s") or empty -> seconds
+  local v=${1%s}; [ -n "$v" ] && [ "$v" != null ] && printf '%s' "$v" || printf '0'
+}
+
+median() { # numbers on stdin -> median
+  sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print "nan"} else if (NR % 2) {print a[(NR + 1) / 2]} else {printf "%.6g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}}'
+}
+
+# migrate_once LABEL FROM_ADDR TO_ADDR TO_HOST DOMAIN GIB [migrate options...]: one migration; appends
+# one JSON line to $BENCH_DIR/runs.jsonl
+migrate_once() {
+  local label=$1 from=$2 to=$3 host=$4 dom=$5 gib=$6; shift 6
+  local a0 b0 a1 b1 out id src dst
+  a0=$(cpu_ticks "$A_PID"); b0=$(cpu_ticks "$B_PID")
+  out=$(ctl migrate "$dom" --to "$host" --daemon "$from" --format json "$@") \
+    || { echo "migration-bench: migration of $dom failed:" >&2; echo "$out" | tail -n 3 >&2; exit 1; }
+  a1=$(cpu_ticks "$A_PID"); b1=$(cpu_ticks "$B_PID")
+  id=$(echo "$out" | tail -n 1 | jq -r .id)
+  src=$(ctl status "$id" --daemon "$from" --format json)
+  dst=$(ctl status "$id" --daemon "$to" --format json)
+  jq -cn --arg lbl "$label" --arg id "$id" --argjson gib "$gib" --argjson src "$src" --argjson dst "$dst" \
+     --argjson cpu "$(awk -v t=$((a1 - a0 + b1 - b0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     '{bench: $lbl, migration: $id, guest_gib: $gib,
+       outcome: $src.result.outcome, rounds: ($src.result.rounds // 0),
+       bytes_sent: ($src.result.bytesSent // "0" | tonumber),
+       total_s: ($src.result.totalTime // "0s" | rtrimstr("s") | tonumber),
+       downtime_source_ms: (($src.result.downtimeSource // "0s" | rtrimstr("s") | tonumber) * 1000),
+       downtime_destination_ms: (($dst.result.downtimeDestination // "0s" | rtrimstr("s") | tonumber) * 1000),
+       cpu_s_both_daemons: $cpu}
+     | . + {throughput_gib_s: (if .total_s > 0 then .bytes_sent / .total_s / 1073741824 else 0 end),
+            cpu_s_per_gib: (if .bytes_sent > 0 then .cpu_s_both_daemons / (.bytes_sent / 1073741824) else 0 end)}' \
+     | tee -a "$BENCH_DIR/runs.jsonl" >&2
+  [ "$(echo "$src" | jq -r .result.outcome)" = OUTCOME_SUCCEEDED ] || { echo "migration-bench: $label did not succeed" >&2; exit 1; }
+}
+
+# series LABEL DOMAIN GIB [options]: RUNS migrations back and forth
+series() {
+  local label=$1 dom=$2 gib=$3; shift 3
+  local i
+  for i in $(seq 1 "$RUNS"); do
+    if [ $((i % 2)) = 1 ]; then migrate_once "$label" "$CUR_A" "$CUR_B" hostB "$dom" "$gib" "$@"
+    else migrate_once "$label" "$CUR_B" "$CUR_A" hostA "$dom" "$gib" "$@"; fi
+  done
+  # leave the domain on hostA for the next series
+  if [ $((RUNS % 2)) = 1 ]; then ctl domain destroy "$dom" --daemon "$CUR_B" >/dev/null; else ctl domain destroy "$dom" --daemon "$CUR_A" >/dev/null; fi
+}
+
+stat_of() { # LABEL FIELD -> median over the runs of that label
+  jq -r --arg l "$1" "select(.bench == \$l) | .$2" "$BENCH_DIR/runs.jsonl" | median
+}
+
+echo "migration-bench: $RUNS runs each; big guest ${BIG_GIB} GiB; daemons $DAEMON_XMX; state in $BENCH_DIR" >&2
+echo "migration-bench: machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# --- iperf3 single stream on loopback ---------------------------------------------------------------
+IPERF_GBPS=()
+for i in $(seq 1 "$RUNS"); do
+  port=$(free_port)
+  iperf3 -s -1 -p "$port" >/dev/null 2>&1 & IPERF_PID=$!
+  sleep 0.5
+  bps=$(iperf3 -c 127.0.0.1 -p "$port" -t 5 -J | jq '.end.sum_received.bits_per_second')
+  wait "$IPERF_PID" 2>/dev/null || true; IPERF_PID=""
+  IPERF_GBPS+=("$bps")
+  jq -cn --argjson bps "$bps" '{bench: "iperf3_loopback_single_stream", gib_s: ($bps / 8 / 1073741824)}' | tee -a "$BENCH_DIR/runs.jsonl" >&2
+done
+IPERF_GIBS=$(stat_of iperf3_loopback_single_stream gib_s)
+
+# --- the daemons -----------------------------------------------------------------------------------
+start_pair "$BENCH_DIR/state"
+
+# 1. throughput, big random guest, fresh destination memory
+ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
+series throughput_fresh big "$BIG_GIB"
+HEAP_A=$(heap_used "$A_PID"); HEAP_B=$(heap_used "$B_PID")
+
+# 2. downtime
+ctl domain create static --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random >/dev/null
+series downtime_static_30ms static "$SMALL_GIB" --max-downtime 30ms
+ctl domain create dirty --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random --dirty-rate "$DIRTY_RATE" --working-set 25% >/dev/null
+series "downtime_dirty_300ms" dirty "$SMALL_GIB" --max-downtime 300ms
+stop_pair
+
+# 1b. throughput with both state directories on tmpfs (cheaper first touch than a file on ext4)
+if [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; }; then
+  SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX)
+  start_pair "$SHM_DIR"
+  ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
+  series throughput_tmpfs big "$BIG_GIB"
+  stop_pair
+  rm -rf "$SHM_DIR"
+fi
+
+# --- summary ---------------------------------------------------------------------------------------
+printf '\n%-34s %10s %10s %12s %12s %10s %10s\n' bench "GiB/s" "vs iperf3" "down src ms" "down dst ms" "CPU s/GiB" rounds
+printf '%-34s %10.3f %10s %12s %12s %10s %10s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - -
+for label in throughput_fresh throughput_tmpfs downtime_static_30ms downtime_dirty_300ms; do
+  grep -q "\"bench\":\"$label\"" "$BENCH_DIR/runs.jsonl" || continue
+  tp=$(stat_of "$label" throughput_gib_s)
+  printf '%-34s %10.3f %10.3f %12.1f %12.1f %10.2f %10s\n' "$label" "$tp" "$(awk -v a="$tp" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
+    "$(stat_of "$label" downtime_source_ms)" "$(stat_of "$label" downtime_destination_ms)" \
+    "$(stat_of "$label" cpu_s_per_gib)" "$(stat_of "$label" rounds)"
+  jq -cn --arg l "$label" --argjson tp "$tp" --argjson ip "$IPERF_GIBS" --argjson runs "$RUNS" \
+     --argjson ds "$(stat_of "$label" downtime_source_ms)" --argjson dd "$(stat_of "$label" downtime_destination_ms)" \
+     --argjson cpu "$(stat_of "$label" cpu_s_per_gib)" --argjson r "$(stat_of "$label" rounds)" \
+     '{summary: $l, runs: $runs, median_throughput_gib_s: $tp, ratio_to_iperf3: ($tp / $ip),
+       median_downtime_source_ms: $ds, median_downtime_destination_ms: $dd, median_cpu_s_per_gib: $cpu, median_rounds: $r}'
+done
+jq -cn --arg xmx "$DAEMON_XMX" --arg a "$HEAP_A" --arg b "$HEAP_B" --argjson gib "$BIG_GIB" \
+   '{summary: "heap", daemon_opts: $xmx, big_guest_gib: $gib, heap_used_after_big_runs_bytes: {hostA: $a, hostB: $b}}'
+echo "(iperf3 median $IPERF_GIBS GiB/s; medians of $RUNS runs; per-run JSON in $BENCH_DIR/runs.jsonl while KEEP=1)"
