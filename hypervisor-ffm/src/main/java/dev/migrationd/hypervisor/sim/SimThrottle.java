@@ -5,8 +5,9 @@ import dev.migrationd.hypervisor.Throttle;
 
 /**
  * Takes {@code percent} of every 10 ms vCPU window away: a vCPU runs for {@code (100 - percent)}% of
- * each window and sleeps for the rest, so a vCPU that needs the whole window gets that much slower
- * (a rate-limited workload that needs less CPU is not slowed, as on real hardware).
+ * each window and sleeps for the rest, so the guest makes {@code (100 - percent)}% of its progress. A
+ * CPU-bound workload is cut by the window's deadline; a rate-limited one (dirty rate R at full speed)
+ * gets {@code (100 - percent)}% of its page budget, since a guest's writes come from its own work.
  */
 final class SimThrottle implements Throttle {
 

@@ -110,7 +110,10 @@ final class SimVcpu implements Runnable {
         if (plan.unthrottled()) {
             pages = Long.MAX_VALUE;
         } else {
-            double target = plan.pagesPerWindow() + carry;
+            // the throttle slows the guest's progress, so its dirtying too: a guest configured to dirty R
+            // bytes/s at full speed dirties R * (100 - throttle)% (as auto-converge slows a real guest whose
+            // writes come from its own work); CPU-bound workloads are slowed by the deadline below instead
+            double target = plan.pagesPerWindow() * (100 - throttle) / 100.0 + carry;
             pages = (long) target;
             carry = target - pages;
         }

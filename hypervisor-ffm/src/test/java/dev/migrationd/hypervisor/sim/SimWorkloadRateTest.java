@@ -44,6 +44,27 @@ class SimWorkloadRateTest {
     }
 
     @Test
+    void throttlingSlowsARateLimitedWorkloadInProportion() throws Exception {
+        long rate = 16 * SimTestSupport.MIB; // 4096 pages/s at full speed
+        try (SimHypervisor hv = SimHypervisor.open(state)) {
+            SimDomain d = hv.create(SimDomainSpec.of("rl", 32 * SimTestSupport.MIB, 2, GuestType.HVM, Width.W64,
+                    WorkloadSpec.of(rate, 1.0, 0, WorkloadSpec.Pattern.RANDOM)));
+            Thread.sleep(100);
+            double full = measure(d, 600);
+            d.throttle().orElseThrow().setPercent(75);
+            Thread.sleep(50);
+            double throttled = measure(d, 600);
+            SimTestSupport.LOG.info("event=rate_limited_throttle full_pages_s={} throttled75_pages_s={}",
+                    Math.round(full), Math.round(throttled));
+            double expected = rate / 4096.0;
+            assertTrue(full > expected * 0.6, "unthrottled: " + full + " pages/s, configured " + expected);
+            // 75% throttle: a quarter of the configured rate, with room for pacing jitter
+            assertTrue(throttled < expected * 0.4 && throttled > expected * 0.1,
+                    "75% throttle: " + throttled + " pages/s, configured " + expected + " (expected about a quarter)");
+        }
+    }
+
+    @Test
     void throttlingSlowsAnUnthrottledWorkload() throws Exception {
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             SimDomain d = hv.create(SimDomainSpec.of("t", 16 * SimTestSupport.MIB, 1, GuestType.HVM, Width.W64,
