@@ -277,7 +277,7 @@ final class OutgoingMigration extends MigrationRun {
                 case THROTTLE -> {
                     Optional<Throttle> t = domain.throttle();
                     if (t.isPresent()) {
-                        t.get().setPercent(Policies.nextThrottle(t.get().percent()));
+                        t.get().setPercent(Policies.nextThrottle(stats));
                         throttled = true;
                     }
                 }

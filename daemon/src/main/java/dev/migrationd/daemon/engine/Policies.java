@@ -98,11 +98,22 @@ public final class Policies {
     }
 
     /**
-     * The next throttle percentage: 20 first, then 10 more each time, up to {@link
-     * dev.migrationd.hypervisor.Throttle#MAX_PERCENT} (QEMU's cpu-throttle-initial / -increment defaults).
+     * The next throttle percentage after a round that did not converge: at least QEMU's step (20 first,
+     * then 10 more; cpu-throttle-initial / -increment), and at least what brings the guest's dirtying
+     * under half the measured link, so that each round halves what is left: the round dirtied
+     * {@code dirtyRate} pages/s at throttle t, so at full speed it would dirty {@code dirtyRate / (1 - t)},
+     * and throttle t' leaves {@code (1 - t')} of that. Capped at {@link dev.migrationd.hypervisor.Throttle#MAX_PERCENT}.
+     * A pure function of the round's statistics.
      */
-    public static int nextThrottle(int current) {
+    public static int nextThrottle(RoundStats s) {
+        int current = s.throttlePercent();
         int next = current == 0 ? 20 : current + 10;
+        double dirtyBytes = s.dirtyRate() * dev.migrationd.protocol.StreamLimits.PAGE_SIZE;
+        if (dirtyBytes > 0 && s.bandwidth() > 0 && current < 100) {
+            double fullSpeed = dirtyBytes / (1 - current / 100.0);
+            double needed = 100 * (1 - s.bandwidth() / (2 * fullSpeed));
+            next = Math.max(next, (int) Math.ceil(needed));
+        }
         return Math.min(next, dev.migrationd.hypervisor.Throttle.MAX_PERCENT);
     }
 

@@ -63,9 +63,23 @@ class PoliciesTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"0, 20", "20, 30", "80, 90", "90, 99", "99, 99"})
-    void throttleSteps(int current, int next) {
-        assertEquals(next, Policies.nextThrottle(current));
+    @CsvSource({
+            // current %, dirty pages/s, bandwidth B/s -> next %
+            "0,  0,     1e8, 20",     // rate unknown: QEMU's initial step
+            "20, 0,     1e8, 30",     // then +10
+            "80, 0,     1e8, 90",
+            "90, 0,     1e8, 99",     // capped
+            "99, 0,     1e8, 99",
+            "0,  1000,  1e8, 20",     // 4 MB/s dirtying on a 100 MB/s link: the step is enough
+            "0,  32768, 3.2e7, 89",   // 134.2 MB/s dirtying on a 32 MB/s link: 1 - 32/(2*134.2) = 88.1% -> 89
+            "30, 20000, 3.3e7, 86",   // 81.9 MB/s at 30% = 117 MB/s at full speed: 1 - 33/234 = 85.9% -> 86
+            "80, 6488,  3.3e7, 90",   // 26.6 MB/s at 80% needs 87.6%: QEMU's +10 step is more
+            "50, 100000, 1e6, 99",    // hopeless: capped
+    })
+    void throttleSteps(int current, double dirtyPagesPerSecond, double bandwidth, int next) {
+        RoundStats s = new RoundStats(3, 1000, 1000, 4_096_000, 1_000_000_000L, dirtyPagesPerSecond, bandwidth,
+                1_000_000_000L, 1000, 1L << 30, 3_000_000_000L, 1L << 18, current);
+        assertEquals(next, Policies.nextThrottle(s));
     }
 
     @ParameterizedTest
