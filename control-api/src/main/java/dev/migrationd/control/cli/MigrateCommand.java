@@ -47,7 +47,7 @@ final class MigrateCommand extends DaemonCommand {
 
     @Option(names = "--on-timeout", paramLabel = "abort|force", converter = Converters.TimeoutWords.class,
             completionCandidates = Converters.TimeoutWords.class,
-            description = "At the timeout: abort (the domain stays on the source; default) or force the final round.")
+            description = "At the timeout or the round limit: abort (the domain stays on the source; default) or force the final round.")
     TimeoutAction onTimeout;
 
     @Option(names = "--policy", paramLabel = "downtime|xen-legacy", converter = Converters.PolicyWords.class,
@@ -80,9 +80,6 @@ final class MigrateCommand extends DaemonCommand {
         }
         if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
             throw usage("--timeout must be positive");
-        }
-        if (onTimeout != null && timeout == null) {
-            throw usage("--on-timeout needs --timeout");
         }
         if (bandwidth != null && bandwidth < 0) {
             throw usage("--bandwidth must not be negative");

@@ -59,13 +59,22 @@ class CliParsingTest {
     }
 
     @Test
+    void onTimeoutAloneAppliesAtTheRoundLimit() {
+        MigrateCommand m = new MigrateCommand();
+        new CommandLine(m).parseArgs("dom7", "--to", "hostB", "--max-rounds", "2", "--on-timeout", "force");
+        StartMigrationRequest r = m.request();
+        assertEquals(2, r.getOptions().getMaxRounds());
+        assertEquals(TimeoutAction.TIMEOUT_ACTION_FORCE, r.getOptions().getOnTimeout());
+        assertFalse(r.getOptions().hasTimeout(), "no timeout was given: the daemon's default applies");
+    }
+
+    @Test
     void usageErrorsExit2WithOneMessageAndAHint() {
         Result r = run("migrate", "dom7", "--to", "hostB", "--policy", "fast");
         assertEquals(ExitCode.USAGE, r.code());
         assertTrue(r.err().contains("'fast': expected one of downtime, xen-legacy"), r.err());
         assertTrue(r.err().contains("Try 'migrationctl migrate --help'"), r.err());
         assertEquals(ExitCode.USAGE, run("migrate", "dom7", "--to", "hostB", "--max-rounds", "0").code());
-        assertEquals(ExitCode.USAGE, run("migrate", "dom7", "--to", "hostB", "--on-timeout", "force").code());
         assertEquals(ExitCode.USAGE, run("migrate", "dom7").code());
         Result w = run("domain", "create", "d", "--memory", "1GiB", "--guest-width", "32");
         assertEquals(ExitCode.USAGE, w.code());
