@@ -21,7 +21,7 @@ import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
-import dev.migrationd.protocol.synth.XenTools;
+import dev.migrationd.protocol.testing.XenTools;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -63,9 +63,9 @@ class SimLegacyStreamTest {
 
             Path file = tmp.resolve("vm.legacy");
             Files.write(file, stream);
-            XenTools.Result conv = XenTools.convert(file, tmp.resolve("vm.v2"), 64, type == GuestType.PV ? "pv" : "hvm", "libxc");
+            XenTools.Result conv = XenTools.require().convertLegacy(file, tmp.resolve("vm.v2"), Width.W64, type, "libxc");
             assertTrue(conv.ok(), "convert-legacy-stream rejected the sim's stream:\n" + conv.output());
-            XenTools.Result ver = XenTools.verify(tmp.resolve("vm.v2"), "libxc");
+            XenTools.Result ver = XenTools.require().verifyV2(tmp.resolve("vm.v2"), "libxc");
             assertTrue(ver.ok(), "verify-stream-v2 rejected the converted stream:\n" + ver.output());
 
             DomainInfo info = src.info();

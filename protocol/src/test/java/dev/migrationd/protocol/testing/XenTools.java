@@ -20,10 +20,15 @@ import java.util.concurrent.TimeUnit;
  * interpreter {@code $XEN_PYTHON} (default {@code /usr/bin/python3}, not the pyenv one on PATH).
  */
 public final class XenTools {
-    /** Exit status and combined output of one tool run. */
-    public record Result(int exitCode, String output) {
+    /** Exit status, the command and its stdout and stderr, of one tool run. */
+    public record Result(int exitCode, String command, String stdout, String stderr) {
         public boolean ok() {
             return exitCode == 0;
+        }
+
+        /** The command and everything it printed, for assertion messages. */
+        public String output() {
+            return command + "\n" + stdout + stderr;
         }
     }
 
@@ -61,11 +66,14 @@ public final class XenTools {
         return v == null || v.isBlank() ? dflt : v;
     }
 
-    /** {@code convert-legacy-stream -i in -o out -w 32|64 -g pv|hvm -f libxc|libxl [-v]}. */
-    public Result convertLegacy(Path in, Path out, Width width, GuestType guest, String format) throws IOException {
-        return run(List.of(xenlib.resolve("bin/convert-legacy-stream").toString(), "-i", in.toString(), "-o",
-                out.toString(), "-w", Integer.toString(width.bits()), "-g", guest.name().toLowerCase(Locale.ROOT),
-                "-f", format, "-v"));
+    /** {@code convert-legacy-stream -i in -o out -w 32|64 -g pv|hvm -f libxc|libxl -v [extra…]}. */
+    public Result convertLegacy(Path in, Path out, Width width, GuestType guest, String format, String... extra)
+            throws IOException {
+        List<String> args = new ArrayList<>(List.of(xenlib.resolve("bin/convert-legacy-stream").toString(), "-i",
+                in.toString(), "-o", out.toString(), "-w", Integer.toString(width.bits()), "-g",
+                guest.name().toLowerCase(Locale.ROOT), "-f", format, "-v"));
+        args.addAll(List.of(extra));
+        return run(args);
     }
 
     /** {@code verify-stream-v2 -i in -f libxc|libxl|xl -v}. */
@@ -78,20 +86,30 @@ public final class XenTools {
         List<String> cmd = new ArrayList<>();
         cmd.add(python.toString());
         cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("PYTHONPATH", xenlib.resolve("lib/python").toString());
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
+        Path logs = Files.createTempDirectory("xen-tool");
         try {
-            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            ProcessBuilder pb = new ProcessBuilder(cmd)
+                    .redirectOutput(logs.resolve("stdout").toFile())
+                    .redirectError(logs.resolve("stderr").toFile());
+            pb.environment().put("PYTHONPATH", xenlib.resolve("lib/python").toString());
+            Process p = pb.start();
+            try {
+                if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    throw new AssertionError("timed out after " + TIMEOUT_SECONDS + " s: " + cmd);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 p.destroyForcibly();
-                throw new AssertionError("timed out: " + cmd);
+                throw new IOException("interrupted running " + cmd, e);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            throw new IOException("interrupted running " + cmd, e);
+            return new Result(p.exitValue(), String.join(" ", cmd),
+                    Files.readString(logs.resolve("stdout"), StandardCharsets.UTF_8),
+                    Files.readString(logs.resolve("stderr"), StandardCharsets.UTF_8));
+        } finally {
+            Files.deleteIfExists(logs.resolve("stdout"));
+            Files.deleteIfExists(logs.resolve("stderr"));
+            Files.deleteIfExists(logs);
         }
-        return new Result(p.exitValue(), String.join(" ", cmd) + "\n" + new String(out, StandardCharsets.UTF_8));
     }
 }
