@@ -126,6 +126,15 @@ public final class SimDomain implements Domain {
         return meta;
     }
 
+    /** Reserves the blocks of the memory file before a restore fills it (see MappedFile#allocate). */
+    void allocateMemoryFile() throws HypervisorException {
+        try {
+            memory.allocate();
+        } catch (Libc.NativeException e) {
+            throw new HypervisorException("allocate", meta.name, "cannot reserve the memory file: " + e.getMessage(), e);
+        }
+    }
+
     MemorySegment memorySegment() {
         return memory.segment();
     }
