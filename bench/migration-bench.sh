@@ -20,7 +20,8 @@
 #
 # Environment: RUNS (3), BIG_MIB (4096), SMALL_MIB (1024), DIRTY_RATE (100MiB/s), BENCH_DIR (a new directory
 # under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
-# DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories).
+# DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
+# BENCHES (which series to run, default "fresh static dirty tmpfs"; e.g. BENCHES=static for a quick look).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -40,6 +41,8 @@ SMALL_GIB=$(awk -v m="$SMALL_MIB" 'BEGIN {printf "%.3f", m / 1024}')
 DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
 DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
 DEST_TMPFS=${DEST_TMPFS:-auto}
+BENCHES=${BENCHES:-fresh static dirty tmpfs}
+wanted() { case " $BENCHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")}
 mkdir -p "$BENCH_DIR"
 PIDS=()
@@ -158,7 +161,9 @@ migrate_once() {
        total_s: ($src.result.totalTime // "0s" | rtrimstr("s") | tonumber),
        downtime_source_ms: (($src.result.downtimeSource // "0s" | rtrimstr("s") | tonumber) * 1000),
        downtime_destination_ms: (($dst.result.downtimeDestination // "0s" | rtrimstr("s") | tonumber) * 1000),
-       cpu_s_both_daemons: $cpu}
+       cpu_s_both_daemons: $cpu,
+       downtime_parts_source: ($src.result.downtimeParts // {}),
+       downtime_parts_destination: ($dst.result.downtimeParts // {})}
      | . + {throughput_gib_s: (if .total_s > 0 then .bytes_sent / .total_s / 1073741824 else 0 end),
             cpu_s_per_gib: (if .bytes_sent > 0 then .cpu_s_both_daemons / (.bytes_sent / 1073741824) else 0 end)}' \
      | tee -a "$BENCH_DIR/runs.jsonl" >&2
@@ -201,19 +206,28 @@ IPERF_GIBS=$(stat_of iperf3_loopback_single_stream gib_s)
 start_pair "$BENCH_DIR/state"
 
 # 1. throughput, big random guest, fresh destination memory
-ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
-series throughput_fresh big "$BIG_GIB"
-HEAP_A=$(heap_used "$A_PID"); HEAP_B=$(heap_used "$B_PID")
+HEAP_A=n/a; HEAP_B=n/a
+if wanted fresh; then
+  ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
+  series throughput_fresh big "$BIG_GIB"
+  HEAP_A=$(heap_used "$A_PID"); HEAP_B=$(heap_used "$B_PID")
+fi
 
 # 2. downtime
-ctl domain create static --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random >/dev/null
-series downtime_static_30ms static "$SMALL_GIB" --max-downtime 30ms
-ctl domain create dirty --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random --dirty-rate "$DIRTY_RATE" --working-set 25% >/dev/null
-series "downtime_dirty_300ms" dirty "$SMALL_GIB" --max-downtime 300ms
+if wanted static; then
+  ctl domain create static --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random >/dev/null
+  series downtime_static_30ms static "$SMALL_GIB" --max-downtime 30ms
+fi
+if wanted dirty; then
+  ctl domain create dirty --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random --dirty-rate "$DIRTY_RATE" --working-set 25% >/dev/null
+  series "downtime_dirty_300ms" dirty "$SMALL_GIB" --max-downtime 300ms
+fi
 stop_pair
 
 # 1b. throughput with both state directories on tmpfs (cheaper first touch than a file on ext4)
-if [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; }; then
+if ! wanted tmpfs; then
+  :
+elif [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; }; then
   SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX)
   start_pair "$SHM_DIR"
   ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null

@@ -24,9 +24,10 @@ public sealed interface PeerFrame extends ReferenceCounted {
     /** Largest envelope payload: hand-over messages are small (ids, names, a shape). */
     int MAX_ENVELOPE_BYTES = 64 * 1024;
     /**
-     * Largest stream-data payload: one whole page batch (1024 pages, its PFN array and chunk header) fits,
-     * so the receiver's stream reader sees each batch in one buffer and hands out views of the socket
-     * buffer instead of assembling pages. A sender splits larger items (a big tail record).
+     * Largest stream-data payload: one whole page batch (1024 pages, its PFN array and chunk header) fits.
+     * A sender splits larger items (a big tail record). The receiver's decoder hands a payload on in pieces
+     * as it arrives (PeerFrameDecoder), and the stream reader copies each page straight from those pieces
+     * into guest memory.
      */
     int MAX_STREAM_DATA_BYTES = (4 << 20) + (64 << 10);
 

@@ -15,7 +15,13 @@ import org.slf4j.LoggerFactory;
  * the problem goes down the pipeline and the channel is closed.
  *
  * <p>Threading: a decoder instance belongs to one channel and runs only on its event loop.
- * Stream-data payloads are retained slices of the receive buffer (no copy).
+ *
+ * <p>Stream-data payloads are retained slices of the receive buffer (no copy), handed on as their bytes
+ * arrive: a stream-data frame that spans several socket reads comes out as several {@link PeerFrame.StreamData}
+ * pieces (each non-empty, together exactly the frame's payload). Waiting for the whole frame would make
+ * ByteToMessageDecoder copy every read into a growing cumulation buffer (measured: the receiving daemon
+ * copied each stream byte twice, socket buffer to cumulation to guest memory); the save stream is a byte
+ * stream for the engine, so frame boundaries carry no meaning there. Envelopes are still delivered whole.
  */
 public final class PeerFrameDecoder extends ByteToMessageDecoder {
 
@@ -31,6 +37,7 @@ public final class PeerFrameDecoder extends ByteToMessageDecoder {
     // event-loop confined
     private State state = State.HEADER;
     private byte type;
+    /** Payload bytes of the current frame not yet handed on. */
     private int length;
     private long offset;
 
@@ -55,17 +62,30 @@ public final class PeerFrameDecoder extends ByteToMessageDecoder {
                     }
                     type = t;
                     length = (int) len;
+                    offset += PeerFrame.HEADER_BYTES;
                     state = State.PAYLOAD;
                 }
                 case PAYLOAD -> {
-                    if (in.readableBytes() < length) {
-                        return;
+                    if (type == PeerFrame.TYPE_STREAM_DATA) {
+                        // what has arrived of the payload, now (see the class comment)
+                        int n = Math.min(in.readableBytes(), length);
+                        if (n == 0) {
+                            return;
+                        }
+                        out.add(new PeerFrame.StreamData(in.readRetainedSlice(n)));
+                        length -= n;
+                        offset += n;
+                    } else {
+                        if (in.readableBytes() < length) {
+                            return;
+                        }
+                        out.add(new PeerFrame.Envelope(in.readRetainedSlice(length)));
+                        offset += length;
+                        length = 0;
                     }
-                    ByteBuf payload = in.readRetainedSlice(length);
-                    out.add(type == PeerFrame.TYPE_ENVELOPE ? new PeerFrame.Envelope(payload)
-                            : new PeerFrame.StreamData(payload));
-                    offset += PeerFrame.HEADER_BYTES + length;
-                    state = State.HEADER;
+                    if (length == 0) {
+                        state = State.HEADER;
+                    }
                 }
             }
         }

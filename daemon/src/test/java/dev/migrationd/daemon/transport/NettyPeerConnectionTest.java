@@ -155,6 +155,39 @@ class NettyPeerConnectionTest {
         }
     }
 
+    @Test
+    void outgoingFramesAreDirectWithFewEnoughBuffersForWritev() throws Exception {
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
+        NettyPeerConnection c = new NettyPeerConnection(ch, "peer");
+        ch.pipeline().addLast(c);
+        java.io.ByteArrayOutputStream expected = new java.io.ByteArrayOutputStream();
+        int pieces = NettyPeerConnection.MAX_FRAME_COMPONENTS + 100;
+        for (int i = 0; i < pieces; i++) {
+            byte[] b = new byte[16];
+            java.util.Arrays.fill(b, (byte) i);
+            expected.write(b);
+            // a heap header every so often, as the stream writer's record headers are, between direct page views
+            c.sendStream(i % 100 == 0 ? ByteBuffer.wrap(b) : ByteBuffer.allocateDirect(16).put(b).flip());
+        }
+        c.drain();
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        int frames = 0;
+        Object o;
+        while ((o = ch.readOutbound()) != null) {
+            PeerFrame.StreamData f = assertInstanceOf(PeerFrame.StreamData.class, o);
+            io.netty.buffer.ByteBuf p = f.payload();
+            // what epoll needs to writev a frame without copying it first (UnixChannelUtil.isBufferCopyNeededForWrite)
+            assertTrue(p.isDirect(), "frame " + frames + " has a heap buffer");
+            assertTrue(p.nioBufferCount() <= 1024, // IOV_MAX on Linux
+                    "frame " + frames + " has " + p.nioBufferCount() + " buffers");
+            got.write(io.netty.buffer.ByteBufUtil.getBytes(p));
+            f.release();
+            frames++;
+        }
+        assertEquals(2, frames);
+        assertArrayEquals(expected.toByteArray(), got.toByteArray());
+    }
+
     private static HandoverMessage message(PeerConnection c) throws Exception {
         return assertInstanceOf(PeerConnection.Message.class, c.receive(Duration.ofSeconds(10))).message();
     }

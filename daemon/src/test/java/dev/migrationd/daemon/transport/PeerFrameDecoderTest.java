@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,11 +55,11 @@ class PeerFrameDecoderTest {
             ch.writeInbound(Unpooled.wrappedBuffer(GOLDEN, 0, split));
             ch.writeInbound(Unpooled.wrappedBuffer(GOLDEN, split, GOLDEN.length - split));
             List<PeerFrame> frames = drain(ch);
-            assertEquals(2, frames.size(), "split at " + split);
-            PeerFrame.Envelope env = assertInstanceOf(PeerFrame.Envelope.class, frames.get(0));
-            assertEquals(new HandoverMessage.Go("m1"), PeerMessages.parse(env.payload().nioBuffer()));
-            PeerFrame.StreamData data = assertInstanceOf(PeerFrame.StreamData.class, frames.get(1));
-            assertArrayEquals(new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC}, ByteBufUtil.getBytes(data.payload()));
+            assertGolden(frames, "split at " + split);
+            // a split inside the stream-data payload hands it on in two pieces, anywhere else in one
+            int payloadStart = GOLDEN.length - 3;
+            int expectedPieces = split > payloadStart && split < GOLDEN.length ? 2 : 1;
+            assertEquals(1 + expectedPieces, frames.size(), "split at " + split);
             frames.forEach(PeerFrame::release);
             assertFalse(ch.finish());
         }
@@ -71,8 +72,48 @@ class PeerFrameDecoderTest {
             ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {x}));
         }
         List<PeerFrame> frames = drain(ch);
-        assertEquals(2, frames.size());
+        assertGolden(frames, "byte by byte");
+        assertEquals(1 + 3, frames.size(), "one envelope, the 3 stream bytes one piece each");
         frames.forEach(PeerFrame::release);
+    }
+
+    @Test
+    void streamDataPiecesAreSlicesOfTheReceiveBuffer() {
+        EmbeddedChannel ch = new EmbeddedChannel(new PeerFrameDecoder());
+        ByteBuf first = Unpooled.directBuffer().writeByte(PeerFrame.TYPE_STREAM_DATA).writeInt(8).writeLong(0x0102030405060708L);
+        first.writerIndex(first.writerIndex() - 3); // 5 of the 8 payload bytes now, 3 later
+        ByteBuf second = Unpooled.wrappedBuffer(new byte[] {0x06, 0x07, 0x08});
+        ch.writeInbound(first.retain());
+        ch.writeInbound(second);
+        List<PeerFrame> frames = drain(ch);
+        assertEquals(2, frames.size());
+        ByteBuf p0 = frames.get(0).payload();
+        assertEquals(5, p0.readableBytes());
+        assertSame(first, p0.unwrap(), "a view of the read buffer, not a copy");
+        ByteBuf joined = Unpooled.wrappedBuffer(p0.retain(), frames.get(1).payload().retain());
+        assertArrayEquals(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, ByteBufUtil.getBytes(joined));
+        joined.release();
+        frames.forEach(PeerFrame::release);
+        first.release();
+        assertEquals(0, first.refCnt(), "every piece released frees the read buffer");
+        assertFalse(ch.finish());
+    }
+
+    /** One Go envelope, then stream-data pieces that together are exactly the golden payload. */
+    private static void assertGolden(List<PeerFrame> frames, String what) {
+        PeerFrame.Envelope env = assertInstanceOf(PeerFrame.Envelope.class, frames.get(0), what);
+        try {
+            assertEquals(new HandoverMessage.Go("m1"), PeerMessages.parse(env.payload().nioBuffer()), what);
+        } catch (Exception e) {
+            throw new AssertionError(what + ": " + e, e);
+        }
+        ByteBuf all = Unpooled.buffer();
+        for (PeerFrame f : frames.subList(1, frames.size())) {
+            PeerFrame.StreamData d = assertInstanceOf(PeerFrame.StreamData.class, f, what);
+            assertTrue(d.payload().isReadable(), what + ": empty piece");
+            all.writeBytes(d.payload(), d.payload().readerIndex(), d.payload().readableBytes());
+        }
+        assertArrayEquals(new byte[] {(byte) 0xAA, (byte) 0xBB, (byte) 0xCC}, ByteBufUtil.getBytes(all), what);
     }
 
     @Test

@@ -33,6 +33,7 @@ final class Libc {
     static final int MADV_REMOVE = 9;
     static final int MADV_HUGEPAGE = 14;
     static final int EINVAL = 22;
+    static final int EOPNOTSUPP = 95;
     static final long MAP_FAILED = -1L;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -50,6 +51,9 @@ final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), true);
     private static final MethodHandle FSYNC = bind("fsync",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), true);
+    private static final MethodHandle FALLOCATE = bind("fallocate",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG), true);
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), true);
@@ -157,6 +161,21 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("fsync downcall failed", t);
+        }
+    }
+
+    /** fallocate(fd, mode, offset, length): reserves (mode 0) the blocks of a range of a file. */
+    static void fallocate(int fd, int mode, long offset, long length) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CALL_STATE);
+            int rc = (int) FALLOCATE.invokeExact(st, fd, mode, offset, length);
+            if (rc != 0) {
+                throw new NativeException("fallocate(length=" + length + ")", rc, errno(st));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("fallocate downcall failed", t);
         }
     }
 

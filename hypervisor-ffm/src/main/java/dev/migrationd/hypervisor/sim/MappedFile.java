@@ -19,6 +19,7 @@ final class MappedFile implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MappedFile.class);
     private static volatile boolean hugePageWarned;
+    private static volatile boolean fallocateWarned;
 
     private final Path path;
     private final Arena arena;
@@ -69,6 +70,34 @@ final class MappedFile implements AutoCloseable {
             Libc.munmap(MemorySegment.ofAddress(address), length);
         } catch (Libc.NativeException e) {
             LOG.warn("event=munmap_failed path={} reason=\"{}\"", path, e.getMessage());
+        }
+    }
+
+    /**
+     * Reserves the blocks of the whole file ({@code fallocate}, mode 0: unwritten extents, no data
+     * written), for a mapping that is about to be filled completely (a restore). Measured on ext4 (1 GiB,
+     * one write per page): first touch of a sparse file ~0.38 GiB/s (block allocation in page_mkwrite),
+     * after fallocate ~2 GiB/s; the fallocate itself takes a few ms. A file system without fallocate is
+     * logged once and left sparse.
+     *
+     * @return false when the file system does not support it
+     */
+    boolean allocate() throws Libc.NativeException {
+        int fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        try {
+            Libc.fallocate(fd, 0, 0, segment.byteSize());
+            return true;
+        } catch (Libc.NativeException e) {
+            if (e.errno() != Libc.EOPNOTSUPP) {
+                throw e;
+            }
+            if (!fallocateWarned) {
+                fallocateWarned = true;
+                LOG.info("event=fallocate_unsupported path={} reason=\"{}\"", path, e.getMessage());
+            }
+            return false;
+        } finally {
+            Libc.close(fd);
         }
     }
 

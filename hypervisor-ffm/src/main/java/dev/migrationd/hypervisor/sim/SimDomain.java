@@ -126,6 +126,15 @@ public final class SimDomain implements Domain {
         return meta;
     }
 
+    /** Reserves the blocks of the memory file before a restore fills it (see MappedFile#allocate). */
+    void allocateMemoryFile() throws HypervisorException {
+        try {
+            memory.allocate();
+        } catch (Libc.NativeException e) {
+            throw new HypervisorException("allocate", meta.name, "cannot reserve the memory file: " + e.getMessage(), e);
+        }
+    }
+
     MemorySegment memorySegment() {
         return memory.segment();
     }
@@ -210,6 +219,50 @@ public final class SimDomain implements Domain {
         }
     }
 
+    /**
+     * Whether a restore is under way (from createForRestore to completeRestore or resume): the state setters
+     * then change the metadata in memory only, and completeRestore writes it once. Guarded by the state lock.
+     */
+    private boolean restoring;
+
+    void beginRestore() {
+        stateLock.lock();
+        try {
+            restoring = true;
+        } finally {
+            stateLock.unlock();
+        }
+    }
+
+    /**
+     * Persists a state setter's change: at once, or while a restore is under way once at
+     * {@link #completeRestore()}. Every persist is a write, an fsync and a directory fsync; the stream's tail
+     * sets the state piece by piece (HVM: context, then each parameter), and on the destination those
+     * fsyncs were in the downtime, between the last stream byte and Received. Deferring them keeps the
+     * guarantee: the engine calls completeRestore before Received, so before Go and the destination's
+     * COMMITTED; a restore that stops earlier is destroyed (recovery too destroys an uncommitted one).
+     * The caller holds the state lock.
+     */
+    void persistState(String op) throws HypervisorException {
+        if (!restoring) {
+            persist(op);
+        }
+    }
+
+    @Override
+    public void completeRestore() throws HypervisorException {
+        stateLock.lock();
+        try {
+            checkAlive("complete_restore");
+            if (restoring) {
+                persist("complete_restore");
+                restoring = false;
+            }
+        } finally {
+            stateLock.unlock();
+        }
+    }
+
     /** Persists the metadata; the caller holds the state lock. */
     void persist(String op) throws HypervisorException {
         try {
@@ -267,6 +320,7 @@ public final class SimDomain implements Domain {
                 meta.state = DomainState.PAUSED;
                 throw e;
             }
+            restoring = false; // what a restore set is on disk now
             plan = readPlan();
             running = true;
             for (SimVcpu v : vcpus) {

@@ -362,7 +362,10 @@ public final class SimHypervisor implements Hypervisor {
             }
             m.p2mFrames = new long[0];
         }
-        SimDomain d = build(m, (dom, mem, p2m) -> { });
+        // the stream fills (nearly) all of the memory: reserve its blocks now, which makes the first touch
+        // of each page by the restore several times cheaper on ext4 (MappedFile#allocate)
+        SimDomain d = build(m, (dom, mem, p2m) -> dom.allocateMemoryFile());
+        d.beginRestore();
         LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={}",
                 m.name, m.domid, m.guestType, m.p2mSize, m.vcpus);
         return d;

@@ -88,7 +88,7 @@ final class SimPlatformState implements PlatformState {
             for (int r = 0; r < SimX86.WORKLOAD_REGS; r++) {
                 d.setRegister(vcpu, r, SimX86.pvReg(d.width(), context, r));
             }
-            d.persist("set_vcpu_context");
+            d.persistState("set_vcpu_context");
         } finally {
             d.stateLock().unlock();
         }
@@ -113,7 +113,7 @@ final class SimPlatformState implements PlatformState {
         try {
             d.checkPaused("set_ext_context");
             d.meta().extContexts[vcpu] = context.clone();
-            d.persist("set_ext_context");
+            d.persistState("set_ext_context");
         } finally {
             d.stateLock().unlock();
         }
@@ -151,7 +151,7 @@ final class SimPlatformState implements PlatformState {
         try {
             d.checkPaused("set_shared_info");
             d.meta().sharedInfo = page.clone();
-            d.persist("set_shared_info");
+            d.persistState("set_shared_info");
         } finally {
             d.stateLock().unlock();
         }
@@ -181,7 +181,7 @@ final class SimPlatformState implements PlatformState {
         try {
             d.checkPaused("set_p2m_frames");
             d.meta().p2mFrames = frames.clone();
-            d.persist("set_p2m_frames");
+            d.persistState("set_p2m_frames");
         } finally {
             d.stateLock().unlock();
         }
@@ -229,7 +229,7 @@ final class SimPlatformState implements PlatformState {
                     d.setRegister(v, r, SimX86.hvmReg(blob, off[v], r));
                 }
             }
-            d.persist("set_hvm_context");
+            d.persistState("set_hvm_context");
         } finally {
             d.stateLock().unlock();
         }
@@ -261,7 +261,7 @@ final class SimPlatformState implements PlatformState {
             } else {
                 d.meta().hvmParams.put(index, value);
             }
-            d.persist("set_hvm_param");
+            d.persistState("set_hvm_param");
         } finally {
             d.stateLock().unlock();
         }
@@ -281,7 +281,7 @@ final class SimPlatformState implements PlatformState {
         try {
             d.checkPaused("set_tsc_info");
             d.meta().tsc = info;
-            d.persist("set_tsc_info");
+            d.persistState("set_tsc_info");
         } finally {
             d.stateLock().unlock();
         }
