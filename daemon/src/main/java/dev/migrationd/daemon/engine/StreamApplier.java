@@ -39,8 +39,7 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
     private final LegacyStreamReader reader;
     private final Runnable onStopAndCopy;
     private boolean verifying;
-    private long verifyMismatches;
-    private long firstMismatchPfn = -1;
+    private final VerifyTally verify = new VerifyTally();
     private long pages;
     private boolean complete;
     private Failure failure;
@@ -107,18 +106,15 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
         if (!complete) {
             throw new RecordException("STREAM", 0, reader.offset(), "stream ended before its tail was complete");
         }
-        if (verifyMismatches > 0) {
-            throw new RecordException("ENABLE_VERIFY_MODE", ChunkType.ENABLE_VERIFY_MODE.code(), reader.offset(),
-                    "verify: " + verifyMismatches + " pages differ from the first copy (first pfn 0x"
-                            + Long.toHexString(firstMismatchPfn) + ")");
-        }
+        verify.check("ENABLE_VERIFY_MODE", ChunkType.ENABLE_VERIFY_MODE.code(), reader.offset());
         ops.complete();
         // the backend's end-of-restore steps (Xen PV: pin tables, load vCPUs) run here, before Received:
         // a failure must come before the commit point, never at the unpause after Go
         domain.completeRestore();
     }
 
-    private static void rethrow(Failure f) throws StreamException, HypervisorException {
+    /** The cause a reader callback wrapped in a {@link Failure}, rethrown as what it was. */
+    static void rethrow(Failure f) throws StreamException, HypervisorException {
         switch (f.getCause()) {
             case StreamException se -> throw se;
             case HypervisorException he -> throw he;
@@ -224,13 +220,6 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
     }
 
     private void verifyPage(long pfn, MemorySegment got) throws HypervisorException {
-        try (GuestMemory.PageMapping m = domain.memory().mapForRead(new long[] {pfn}, 0, 1)) {
-            MemorySegment have = m.type(0).hasData() ? m.page(0) : null;
-            if (have == null || have.mismatch(got) != -1) {
-                if (verifyMismatches++ == 0) {
-                    firstMismatchPfn = pfn;
-                }
-            }
-        }
+        verify.compare(domain, pfn, got);
     }
 }

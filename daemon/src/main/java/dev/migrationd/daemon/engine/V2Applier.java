@@ -53,8 +53,7 @@ final class V2Applier implements StreamInput {
     private boolean vcpu0;
     private boolean hvmContext;
     private boolean verifying;
-    private long verifyMismatches;
-    private long firstMismatchPfn = -1;
+    private final VerifyTally verify = new VerifyTally();
     private long pages;
     private boolean complete;
     private StreamApplier.Failure failure;
@@ -71,7 +70,7 @@ final class V2Applier implements StreamInput {
         try {
             reader.feed(data);
         } catch (StreamApplier.Failure f) {
-            rethrow(f);
+            StreamApplier.rethrow(f);
         }
     }
 
@@ -80,7 +79,7 @@ final class V2Applier implements StreamInput {
         try {
             reader.finish();
         } catch (StreamApplier.Failure f) {
-            rethrow(f);
+            StreamApplier.rethrow(f);
         }
     }
 
@@ -104,21 +103,10 @@ final class V2Applier implements StreamInput {
         if (!complete) {
             throw new RecordException("STREAM", 0, reader.offset(), "stream ended before END");
         }
-        if (verifyMismatches > 0) {
-            throw new RecordException(RecordType.VERIFY.name(), RecordType.VERIFY.code(), reader.offset(),
-                    "verify: " + verifyMismatches + " pages differ from the first copy (first pfn 0x"
-                            + Long.toHexString(firstMismatchPfn) + ")");
-        }
+        verify.check(RecordType.VERIFY.name(), RecordType.VERIFY.code(), reader.offset());
         domain.completeRestore();
     }
 
-    private static void rethrow(StreamApplier.Failure f) throws StreamException, HypervisorException {
-        switch (f.getCause()) {
-            case StreamException se -> throw se;
-            case HypervisorException he -> throw he;
-            default -> throw f;
-        }
-    }
 
     private void accept(LibxcItem item) {
         if (failure != null) {
@@ -261,12 +249,7 @@ final class V2Applier implements StreamInput {
             long pfn = record.pfn(entry);
             MemorySegment src = MemorySegment.ofBuffer(page);
             if (verifying) {
-                try (GuestMemory.PageMapping m = domain.memory().mapForRead(new long[] {pfn}, 0, 1)) {
-                    MemorySegment have = m.type(0).hasData() ? m.page(0) : null;
-                    if ((have == null || have.mismatch(src) != -1) && verifyMismatches++ == 0) {
-                        firstMismatchPfn = pfn;
-                    }
-                }
+                verify.compare(domain, pfn, src);
             } else {
                 domain.memory().writePage(pfn, record.pageType(entry), src);
                 pages++;
