@@ -186,6 +186,14 @@ final class GuestOps {
         return new RecordException(item, 0, -1, problem);
     }
 
+    /** The stream's header must describe the guest the offer announced. */
+    private static void requireOfferP2mSize(LegacyItem header, long p2mSize, DomainShape shape) throws RecordException {
+        if (p2mSize != shape.p2mSize()) {
+            throw mismatch(header.itemName(), "p2m_size 0x" + Long.toHexString(p2mSize)
+                    + " differs from the offer's 0x" + Long.toHexString(shape.p2mSize()));
+        }
+    }
+
     private static final class HvmRestore implements Restore {
         private final Domain domain;
         private final DomainShape shape;
@@ -200,10 +208,7 @@ final class GuestOps {
             PlatformState p = domain.platform();
             switch (item) {
                 case LegacyItem.HvmHeader h -> {
-                    if (h.p2mSize() != shape.p2mSize()) {
-                        throw mismatch(item.itemName(), "p2m_size 0x" + Long.toHexString(h.p2mSize())
-                                + " differs from the offer's 0x" + Long.toHexString(shape.p2mSize()));
-                    }
+                    requireOfferP2mSize(item, h.p2mSize(), shape);
                 }
                 case LegacyItem.HvmParam hp -> p.setHvmParam(HVM_PARAM_INDEX.get(hp.type()), hp.value());
                 case LegacyItem.HvmMagicPfns m -> {
@@ -240,10 +245,7 @@ final class GuestOps {
             PlatformState p = domain.platform();
             switch (item) {
                 case LegacyItem.PvHeader h -> {
-                    if (h.p2mSize() != shape.p2mSize()) {
-                        throw mismatch(item.itemName(), "p2m_size 0x" + Long.toHexString(h.p2mSize())
-                                + " differs from the offer's 0x" + Long.toHexString(shape.p2mSize()));
-                    }
+                    requireOfferP2mSize(item, h.p2mSize(), shape);
                     Width gw = h.guestWidth();
                     if (gw != shape.guestWidth()) {
                         throw mismatch(item.itemName(), "guest width " + gw.bits() + " differs from the offer's "

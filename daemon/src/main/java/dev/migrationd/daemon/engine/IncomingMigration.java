@@ -67,26 +67,9 @@ final class IncomingMigration extends MigrationRun {
     @Override
     void run() {
         startNanos = ticker.nanoTime();
-        MigrationResult.Outcome outcome = MigrationResult.Outcome.SUCCEEDED;
-        String reason = "";
-        try {
-            receive();
-        } catch (MigrationAbort e) {
-            MigrationAbort first = recordError(e);
-            outcome = first.outcome();
-            reason = first.getMessage();
-        } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
-            MigrationAbort first = recordError(MigrationAbort.failed(OutgoingMigration.describe(e)));
-            outcome = first.outcome();
-            reason = first.getMessage();
-            if (e instanceof RuntimeException) {
-                LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
-            }
-        } catch (InterruptedException e) {
-            MigrationAbort first = recordError(MigrationAbort.failed("interrupted"));
-            outcome = first.outcome();
-            reason = first.getMessage();
-        }
+        Ending ending = attempt(this::receive, OutgoingMigration::describe);
+        MigrationResult.Outcome outcome = ending.outcome();
+        String reason = ending.reason();
         MigrationPhase terminal = cleanup(outcome, reason);
         long end = ticker.nanoTime();
         MigrationResult.Downtime downtime = committed && resumedNanos != 0 ? downtime() : MigrationResult.Downtime.NONE;

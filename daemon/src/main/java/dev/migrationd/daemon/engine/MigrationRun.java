@@ -103,6 +103,39 @@ abstract class MigrationRun implements MigrationHandle {
         return firstError.get();
     }
 
+    /** A migration's body, run by {@link #attempt}. */
+    @FunctionalInterface
+    protected interface Body {
+        void run() throws Exception;
+    }
+
+    /** How the body ended: the outcome and reason of the error that counts (the first one), or success. */
+    protected record Ending(MigrationResult.Outcome outcome, String reason) {
+    }
+
+    /**
+     * Runs {@code body} and turns how it ended into an {@link Ending}: its own abort, or any other failure
+     * described by {@code describe}, is recorded unless an earlier error was (a cancel, say), and the first
+     * one counts (STYLE.md 13). A RuntimeException is a bug and is logged with its stack.
+     */
+    protected final Ending attempt(Body body, java.util.function.Function<Exception, String> describe) {
+        MigrationAbort first;
+        try {
+            body.run();
+            return new Ending(MigrationResult.Outcome.SUCCEEDED, "");
+        } catch (MigrationAbort e) {
+            first = recordError(e);
+        } catch (InterruptedException e) {
+            first = recordError(MigrationAbort.failed("interrupted"));
+        } catch (Exception e) {
+            first = recordError(MigrationAbort.failed(describe.apply(e)));
+            if (e instanceof RuntimeException) {
+                LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
+            }
+        }
+        return new Ending(first.outcome(), first.getMessage());
+    }
+
     protected final MigrationAbort firstError() {
         return firstError.get();
     }

@@ -68,26 +68,9 @@ final class OutgoingMigration extends MigrationRun {
     @Override
     void run() {
         startNanos = ticker.nanoTime();
-        MigrationResult.Outcome outcome = MigrationResult.Outcome.SUCCEEDED;
-        String reason = "";
-        try {
-            migrate();
-        } catch (MigrationAbort e) {
-            MigrationAbort first = recordError(e);
-            outcome = first.outcome();
-            reason = first.getMessage();
-        } catch (IOException | HypervisorException | RuntimeException e) {
-            MigrationAbort first = recordError(MigrationAbort.failed(peerReasonOr(e)));
-            outcome = first.outcome();
-            reason = first.getMessage();
-            if (e instanceof RuntimeException) {
-                LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
-            }
-        } catch (InterruptedException e) {
-            MigrationAbort first = recordError(MigrationAbort.failed("interrupted"));
-            outcome = first.outcome();
-            reason = first.getMessage();
-        }
+        Ending ending = attempt(this::migrate, this::peerReasonOr);
+        MigrationResult.Outcome outcome = ending.outcome();
+        String reason = ending.reason();
         MigrationPhase terminal = cleanup(outcome, reason);
         if (terminal instanceof MigrationPhase.Failed f) {
             if (outcome == MigrationResult.Outcome.SUCCEEDED) {
