@@ -196,7 +196,7 @@ final class IncomingMigration extends MigrationRun {
         }
     }
 
-    /** Exactly once. Before Go: destroy what was built and tell the source. After: the guest runs here. */
+    /** Exactly once. Before Go: destroy what was built, then tell the source. After: the guest runs here. */
     private MigrationPhase cleanup(MigrationResult.Outcome outcome, String reason) {
         if (committed) {
             connection.close();
@@ -208,6 +208,17 @@ final class IncomingMigration extends MigrationRun {
             }
             return new MigrationPhase.Done();
         }
+        // destroy first, then tell the source (Failed, or the close after its Abort): when the source
+        // reports the end, nothing is left here
+        if (domain != null) {
+            try {
+                domain.destroy();
+                LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.error("event=cleanup_step_failed migration={} step=destroy_partial domain={} error=\"{}\"",
+                        info.id(), info.domain(), e.getMessage());
+            }
+        }
         if (!sourceGone) {
             try {
                 connection.send(new HandoverMessage.Failed(info.id(), reason));
@@ -218,15 +229,6 @@ final class IncomingMigration extends MigrationRun {
             }
         }
         connection.close();
-        if (domain != null) {
-            try {
-                domain.destroy();
-                LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
-            } catch (HypervisorException | RuntimeException e) {
-                LOG.error("event=cleanup_step_failed migration={} step=destroy_partial domain={} error=\"{}\"",
-                        info.id(), info.domain(), e.getMessage());
-            }
-        }
         journalQuietly(outcome == MigrationResult.Outcome.CANCELLED ? Journal.State.CANCELLED : Journal.State.FAILED, reason);
         decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);

@@ -130,7 +130,7 @@ final class OutgoingMigration extends MigrationRun {
         } catch (EngineException.UnknownPeerException e) {
             throw MigrationAbort.failed(e.getMessage());
         }
-        onCancel(connection::close);
+        onCancel(connection::wake);
         checkpoint();
         DomainShape shape = domainInfo.shape();
         connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options));
@@ -340,16 +340,11 @@ final class OutgoingMigration extends MigrationRun {
             return committingCleanup(outcome == MigrationResult.Outcome.SUCCEEDED ? null : reason);
         }
         // before the commit point: the guest keeps running here
-        if (connection != null) {
-            try {
-                connection.send(new HandoverMessage.Abort(info.id(), reason));
-                connection.drain();
-            } catch (IOException | RuntimeException e) {
-                // the destination destroys its copy on the lost connection as well
-            }
-            connection.close();
-        }
+        // the destination never unpauses without Go, so the guest may run here again at once
         restoreGuest();
+        if (connection != null) {
+            abortAndAwaitDestination(reason);
+        }
         Journal.State js = switch (outcome) {
             case CANCELLED -> Journal.State.CANCELLED;
             case ABORTED -> Journal.State.ABORTED;
@@ -358,6 +353,57 @@ final class OutgoingMigration extends MigrationRun {
         journalQuietly(js, reason);
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
     }
+
+    /**
+     * Before the commit point: sends Abort and waits (at most {@link #ABORT_WAIT}) until the destination
+     * has destroyed its copy and closed the connection, so that when this migration reports its end there
+     * is nothing left on the destination. A destination that does not answer in time (or a connection
+     * already lost) destroys its copy on its own when the connection closes.
+     */
+    private void abortAndAwaitDestination(String reason) {
+        connection.resetWake();
+        Thread guard = Thread.ofVirtual().name("abort-guard-" + info.id()).start(() -> {
+            try {
+                Thread.sleep(ABORT_WAIT);
+                connection.close();
+            } catch (InterruptedException done) {
+                // the destination answered in time
+            }
+        });
+        long t0 = ticker.nanoTime();
+        boolean confirmed = false;
+        try {
+            connection.send(new HandoverMessage.Abort(info.id(), reason));
+            connection.drain();
+            while (true) {
+                PeerConnection.Inbound in = connection.receive(ABORT_WAIT);
+                if (in instanceof PeerConnection.StreamData d) {
+                    d.release();
+                }
+                // Failed (the destination's own end) may come first; the close follows it
+            }
+        } catch (IOException e) {
+            // the destination closed the connection: its copy is gone (or the guard closed it)
+            confirmed = guard.isAlive();
+        } catch (TimeoutException | RuntimeException e) {
+            // not confirmed
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            guard.interrupt();
+            connection.close();
+        }
+        if (confirmed) {
+            LOG.info("event=destination_aborted migration={} peer={} wait_ms={}", info.id(), info.peer(),
+                    (ticker.nanoTime() - t0) / 1_000_000);
+        } else {
+            LOG.warn("event=destination_abort_unconfirmed migration={} peer={} wait_ms={}", info.id(), info.peer(),
+                    (ticker.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    /** How long a source that stops before the commit point waits for the destination to clean up. */
+    static final Duration ABORT_WAIT = Duration.ofSeconds(10);
 
     private void restoreGuest() {
         if (throttled) {

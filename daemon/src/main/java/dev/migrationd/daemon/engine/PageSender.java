@@ -154,8 +154,9 @@ final class PageSender {
         capBytes = out.bytes();
         long now = ticker.nanoTime();
         paidUntil = Math.max(paidUntil, now) + (long) (bytes * 1e9 / bandwidthCap);
-        long wait = paidUntil - now;
-        if (wait > 0) {
+        // parkNanos may return early (spuriously, or on an unpark meant for something else): a short sleep
+        // would make the round look faster than the cap and the policy switch over too early
+        for (long wait = paidUntil - now; wait > 0; wait = paidUntil - ticker.nanoTime()) {
             LockSupport.parkNanos(wait);
         }
     }

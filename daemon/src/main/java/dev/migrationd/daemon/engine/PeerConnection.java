@@ -8,8 +8,8 @@ import java.time.Duration;
  * One connection to another daemon, as the engine uses it: hand-over messages and save-stream bytes
  * on the same ordered channel. Implemented by the transport (Netty) and by in-memory test doubles.
  *
- * <p>Threading: one migration's virtual thread owns the connection; {@link #close} may also be called
- * from another thread (cancel), which makes a blocked call fail with an IOException.
+ * <p>Threading: one migration's virtual thread owns the connection; {@link #close} and {@link #wake} may
+ * also be called from another thread (cancel), which makes a blocked call fail with an IOException.
  */
 public interface PeerConnection extends AutoCloseable {
 
@@ -55,6 +55,26 @@ public interface PeerConnection extends AutoCloseable {
      * @throws java.util.concurrent.TimeoutException when nothing arrived in time
      */
     Inbound receive(Duration timeout) throws IOException, java.util.concurrent.TimeoutException, InterruptedException;
+
+    /**
+     * Wakes the owning thread (cancel): its blocked call, or its next one, throws {@link Woken} until
+     * {@link #resetWake()}, but the connection stays open, so that the owner can still tell the peer
+     * (Abort) and wait for its answer. Callable from any thread. The default closes the connection.
+     */
+    default void wake() {
+        close();
+    }
+
+    /** Called by the owning thread after a {@link #wake()}, before its last exchange with the peer. */
+    default void resetWake() {
+    }
+
+    /** What a call of the owning thread throws after {@link #wake()}. */
+    final class Woken extends IOException {
+        public Woken(String peer) {
+            super("woken by cancel (connection to " + peer + " still open)");
+        }
+    }
 
     /** Closes the connection (idempotent). */
     @Override

@@ -39,8 +39,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Receive side backpressure: stream bytes handed to the engine but not yet {@link StreamData#release
  *       released} are counted in {@link #unapplied}; above {@link #RECEIVE_HIGH_WATER} autoRead is turned
  *       off (on the event loop), and the releasing thread turns it back on below {@link #RECEIVE_LOW_WATER}.</li>
- *   <li>{@link #close} may come from any thread (cancel); it closes the channel, which wakes a blocked
- *       caller with an IOException.</li>
+ *   <li>{@link #close} may come from any thread; it closes the channel, which wakes a blocked caller
+ *       with an IOException. {@link #wake} (cancel) may too: it sets {@link #woken}, signals
+ *       {@link #writable} and puts {@link #WAKE} on {@link #inbound}; every wait of the migration thread
+ *       checks the flag at least every {@link #WAIT_SLICE_MS} ms.</li>
  * </ul>
  */
 public final class NettyPeerConnection extends ChannelInboundHandlerAdapter implements PeerConnection {
@@ -82,6 +84,12 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private CompositeByteBuf pending;
 
     private static final Object CLOSED = new Object();
+    /** Put on {@link #inbound} by {@link #wake} so that a blocked {@link #receive} returns at once. */
+    private static final Object WAKE = new Object();
+    /** Longest single wait of the migration thread between checks of {@link #woken}. */
+    static final long WAIT_SLICE_MS = 50;
+    /** Set by {@link #wake} (any thread), cleared by {@link #resetWake} (the migration thread). */
+    private volatile boolean woken;
 
     NettyPeerConnection(Channel channel, String peerName) {
         this.channel = channel;
@@ -188,6 +196,7 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     @Override
     public void send(HandoverMessage message) throws IOException {
         checkOpen();
+        checkWoken();
         writePending(); // stream bytes before this message go first
         byte[] bytes = PeerMessages.toEnvelope(message).toByteArray();
         lastWrite = channel.writeAndFlush(new PeerFrame.Envelope(Unpooled.wrappedBuffer(bytes)));
@@ -201,6 +210,7 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     @Override
     public void sendStream(ByteBuffer data) throws IOException {
         checkOpen();
+        checkWoken();
         ByteBuffer rest = data.duplicate();
         while (rest.hasRemaining()) {
             int used = pending == null ? 0 : pending.readableBytes();
@@ -251,7 +261,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
 
     private void awaitWrite(ChannelFuture f) throws IOException {
         try {
-            f.await();
+            while (!f.await(WAIT_SLICE_MS)) {
+                checkWoken();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while draining the connection to " + peerName, e);
@@ -269,15 +281,7 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             checkOpen();
             return;
         }
-        try {
-            last.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while draining the connection to " + peerName, e);
-        }
-        if (!last.isSuccess()) {
-            throw new IOException("write to " + peerName + " failed: " + reason(last.cause()));
-        }
+        awaitWrite(last);
     }
 
     private void awaitWritable() throws IOException {
@@ -285,7 +289,8 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         try {
             while (!channel.isWritable()) {
                 checkOpen();
-                writable.await(100, TimeUnit.MILLISECONDS);
+                checkWoken();
+                writable.await(WAIT_SLICE_MS, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -298,7 +303,12 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
 
     @Override
     public Inbound receive(Duration timeout) throws IOException, TimeoutException, InterruptedException {
+        checkWoken();
         Object item = inbound.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        while (item == WAKE) {
+            checkWoken(); // a wake since reset: throws
+            item = inbound.poll(timeout.toNanos(), TimeUnit.NANOSECONDS); // a stale marker from before the reset
+        }
         if (item == null) {
             throw new TimeoutException("nothing from " + peerName + " within " + timeout.toMillis() + " ms");
         }
@@ -307,6 +317,25 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             throw new IOException(closeReasonOr("connection closed"));
         }
         return (Inbound) item;
+    }
+
+    @Override
+    public void wake() {
+        woken = true;
+        inbound.add(WAKE);
+        signalWritable();
+    }
+
+    @Override
+    public void resetWake() {
+        woken = false;
+        inbound.remove(WAKE);
+    }
+
+    private void checkWoken() throws Woken {
+        if (woken) {
+            throw new Woken(peerName);
+        }
     }
 
     @Override

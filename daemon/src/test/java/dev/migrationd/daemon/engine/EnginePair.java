@@ -181,6 +181,16 @@ final class EnginePair implements AutoCloseable {
         }
 
         @Override
+        public void wake() {
+            d.wake();
+        }
+
+        @Override
+        public void resetWake() {
+            d.resetWake();
+        }
+
+        @Override
         public void close() {
             d.close();
         }

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeoutException;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -175,13 +176,24 @@ class MigrationFailureTest {
     void connectionCutRightAfterGoIsResolvedAsCommitted() throws Exception {
         FakeDomain src = busyGuest();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
+            private volatile boolean cut;
+
             @Override
             public void send(HandoverMessage m) throws IOException {
                 super.send(m);
                 if (m instanceof HandoverMessage.Go) {
                     super.drain();
+                    cut = true;
                     super.close(); // Go is on the wire; Running will never be read
                 }
+            }
+
+            @Override
+            public Inbound receive(Duration timeout) throws IOException, TimeoutException, InterruptedException {
+                if (cut) { // a Running that beat the close to the queue is lost with the connection too
+                    throw new IOException("connection cut after Go");
+                }
+                return super.receive(timeout);
             }
         };
         EnginePair.Recorder rec = new EnginePair.Recorder();

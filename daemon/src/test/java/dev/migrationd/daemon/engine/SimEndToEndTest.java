@@ -168,11 +168,12 @@ class SimEndToEndTest {
         MigrationResult r = a.start(MigrationRequest.of("ab2", "hostB", MigrationOptions.DEFAULTS))
                 .result().get(120, TimeUnit.SECONDS);
         assertEquals(MigrationResult.Outcome.CANCELLED, r.outcome());
+        // the source reports the cancel only once the destination confirmed it destroyed its copy
+        assertTrue(hvB.findDomain("ab2").isEmpty(), "nothing left on the destination when the source reports the end");
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (b.list().stream().anyMatch(s -> s.outcome().isEmpty()) && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertTrue(hvB.findDomain("ab2").isEmpty(), "nothing left on the destination");
         SimDomain d = hvA.simDomain("ab2");
         assertEquals(dev.migrationd.hypervisor.DomainState.RUNNING, d.info().state());
         assertFalse(d.dirtyLog().enabled());

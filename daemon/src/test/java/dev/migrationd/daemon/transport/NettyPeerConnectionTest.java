@@ -120,6 +120,56 @@ class NettyPeerConnectionTest {
     }
 
     @Test
+    void wakeStopsABlockedSenderButLeavesTheConnectionOpenForTheLastWord() throws Exception {
+        PeerConnection out = connector.connect("dst");
+        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
+        AtomicLong sent = new AtomicLong();
+        CompletableFuture<Throwable> sender = CompletableFuture.supplyAsync(() -> {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment block = arena.allocate(1 << 20);
+                while (true) { // the receiver reads nothing: this blocks at the bound
+                    out.sendStream(block.asByteBuffer());
+                    out.drain();
+                    sent.addAndGet(block.byteSize());
+                }
+            } catch (Exception e) {
+                return e;
+            }
+        }, r -> Thread.ofVirtual().start(r));
+        long before;
+        do { // until the sender stalls
+            before = sent.get();
+            Thread.sleep(200);
+        } while (sent.get() != before);
+        out.wake();
+        Throwable woken = sender.get(10, TimeUnit.SECONDS);
+        assertInstanceOf(PeerConnection.Woken.class, woken);
+        // a receive on the woken connection fails the same way, until the owner resets the wake
+        assertThrows(PeerConnection.Woken.class, () -> out.receive(Duration.ofSeconds(5)));
+        out.resetWake();
+        out.send(new HandoverMessage.Abort("m", "cancelled"));
+        long drained = 0;
+        while (true) {
+            PeerConnection.Inbound item = in.receive(Duration.ofSeconds(10));
+            if (item instanceof PeerConnection.StreamData d) {
+                drained += d.data().remaining();
+                d.release();
+                continue;
+            }
+            assertEquals(new HandoverMessage.Abort("m", "cancelled"), ((PeerConnection.Message) item).message());
+            break;
+        }
+        assertTrue(drained >= sent.get(), "every frame sent before the wake arrives whole: " + drained + " < " + sent.get());
+        in.close();
+        // the owner learns that the peer closed (how the source sees the destination's clean-up end)
+        assertThrows(IOException.class, () -> {
+            while (true) {
+                out.receive(Duration.ofSeconds(10));
+            }
+        });
+    }
+
+    @Test
     void garbageFromAPeerClosesTheConnection() throws Exception {
         try (var raw = new java.net.Socket(server.address().getAddress(), server.address().getPort())) {
             PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
