@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,7 +88,9 @@ class PeerFrameDecoderTest {
         assertEquals(2, frames.size());
         ByteBuf p0 = frames.get(0).payload();
         assertEquals(5, p0.readableBytes());
-        assertSame(first, p0.unwrap(), "a view of the read buffer, not a copy");
+        // compared by address: the leak detector wraps a sampled buffer, so identity would fail now and then
+        assertTrue(first.hasMemoryAddress() && p0.hasMemoryAddress());
+        assertEquals(first.memoryAddress() + 5, p0.memoryAddress(), "a view of the read buffer (after the 5-byte header), not a copy");
         ByteBuf joined = Unpooled.wrappedBuffer(p0.retain(), frames.get(1).payload().retain());
         assertArrayEquals(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, ByteBufUtil.getBytes(joined));
         joined.release();
