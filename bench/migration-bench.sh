@@ -6,22 +6,32 @@
 #   RUNS=5 BIG_MIB=2048 bench/migration-bench.sh
 #
 # What it measures (every figure is the median of RUNS runs; the domain moves A->B, B->A, A->B, ...):
-#   1. throughput: a BIG_GIB guest with random page contents, idle, one connection, no cap, into fresh
-#      destination memory (the daemons have no prefault option: the destination always builds the
-#      domain in a new file-backed mapping), divided by single-stream iperf3 on loopback measured in the
-#      same run. Optional second figure with both state directories on tmpfs (DEST_TMPFS=1, default on
-#      when /dev/shm has room), whose first touch is cheaper than ext4's.
+#   1. throughput: a BIG_GIB guest with random page contents, idle, one connection, no cap, divided by
+#      single-stream iperf3 on loopback measured in the same run. Two figures per migration: "whole"
+#      (stream bytes / total time, start to the CLI's success) and "stream" (stream bytes / (total time -
+#      set-up), set-up being start -> the destination's Accept: connecting and building the domain).
+#      Series: "fresh" (state on BENCH_DIR, ext4 here: the destination writes into a new file-backed
+#      mapping, first touches included), "tmpfs" (both state directories on /dev/shm, DEST_TMPFS) and
+#      "prefault" (on /dev/shm, daemons with --sim-prefault: the destination prefaults the whole guest
+#      memory while it builds the domain, before Accept; the "stream" figure is then the transfer into
+#      prefaulted memory).
+#      Every series starts with WARMUP unmeasured migrations (default 2) so that the daemons' JIT has
+#      compiled both directions' paths: a long-running daemon does not pay that per migration.
 #   2. downtime at both ends (source: pause -> Running heard; destination: last stream byte -> unpause),
 #      from `migrationctl status --format json` on each daemon: a static 1 GiB guest with a 30 ms target,
 #      and a 1 GiB guest dirtying 100 MiB/s with a 300 ms target.
-#   3. CPU seconds of both daemon processes (utime+stime from /proc/PID/stat) per GiB moved.
+#   3. CPU seconds of both daemon processes (utime+stime from /proc/PID/stat) per GiB moved, read after the
+#      source has finished freeing its copy of the guest (sim frees it in the background once the guest
+#      runs on the destination); the JSON also has each side's share and the sim's memory work (the
+#      destination's prefault and the source's freeing, threads sim-reaper and the set-up) where measured.
 #   4. the daemons run with DAEMON_XMX (default -Xmx128m) for every run, including the BIG_GIB guest; the
 #      heap in use after the big runs is read with jcmd GC.heap_info.
 #
 # Environment: RUNS (3), BIG_MIB (4096), SMALL_MIB (1024), DIRTY_RATE (100MiB/s), BENCH_DIR (a new directory
 # under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
 # DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
-# BENCHES (which series to run, default "fresh static dirty tmpfs"; e.g. BENCHES=static for a quick look).
+# BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
+# look), WARMUP (2).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -41,7 +51,8 @@ SMALL_GIB=$(awk -v m="$SMALL_MIB" 'BEGIN {printf "%.3f", m / 1024}')
 DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
 DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
 DEST_TMPFS=${DEST_TMPFS:-auto}
-BENCHES=${BENCHES:-fresh static dirty tmpfs}
+BENCHES=${BENCHES:-fresh static dirty tmpfs prefault}
+WARMUP=${WARMUP:-2}
 wanted() { case " $BENCHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")}
 mkdir -p "$BENCH_DIR"
@@ -87,7 +98,8 @@ ctl() { "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel
 
 # start_pair STATE_ROOT: starts hostA and hostB with state under STATE_ROOT; sets A/B ports and pids
 start_pair() {
-  local root=$1
+  local root=$1; shift
+  DAEMON_EXTRA=("$@"); STATE_ROOT=$root
   A_CTL=$(free_port); A_PEER=$(free_port); A_MET=$(free_port)
   B_CTL=$(free_port); B_PEER=$(free_port); B_MET=$(free_port)
   start_daemon hostA "$root" "$A_CTL" "$A_PEER" "$A_MET" hostB "$B_PEER"; A_PID=$!
@@ -102,7 +114,7 @@ start_daemon() { # name root ctl peer metrics peer-name peer-port
   "$JDK/bin/java" --enable-native-access=ALL-UNNAMED $DAEMON_XMX ${MIGRATIOND_JAVA_OPTS:-} -cp "$CP_DAEMON" \
     dev.migrationd.daemon.MigrationDaemon --name "$1" --backend sim --state-dir "$2/$1" \
     --control-listen "127.0.0.1:$3" --peer-listen "127.0.0.1:$4" --metrics-listen "127.0.0.1:$5" \
-    --peer "$6=127.0.0.1:$7" >>"$BENCH_DIR/$1.log" 2>&1 &
+    --peer "$6=127.0.0.1:$7" ${DAEMON_EXTRA[@]+"${DAEMON_EXTRA[@]}"} >>"$BENCH_DIR/$1.log" 2>&1 &
   PIDS+=($!)
 }
 
@@ -126,6 +138,9 @@ stop_pair() {
 cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the comm)
   sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
+sys_ticks() { # stime alone (kernel: socket copies, page faults)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $13}'
+}
 CLK_TCK=$(getconf CLK_TCK)
 
 heap_used() { # PID -> bytes of Java heap in use (jcmd GC.heap_info, first "used" figure)
@@ -145,26 +160,44 @@ median() { # numbers on stdin -> median
 # one JSON line to $BENCH_DIR/runs.jsonl
 migrate_once() {
   local label=$1 from=$2 to=$3 host=$4 dom=$5 gib=$6; shift 6
-  local a0 b0 a1 b1 out id src dst
-  a0=$(cpu_ticks "$A_PID"); b0=$(cpu_ticks "$B_PID")
+  local a0 b0 a1 b1 as0 bs0 as1 bs1 out id src dst
+  a0=$(cpu_ticks "$A_PID"); b0=$(cpu_ticks "$B_PID"); as0=$(sys_ticks "$A_PID"); bs0=$(sys_ticks "$B_PID")
   out=$(ctl migrate "$dom" --to "$host" --daemon "$from" --format json "$@") \
     || { echo "migration-bench: migration of $dom failed:" >&2; echo "$out" | tail -n 3 >&2; exit 1; }
-  a1=$(cpu_ticks "$A_PID"); b1=$(cpu_ticks "$B_PID")
+  # the source frees its copy in the background: count that CPU too, and do not let it overlap the next run
+  local src_name=hostA; [ "$from" = "$CUR_A" ] || src_name=hostB
+  for _ in $(seq 1 600); do
+    compgen -G "$STATE_ROOT/$src_name/sim/.destroying-*" >/dev/null || break
+    sleep 0.05
+  done
+  a1=$(cpu_ticks "$A_PID"); b1=$(cpu_ticks "$B_PID"); as1=$(sys_ticks "$A_PID"); bs1=$(sys_ticks "$B_PID")
+  # which daemon was the source: the one whose address the migration was started on
+  local src_cpu dst_cpu src_sys dst_sys
+  if [ "$from" = "$CUR_A" ]; then src_cpu=$((a1 - a0)); dst_cpu=$((b1 - b0)); src_sys=$((as1 - as0)); dst_sys=$((bs1 - bs0))
+  else src_cpu=$((b1 - b0)); dst_cpu=$((a1 - a0)); src_sys=$((bs1 - bs0)); dst_sys=$((as1 - as0)); fi
   id=$(echo "$out" | tail -n 1 | jq -r .id)
   src=$(ctl status "$id" --daemon "$from" --format json)
   dst=$(ctl status "$id" --daemon "$to" --format json)
   jq -cn --arg lbl "$label" --arg id "$id" --argjson gib "$gib" --argjson src "$src" --argjson dst "$dst" \
      --argjson cpu "$(awk -v t=$((a1 - a0 + b1 - b0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     --arg sc "$(awk -v t="$src_cpu" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     --arg dc "$(awk -v t="$dst_cpu" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     --arg ss "$(awk -v t="$src_sys" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     --arg ds "$(awk -v t="$dst_sys" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
      '{bench: $lbl, migration: $id, guest_gib: $gib,
        outcome: $src.result.outcome, rounds: ($src.result.rounds // 0),
        bytes_sent: ($src.result.bytesSent // "0" | tonumber),
        total_s: ($src.result.totalTime // "0s" | rtrimstr("s") | tonumber),
+       setup_s: ($src.result.setupTime // "0s" | rtrimstr("s") | tonumber),
        downtime_source_ms: (($src.result.downtimeSource // "0s" | rtrimstr("s") | tonumber) * 1000),
        downtime_destination_ms: (($dst.result.downtimeDestination // "0s" | rtrimstr("s") | tonumber) * 1000),
        cpu_s_both_daemons: $cpu,
+       cpu_s_source: ($sc | tonumber), cpu_s_destination: ($dc | tonumber),
+       sys_s_source: ($ss | tonumber), sys_s_destination: ($ds | tonumber),
        downtime_parts_source: ($src.result.downtimeParts // {}),
        downtime_parts_destination: ($dst.result.downtimeParts // {})}
      | . + {throughput_gib_s: (if .total_s > 0 then .bytes_sent / .total_s / 1073741824 else 0 end),
+            stream_gib_s: (if .total_s > .setup_s then .bytes_sent / (.total_s - .setup_s) / 1073741824 else 0 end),
             cpu_s_per_gib: (if .bytes_sent > 0 then .cpu_s_both_daemons / (.bytes_sent / 1073741824) else 0 end)}' \
      | tee -a "$BENCH_DIR/runs.jsonl" >&2
   [ "$(echo "$src" | jq -r .result.outcome)" = OUTCOME_SUCCEEDED ] || { echo "migration-bench: $label did not succeed" >&2; exit 1; }
@@ -174,6 +207,10 @@ migrate_once() {
 series() {
   local label=$1 dom=$2 gib=$3; shift 3
   local i
+  for i in $(seq 1 "$WARMUP"); do # unmeasured; ends where it started
+    migrate_once "warmup_$label" "$CUR_A" "$CUR_B" hostB "$dom" "$gib" "$@"
+    migrate_once "warmup_$label" "$CUR_B" "$CUR_A" hostA "$dom" "$gib" "$@"
+  done
   for i in $(seq 1 "$RUNS"); do
     if [ $((i % 2)) = 1 ]; then migrate_once "$label" "$CUR_A" "$CUR_B" hostB "$dom" "$gib" "$@"
     else migrate_once "$label" "$CUR_B" "$CUR_A" hostA "$dom" "$gib" "$@"; fi
@@ -236,19 +273,40 @@ elif [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm
   rm -rf "$SHM_DIR"
 fi
 
+# 1c. throughput into prefaulted destination memory (--sim-prefault), on tmpfs when it has room
+if wanted prefault; then
+  if [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; then
+    SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX); PF_ROOT=$SHM_DIR
+  else
+    PF_ROOT=$BENCH_DIR/state-prefault
+  fi
+  start_pair "$PF_ROOT" --sim-prefault
+  ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
+  series throughput_prefault big "$BIG_GIB"
+  stop_pair
+  rm -rf "$PF_ROOT"
+fi
+
 # --- summary ---------------------------------------------------------------------------------------
-printf '\n%-34s %10s %10s %12s %12s %10s %10s\n' bench "GiB/s" "vs iperf3" "down src ms" "down dst ms" "CPU s/GiB" rounds
-printf '%-34s %10.3f %10s %12s %12s %10s %10s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - -
-for label in throughput_fresh throughput_tmpfs downtime_static_30ms downtime_dirty_300ms; do
+printf '\n%-26s %8s %8s %8s %8s %9s %9s %9s %7s\n' bench "whole" "vs iperf" "stream" "vs iperf" "down src" "down dst" "CPU s/GiB" rounds
+printf '%-26s %8s %8s %8s %8s %9s %9s %9s %7s\n' "" "GiB/s" "" "GiB/s" "" "ms" "ms" "" ""
+printf '%-26s %8.3f %8s %8s %8s %9s %9s %9s %7s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - - - -
+for label in throughput_fresh throughput_tmpfs throughput_prefault downtime_static_30ms downtime_dirty_300ms; do
   grep -q "\"bench\":\"$label\"" "$BENCH_DIR/runs.jsonl" || continue
   tp=$(stat_of "$label" throughput_gib_s)
-  printf '%-34s %10.3f %10.3f %12.1f %12.1f %10.2f %10s\n' "$label" "$tp" "$(awk -v a="$tp" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
+  st=$(stat_of "$label" stream_gib_s)
+  printf '%-26s %8.3f %8.3f %8.3f %8.3f %9.1f %9.1f %9.2f %7s\n' "$label" "$tp" "$(awk -v a="$tp" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
+    "$st" "$(awk -v a="$st" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
     "$(stat_of "$label" downtime_source_ms)" "$(stat_of "$label" downtime_destination_ms)" \
     "$(stat_of "$label" cpu_s_per_gib)" "$(stat_of "$label" rounds)"
-  jq -cn --arg l "$label" --argjson tp "$tp" --argjson ip "$IPERF_GIBS" --argjson runs "$RUNS" \
+  jq -cn --arg l "$label" --argjson tp "$tp" --argjson st "$st" --argjson ip "$IPERF_GIBS" --argjson runs "$RUNS" \
      --argjson ds "$(stat_of "$label" downtime_source_ms)" --argjson dd "$(stat_of "$label" downtime_destination_ms)" \
      --argjson cpu "$(stat_of "$label" cpu_s_per_gib)" --argjson r "$(stat_of "$label" rounds)" \
+     --argjson cs "$(stat_of "$label" cpu_s_source)" --argjson cd "$(stat_of "$label" cpu_s_destination)" \
+     --argjson su "$(stat_of "$label" setup_s)" \
      '{summary: $l, runs: $runs, median_throughput_gib_s: $tp, ratio_to_iperf3: ($tp / $ip),
+       median_stream_gib_s: $st, stream_ratio_to_iperf3: ($st / $ip), median_setup_s: $su,
+       median_cpu_s_source: $cs, median_cpu_s_destination: $cd,
        median_downtime_source_ms: $ds, median_downtime_destination_ms: $dd, median_cpu_s_per_gib: $cpu, median_rounds: $r}'
 done
 jq -cn --arg xmx "$DAEMON_XMX" --arg a "$HEAP_A" --arg b "$HEAP_B" --argjson gib "$BIG_GIB" \

@@ -84,7 +84,7 @@ public final class Daemon implements AutoCloseable {
         }
         Hypervisor hypervisor;
         try {
-            hypervisor = HypervisorProvider.open(config.backend(), config.stateDir());
+            hypervisor = HypervisorProvider.open(config.backend(), config.stateDir(), config.backendOptions());
         } catch (HypervisorException e) {
             throw new StartException(e.getMessage(), e);
         }

@@ -30,6 +30,7 @@ import java.util.Objects;
  * peer-listen    = 0.0.0.0:7101         # migrations from peers
  * metrics-listen = 127.0.0.1:9101       # Prometheus scrape endpoint (/metrics)
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
+ * sim-prefault   = false                # sim: prefault the memory of incoming guests (true|false)
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
  * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
@@ -42,10 +43,12 @@ import java.util.Objects;
  * @param peerListen    peer (migration) address
  * @param metricsListen Prometheus endpoint address
  * @param peers         peer name → address, in configuration order
+ * @param simPrefault   sim backend: prefault the whole memory of a domain built for an incoming migration or
+ *                      a restore before the first page arrives (refused with another backend)
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
-                           Map<String, InetSocketAddress> peers) {
+                           Map<String, InetSocketAddress> peers, boolean simPrefault) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -53,11 +56,12 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_CONTROL_LISTEN = "control-listen";
     public static final String KEY_PEER_LISTEN = "peer-listen";
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
+    public static final String KEY_SIM_PREFAULT = "sim-prefault";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN);
+            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT);
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
@@ -134,7 +138,21 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
             }
             peers.put(e.getKey(), address(w, "peer " + e.getKey(), e.getValue()));
         }
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers);
+        boolean simPrefault = switch (values.getOrDefault(KEY_SIM_PREFAULT, "false")) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(where.get(KEY_SIM_PREFAULT) + ": must be true or false, not '"
+                    + values.get(KEY_SIM_PREFAULT) + "'");
+        };
+        if (simPrefault && !backend.equals(DEFAULT_BACKEND)) {
+            throw new ConfigException(where.get(KEY_SIM_PREFAULT) + ": applies to the sim backend only (backend is " + backend + ")");
+        }
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault);
+    }
+
+    /** The backend options this configuration asks for (see HypervisorProvider#open). */
+    public Map<String, String> backendOptions() {
+        return simPrefault ? Map.of("prefault", "true") : Map.of();
     }
 
     private static void readFile(Path file, Map<String, String> values, Map<String, String> peers,

@@ -50,6 +50,10 @@ public final class MigrationDaemon implements Callable<Integer> {
     @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", description = "Prometheus /metrics (default: 127.0.0.1:9101).")
     String metricsListen;
 
+    @Option(names = "--sim-prefault", arity = "0..1", paramLabel = "true|false", fallbackValue = "true",
+            description = "sim: prefault the whole memory of an incoming guest before its pages arrive (default: false).")
+    Boolean simPrefault;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
@@ -65,6 +69,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_CONTROL_LISTEN, controlListen);
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
+        flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
         return DaemonConfig.resolve(configFile, flags, peers);
     }
 

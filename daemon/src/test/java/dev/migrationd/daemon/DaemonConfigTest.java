@@ -1,6 +1,7 @@
 package dev.migrationd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -87,5 +88,20 @@ class DaemonConfigTest {
         assertBad("--peer-listen", null, Map.of(DaemonConfig.KEY_PEER_LISTEN, "nope"), List.of());
         assertBad("name 'bad name'", null, Map.of(DaemonConfig.KEY_NAME, "bad name"), List.of());
         assertBad("IPv6 addresses as [ADDR]:PORT", null, Map.of(DaemonConfig.KEY_PEER_LISTEN, "::1:7101"), List.of());
+        assertBad("line 1 (sim-prefault): must be true or false, not 'yes'", file("sim-prefault = yes\n"), Map.of(), List.of());
+        assertBad("--sim-prefault: applies to the sim backend only (backend is xen)", null,
+                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "true", DaemonConfig.KEY_BACKEND, "xen"), List.of());
+    }
+
+    @Test
+    void simPrefaultFromTheFileOrAFlagBecomesABackendOption() throws Exception {
+        assertFalse(DaemonConfig.resolve(null, Map.of(), List.of()).simPrefault());
+        assertEquals(Map.of(), DaemonConfig.resolve(null, Map.of(), List.of()).backendOptions());
+        DaemonConfig fromFile = DaemonConfig.resolve(file("sim-prefault = true\n"), Map.of(), List.of());
+        assertTrue(fromFile.simPrefault());
+        assertEquals(Map.of("prefault", "true"), fromFile.backendOptions());
+        DaemonConfig flagWins = DaemonConfig.resolve(file("sim-prefault = true\n"),
+                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false"), List.of());
+        assertFalse(flagWins.simPrefault());
     }
 }

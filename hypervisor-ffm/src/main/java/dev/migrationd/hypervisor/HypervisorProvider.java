@@ -1,6 +1,7 @@
 package dev.migrationd.hypervisor;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.ServiceLoader;
 
 /**
@@ -20,12 +21,28 @@ public interface HypervisorProvider {
      */
     Hypervisor open(Path stateDir) throws HypervisorException;
 
+    /**
+     * Opens the backend with backend-specific options (for example {@code prefault} for sim). A backend
+     * refuses options it does not know, naming them; the default knows none.
+     */
+    default Hypervisor open(Path stateDir, Map<String, String> options) throws HypervisorException {
+        if (!options.isEmpty()) {
+            throw new HypervisorException("open", null, "backend '" + name() + "' has no option " + String.join(", ", options.keySet()));
+        }
+        return open(stateDir);
+    }
+
     /** Opens the backend called {@code name}, or fails naming the backends there are. */
     static Hypervisor open(String name, Path stateDir) throws HypervisorException {
+        return open(name, stateDir, Map.of());
+    }
+
+    /** Opens the backend called {@code name} with backend options, or fails naming the backends there are. */
+    static Hypervisor open(String name, Path stateDir, Map<String, String> options) throws HypervisorException {
         StringBuilder known = new StringBuilder();
         for (HypervisorProvider p : ServiceLoader.load(HypervisorProvider.class)) {
             if (p.name().equals(name)) {
-                return p.open(stateDir);
+                return p.open(stateDir, options);
             }
             known.append(known.isEmpty() ? "" : ", ").append(p.name());
         }

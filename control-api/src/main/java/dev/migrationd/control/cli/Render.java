@@ -69,8 +69,10 @@ final class Render {
         StringBuilder b = new StringBuilder();
         b.append("migration ").append(m.getId()).append(' ').append(m.getDomain()).append(' ')
                 .append(route(m)).append(": ").append(name(r.getOutcome()));
-        b.append(String.format(Locale.ROOT, "%n  total time %s, downtime %s (source) / %s (destination), %d rounds, %s sent",
-                Units.formatDuration(duration(r.getTotalTime())), Units.formatDuration(duration(r.getDowntimeSource())),
+        b.append(String.format(Locale.ROOT, "%n  total time %s%s, downtime %s (source) / %s (destination), %d rounds, %s sent",
+                Units.formatDuration(duration(r.getTotalTime())),
+                r.hasSetupTime() ? " (set-up " + Units.formatDuration(duration(r.getSetupTime())) + ")" : "",
+                Units.formatDuration(duration(r.getDowntimeSource())),
                 Units.formatDuration(duration(r.getDowntimeDestination())), r.getRounds(), Units.formatBytes(r.getBytesSent())));
         if (!r.getMessage().isEmpty()) {
             b.append(String.format("%n  reason: %s", r.getMessage()));

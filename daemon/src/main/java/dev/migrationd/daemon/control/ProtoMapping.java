@@ -200,6 +200,7 @@ final class ProtoMapping {
                 .setTotalTime(duration(r.totalTime()))
                 .setRounds(r.rounds())
                 .setBytesSent(r.bytes())
+                .setSetupTime(duration(r.setupTime()))
                 .setMessage(r.reason())
                 .setDowntimeParts(DowntimeParts.newBuilder().setFinalRound(duration(d.finalRound()))
                         .setStateCapture(duration(d.stateCapture())).setStateSend(duration(d.stateSend()))

@@ -41,6 +41,8 @@ final class IncomingMigration extends MigrationRun {
     private boolean sourceGone;
     private long bytes;
     private long startNanos;
+    /** Start to the domain built (0 until then). */
+    private long setupNanos;
     private long pausedAtSourceNanos;
     private long streamDoneNanos;
     private long goNanos;
@@ -77,7 +79,8 @@ final class IncomingMigration extends MigrationRun {
                 : outcome == MigrationResult.Outcome.SUCCEEDED ? MigrationResult.Outcome.FAILED : outcome,
                 terminal instanceof MigrationPhase.Failed f ? f.reason() : reason,
                 Duration.ofNanos(end - startNanos), downtime, 0, bytes,
-                downtime == MigrationResult.Downtime.NONE ? Optional.empty() : Optional.of(downtime.total())), engine);
+                downtime == MigrationResult.Downtime.NONE ? Optional.empty() : Optional.of(downtime.total()),
+                Duration.ofNanos(setupNanos)), engine);
     }
 
     /** This side's downtime parts; valid once the guest was unpaused ({@link #resumedNanos} set). */
@@ -92,6 +95,7 @@ final class IncomingMigration extends MigrationRun {
         engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
                 "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString()));
         domain = cfg.hypervisor().createForRestore(offer.shape());
+        setupNanos = ticker.nanoTime() - startNanos;
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
 

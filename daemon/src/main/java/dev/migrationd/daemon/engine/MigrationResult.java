@@ -17,15 +17,26 @@ import java.util.Optional;
  * @param destinationDowntime on the source of a successful migration: the downtime the destination
  *                     measured and reported in Running (empty elsewhere, or from a peer that does not
  *                     report it); on the destination: its own {@link Downtime#total()} once committed
+ * @param setupTime    part of {@code totalTime} before the first stream byte: on the source from the start to
+ *                     the destination's Accept (connecting, the destination building the domain, and
+ *                     prefaulting its memory when it does); on the destination, building the domain.
+ *                     Zero when the migration ended before
  */
 public record MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds,
-                              long bytes, Optional<Duration> destinationDowntime) {
+                              long bytes, Optional<Duration> destinationDowntime, Duration setupTime) {
     public MigrationResult {
+        Objects.requireNonNull(setupTime, "setupTime");
         Objects.requireNonNull(destinationDowntime, "destinationDowntime");
         Objects.requireNonNull(outcome, "outcome");
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(totalTime, "totalTime");
         Objects.requireNonNull(downtime, "downtime");
+    }
+
+    /** A result without a measured set-up time. */
+    public MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds,
+                           long bytes, Optional<Duration> destinationDowntime) {
+        this(outcome, reason, totalTime, downtime, rounds, bytes, destinationDowntime, Duration.ZERO);
     }
 
     /** A result without the destination's downtime. */

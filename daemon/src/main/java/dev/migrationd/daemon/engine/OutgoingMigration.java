@@ -49,6 +49,8 @@ final class OutgoingMigration extends MigrationRun {
     /** The downtime the destination measured, from its Running message. */
     private Optional<Duration> destinationDowntime = Optional.empty();
     private long startNanos;
+    /** Start to Accept heard (0 until then). */
+    private long setupNanos;
     private long pauseNanos;
     private long tailSentNanos;
     private long finalRoundNanos;
@@ -88,7 +90,7 @@ final class OutgoingMigration extends MigrationRun {
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
                         Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
-                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty()), engine);
+                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty(), Duration.ofNanos(setupNanos)), engine);
     }
 
     /**
@@ -135,8 +137,7 @@ final class OutgoingMigration extends MigrationRun {
         DomainShape shape = domainInfo.shape();
         connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options));
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
-            case HandoverMessage.Accept a -> {
-            }
+            case HandoverMessage.Accept a -> setupNanos = ticker.nanoTime() - startNanos;
             case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
             case HandoverMessage m -> throw protocol("Accept or Reject", m);
         }

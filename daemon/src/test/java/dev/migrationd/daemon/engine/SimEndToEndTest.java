@@ -125,6 +125,8 @@ class SimEndToEndTest {
             assertTrue(ab.ok(), ab.message());
         }
         assertTrue(r.downtime().total().toMillis() >= 0);
+        assertTrue(r.setupTime().isPositive() && r.setupTime().compareTo(r.totalTime()) < 0,
+                "set-up (start to Accept) is a part of the total: " + r.setupTime() + " of " + r.totalTime());
     }
 
     @ParameterizedTest(name = "{0} {1}-bit")

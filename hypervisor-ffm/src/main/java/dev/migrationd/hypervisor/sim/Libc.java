@@ -32,6 +32,8 @@ final class Libc {
     static final int MAP_NORESERVE = 0x4000;
     static final int MADV_REMOVE = 9;
     static final int MADV_HUGEPAGE = 14;
+    /** Populate (prefault) page tables writable, allocating what is missing (Linux 5.14). */
+    static final int MADV_POPULATE_WRITE = 23;
     static final int EINVAL = 22;
     static final int EOPNOTSUPP = 95;
     static final long MAP_FAILED = -1L;

@@ -126,6 +126,15 @@ public final class SimDomain implements Domain {
         return meta;
     }
 
+    /** Prefaults the whole guest memory (see MappedFile#prefault): writes to it take no page fault. */
+    void prefaultMemory() throws HypervisorException {
+        try {
+            memory.prefault();
+        } catch (Libc.NativeException e) {
+            throw new HypervisorException("prefault", meta.name, "cannot prefault guest memory: " + e.getMessage(), e);
+        }
+    }
+
     /** Reserves the blocks of the memory file before a restore fills it (see MappedFile#allocate). */
     void allocateMemoryFile() throws HypervisorException {
         try {
@@ -339,16 +348,18 @@ public final class SimDomain implements Domain {
             checkAlive("destroy");
             stopVcpus();
             destroyed = true;
-            closeResources();
-            Path doomed = dir.resolveSibling(SimHypervisor.DESTROYING_PREFIX + meta.name);
+            // gone at once (renamed away, forgotten: the name is free again); the memory is freed by the
+            // hypervisor's reaper thread, as Xen frees a dead domain's pages after destroy returns
+            Path doomed = dir.resolveSibling(SimHypervisor.DESTROYING_PREFIX + meta.name + "." + meta.domid);
             try {
                 Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
-                AtomicFiles.deleteTree(doomed);
             } catch (IOException e) {
+                closeResources();
                 throw new HypervisorException("destroy", meta.name, "cannot remove " + dir + ": " + e.getMessage(), e);
             } finally {
                 hypervisor.forget(this);
             }
+            hypervisor.reap(meta.name, doomed, this::closeResources);
             LOG.info("event=domain_destroyed domain={} domid={}", meta.name, meta.domid);
         } finally {
             stateLock.unlock();
