@@ -15,8 +15,10 @@
 #      "prefault" (on /dev/shm, daemons with --sim-prefault: the destination prefaults the whole guest
 #      memory while it builds the domain, before Accept; the "stream" figure is then the transfer into
 #      prefaulted memory).
-#      Every series starts with WARMUP unmeasured migrations (default 2) so that the daemons' JIT has
-#      compiled both directions' paths: a long-running daemon does not pay that per migration.
+#      Every series starts with WARMUP unmeasured round trips (default 3) so that the daemons' JIT has
+#      compiled both directions' paths: a long-running daemon does not pay that per migration (measured
+#      here: the stream rate of the first migrations of a new daemon pair is 30-50 % lower; the warm-up
+#      runs are kept in runs.jsonl as warmup_* for that comparison).
 #   2. downtime at both ends (source: pause -> Running heard; destination: last stream byte -> unpause),
 #      from `migrationctl status --format json` on each daemon: a static 1 GiB guest with a 30 ms target,
 #      and a 1 GiB guest dirtying 100 MiB/s with a 300 ms target.
@@ -31,7 +33,7 @@
 # under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
 # DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
 # BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
-# look), WARMUP (2).
+# look), WARMUP (3 round trips per series).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -52,7 +54,7 @@ DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
 DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
 DEST_TMPFS=${DEST_TMPFS:-auto}
 BENCHES=${BENCHES:-fresh static dirty tmpfs prefault}
-WARMUP=${WARMUP:-2}
+WARMUP=${WARMUP:-3}
 wanted() { case " $BENCHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")}
 mkdir -p "$BENCH_DIR"
@@ -138,6 +140,14 @@ stop_pair() {
 cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the comm)
   sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
+sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-reaper), in clock ticks
+  local t sum=0 comm
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    case "$comm" in sim-prefault|sim-reaper) sum=$((sum + $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}'))) ;; esac
+  done
+  echo "$sum"
+}
 sys_ticks() { # stime alone (kernel: socket copies, page faults)
   sed 's/^.*) //' "/proc/$1/stat" | awk '{print $13}'
 }
@@ -162,6 +172,7 @@ migrate_once() {
   local label=$1 from=$2 to=$3 host=$4 dom=$5 gib=$6; shift 6
   local a0 b0 a1 b1 as0 bs0 as1 bs1 out id src dst
   a0=$(cpu_ticks "$A_PID"); b0=$(cpu_ticks "$B_PID"); as0=$(sys_ticks "$A_PID"); bs0=$(sys_ticks "$B_PID")
+  local m0 m1; m0=$(( $(sim_mem_ticks "$A_PID") + $(sim_mem_ticks "$B_PID") ))
   out=$(ctl migrate "$dom" --to "$host" --daemon "$from" --format json "$@") \
     || { echo "migration-bench: migration of $dom failed:" >&2; echo "$out" | tail -n 3 >&2; exit 1; }
   # the source frees its copy in the background: count that CPU too, and do not let it overlap the next run
@@ -171,6 +182,7 @@ migrate_once() {
     sleep 0.05
   done
   a1=$(cpu_ticks "$A_PID"); b1=$(cpu_ticks "$B_PID"); as1=$(sys_ticks "$A_PID"); bs1=$(sys_ticks "$B_PID")
+  m1=$(( $(sim_mem_ticks "$A_PID") + $(sim_mem_ticks "$B_PID") ))
   # which daemon was the source: the one whose address the migration was started on
   local src_cpu dst_cpu src_sys dst_sys
   if [ "$from" = "$CUR_A" ]; then src_cpu=$((a1 - a0)); dst_cpu=$((b1 - b0)); src_sys=$((as1 - as0)); dst_sys=$((bs1 - bs0))
@@ -183,6 +195,7 @@ migrate_once() {
      --arg sc "$(awk -v t="$src_cpu" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
      --arg dc "$(awk -v t="$dst_cpu" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
      --arg ss "$(awk -v t="$src_sys" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
+     --arg sm "$(awk -v t="$((m1 - m0))" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
      --arg ds "$(awk -v t="$dst_sys" -v hz="$CLK_TCK" 'BEGIN {printf "%.3f", t / hz}')" \
      '{bench: $lbl, migration: $id, guest_gib: $gib,
        outcome: $src.result.outcome, rounds: ($src.result.rounds // 0),
@@ -193,12 +206,14 @@ migrate_once() {
        downtime_destination_ms: (($dst.result.downtimeDestination // "0s" | rtrimstr("s") | tonumber) * 1000),
        cpu_s_both_daemons: $cpu,
        cpu_s_source: ($sc | tonumber), cpu_s_destination: ($dc | tonumber),
+       cpu_s_sim_memory: ($sm | tonumber),
        sys_s_source: ($ss | tonumber), sys_s_destination: ($ds | tonumber),
        downtime_parts_source: ($src.result.downtimeParts // {}),
        downtime_parts_destination: ($dst.result.downtimeParts // {})}
      | . + {throughput_gib_s: (if .total_s > 0 then .bytes_sent / .total_s / 1073741824 else 0 end),
             stream_gib_s: (if .total_s > .setup_s then .bytes_sent / (.total_s - .setup_s) / 1073741824 else 0 end),
-            cpu_s_per_gib: (if .bytes_sent > 0 then .cpu_s_both_daemons / (.bytes_sent / 1073741824) else 0 end)}' \
+            cpu_s_per_gib: (if .bytes_sent > 0 then .cpu_s_both_daemons / (.bytes_sent / 1073741824) else 0 end),
+            cpu_s_per_gib_without_sim_memory: (if .bytes_sent > 0 then (.cpu_s_both_daemons - .cpu_s_sim_memory) / (.bytes_sent / 1073741824) else 0 end)}' \
      | tee -a "$BENCH_DIR/runs.jsonl" >&2
   [ "$(echo "$src" | jq -r .result.outcome)" = OUTCOME_SUCCEEDED ] || { echo "migration-bench: $label did not succeed" >&2; exit 1; }
 }
@@ -288,25 +303,26 @@ if wanted prefault; then
 fi
 
 # --- summary ---------------------------------------------------------------------------------------
-printf '\n%-26s %8s %8s %8s %8s %9s %9s %9s %7s\n' bench "whole" "vs iperf" "stream" "vs iperf" "down src" "down dst" "CPU s/GiB" rounds
-printf '%-26s %8s %8s %8s %8s %9s %9s %9s %7s\n' "" "GiB/s" "" "GiB/s" "" "ms" "ms" "" ""
-printf '%-26s %8.3f %8s %8s %8s %9s %9s %9s %7s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - - - -
+printf '\n%-26s %8s %8s %8s %8s %9s %9s %9s %9s %7s\n' bench "whole" "vs iperf" "stream" "vs iperf" "down src" "down dst" "CPU s/GiB" "w/o simmem" rounds
+printf '%-26s %8s %8s %8s %8s %9s %9s %9s %9s %7s\n' "" "GiB/s" "" "GiB/s" "" "ms" "ms" "all" "s/GiB" ""
+printf '%-26s %8.3f %8s %8s %8s %9s %9s %9s %9s %7s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - - - - -
 for label in throughput_fresh throughput_tmpfs throughput_prefault downtime_static_30ms downtime_dirty_300ms; do
   grep -q "\"bench\":\"$label\"" "$BENCH_DIR/runs.jsonl" || continue
   tp=$(stat_of "$label" throughput_gib_s)
   st=$(stat_of "$label" stream_gib_s)
-  printf '%-26s %8.3f %8.3f %8.3f %8.3f %9.1f %9.1f %9.2f %7s\n' "$label" "$tp" "$(awk -v a="$tp" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
+  printf '%-26s %8.3f %8.3f %8.3f %8.3f %9.1f %9.1f %9.2f %9.2f %7s\n' "$label" "$tp" "$(awk -v a="$tp" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
     "$st" "$(awk -v a="$st" -v b="$IPERF_GIBS" 'BEGIN {printf "%.3f", a / b}')" \
     "$(stat_of "$label" downtime_source_ms)" "$(stat_of "$label" downtime_destination_ms)" \
-    "$(stat_of "$label" cpu_s_per_gib)" "$(stat_of "$label" rounds)"
+    "$(stat_of "$label" cpu_s_per_gib)" "$(stat_of "$label" cpu_s_per_gib_without_sim_memory)" "$(stat_of "$label" rounds)"
   jq -cn --arg l "$label" --argjson tp "$tp" --argjson st "$st" --argjson ip "$IPERF_GIBS" --argjson runs "$RUNS" \
      --argjson ds "$(stat_of "$label" downtime_source_ms)" --argjson dd "$(stat_of "$label" downtime_destination_ms)" \
      --argjson cpu "$(stat_of "$label" cpu_s_per_gib)" --argjson r "$(stat_of "$label" rounds)" \
      --argjson cs "$(stat_of "$label" cpu_s_source)" --argjson cd "$(stat_of "$label" cpu_s_destination)" \
-     --argjson su "$(stat_of "$label" setup_s)" \
+     --argjson su "$(stat_of "$label" setup_s)" --argjson cm "$(stat_of "$label" cpu_s_per_gib_without_sim_memory)" \
      '{summary: $l, runs: $runs, median_throughput_gib_s: $tp, ratio_to_iperf3: ($tp / $ip),
        median_stream_gib_s: $st, stream_ratio_to_iperf3: ($st / $ip), median_setup_s: $su,
        median_cpu_s_source: $cs, median_cpu_s_destination: $cd,
+       median_cpu_s_per_gib_without_sim_memory: $cm,
        median_downtime_source_ms: $ds, median_downtime_destination_ms: $dd, median_cpu_s_per_gib: $cpu, median_rounds: $r}'
 done
 jq -cn --arg xmx "$DAEMON_XMX" --arg a "$HEAP_A" --arg b "$HEAP_B" --argjson gib "$BIG_GIB" \
