@@ -59,6 +59,15 @@ public interface GuestMemory {
         /** The 4096 bytes of entry {@code i}; only for types that carry data. */
         MemorySegment page(int i);
 
+        /**
+         * The data of entries {@code first .. first+count-1} as one segment, when all of them carry data and
+         * lie back to back in memory (consecutive PFNs in one mapping); else empty. A sender then hands the
+         * run to the socket as one buffer instead of one per page. The default: never.
+         */
+        default java.util.Optional<MemorySegment> run(int first, int count) {
+            return java.util.Optional.empty();
+        }
+
         @Override
         void close() throws HypervisorException;
     }

@@ -38,6 +38,12 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
      */
     boolean writePages(long[] pfns, PageType[] types, int n, ByteBuffer[] dataPages) throws IOException;
 
+    /**
+     * As {@link #writePages}, for a batch whose entries all carry data and whose pages lie back to back in
+     * {@code data} ({@code n} × 4096 bytes): the stream bytes are the same, the sink gets one buffer.
+     */
+    void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException;
+
     /** The guest was just paused: the final round follows. */
     void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException;
 
@@ -82,6 +88,18 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
             }
             writer.writePageBatch(PageBatch.of(entries, dataPages));
             return true;
+        }
+
+        @Override
+        public void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException {
+            int[] entries = new int[n];
+            for (int i = 0; i < n; i++) {
+                if (!types[i].hasData()) {
+                    throw new IllegalArgumentException("entry " + i + " (" + types[i] + ") carries no data");
+                }
+                entries[i] = types[i].pfinfo() | (int) pfns[i];
+            }
+            writer.writePageBatch(PageBatch.ofContiguous(entries, data));
         }
 
         @Override

@@ -6,6 +6,7 @@ import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.LockSupport;
 
@@ -113,19 +114,29 @@ final class PageSender {
         GuestMemory.PageMapping m = memory.mapForRead(pfns, 0, n);
         boolean handedOver = false;
         try {
-            ByteBuffer[] pages = new ByteBuffer[n];
             int data = 0;
             for (int i = 0; i < n; i++) {
                 PageType t = m.type(i);
                 types[i] = t;
                 pfns[i] = m.pfn(i);
                 if (t.hasData()) {
-                    pages[data++] = m.page(i).asByteBuffer();
+                    data++;
                 }
             }
-            ByteBuffer[] views = data == n ? pages : java.util.Arrays.copyOf(pages, data);
-            if (!writer.writePages(pfns, types, n, views)) {
-                return; // nothing written (the format skips such a batch)
+            java.util.Optional<MemorySegment> run = data == n && n > 1 ? m.run(0, n) : java.util.Optional.empty();
+            if (run.isPresent()) {
+                // consecutive pages (round 0, sequential writers): one buffer for the socket, not n
+                writer.writeContiguousPages(pfns, types, n, run.get());
+            } else {
+                ByteBuffer[] views = new ByteBuffer[data];
+                for (int i = 0, d = 0; i < n; i++) {
+                    if (types[i].hasData()) {
+                        views[d++] = m.page(i).asByteBuffer();
+                    }
+                }
+                if (!writer.writePages(pfns, types, n, views)) {
+                    return; // nothing written (the format skips such a batch)
+                }
             }
             // the views point into the mapping: it stays open until the bytes are written
             inFlight.addLast(new InFlight(m, out.mark()));

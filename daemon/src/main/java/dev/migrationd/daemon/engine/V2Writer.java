@@ -83,6 +83,18 @@ final class V2Writer implements FormatWriter {
     }
 
     @Override
+    public void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException {
+        long[] entries = new long[n];
+        for (int i = 0; i < n; i++) {
+            if (!types[i].hasData()) {
+                throw new IllegalArgumentException("entry " + i + " (" + types[i] + ") carries no data");
+            }
+            entries[i] = PageData.entry(types[i], pfns[i]);
+        }
+        writer.write(PageData.ofContiguous(entries, data));
+    }
+
+    @Override
     public void writeStopAndCopy(PlatformState.TscInfo tsc) {
         this.tsc = tsc; // written after the final round's pages (stream-v2.md §2.6)
     }

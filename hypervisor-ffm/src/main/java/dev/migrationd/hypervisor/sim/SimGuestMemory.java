@@ -88,6 +88,20 @@ final class SimGuestMemory implements GuestMemory {
         }
 
         @Override
+        public java.util.Optional<MemorySegment> run(int first, int count) {
+            if (first < 0 || count < 1 || first > pfns.length - count) {
+                throw new IndexOutOfBoundsException("run " + first + "+" + count + " of a mapping of " + pfns.length);
+            }
+            long start = pfns[first];
+            for (int k = 0; k < count; k++) {
+                if (pfns[first + k] != start + k || !types[first + k].hasData()) {
+                    return java.util.Optional.empty();
+                }
+            }
+            return java.util.Optional.of(memory.asSlice(start * PAGE, (long) count * PAGE).asReadOnly());
+        }
+
+        @Override
         public int count() {
             return pfns.length;
         }
