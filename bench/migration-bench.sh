@@ -15,7 +15,7 @@
 #      "prefault" (on /dev/shm, daemons with --sim-prefault: the destination prefaults the whole guest
 #      memory while it builds the domain, before Accept; the "stream" figure is then the transfer into
 #      prefaulted memory).
-#      Every series starts with WARMUP unmeasured round trips (default 3) so that the daemons' JIT has
+#      Every series starts with WARMUP unmeasured round trips (default 5) so that the daemons' JIT has
 #      compiled both directions' paths: a long-running daemon does not pay that per migration (measured
 #      here: the stream rate of the first migrations of a new daemon pair is 30-50 % lower; the warm-up
 #      runs are kept in runs.jsonl as warmup_* for that comparison).
@@ -33,7 +33,7 @@
 # under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
 # DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
 # BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
-# look), WARMUP (3 round trips per series).
+# look), WARMUP (5 round trips per series).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -54,7 +54,7 @@ DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
 DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
 DEST_TMPFS=${DEST_TMPFS:-auto}
 BENCHES=${BENCHES:-fresh static dirty tmpfs prefault}
-WARMUP=${WARMUP:-3}
+WARMUP=${WARMUP:-5}
 wanted() { case " $BENCHES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/migration-bench.XXXXXX")}
 mkdir -p "$BENCH_DIR"
