@@ -45,6 +45,18 @@ public sealed interface HandoverMessage {
     record Abort(String migrationId, String reason) implements HandoverMessage {
     }
 
+    /**
+     * Source → destination after the last pre-copy round, before the pause: the destination answers
+     * {@link Flushed} once it has applied every stream byte sent before this message, so that the guest's
+     * downtime never includes draining a backlog (socket buffers plus the receive window: tens of MiB).
+     */
+    record Flush(String migrationId) implements HandoverMessage {
+    }
+
+    /** The destination's answer to {@link Flush}. */
+    record Flushed(String migrationId) implements HandoverMessage {
+    }
+
     /** Step 5: the commit point. */
     record Go(String migrationId) implements HandoverMessage {
     }
@@ -91,6 +103,8 @@ public sealed interface HandoverMessage {
             case Failed f -> f.migrationId();
             case Abort a -> a.migrationId();
             case Go g -> g.migrationId();
+            case Flush f -> f.migrationId();
+            case Flushed f -> f.migrationId();
             case Running r -> r.migrationId();
             case Query q -> q.migrationId();
             case QueryAnswer q -> q.migrationId();

@@ -133,6 +133,11 @@ final class IncomingMigration extends MigrationRun {
                                 + " bytes, " + applier.offset() + " arrived");
                     }
                 }
+                case HandoverMessage.Flush f -> {
+                    // every stream byte before it is applied (items are handled in order)
+                    connection.send(new HandoverMessage.Flushed(info.id()));
+                    continue;
+                }
                 case HandoverMessage.Abort a -> throw sourceAborted(a);
                 default -> throw MigrationAbort.failed("protocol violation: " + m.getClass().getSimpleName()
                         + " during the stream");

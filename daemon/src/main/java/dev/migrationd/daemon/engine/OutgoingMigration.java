@@ -153,6 +153,7 @@ final class OutgoingMigration extends MigrationRun {
             PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
             domain.memory().populated(toSend);
             precopy(sender, toSend, out);
+            awaitDestinationCaughtUp(out);
 
             // stop-and-copy: the guest is paused from here on
             advance(new MigrationPhase.StopAndCopy());
@@ -217,6 +218,25 @@ final class OutgoingMigration extends MigrationRun {
             // not heard: in doubt; cleanup() resolves it
             throw new InDoubt(describe(e));
         }
+    }
+
+    /**
+     * Before the pause: waits until the destination has applied everything sent so far (Flush → Flushed).
+     * Without it the stop-and-copy waited for the backlog in the socket buffers and the receive window
+     * (measured: 15–30 ms of a static guest's downtime with the destination writing into fresh memory).
+     * The guest keeps running meanwhile; what it dirties goes into the final round.
+     */
+    private void awaitDestinationCaughtUp(StreamOut out) throws IOException, MigrationAbort, InterruptedException {
+        out.drain();
+        long t0 = ticker.nanoTime();
+        connection.send(new HandoverMessage.Flush(info.id()));
+        switch (receiveMessage(engine.config().handshakeTimeout(), "Flushed")) {
+            case HandoverMessage.Flushed f -> {
+            }
+            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed: " + f.reason());
+            case HandoverMessage m -> throw protocol("Flushed or Failed", m);
+        }
+        LOG.info("event=destination_caught_up migration={} wait_ms={}", info.id(), (ticker.nanoTime() - t0) / 1_000_000);
     }
 
     /** Go was sent (or may have been) without Running being heard. */

@@ -51,6 +51,10 @@ public final class PeerMessages {
                     .setMigrationId(f.migrationId()).setReason(f.reason()));
             case HandoverMessage.Abort a -> b.setAbort(dev.migrationd.daemon.transport.proto.Abort.newBuilder()
                     .setMigrationId(a.migrationId()).setReason(a.reason()));
+            case HandoverMessage.Flush f -> b.setFlush(
+                    dev.migrationd.daemon.transport.proto.Flush.newBuilder().setMigrationId(f.migrationId()));
+            case HandoverMessage.Flushed f -> b.setFlushed(
+                    dev.migrationd.daemon.transport.proto.Flushed.newBuilder().setMigrationId(f.migrationId()));
             case HandoverMessage.Go g -> b.setGo(
                     dev.migrationd.daemon.transport.proto.Go.newBuilder().setMigrationId(g.migrationId()));
             case HandoverMessage.Running r -> {
@@ -108,6 +112,8 @@ public final class PeerMessages {
             case ABORT -> new HandoverMessage.Abort(id(e.getAbort().getMigrationId()),
                     string("reason", e.getAbort().getReason(), true));
             case GO -> new HandoverMessage.Go(id(e.getGo().getMigrationId()));
+            case FLUSH -> new HandoverMessage.Flush(id(e.getFlush().getMigrationId()));
+            case FLUSHED -> new HandoverMessage.Flushed(id(e.getFlushed().getMigrationId()));
             case RUNNING -> new HandoverMessage.Running(id(e.getRunning().getMigrationId()), downtime(e.getRunning()));
             case QUERY -> new HandoverMessage.Query(id(e.getQuery().getMigrationId()));
             case QUERY_ANSWER -> new HandoverMessage.QueryAnswer(id(e.getQueryAnswer().getMigrationId()),

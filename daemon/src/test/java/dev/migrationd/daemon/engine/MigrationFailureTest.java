@@ -207,6 +207,43 @@ class MigrationFailureTest {
     }
 
     @Test
+    void theGuestIsPausedOnlyOnceTheDestinationHasAppliedEverythingSentBefore() throws Exception {
+        FakeDomain src = busyGuest();
+        java.util.List<String> events = new CopyOnWriteArrayList<>();
+        pair.wrapA = c -> new EnginePair.Wrapped(c) {
+            @Override
+            public void send(HandoverMessage m) throws IOException {
+                events.add("sent " + m.getClass().getSimpleName());
+                super.send(m);
+            }
+
+            @Override
+            public Inbound receive(Duration timeout) throws IOException, TimeoutException, InterruptedException {
+                Inbound in = super.receive(timeout);
+                if (in instanceof Message msg) {
+                    events.add("heard " + msg.message().getClass().getSimpleName());
+                }
+                return in;
+            }
+        };
+        pair.a.engine.addObserver(new MigrationObserver() {
+            @Override
+            public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
+                if (to instanceof MigrationPhase.StopAndCopy) {
+                    events.add("pause");
+                }
+            }
+        });
+        MigrationResult r = run(THREE_ROUNDS);
+        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
+        int flush = events.indexOf("sent Flush");
+        int flushed = events.indexOf("heard Flushed");
+        int pause = events.indexOf("pause");
+        assertTrue(flush >= 0 && flush < flushed && flushed < pause && pause < events.indexOf("sent StreamEnd"), events.toString());
+        assertEquals(1, src.pauses(), "paused once, for the stop-and-copy");
+    }
+
+    @Test
     void goLostIsResolvedAsNotCommittedAndTheSourceResumes() throws Exception {
         FakeDomain src = busyGuest();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
