@@ -392,10 +392,12 @@ final class OutgoingMigration extends MigrationRun {
             }
         });
         long t0 = ticker.nanoTime();
+        boolean abortSent = false;
         boolean confirmed = false;
         try {
             connection.send(new HandoverMessage.Abort(info.id(), reason));
             connection.drain();
+            abortSent = true;
             while (true) {
                 PeerConnection.Inbound in = connection.receive(ABORT_WAIT);
                 if (in instanceof PeerConnection.StreamData d) {
@@ -404,8 +406,9 @@ final class OutgoingMigration extends MigrationRun {
                 // Failed (the destination's own end) may come first; the close follows it
             }
         } catch (IOException e) {
-            // the destination closed the connection: its copy is gone (or the guard closed it)
-            confirmed = guard.isAlive();
+            // after our Abort, the destination closing the connection says its copy is gone (unless the
+            // guard closed it); a send that failed means the connection was already lost
+            confirmed = abortSent && guard.isAlive();
         } catch (TimeoutException | RuntimeException e) {
             // not confirmed
         } catch (InterruptedException e) {
