@@ -137,19 +137,18 @@ stop_pair() {
   done
 }
 
-cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the comm)
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+stat_ticks() { # STAT_FILE [sys] -> utime+stime (or stime alone) in clock ticks: fields 14 and 15 after the comm
+  sed 's/^.*) //' "$1" | awk -v only_sys="${2:-}" '{print only_sys ? $13 : $12 + $13}'
 }
+cpu_ticks() { stat_ticks "/proc/$1/stat"; }
+sys_ticks() { stat_ticks "/proc/$1/stat" sys; } # kernel: socket copies, page faults
 sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-reaper), in clock ticks
   local t sum=0 comm
   for t in /proc/"$1"/task/*; do
     comm=$(cat "$t/comm" 2>/dev/null) || continue
-    case "$comm" in sim-prefault|sim-reaper) sum=$((sum + $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}'))) ;; esac
+    case "$comm" in sim-prefault|sim-reaper) sum=$((sum + $(stat_ticks "$t/stat"))) ;; esac
   done
   echo "$sum"
-}
-sys_ticks() { # stime alone (kernel: socket copies, page faults)
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $13}'
 }
 CLK_TCK=$(getconf CLK_TCK)
 

@@ -44,6 +44,15 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
      */
     void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException;
 
+    /** What {@link #writeContiguousPages} requires of its entries: every one carries data. */
+    static void requireAllCarryData(PageType[] types, int n) {
+        for (int i = 0; i < n; i++) {
+            if (!types[i].hasData()) {
+                throw new IllegalArgumentException("entry " + i + " (" + types[i] + ") carries no data");
+            }
+        }
+    }
+
     /** The guest was just paused: the final round follows. */
     void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException;
 
@@ -73,17 +82,12 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
 
         @Override
         public boolean writePages(long[] pfns, PageType[] types, int n, ByteBuffer[] dataPages) throws IOException {
-            int[] entries = new int[n];
-            int real = 0;
+            int[] entries = entries(pfns, types, n);
+            boolean real = false;
             for (int i = 0; i < n; i++) {
-                PageType t = types[i];
-                // legacy writes an invalid PFN as the bare XTAB value, without its PFN (legacy-stream.md §5.1)
-                entries[i] = t == PageType.XTAB ? PageType.XTAB.pfinfo() : t.pfinfo() | (int) pfns[i];
-                if (t != PageType.XTAB) {
-                    real++;
-                }
+                real |= types[i] != PageType.XTAB;
             }
-            if (real == 0) {
+            if (!real) {
                 return false; // a batch of only XTAB entries must not be written (legacy-stream.md §5.1)
             }
             writer.writePageBatch(PageBatch.of(entries, dataPages));
@@ -92,14 +96,18 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
 
         @Override
         public void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException {
+            FormatWriter.requireAllCarryData(types, n);
+            writer.writePageBatch(PageBatch.ofContiguous(entries(pfns, types, n), data));
+        }
+
+        private static int[] entries(long[] pfns, PageType[] types, int n) {
             int[] entries = new int[n];
             for (int i = 0; i < n; i++) {
-                if (!types[i].hasData()) {
-                    throw new IllegalArgumentException("entry " + i + " (" + types[i] + ") carries no data");
-                }
-                entries[i] = types[i].pfinfo() | (int) pfns[i];
+                PageType t = types[i];
+                // legacy writes an invalid PFN as the bare XTAB value, without its PFN (legacy-stream.md §5.1)
+                entries[i] = t == PageType.XTAB ? PageType.XTAB.pfinfo() : t.pfinfo() | (int) pfns[i];
             }
-            writer.writePageBatch(PageBatch.ofContiguous(entries, data));
+            return entries;
         }
 
         @Override

@@ -153,7 +153,7 @@ final class OutgoingMigration extends MigrationRun {
             PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
             domain.memory().populated(toSend);
             precopy(sender, toSend, out);
-            awaitDestinationCaughtUp(out);
+            awaitDestinationCaughtUp();
 
             // stop-and-copy: the guest is paused from here on
             advance(new MigrationPhase.StopAndCopy());
@@ -187,12 +187,7 @@ final class OutgoingMigration extends MigrationRun {
         }
 
         advance(new MigrationPhase.AwaitingReceived());
-        switch (receiveMessage(cfg.handshakeTimeout(), "Received")) {
-            case HandoverMessage.Received r -> {
-            }
-            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed: " + f.reason());
-            case HandoverMessage m -> throw protocol("Received or Failed", m);
-        }
+        awaitReply(HandoverMessage.Received.class);
         stateSendNanos = ticker.nanoTime() - tailSentNanos;
 
         // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
@@ -226,17 +221,23 @@ final class OutgoingMigration extends MigrationRun {
      * (measured: 15–30 ms of a static guest's downtime with the destination writing into fresh memory).
      * The guest keeps running meanwhile; what it dirties goes into the final round.
      */
-    private void awaitDestinationCaughtUp(StreamOut out) throws IOException, MigrationAbort, InterruptedException {
-        out.drain();
+    private void awaitDestinationCaughtUp() throws IOException, MigrationAbort, InterruptedException {
         long t0 = ticker.nanoTime();
-        connection.send(new HandoverMessage.Flush(info.id()));
-        switch (receiveMessage(engine.config().handshakeTimeout(), "Flushed")) {
-            case HandoverMessage.Flushed f -> {
-            }
-            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed: " + f.reason());
-            case HandoverMessage m -> throw protocol("Flushed or Failed", m);
-        }
+        connection.send(new HandoverMessage.Flush(info.id())); // after every stream byte handed over (send's order)
+        awaitReply(HandoverMessage.Flushed.class);
         LOG.info("event=destination_caught_up migration={} wait_ms={}", info.id(), (ticker.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** Waits for the destination's {@code expected} answer; its Failed, or anything else, ends the migration. */
+    private void awaitReply(Class<? extends HandoverMessage> expected) throws IOException, MigrationAbort, InterruptedException {
+        String name = expected.getSimpleName();
+        HandoverMessage m = receiveMessage(engine.config().handshakeTimeout(), name);
+        if (m instanceof HandoverMessage.Failed f) {
+            throw MigrationAbort.failed("destination failed: " + f.reason());
+        }
+        if (!expected.isInstance(m)) {
+            throw protocol(name + " or Failed", m);
+        }
     }
 
     /** Go was sent (or may have been) without Running being heard. */

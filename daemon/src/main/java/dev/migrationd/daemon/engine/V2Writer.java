@@ -74,24 +74,22 @@ final class V2Writer implements FormatWriter {
 
     @Override
     public boolean writePages(long[] pfns, PageType[] types, int n, ByteBuffer[] dataPages) throws IOException {
-        long[] entries = new long[n];
-        for (int i = 0; i < n; i++) {
-            entries[i] = PageData.entry(types[i], pfns[i]); // XTAB keeps its PFN in v2 (stream-v2.md §2.5)
-        }
-        writer.write(PageData.of(entries, dataPages));
+        writer.write(PageData.of(entries(pfns, types, n), dataPages));
         return true;
     }
 
     @Override
     public void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException {
+        FormatWriter.requireAllCarryData(types, n);
+        writer.write(PageData.ofContiguous(entries(pfns, types, n), data));
+    }
+
+    private static long[] entries(long[] pfns, PageType[] types, int n) {
         long[] entries = new long[n];
         for (int i = 0; i < n; i++) {
-            if (!types[i].hasData()) {
-                throw new IllegalArgumentException("entry " + i + " (" + types[i] + ") carries no data");
-            }
-            entries[i] = PageData.entry(types[i], pfns[i]);
+            entries[i] = PageData.entry(types[i], pfns[i]); // XTAB keeps its PFN in v2 (stream-v2.md §2.5)
         }
-        writer.write(PageData.ofContiguous(entries, data));
+        return entries;
     }
 
     @Override

@@ -101,27 +101,22 @@ public final class SimHypervisor implements Hypervisor {
     /** How long close() waits for the reaper. */
     static final long REAPER_CLOSE_WAIT_SECONDS = 60;
 
-    /** Hands a destroyed domain's resources and directory to the reaper. */
+    /** Hands a destroyed domain's resources and directory to the reaper (frees them here when closing). */
     void reap(String name, Path doomed, Runnable closeResources) {
-        try {
-            reaper.execute(() -> {
-                long t0 = System.nanoTime();
-                try {
-                    closeResources.run();
-                    AtomicFiles.deleteTree(doomed);
-                    LOG.info("event=domain_memory_freed domain={} ms={}", name, (System.nanoTime() - t0) / 1_000_000);
-                } catch (IOException | RuntimeException e) {
-                    LOG.warn("event=domain_reap_failed domain={} dir={} reason=\"{}\"", name, doomed, e.getMessage());
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // closing: free it here
-            closeResources.run();
+        Runnable free = () -> {
+            long t0 = System.nanoTime();
             try {
+                closeResources.run();
                 AtomicFiles.deleteTree(doomed);
-            } catch (IOException io) {
-                LOG.warn("event=domain_reap_failed domain={} dir={} reason=\"{}\"", name, doomed, io.getMessage());
+                LOG.info("event=domain_memory_freed domain={} ms={}", name, (System.nanoTime() - t0) / 1_000_000);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("event=domain_reap_failed domain={} dir={} reason=\"{}\"", name, doomed, e.getMessage());
             }
+        };
+        try {
+            reaper.execute(free);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            free.run();
         }
     }
 
