@@ -1,17 +1,17 @@
 package dev.migrationd.control.cli;
 
-import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
-import dev.migrationd.protocol.legacy.ToolstackWrappers;
-import java.io.IOException;
-import java.nio.ByteOrder;
 import dev.migrationd.protocol.StreamLimits;
-import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.convert.LegacyToV2Converter;
 import dev.migrationd.protocol.convert.LegacyToV2Pipeline;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.ToolstackWrappers;
+import dev.migrationd.protocol.verify.DetectedStream;
+import dev.migrationd.protocol.verify.StreamVerifier;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -29,17 +29,18 @@ final class StreamConversion {
     private StreamConversion() {
     }
 
-    static void convert(Path in, Path out, boolean force, boolean libxl, Width width, GuestType guest) throws Exception {
-        StreamFormatDetector.Detected d = StreamFormatDetector.detect(in, width, guest);
-        if (d.kind() != StreamFormatDetector.Kind.LEGACY) {
+    static void convert(Path in, Path out, boolean force, boolean libxl, StreamVerifier.Options options)
+            throws Exception {
+        DetectedStream d = StreamVerifier.detect(in, options);
+        if (d.kind() != DetectedStream.Kind.LEGACY) {
             throw new CliException(ExitCode.USAGE, in + " is already a v2 stream");
         }
         byte[] xlHeader = null;
-        if ("xend".equals(d.wrapper())) {
+        if (d.wrapper() == DetectedStream.Wrapper.XEND) {
             throw CliException.notImplemented("converting a stream with a xend header (strip the "
                     + d.streamStart() + "-byte header first)");
         }
-        if ("xl".equals(d.wrapper())) {
+        if (d.wrapper() == DetectedStream.Wrapper.XL) {
             if (!libxl) {
                 throw new CliException(ExitCode.USAGE, "an xl header can only introduce a libxl v2 stream; "
                         + "use --layer libxl");
@@ -53,7 +54,7 @@ final class StreamConversion {
         try {
             AtomicOutput.write(out, force, os -> copy(in, os, header, base, ro, libxl));
         } catch (StreamException e) {
-            throw Offsets.toFileOffset(e, base);
+            throw d.toFileOffset(e);
         }
     }
 

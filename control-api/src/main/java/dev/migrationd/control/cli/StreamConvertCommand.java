@@ -47,7 +47,7 @@ final class StreamConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AtomicOutput.checkTarget(out, force);
-        StreamConversion.convert(in, out, force, layer == Layer.libxl, options.width, options.guest);
+        StreamConversion.convert(in, out, force, layer == Layer.libxl, options.verifierOptions());
         return ExitCode.OK;
     }
 }

@@ -1,5 +1,7 @@
 package dev.migrationd.control.cli;
 
+import dev.migrationd.protocol.verify.Report;
+import dev.migrationd.protocol.verify.StreamVerifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -33,9 +35,9 @@ final class StreamInspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        StreamSummary s = StreamAnalyzer.analyze(file, options.width, options.guest);
+        Report r = StreamVerifier.verify(file, options.verifierOptions());
         var out = spec.commandLine().getOut();
-        out.print(format == OutputFormat.json ? Json.write(s.toMap()) : s.toText());
+        out.print(format == OutputFormat.json ? Json.write(StreamReportText.map(r)) : StreamReportText.text(r));
         out.flush();
         return ExitCode.OK;
     }

@@ -2,6 +2,7 @@ package dev.migrationd.control.cli;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.verify.StreamVerifier;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
@@ -28,4 +29,9 @@ final class StreamOptions {
             description = "Guest type of a legacy stream (default: detected from the extended-info signature; v2 "
                     + "streams: ignored, the domain header says).")
     GuestType guest;
+
+    /** The options as the verifier takes them: what was not given is detected. */
+    StreamVerifier.Options verifierOptions() {
+        return new StreamVerifier.Options(width, guest);
+    }
 }

@@ -1,5 +1,7 @@
 package dev.migrationd.control.cli;
 
+import dev.migrationd.protocol.verify.Report;
+import dev.migrationd.protocol.verify.StreamVerifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -26,8 +28,8 @@ final class StreamVerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        StreamSummary s = StreamAnalyzer.analyze(file, options.width, options.guest);
-        spec.commandLine().getOut().println(file + ": valid " + s.oneLine());
+        Report r = StreamVerifier.verify(file, options.verifierOptions());
+        spec.commandLine().getOut().println(file + ": valid " + StreamReportText.oneLine(r));
         spec.commandLine().getOut().flush();
         return ExitCode.OK;
     }

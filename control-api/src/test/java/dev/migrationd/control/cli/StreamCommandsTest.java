@@ -7,14 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem;
-import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.synth.StreamSynth;
 import dev.migrationd.protocol.synth.SynthGuest;
 import dev.migrationd.protocol.synth.SynthOptions;
 import dev.migrationd.protocol.testing.XenTools;
-import dev.migrationd.protocol.x86.HvmHwCpu;
-import dev.migrationd.protocol.x86.PvVcpuContext;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -202,24 +198,6 @@ class StreamCommandsTest {
     }
 
     @Test
-    void corruptHvmCpuRecordIsFoundByTheContextParser() throws Exception {
-        Path p = synth("hvm.img", "--guest", "hvm", "--width", "64", "--pages", "64", "--vcpus", "1");
-        byte[] b = Files.readAllBytes(p);
-        int qemuRecord = 21 + 4 + 19;
-        int blob = 8 + 24 + 8 + 1024 + 8;
-        int cr0 = b.length - qemuRecord - blob + 8 + 24 + 8 + HvmHwCpu.CR0;
-        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(HvmHwCpu.CR0_RESET, bb.getLong(cr0));
-        bb.putLong(cr0, 0x60000000L); // ET cleared
-        Files.write(p, b);
-        Run r = run("stream", "verify", p.toString());
-        assertEquals(ExitCode.INVALID_STREAM, r.exit());
-        assertEquals(1, r.errLines().size(), r.err());
-        assertTrue(r.err().contains("HVM_CONTEXT/CPU (code 0x2) at offset " + cr0 + ": CR0 0x60000000 lacks ET"),
-                r.err());
-    }
-
-    @Test
     void truncatedStreamIsInvalidAndConvertLeavesNothingBehind() throws Exception {
         Path p = synth("pv.img", "--guest", "pv", "--width", "64", "--pages", "600");
         byte[] b = Files.readAllBytes(p);
@@ -311,7 +289,7 @@ class StreamCommandsTest {
         assertEquals(1, wrong.errLines().size(), wrong.err());
     }
 
-    /** An xl save-file header (legacy-stream.md §12.1) with {@code config} as its optional data. */
+    /** An xl save-file header (docs/wire-format-legacy.md §12.1) with {@code config} as its optional data. */
     private static byte[] xlHeader(int mandatoryFlags, byte[] config) {
         ByteBuffer b = ByteBuffer.allocate(48 + 4 + config.length).order(ByteOrder.LITTLE_ENDIAN);
         b.put("Xen saved domain, xl format\n \0 \r".getBytes(StandardCharsets.ISO_8859_1));
@@ -393,66 +371,5 @@ class StreamCommandsTest {
         Path bare = Files.write(dir.resolve("bare.v2"), Arrays.copyOfRange(o, xl, o.length));
         XenTools.Result x = XenTools.require().verifyV2(bare, "libxl");
         assertTrue(x.ok(), x.output());
-    }
-
-    @Test
-    void pvVcpuWhoseCr3IsNotAPageTableIsRejected() throws Exception {
-        Path p = synth("pv.img", "--guest", "pv", "--width", "64", "--pages", "64");
-        byte[] b = Files.readAllBytes(p);
-        long[] vcpu0 = {-1};
-        LegacyStreamReader[] r = new LegacyStreamReader[1];
-        r[0] = new LegacyStreamReader(LegacyStreamReader.Options.detect(), item -> {
-            if (item instanceof LegacyItem.PvUnmappedPfns) {
-                vcpu0[0] = r[0].offset(); // the first vCPU record follows the unmapped-PFN list
-            }
-        });
-        r[0].feed(ByteBuffer.wrap(b));
-        r[0].finish();
-        int cr3At = (int) vcpu0[0] + PvVcpuContext.X64.CTRLREG + 3 * 8;
-        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(0L, bb.getLong(cr3At) >>> 12, "synth puts the L4 at pfn 0");
-        bb.putLong(cr3At, 10L << 12); // an ordinary data page
-        Files.write(p, b);
-        Run v = run("stream", "verify", p.toString());
-        assertEquals(ExitCode.INVALID_STREAM, v.exit());
-        assertEquals(List.of("migrationctl: invalid stream: PV_TAIL_VCPU (code 0x0) at offset " + vcpu0[0]
-                + ": vcpu 0: CR3 pfn 0xa was not sent as an L4 page table"), v.errLines());
-    }
-
-    /**
-     * Random damage (one word overwritten, or the file cut) to small streams of every kind: verify answers
-     * valid (0) or invalid with exactly one line (1), never an internal error or a stack trace.
-     */
-    @ParameterizedTest
-    @CsvSource({"pv,legacy", "hvm,legacy", "pv,v2", "hvm,v2"})
-    void damagedStreamsGiveOneLineNeverAnInternalError(String guest, String format) throws Exception {
-        Path good = synth("good", "--guest", guest, "--width", "32", "--pages", "20", "--format", format,
-                "--vcpus", "1", "--checkpoints", "2");
-        byte[] b = Files.readAllBytes(good);
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(guest.hashCode() * 31L + format.hashCode());
-        Path bad = dir.resolve("bad");
-        int invalid = 0;
-        for (int i = 0; i < 150; i++) {
-            byte[] d;
-            if (i % 5 == 0) {
-                d = Arrays.copyOf(b, rnd.nextInt(b.length));
-            } else {
-                d = b.clone();
-                // favour the structure-heavy start and end of the stream over page contents
-                int at = rnd.nextBoolean() ? rnd.nextInt(Math.min(b.length, 6000)) : b.length - 1 - rnd.nextInt(12000);
-                at = Math.max(0, Math.min(at, b.length - 4));
-                ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN).putInt(at, rnd.nextInt());
-            }
-            Files.write(bad, d);
-            Run r = run("stream", "verify", bad.toString());
-            assertTrue(r.exit() == ExitCode.OK || r.exit() == ExitCode.INVALID_STREAM,
-                    "damage " + i + ": exit " + r.exit() + " " + r.err());
-            if (r.exit() == ExitCode.INVALID_STREAM) {
-                invalid++;
-                assertEquals(1, r.errLines().size(), r.err());
-                assertTrue(r.err().matches("migrationctl: invalid stream: .* at offset \\d+: .*\n"), r.err());
-            }
-        }
-        assertTrue(invalid > 30, "truncations and structural damage are detected: " + invalid);
     }
 }

@@ -1,4 +1,4 @@
-package dev.migrationd.control.cli;
+package dev.migrationd.protocol.verify;
 
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
@@ -8,7 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * What Xen's receiver checks in a PV guest's vCPU contexts (legacy-stream.md §8.1), for {@code stream verify}:
+ * What Xen's receiver checks in a PV guest's vCPU contexts (docs/wire-format-legacy.md §8.1):
  * the CR3 PFN is below p2m_size and was sent as a page table of the guest's top level (L4 for 64-bit, L3 for
  * PAE); vcpu0's start_info PFN (rdx) and the GDT frames in use are below p2m_size and are not page tables;
  * {@code gdt_ents} ≤ 8192. Page types are tracked only for page-table pages (bounded, see

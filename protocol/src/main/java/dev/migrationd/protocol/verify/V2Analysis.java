@@ -1,4 +1,4 @@
-package dev.migrationd.control.cli;
+package dev.migrationd.protocol.verify;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
@@ -30,100 +30,82 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 
 /**
- * Reads a v2 stream (libxc or libxl layer) with protocol.v2's readers into a summary, and checks what the
- * readers leave to the caller: HVM context structure, vCPU context sizes, and bytes after the end. Offsets
- * count from the start of the v2 stream (StreamAnalyzer turns them into file offsets).
+ * Reads a v2 stream (libxc or libxl layer) with protocol.v2's readers into a report, and checks what the
+ * readers leave to the caller: HVM context structure, PV vCPU contexts (sizes, and {@link PvStateCheck}), and
+ * bytes after the end. Offsets count from the start of the v2 stream ({@link StreamVerifier} turns them into
+ * file offsets). Owned by the verifying thread.
  */
-final class V2Analysis {
+final class V2Analysis extends StreamAnalysis {
     /** convert-legacy-stream -f libxc appends the legacy QEMU record raw after the libxc END. */
     static final String QEMU_SIG = "DeviceModelRecord0002";
-    private static final int READ_CHUNK = 1 << 16;
 
-    private final StreamSummary s;
     private long pos;
     private Width guestWidth;
+    private long p2mSize = -1;
     private final TreeSet<Integer> vcpus = new TreeSet<>();
-    private final List<String> hvmRecords = new ArrayList<>();
-    private final PvStateCheck pv = new PvStateCheck("X86_PV_VCPU_BASIC");
 
-    private V2Analysis(StreamSummary s) {
-        this.s = s;
+    private V2Analysis(Report s) {
+        super(s, "X86_PV_VCPU_BASIC");
     }
 
-    static void read(Path file, StreamFormatDetector.Detected d, StreamSummary s) throws IOException, StreamException {
-        new V2Analysis(s).run(file, d);
+    /** Reads the v2 stream that {@code in} is positioned at, to its end, into {@code s}. */
+    static void read(StreamInput in, DetectedStream d, Report s) throws IOException, StreamException {
+        new V2Analysis(s).run(in, d);
     }
 
-    private void run(Path file, StreamFormatDetector.Detected d) throws IOException, StreamException {
-        boolean libxl = d.kind() == StreamFormatDetector.Kind.V2_LIBXL;
+    private void run(StreamInput in, DetectedStream d) throws IOException, StreamException {
+        boolean libxl = d.kind() == DetectedStream.Kind.V2_LIBXL;
         LibxlReader lx = libxl ? new LibxlReader(StreamLimits.DEFAULT) : null;
         LibxcReader lc = libxl ? null : new LibxcReader(StreamLimits.DEFAULT);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            s.totalBytes = ch.size();
-            ch.position(d.streamStart());
-            ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
-            while (true) {
-                buf.clear();
-                if (ch.read(buf) < 0) {
-                    break;
-                }
-                buf.flip();
-                List<? extends V2Item> items = libxl ? lx.feed(buf) : lc.feed(buf);
-                for (V2Item item : items) {
-                    handle(item);
-                }
-                boolean done = libxl ? lx.isDone() : lc.isDone();
-                if (done) {
-                    trailing(ch, buf, libxl);
-                    break;
-                }
+        ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
+        while (true) {
+            buf.clear();
+            if (in.read(buf) < 0) {
+                break;
             }
-            if (libxl) {
-                lx.finish();
-            } else {
-                lc.finish();
+            buf.flip();
+            List<? extends V2Item> items = libxl ? lx.feed(buf) : lc.feed(buf);
+            for (V2Item item : items) {
+                handle(item);
             }
-        }
-        s.checkpoints = s.pagesPerCheckpoint.size();
-        if (!vcpus.isEmpty()) {
-            s.tail.put("vcpus", vcpus.size());
-        }
-        if (!hvmRecords.isEmpty()) {
-            s.tail.put("hvm_context_records", hvmRecords);
-        }
-        if (pv.overflowed()) {
-            s.tail.put("note", "more than " + PvStateCheck.MAX_TRACKED_TABLES + " page tables: CR3 type not checked");
-        }
-    }
-
-    private void trailing(FileChannel ch, ByteBuffer buf, boolean libxl) throws IOException, StreamException {
-        long start = pos;
-        long left = buf.remaining() + (ch.size() - ch.position());
-        if (left == 0) {
-            return;
+            boolean done = libxl ? lx.isDone() : lc.isDone();
+            if (done) {
+                trailing(in, buf, libxl);
+                break;
+            }
         }
         if (libxl) {
-            throw new RecordException("TRAILING_DATA", 0, start, left + " bytes after the libxl END record");
+            lx.finish();
+        } else {
+            lc.finish();
         }
+        s.checkpoints(s.checkpointsClosed());
+        endTail(vcpus.isEmpty() ? null : vcpus.size());
+    }
+
+    private void trailing(StreamInput in, ByteBuffer buf, boolean libxl) throws IOException, StreamException {
+        long start = pos;
         // bare libxc: only the raw QEMU record convert-legacy-stream appends may follow
         int sigLen = QEMU_SIG.length();
         ByteBuffer head = ByteBuffer.allocate(sigLen + 4).order(ByteOrder.LITTLE_ENDIAN);
         while (head.hasRemaining() && buf.hasRemaining()) {
             head.put(buf.get());
         }
-        while (head.hasRemaining() && ch.read(head) > 0) {
-            // fill
-        }
+        in.read(head);
         head.flip();
+        long left = head.remaining() + buf.remaining() + in.drain();
+        if (left == 0) {
+            return;
+        }
+        if (libxl) {
+            throw new RecordException("TRAILING_DATA", 0, start, left + " bytes after the libxl END record");
+        }
         byte[] sig = new byte[Math.min(sigLen, head.remaining())];
         head.get(sig);
         if (!QEMU_SIG.equals(new String(sig, StandardCharsets.ISO_8859_1)) || head.remaining() < 4) {
@@ -136,7 +118,7 @@ final class V2Analysis {
                     + (left - sigLen - 4) + " bytes follow");
         }
         s.item("QEMU_RECORD (raw, after END)", left);
-        s.tail.put("qemu_record", QEMU_SIG + ", " + len + " bytes");
+        s.tail("qemu_record", QEMU_SIG + ", " + len + " bytes");
         pos += left;
     }
 
@@ -148,27 +130,26 @@ final class V2Analysis {
         switch (item) {
             case ImageHeader h -> {
                 s.item("IMAGE_HEADER", 24);
-                s.tail.put("libxc_version", h.version());
+                s.tail("libxc_version", h.version());
                 pos += 24;
             }
             case DomainHeader h -> {
                 s.item("DOMAIN_HEADER", 16);
-                s.guestType = h.guestType();
-                s.guestTypeSource = "domain header";
-                s.tail.put("xen_version", h.xenMajor() + "." + h.xenMinor()
+                s.guestType(h.guestType(), Report.Source.DOMAIN_HEADER);
+                s.tail("xen_version", h.xenMajor() + "." + h.xenMinor()
                         + (h.isConvertedFromLegacy() ? " (converted from legacy)" : ""));
                 pos += 16;
             }
             case LibxlHeader h -> {
                 s.item("LIBXL_HEADER", 16);
-                s.tail.put("libxl_legacy_converted", h.legacy());
+                s.tail("libxl_legacy_converted", h.legacy());
                 pos += 16;
             }
             case LibxlRecord r -> {
                 long n = framed(r.bodyLength());
                 s.item("LIBXL_" + r.type().name(), n);
                 if (r instanceof EmulatorRecord e && e.type() == LibxlRecordType.EMULATOR_CONTEXT) {
-                    s.tail.put("emulator_context_bytes", e.data().remaining());
+                    s.tail("emulator_context_bytes", e.data().remaining());
                 }
                 pos += n;
             }
@@ -190,17 +171,18 @@ final class V2Analysis {
             }
             case X86PvInfo info -> {
                 guestWidth = info.guestWidth() == 8 ? Width.W64 : Width.W32;
-                s.guestWidth = guestWidth;
+                s.guestWidth(guestWidth);
             }
             case X86PvP2mFrames f -> {
-                s.p2mSize = f.endPfn() + 1;
-                s.tail.put("p2m_frames", f.frameCount());
+                p2mSize = f.endPfn() + 1;
+                s.p2mSize(p2mSize);
+                s.tail("p2m_frames", f.frameCount());
             }
             case VcpuRecord v -> {
                 if (v.type() == RecordType.X86_PV_VCPU_BASIC) {
                     vcpus.add(v.vcpuId());
                     int size = v.data().remaining();
-                    if (guestWidth == null || s.p2mSize < 0) {
+                    if (guestWidth == null || p2mSize < 0) {
                         throw new RecordException(r.type().name(), r.type().code(), start,
                                 "vcpu record before X86_PV_INFO and X86_PV_P2M_FRAMES");
                     }
@@ -211,39 +193,31 @@ final class V2Analysis {
                     }
                     byte[] ctx = new byte[size];
                     v.data().get(ctx);
-                    pv.vcpu(v.vcpuId(), ctx, guestWidth, s.p2mSize, start);
+                    pv.vcpu(v.vcpuId(), ctx, guestWidth, p2mSize, start);
                 }
             }
-            case TscInfo t -> s.tail.put("tsc", "mode " + t.mode() + ", " + t.khz() + " kHz, " + t.nsec() + " ns, incarnation "
+            case TscInfo t -> s.tail("tsc", "mode " + t.mode() + ", " + t.khz() + " kHz, " + t.nsec() + " ns, incarnation "
                     + t.incarnation());
             case HvmParams hp -> {
                 List<String> ps = new ArrayList<>();
                 for (HvmParams.Param p : hp.params()) {
                     ps.add(p.index() + "=0x" + Long.toHexString(p.value()));
                 }
-                @SuppressWarnings("unchecked")
-                List<String> all = (List<String>) s.tail.computeIfAbsent("hvm_params", k -> new ArrayList<String>());
-                all.addAll(ps);
+                s.tailList("hvm_params").addAll(ps);
             }
             case BlobRecord b when b.type() == RecordType.HVM_CONTEXT -> {
-                HvmContext ctx = HvmContext.parse(MemorySegment.ofBuffer(b.data()), start + 8);
-                hvmRecords.clear();
-                hvmRecords.add("HEADER");
-                for (HvmContext.Entry e : ctx.entries()) {
-                    hvmRecords.add(e.type() + "[" + e.instance() + "]");
-                }
-                hvmRecords.add("END");
+                hvmContext(HvmContext.parse(MemorySegment.ofBuffer(b.data()), start + 8));
             }
             default -> {
                 if (r.type() == RecordType.CHECKPOINT) {
                     s.endCheckpoint();
                 } else if (r.type() == RecordType.SHARED_INFO) {
-                    s.tail.put("shared_info", "4096 bytes");
+                    s.tail("shared_info", "4096 bytes");
                 }
             }
         }
         if (r.type() == RecordType.END) {
-            if (s.guestType == GuestType.PV && vcpus.isEmpty()) {
+            if (s.guestType() == GuestType.PV && vcpus.isEmpty()) {
                 throw new RecordException("END", 0, start, "PV stream without any X86_PV_VCPU_BASIC record");
             }
             s.endCheckpoint();
