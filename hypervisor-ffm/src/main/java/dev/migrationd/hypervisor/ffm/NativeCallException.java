@@ -1,17 +1,18 @@
-package dev.migrationd.hypervisor.xen;
+package dev.migrationd.hypervisor.ffm;
 
 import dev.migrationd.hypervisor.HypervisorException;
 
 /**
- * A failed call into a Xen library, as one line naming the call, its arguments, the return code and
+ * A failed native call (libc, a Xen library), as one line naming the call, its arguments, the return code and
  * {@code errno} with its {@code strerror} text, e.g.
  * {@code "xc_domain_pause domain=7: xc_domain_pause(domid=7) returned -1: errno 3 (No such process)"}.
  */
-public final class XenCallException extends HypervisorException {
+public final class NativeCallException extends HypervisorException {
 
     private final String call;
     private final long returnCode;
     private final int errno;
+    private final String problem;
 
     /**
      * @param call     the C function, e.g. {@code xc_domain_pause}
@@ -21,11 +22,17 @@ public final class XenCallException extends HypervisorException {
      * @param errno    the captured {@code errno}
      * @param strerror {@code strerror(errno)}
      */
-    public XenCallException(String call, String domain, String args, long rc, int errno, String strerror) {
-        super(call, domain, call + "(" + args + ") returned " + rc + ": errno " + errno + " (" + strerror + ")");
+    public NativeCallException(String call, String domain, String args, long rc, int errno, String strerror) {
+        this(call, domain, call + "(" + args + ") returned " + rc + ": errno " + errno + " (" + strerror + ")", rc,
+                errno);
+    }
+
+    private NativeCallException(String call, String domain, String problem, long rc, int errno) {
+        super(call, domain, problem);
         this.call = call;
         this.returnCode = rc;
         this.errno = errno;
+        this.problem = problem;
     }
 
     /** The C function that failed. */
@@ -39,5 +46,13 @@ public final class XenCallException extends HypervisorException {
 
     public int errno() {
         return errno;
+    }
+
+    /**
+     * The failure without the operation prefix, {@code "call(args) returned rc: errno N (text)"}: for a caller
+     * that reports it as part of its own operation.
+     */
+    public String problem() {
+        return problem;
     }
 }
