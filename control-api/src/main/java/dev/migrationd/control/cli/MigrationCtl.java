@@ -22,6 +22,7 @@ import java.util.Map;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 
 /**
  * {@code migrationctl}: the command-line front of migrationd. The command families live in sub-packages
@@ -34,6 +35,9 @@ import picocli.CommandLine.Command;
             WatchCommand.class, CancelCommand.class, ListMigrationsCommand.class, ListDomainsCommand.class,
             DomainCommand.class, SaveCommand.class, RestoreCommand.class})
 public final class MigrationCtl implements Runnable {
+
+    @Mixin(name = GlobalOptions.MIXIN)
+    GlobalOptions global;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,22 +1,20 @@
 package dev.migrationd.control.cli.daemon;
 
+import dev.migrationd.control.cli.GlobalOptions;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * The base of every command that talks to one daemon: it gets {@code --daemon} and {@code --format}, a
- * connection for the duration of {@link #call(Connection)}, stdout for results and stderr for diagnostics.
+ * The base of every command that talks to one daemon: it dials the daemon the global {@code --daemon} names and
+ * prints as {@code --format} says ({@link GlobalOptions}), with a connection for the duration of
+ * {@link #call(Connection)}, stdout for results and stderr for diagnostics.
  * gRPC failures are turned into messages and exit codes in one place, {@link GrpcFailures}. Runs on the thread
  * that executes the command line.
  */
 public abstract class DaemonCommand implements Callable<Integer> {
-
-    @Mixin
-    private ClientOptions client;
 
     @Spec
     private CommandSpec spec;
@@ -37,12 +35,7 @@ public abstract class DaemonCommand implements Callable<Integer> {
 
     /** Whether results are printed as JSON ({@code --format json}). */
     protected final boolean json() {
-        return client.json();
-    }
-
-    /** The daemon address this command dials. */
-    final String address() {
-        return client.address();
+        return GlobalOptions.of(spec).json();
     }
 
     @Override
@@ -50,7 +43,7 @@ public abstract class DaemonCommand implements Callable<Integer> {
         validate();
         Connection c;
         try {
-            c = client.connect();
+            c = Connection.open(GlobalOptions.of(spec).address());
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }

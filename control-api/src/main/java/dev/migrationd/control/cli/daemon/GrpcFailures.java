@@ -1,6 +1,7 @@
 package dev.migrationd.control.cli.daemon;
 
 import dev.migrationd.control.cli.ExitCode;
+import dev.migrationd.control.cli.GlobalOptions;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.Locale;
@@ -17,7 +18,7 @@ public final class GrpcFailures {
      * status (the daemon refused): {@link ExitCode#REFUSED} with the daemon's reason.
      */
     public static int exitCode(StatusRuntimeException e, CommandLine cl) {
-        String addr = cl.getCommand() instanceof DaemonCommand dc ? dc.address() : "?";
+        String addr = GlobalOptions.of(cl.getCommandSpec()).address();
         Status s = e.getStatus();
         String what = s.getDescription() == null ? s.getCode().toString() : s.getDescription();
         if (s.getCause() != null && s.getCause().getMessage() != null) {
@@ -27,7 +28,7 @@ public final class GrpcFailures {
         int code;
         if (s.getCode() == Status.Code.UNAVAILABLE || s.getCode() == Status.Code.DEADLINE_EXCEEDED) {
             err.println("migrationctl: cannot reach the daemon at " + addr + " (" + what
-                    + "); is migrationd running there? Set --daemon HOST:PORT or $" + ClientOptions.ADDR_ENV + ".");
+                    + "); is migrationd running there? Set --daemon HOST:PORT or $" + GlobalOptions.ADDR_ENV + ".");
             code = ExitCode.UNREACHABLE;
         } else {
             err.println("migrationctl: " + s.getCode().name().toLowerCase(Locale.ROOT).replace('_', ' ') + ": " + what);

@@ -54,7 +54,7 @@ public final class StreamSynthCommand implements Callable<Integer> {
     @Option(names = "--compress", description = "Remus checkpoint compression (legacy only, needs --checkpoints >= 2).")
     boolean compress;
 
-    @Option(names = "--format", paramLabel = "legacy|v2", defaultValue = "legacy",
+    @Option(names = "--stream-format", paramLabel = "legacy|v2", defaultValue = "legacy",
             description = "Stream format (default: ${DEFAULT-VALUE}).")
     Format format;
 

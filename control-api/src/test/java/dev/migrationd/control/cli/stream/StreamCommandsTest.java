@@ -139,7 +139,7 @@ class StreamCommandsTest {
         assertEquals(String.valueOf(expected.stream().mapToLong(Long::longValue).sum()), jsonEval(j, "d['pages']['NOTAB']"));
         // the same guest as v2: the same checkpoints
         Path v2 = synth("hvm.v2", "--guest", "hvm", "--width", "64", "--pages", "4096", "--checkpoints", "3",
-                "--format", "v2", "--layer", "libxc");
+                "--stream-format", "v2", "--layer", "libxc");
         Run rv = run("stream", "inspect", v2.toString(), "--format", "json");
         assertEquals(0, rv.exit(), rv.err());
         assertEquals(expected.toString(), jsonEval(rv.out(), "d['pages_per_checkpoint']"));
@@ -175,8 +175,8 @@ class StreamCommandsTest {
 
     @Test
     void verifyAcceptsSynthesisedStreamsOfEveryFormat() {
-        for (String[] f : new String[][] {{"--format", "legacy"}, {"--format", "v2", "--layer", "libxc"},
-            {"--format", "v2", "--layer", "libxl"}}) {
+        for (String[] f : new String[][] {{"--stream-format", "legacy"}, {"--stream-format", "v2", "--layer", "libxc"},
+            {"--stream-format", "v2", "--layer", "libxl"}}) {
             Path p = synth("s-" + String.join("", f), Stream.concat(Stream.of("--guest", "hvm", "--width", "64",
                     "--pages", "64"), Arrays.stream(f)).toArray(String[]::new));
             Run r = run("stream", "verify", p.toString());
