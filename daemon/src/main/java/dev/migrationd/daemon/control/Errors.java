@@ -1,6 +1,6 @@
 package dev.migrationd.daemon.control;
 
-import dev.migrationd.daemon.engine.EngineException;
+import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.hypervisor.HypervisorException;
 import io.grpc.Status;
 import io.grpc.StatusException;

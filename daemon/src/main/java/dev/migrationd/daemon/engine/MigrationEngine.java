@@ -1,5 +1,30 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.file.RestoreRequest;
+import dev.migrationd.daemon.engine.file.RestoreResult;
+import dev.migrationd.daemon.engine.file.SaveRequest;
+import dev.migrationd.daemon.engine.file.SaveRestore;
+import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.handover.HandoverContext;
+import dev.migrationd.daemon.engine.handover.HandoverSettings;
+import dev.migrationd.daemon.engine.handover.InDoubtResolver;
+import dev.migrationd.daemon.engine.handover.IncomingMigration;
+import dev.migrationd.daemon.engine.handover.OutgoingMigration;
+import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.run.CancelOutcome;
+import dev.migrationd.daemon.engine.run.Direction;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.MigrationRun;
+import dev.migrationd.daemon.engine.run.MigrationSummary;
 import dev.migrationd.hypervisor.Capability;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
@@ -41,7 +66,7 @@ import org.slf4j.LoggerFactory;
  * source: resumes guests of migrations that had not committed) and resolves migrations left in doubt in
  * the background. {@link #close()} cancels what has not passed the commit point and waits for the rest.
  */
-public final class MigrationEngine implements AutoCloseable, EngineContext {
+public final class MigrationEngine implements AutoCloseable, HandoverContext {
 
     private static final Logger LOG = LoggerFactory.getLogger(MigrationEngine.class);
 
@@ -73,6 +98,11 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     /** The configuration this engine runs with. */
     public EngineConfig config() {
+        return config;
+    }
+
+    @Override
+    public HandoverSettings settings() {
         return config;
     }
 
@@ -378,7 +408,7 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
 
     /** Saves a domain to a file, synchronously (on the caller's thread). */
     public SaveResult save(SaveRequest request) throws EngineException {
-        return withDomainExclusive(request.domain(), "save", () -> SaveRestore.save(config, request));
+        return withDomainExclusive(request.domain(), "save", () -> SaveRestore.save(config.hypervisor(), config.ticker(), request));
     }
 
     /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */
@@ -424,7 +454,7 @@ public final class MigrationEngine implements AutoCloseable, EngineContext {
             throw new EngineException.DomainBusyException(request.name(), owner);
         }
         try {
-            return SaveRestore.restore(config, request);
+            return SaveRestore.restore(config.hypervisor(), config.ticker(), request);
         } finally {
             busy.remove(request.name(), id);
         }

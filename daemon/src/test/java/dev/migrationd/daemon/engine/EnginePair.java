@@ -2,6 +2,15 @@ package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.fake.FakeDomain;
 import dev.migrationd.daemon.engine.fake.FakeHypervisor;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerConnector;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
 import dev.migrationd.daemon.transport.PeerTransport;

@@ -3,6 +3,10 @@ package dev.migrationd.daemon.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.MigrationSummary;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Path;
 import java.util.List;

@@ -6,6 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.file.RestoreRequest;
+import dev.migrationd.daemon.engine.file.RestoreResult;
+import dev.migrationd.daemon.engine.file.SaveRequest;
+import dev.migrationd.daemon.engine.file.SaveRestore;
+import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.testing.XenTools;

@@ -5,6 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.file.RestoreRequest;
+import dev.migrationd.daemon.engine.file.RestoreResult;
+import dev.migrationd.daemon.engine.file.SaveRequest;
+import dev.migrationd.daemon.engine.file.SaveRestore;
+import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.stream.FormatWriter;
+import dev.migrationd.daemon.engine.stream.StreamOut;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.testing.XenTools;

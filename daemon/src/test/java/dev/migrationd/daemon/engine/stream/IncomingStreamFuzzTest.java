@@ -1,0 +1,56 @@
+package dev.migrationd.daemon.engine.stream;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.migrationd.daemon.engine.fake.FakeHypervisor;
+import dev.migrationd.hypervisor.Domain;
+import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.Width;
+import java.nio.ByteBuffer;
+import java.util.UUID;
+import org.junit.jupiter.api.Tag;
+
+/**
+ * Jazzer fuzz test of the destination's apply path: arbitrary bytes arriving as a migration stream
+ * (any split) for an offered 16-page guest either apply or fail with a StreamException or a
+ * HypervisorException — never another exception, a write outside the guest, a hang or an allocation
+ * sized by the input. Byte 0 picks PV/HVM and the split point; the rest is the stream. Seeds are
+ * streams the engine writes ({@code IncomingStreamFuzzTestInputs/}); a plain {@code verify} replays them
+ * (surefire execution {@code fuzz}). Fuzz with
+ * {@code JAZZER_FUZZ=1 bin/build -pl daemon -am test -Dtest=IncomingStreamFuzzTest -Dsurefire.failIfNoSpecifiedTests=false}.
+ */
+@Tag("fuzz")
+class IncomingStreamFuzzTest {
+
+    static final long PAGES = 16;
+
+    @FuzzTest(maxDuration = "20s")
+    void applyOnlyFailsWithStreamOrHypervisorErrors(byte[] input) throws Exception {
+        if (input.length < 1) {
+            return;
+        }
+        GuestType type = (input[0] & 1) == 0 ? GuestType.HVM : GuestType.PV;
+        int split = 1 + ((input[0] & 0xFF) >>> 1) * Math.max(1, (input.length - 1) / 128);
+        FakeHypervisor hv = new FakeHypervisor("fuzz");
+        Domain d = hv.createForRestore(new DomainShape("g", UUID.nameUUIDFromBytes(new byte[] {1}), PAGES, 2, type, Width.W64));
+        try {
+            StreamApplier applier = new StreamApplier(d, d.info().shape(), () -> { });
+            ByteBuffer all = ByteBuffer.wrap(input, 1, input.length - 1);
+            int cut = Math.min(all.remaining(), split);
+            ByteBuffer first = all.slice(all.position(), cut);
+            ByteBuffer second = all.slice(all.position() + cut, all.remaining() - cut);
+            applier.feed(first);
+            if (!applier.complete()) {
+                applier.feed(second);
+            }
+            applier.finish();
+            applier.completeRestore();
+        } catch (StreamException | HypervisorException expected) {
+            // a clear, typed failure: what the destination turns into Failed{reason}
+        } finally {
+            d.destroy();
+        }
+    }
+}
