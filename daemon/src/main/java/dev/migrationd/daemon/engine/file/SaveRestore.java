@@ -1,6 +1,5 @@
 package dev.migrationd.daemon.engine.file;
 
-import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.precopy.PageSender;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
@@ -126,7 +125,7 @@ public final class SaveRestore {
         } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
             undoSave(domain, partial, paused, logEnabled);
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
-                    + OutgoingMigration.describe(e), e);
+                    + MigrationAbort.describe(e), e);
         }
         try {
             if (logEnabled) {
@@ -146,7 +145,7 @@ public final class SaveRestore {
         } catch (IOException | HypervisorException e) {
             undoSave(domain, partial, paused, false);
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
-                    + OutgoingMigration.describe(e), e);
+                    + MigrationAbort.describe(e), e);
         } finally {
             LOG.debug("event=save_time domain={} ms={}", req.domain(), (ticker.nanoTime() - t0) / 1_000_000);
         }
@@ -216,7 +215,7 @@ public final class SaveRestore {
                     GuestType.valueOf(p.getProperty("guestType")), Width.ofBits(Integer.parseInt(p.getProperty("guestWidth")))), f);
         } catch (IOException | RuntimeException e) {
             throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, meta + " is not valid save metadata: "
-                    + OutgoingMigration.describe(e), e);
+                    + MigrationAbort.describe(e), e);
         }
     }
 
@@ -255,7 +254,7 @@ public final class SaveRestore {
         } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
             destroyQuietly(domain);
             throw new EngineException(e instanceof StreamException ? EngineException.Kind.INVALID_ARGUMENT
-                    : EngineException.Kind.INTERNAL, "restore from " + req.file() + " failed: " + OutgoingMigration.describe(e), e);
+                    : EngineException.Kind.INTERNAL, "restore from " + req.file() + " failed: " + MigrationAbort.describe(e), e);
         }
     }
 

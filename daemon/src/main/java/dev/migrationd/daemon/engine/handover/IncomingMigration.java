@@ -79,7 +79,7 @@ public final class IncomingMigration extends MigrationRun {
     @Override
     public void run() {
         startNanos = ticker.nanoTime();
-        Ending ending = attempt(this::receive, OutgoingMigration::describe);
+        Ending ending = attempt(this::receive, MigrationAbort::describe);
         MigrationResult.Outcome outcome = ending.outcome();
         String reason = ending.reason();
         MigrationPhase terminal = cleanup(outcome, reason);

@@ -130,16 +130,11 @@ public final class OutgoingMigration extends MigrationRun {
                 Thread.currentThread().interrupt();
             }
         }
-        return describe(e);
+        return MigrationAbort.describe(e);
     }
 
     /** How long a failed send waits for the destination's Failed message. */
     static final Duration PEER_REASON_WAIT = Duration.ofMillis(200);
-
-    public static String describe(Throwable e) {
-        String m = e.getMessage();
-        return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
-    }
 
     private void migrate() throws IOException, HypervisorException, MigrationAbort, InterruptedException {
         HandoverSettings cfg = engine.settings();
@@ -228,7 +223,7 @@ public final class OutgoingMigration extends MigrationRun {
             completionNanos = ticker.nanoTime() - goNanos;
         } catch (IOException | MigrationAbort e) {
             // not heard: in doubt; cleanup() resolves it
-            throw new InDoubt(describe(e));
+            throw new InDoubt(MigrationAbort.describe(e));
         }
     }
 
@@ -324,7 +319,7 @@ public final class OutgoingMigration extends MigrationRun {
         } catch (TimeoutException e) {
             return; // nothing queued: the usual case
         } catch (IOException e) {
-            throw MigrationAbort.failed(describe(e));
+            throw MigrationAbort.failed(MigrationAbort.describe(e));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw MigrationAbort.failed("interrupted");
@@ -489,30 +484,25 @@ public final class OutgoingMigration extends MigrationRun {
             return new MigrationPhase.Done();
         }
         advance(new MigrationPhase.InDoubt(inDoubtReason));
-        Resolution r = InDoubtResolver.resolve(engine, info.id(), info.peer());
-        return switch (r) {
+        Optional<HandoverMessage.Resolution> answer = InDoubtResolver.resolve(engine, info.id(), info.peer());
+        if (answer.isEmpty()) {
+            // engine closing: the journal says COMMITTING; recovery at the next start resolves it
+            return new MigrationPhase.Failed("in doubt at shutdown: guest left paused; resolved at the next start");
+        }
+        return switch (answer.get()) {
             case COMMITTED -> {
                 destroyCommitted();
                 yield new MigrationPhase.Done();
             }
-            case NOT_COMMITTED -> {
+            // a destination that does not know the id never journaled COMMITTED for it
+            case NOT_COMMITTED, UNKNOWN -> {
                 committing = false;
                 restoreGuest();
                 String why = "destination did not commit (" + inDoubtReason + "); guest resumed on the source";
                 journalQuietly(Journal.State.FAILED, why);
                 yield new MigrationPhase.Failed(why);
             }
-            case GAVE_UP -> {
-                // engine closing: the journal says COMMITTING; recovery at the next start resolves it
-                yield new MigrationPhase.Failed("in doubt at shutdown: guest left paused; resolved at the next start");
-            }
         };
-    }
-
-    public enum Resolution {
-        COMMITTED,
-        NOT_COMMITTED,
-        GAVE_UP
     }
 
     private void destroyCommitted() {

@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +31,11 @@ import org.slf4j.LoggerFactory;
  * {@code ts=2026-11-25T22:00:00Z id=… role=source state=COMMITTING domain=vm1 peer=hostB guest=HVM}.
  * A torn last line (crash mid-write) is ignored when read back.
  *
- * <p>Threading: {@link #append} is safe from any thread (a lock serialises appends).
+ * <p>The journal also answers what it has made durable: the last state of each migration, read back
+ * when it is opened and updated after each forced append ({@link #lastState}).
+ *
+ * <p>Threading: {@link #append} is safe from any thread (a lock serialises appends); {@link #lastState}
+ * too (a concurrent map).
  */
 public final class Journal implements AutoCloseable {
 
@@ -87,10 +93,19 @@ public final class Journal implements AutoCloseable {
     private final Path file;
     private final FileChannel channel;
     private final ReentrantLock lock = new ReentrantLock();
+    /** What the file held when it was opened, in file order. */
+    private final List<Entry> replayed;
+    /** The last state of each migration ({@link #key}), as the file holds it. */
+    private final Map<String, State> lastStates = new ConcurrentHashMap<>();
 
+    /** Opens (or creates) the journal in {@code stateDir} for appending, reading back what it holds first. */
     public Journal(Path stateDir) throws IOException {
         Files.createDirectories(stateDir);
         this.file = stateDir.resolve(FILE_NAME);
+        this.replayed = List.copyOf(read(stateDir));
+        for (Entry e : replayed) {
+            lastStates.put(key(e.role(), e.id()), e.state());
+        }
         this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND);
         terminateTornLine();
@@ -116,6 +131,20 @@ public final class Journal implements AutoCloseable {
         return file;
     }
 
+    /** Every well-formed entry the file held when this journal was opened, in file order (what recovery replays). */
+    public List<Entry> replayed() {
+        return replayed;
+    }
+
+    /** The last state journaled for migration {@code id} in {@code role}, if any. */
+    public Optional<State> lastState(Role role, String id) {
+        return Optional.ofNullable(lastStates.get(key(role, id)));
+    }
+
+    private static String key(Role role, String id) {
+        return role + "/" + id;
+    }
+
     /** Appends one line and forces it to disk. */
     public void append(Entry e) throws IOException {
         StringBuilder line = new StringBuilder(128);
@@ -132,6 +161,7 @@ public final class Journal implements AutoCloseable {
                 channel.write(bytes);
             }
             channel.force(false);
+            lastStates.put(key(e.role(), e.id()), e.state());
         } finally {
             lock.unlock();
         }
@@ -164,7 +194,7 @@ public final class Journal implements AutoCloseable {
     public static Map<String, Entry> lastById(List<Entry> entries) {
         Map<String, Entry> last = new LinkedHashMap<>();
         for (Entry e : entries) {
-            last.put(e.role() + "/" + e.id(), e);
+            last.put(key(e.role(), e.id()), e);
         }
         return last;
     }

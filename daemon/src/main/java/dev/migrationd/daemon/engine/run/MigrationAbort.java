@@ -25,4 +25,10 @@ public final class MigrationAbort extends Exception {
     public static MigrationAbort failed(String reason) {
         return new MigrationAbort(MigrationResult.Outcome.FAILED, reason);
     }
+
+    /** The one-line reason a failure gives: its message, or its type when it has none. */
+    public static String describe(Throwable e) {
+        String m = e.getMessage();
+        return m == null || m.isEmpty() ? e.getClass().getSimpleName() : m;
+    }
 }
