@@ -13,7 +13,7 @@ import dev.migrationd.daemon.engine.file.SaveResult;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationResult;
-import dev.migrationd.daemon.engine.stream.FormatWriter;
+import dev.migrationd.daemon.engine.stream.SourceStream;
 import dev.migrationd.daemon.engine.stream.StreamOut;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
@@ -143,7 +143,7 @@ class V2StreamTest {
         Path file = dir.resolve("pages.v2");
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
                 java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
-            FormatWriter w = FormatWriter.of(MigrationOptions.StreamFormat.V2, StreamOut.to(ch), d, d.info());
+            SourceStream w = SourceStream.of(MigrationOptions.StreamFormat.V2, StreamOut.to(ch), d, d.info());
             w.writeHeader();
             // a batch of only invalid PFNs is still written in v2, each with its PFN (legacy drops it)
             assertTrue(w.writePages(new long[] {7, 9}, new dev.migrationd.protocol.PageType[] {

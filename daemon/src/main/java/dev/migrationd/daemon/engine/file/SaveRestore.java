@@ -5,8 +5,8 @@ import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.run.Ticker;
-import dev.migrationd.daemon.engine.stream.FormatWriter;
-import dev.migrationd.daemon.engine.stream.StreamInput;
+import dev.migrationd.daemon.engine.stream.DestinationStream;
+import dev.migrationd.daemon.engine.stream.SourceStream;
 import dev.migrationd.daemon.engine.stream.StreamOut;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.Domain;
@@ -34,7 +34,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Save to and restore from a file, through the same stream writer, page sender and applier a
+ * Save to and restore from a file, through the same source stream, page sender and destination stream a
  * migration uses. The file holds exactly the save stream in the requested format (legacy, or the libxc
  * layer of v2, which Xen's {@code verify-stream-v2 -f libxc} accepts); a sidecar {@code FILE.meta}
  * (properties) records the format and the domain's shape, which neither stream carries up front (vCPU
@@ -87,8 +87,8 @@ public final class SaveRestore {
              DirtyBitmap toSend = new DirtyBitmap(info.p2mSize());
              DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
             StreamOut out = StreamOut.to(ch);
-            FormatWriter writer = FormatWriter.of(req.format(), out, domain, info);
-            PageSender sender = new PageSender(domain.memory(), writer, out, 0, ticker, () -> { });
+            SourceStream stream = SourceStream.of(req.format(), out, domain, info);
+            PageSender sender = new PageSender(domain.memory(), stream, out, 0, ticker, () -> { });
             if (req.live()) {
                 domain.dirtyLog().enable();
                 logEnabled = true;
@@ -97,7 +97,7 @@ public final class SaveRestore {
                 paused = true;
                 pausedAt = ticker.nanoTime();
             }
-            writer.writeHeader();
+            stream.writeHeader();
             domain.memory().populated(toSend);
             if (req.live()) {
                 long dirty;
@@ -115,11 +115,11 @@ public final class SaveRestore {
                 }
             }
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
-            writer.writeStopAndCopy(tsc);
+            stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
-            writer.writeEndOfBody();
-            writer.writeTail();
+            stream.writeEndOfBody();
+            stream.writeTail();
             ch.force(true);
             bytes = out.bytes();
         } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
@@ -229,25 +229,25 @@ public final class SaveRestore {
                 throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
             }
             domain = hypervisor.createForRestore(shape);
-            StreamInput applier = StreamInput.of(saved.format(), domain, shape, () -> { });
+            DestinationStream stream = DestinationStream.of(saved.format(), domain, shape, () -> { });
             try (FileChannel ch = FileChannel.open(req.file(), StandardOpenOption.READ)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK);
                 while (ch.read(buf.clear()) >= 0) {
                     buf.flip();
-                    applier.feed(buf);
+                    stream.feed(buf);
                     if (buf.hasRemaining()) {
                         throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, req.file()
-                                + ": bytes after the end of the save stream at offset " + applier.offset());
+                                + ": bytes after the end of the save stream at offset " + stream.offset());
                     }
                 }
             }
-            applier.finish();
-            applier.completeRestore();
+            stream.finish();
+            stream.completeRestore();
             if (!req.paused()) {
                 domain.resume();
             }
-            LOG.info("event=restored domain={} file={} bytes={} paused={}", req.name(), req.file(), applier.offset(), req.paused());
-            return new RestoreResult(req.name(), applier.offset(), req.paused(), Duration.ofNanos(ticker.nanoTime() - t0));
+            LOG.info("event=restored domain={} file={} bytes={} paused={}", req.name(), req.file(), stream.offset(), req.paused());
+            return new RestoreResult(req.name(), stream.offset(), req.paused(), Duration.ofNanos(ticker.nanoTime() - t0));
         } catch (EngineException e) {
             destroyQuietly(domain);
             throw e;

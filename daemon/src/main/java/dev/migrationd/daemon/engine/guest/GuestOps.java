@@ -4,281 +4,139 @@ import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
-import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.Bytes;
-import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
-import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.v2.LibxcItem;
+import dev.migrationd.protocol.v2.LibxcWriter;
+import dev.migrationd.protocol.v2.RecordType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
- * What differs between PV and HVM guests, on both ends (STYLE.md 10, after Xen's {@code xc_sr_save_ops}
- * / {@code xc_sr_restore_ops}): the stream header, the per-type chunks before the end of the body, the
- * tail, and the destination's handling of each. The generic loops ({@link dev.migrationd.daemon.engine.handover.OutgoingMigration},
- * {@link dev.migrationd.daemon.engine.stream.StreamApplier}) know no guest type.
+ * What differs between PV and HVM guests, on both ends and in both stream formats, after Xen's
+ * {@code xc_sr_save_ops} / {@code xc_sr_restore_ops}: the static data before any page, the per-type state
+ * after the last page, and the destination's handling of each. {@link PvOps} and {@link HvmOps} hold one
+ * guest type each; the format classes of the stream package call them at the points where a guest type
+ * matters and never look at the guest type themselves.
+ *
+ * <p>One {@link Source} or {@link Destination} per stream, confined to the thread that drives it.
  */
 public final class GuestOps {
 
     private GuestOps() {
     }
 
-    /** Source side. One instance per stream; methods are called once each, in this order. */
-    public interface Save {
-        /** The header (static data) before any page. */
-        void writeHeader(LegacyStreamWriter w) throws IOException, HypervisorException;
+    /** The source's side of one guest type: what it writes, in either format. Called once each, in this order. */
+    public abstract static sealed class Source permits PvOps.Source, HvmOps.Source {
+        /** The domain being sent (paused from the end of body on). */
+        protected final Domain domain;
+        protected final DomainInfo info;
 
-        /** After the last page batch (guest paused): VCPU_INFO, per-type chunks, LAST_CHECKPOINT, end of body. */
-        void writeEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException;
+        Source(Domain domain, DomainInfo info) {
+            this.domain = domain;
+            this.info = info;
+        }
 
-        /** The tail: vCPU and platform state (guest paused). */
-        void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException;
+        /** Legacy: the header (static data) before any page. */
+        public abstract void writeLegacyHeader(LegacyStreamWriter w) throws IOException, HypervisorException;
+
+        /** Legacy, after the last page batch (guest paused): VCPU_INFO, per-type chunks, LAST_CHECKPOINT, end of body. */
+        public abstract void writeLegacyEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException;
+
+        /** Legacy: the tail, vCPU and platform state (guest paused). */
+        public abstract void writeLegacyTail(LegacyStreamWriter w) throws IOException, HypervisorException;
+
+        /** v2, after the domain header: the static data up to and including STATIC_DATA_END, and what precedes memory. */
+        public abstract void writeV2StaticData(LibxcWriter w) throws IOException, HypervisorException;
+
+        /** v2, after X86_TSC_INFO (guest paused): vCPU and platform state, up to END (exclusive). */
+        public abstract void writeV2Tail(LibxcWriter w) throws IOException, HypervisorException;
     }
 
-    /** Destination side: the per-type items of the stream, and the state applied once it is complete. */
-    public interface Restore {
-        /** A header, metadata or tail item the generic applier does not handle itself. */
-        void accept(LegacyItem item) throws StreamException, HypervisorException;
+    /** The destination's side of one guest type: the items only it has, in either format, checked against the offer. */
+    public abstract static sealed class Destination permits PvOps.Destination, HvmOps.Destination {
+        /** The domain being restored (paused). */
+        protected final Domain domain;
+        /** The guest the offer (or the save file's metadata) announced. */
+        protected final DomainShape shape;
+        private final LongSupplier offset;
 
-        /** The whole stream arrived: apply the collected vCPU and platform state to the (paused) domain. */
-        void complete() throws HypervisorException, StreamException;
+        Destination(Domain domain, DomainShape shape, LongSupplier offset) {
+            this.domain = domain;
+            this.shape = shape;
+            this.offset = offset;
+        }
+
+        /** Legacy: a header, metadata or tail item the generic applier does not handle itself. */
+        public abstract void applyLegacy(LegacyItem item) throws StreamException, HypervisorException;
+
+        /** v2: applies a record of this guest type; false when the record is not one. */
+        public abstract boolean applyV2(LibxcItem item) throws StreamException, HypervisorException;
+
+        /** v2: PAGE_DATA arrived; throws when this guest type needs another record before memory. */
+        public abstract void checkV2Memory() throws StreamException;
+
+        /** v2: END arrived; throws when a record this guest type needs is missing. */
+        public abstract void checkV2End() throws StreamException;
+
+        /** The whole stream arrived: apply what was collected to the (paused) domain. */
+        public abstract void complete() throws HypervisorException, StreamException;
+
+        /** A legacy item that does not fit the offer or the guest type. */
+        final RecordException mismatch(LegacyItem item, String problem) {
+            return new RecordException(item.itemName(), 0, offset.getAsLong(), problem);
+        }
+
+        /** A v2 record that does not fit the offer or the stream so far. */
+        final RecordException bad(RecordType t, String problem) {
+            return new RecordException(t.name(), t.code(), offset.getAsLong(), problem);
+        }
+
+        /** The stream's header must describe the guest the offer announced. */
+        final void requireOfferP2mSize(LegacyItem header, long p2mSize) throws RecordException {
+            if (p2mSize != shape.p2mSize()) {
+                throw mismatch(header, "p2m_size 0x" + Long.toHexString(p2mSize) + " differs from the offer's 0x"
+                        + Long.toHexString(shape.p2mSize()));
+            }
+        }
+
+        /** The offset the stream's reader has reached. */
+        final long offset() {
+            return offset.getAsLong();
+        }
     }
 
-    public static Save save(Domain domain, DomainInfo info) {
-        return info.guestType() == GuestType.PV ? new PvSave(domain, info) : new HvmSave(domain, info);
+    /** The source's ops for {@code info}'s guest type. */
+    public static Source source(Domain domain, DomainInfo info) {
+        return info.guestType() == GuestType.PV ? new PvOps.Source(domain, info) : new HvmOps.Source(domain, info);
     }
-
-    public static Restore restore(Domain domain, DomainShape shape) {
-        return shape.guestType() == GuestType.PV ? new PvRestore(domain, shape) : new HvmRestore(domain, shape);
-    }
-
-    // ---- HVM params carried as legacy chunks ------------------------------------------------------------
-
-    /** {@code HVM_PARAM_*} index of each legacy HVM-param chunk (legacy-stream.md §6). */
-    static final Map<ChunkType, Integer> HVM_PARAM_INDEX = new EnumMap<>(Map.ofEntries(
-            Map.entry(ChunkType.HVM_IDENT_PT, 12), Map.entry(ChunkType.HVM_VM86_TSS, 15),
-            Map.entry(ChunkType.HVM_CONSOLE_PFN, 17), Map.entry(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 19),
-            Map.entry(ChunkType.HVM_VIRIDIAN, 9), Map.entry(ChunkType.HVM_GENERATION_ID_ADDR, 34),
-            Map.entry(ChunkType.HVM_PAGING_RING_PFN, 27), Map.entry(ChunkType.HVM_ACCESS_RING_PFN, 28),
-            Map.entry(ChunkType.HVM_SHARING_RING_PFN, 29), Map.entry(ChunkType.HVM_IOREQ_SERVER_PFN, 32),
-            Map.entry(ChunkType.HVM_NR_IOREQ_SERVER_PAGES, 33)));
-    static final int HVM_PARAM_STORE_PFN = 1;
-    static final int HVM_PARAM_IOREQ_PFN = 5;
-    static final int HVM_PARAM_BUFIOREQ_PFN = 6;
 
     /**
-     * The device-model state sent in the QEMU record. The hypervisor interface carries no device model,
-     * so the record holds an empty QEMU savevm file: magic "QEVM", version 3, QEMU_VM_EOF.
+     * The destination's ops for the offered guest type.
+     *
+     * @param offset the stream offset the caller's reader has reached (named in the errors)
      */
-    static final byte[] EMPTY_QEMU_STATE = {'Q', 'E', 'V', 'M', 0, 0, 0, 3, 0};
+    public static Destination destination(Domain domain, DomainShape shape, LongSupplier offset) {
+        return shape.guestType() == GuestType.PV
+                ? new PvOps.Destination(domain, shape, offset) : new HvmOps.Destination(domain, shape, offset);
+    }
 
+    /** The vCPUs a stream carries: the online ones, and vcpu0 always (docs/wire-format-legacy.md §6.2). */
     public static LegacyItem.VcpuInfo vcpuInfo(BitSet online) {
         BitSet o = (BitSet) online.clone();
-        o.set(0); // vcpu0 is always online (legacy-stream.md §6.2)
+        o.set(0);
         return LegacyItem.VcpuInfo.ofOnline(o.stream().toArray());
     }
 
-    private static final class HvmSave implements Save {
-        private final Domain domain;
-        private final DomainInfo info;
-
-        HvmSave(Domain domain, DomainInfo info) {
-            this.domain = domain;
-            this.info = info;
-        }
-
-        @Override
-        public void writeHeader(LegacyStreamWriter w) throws IOException {
-            w.writeHeader(new LegacyItem.HvmHeader(info.p2mSize()));
-        }
-
-        @Override
-        public void writeEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
-            PlatformState p = domain.platform();
-            w.writeVcpuInfo(vcpuInfo(p.onlineVcpus()));
-            Map<Integer, Long> params = p.hvmParams();
-            List<ChunkType> order = new ArrayList<>(HVM_PARAM_INDEX.keySet());
-            order.sort(java.util.Comparator.comparingInt(ChunkType::hvmParamRank));
-            for (ChunkType t : order) {
-                long v = params.getOrDefault(HVM_PARAM_INDEX.get(t), 0L);
-                if (v != 0) {
-                    w.writeHvmParam(new LegacyItem.HvmParam(t, v));
-                }
-            }
-            w.writeMarker(ChunkType.LAST_CHECKPOINT);
-            w.writeEndOfBody();
-        }
-
-        @Override
-        public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
-            PlatformState p = domain.platform();
-            Map<Integer, Long> params = p.hvmParams();
-            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.getOrDefault(HVM_PARAM_IOREQ_PFN, 0L),
-                    params.getOrDefault(HVM_PARAM_BUFIOREQ_PFN, 0L), params.getOrDefault(HVM_PARAM_STORE_PFN, 0L)));
-            w.writeHvmContext(new LegacyItem.HvmContext(Bytes.of(p.hvmContext())));
-            w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
-        }
-    }
-
-    private static final class PvSave implements Save {
-        private final Domain domain;
-        private final DomainInfo info;
-        private int xsaveLen;
-
-        PvSave(Domain domain, DomainInfo info) {
-            this.domain = domain;
-            this.info = info;
-        }
-
-        @Override
-        public void writeHeader(LegacyStreamWriter w) throws IOException, HypervisorException {
-            PlatformState p = domain.platform();
-            byte[] xsave0 = p.pvXsave(0);
-            xsaveLen = xsave0.length == 0 ? 0 : LegacyFormat.XSAVE_RECORD_HEADER + xsave0.length;
-            w.writeHeader(new LegacyItem.PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
-                    p.p2mFrameList()));
-        }
-
-        @Override
-        public void writeEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
-            w.writeVcpuInfo(vcpuInfo(domain.platform().onlineVcpus()));
-            w.writeMarker(ChunkType.LAST_CHECKPOINT);
-            w.writeEndOfBody();
-        }
-
-        @Override
-        public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
-            PlatformState p = domain.platform();
-            w.writeUnmappedPfns(new LegacyItem.PvUnmappedPfns(new long[0]));
-            for (int vcpu : vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
-                LegacyItem.XsaveRecord xsave = null;
-                if (xsaveLen != 0) {
-                    byte[] area = p.pvXsave(vcpu);
-                    int size = xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER;
-                    if (area.length != 0 && area.length != size) {
-                        throw new HypervisorException("pvXsave", info.name(), "vcpu " + vcpu + " XSAVE record of "
-                                + area.length + " bytes differs from vcpu0's " + size);
-                    }
-                    // mask 0 and a zeroed area for a vcpu without XSAVE state keeps the tail in sync (§7.1)
-                    long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
-                    xsave = new LegacyItem.XsaveRecord(mask, area.length == 0 ? Bytes.zeros(size) : Bytes.of(area));
-                }
-                w.writeVcpuRecord(new LegacyItem.PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
-                        Bytes.of(p.pvExtendedContext(vcpu)), xsave));
-            }
-            w.writeSharedInfo(new LegacyItem.PvSharedInfo(Bytes.of(p.sharedInfo())));
-        }
-    }
-
-    private static RecordException mismatch(String item, String problem) {
-        return new RecordException(item, 0, -1, problem);
-    }
-
-    /** The stream's header must describe the guest the offer announced. */
-    private static void requireOfferP2mSize(LegacyItem header, long p2mSize, DomainShape shape) throws RecordException {
-        if (p2mSize != shape.p2mSize()) {
-            throw mismatch(header.itemName(), "p2m_size 0x" + Long.toHexString(p2mSize)
-                    + " differs from the offer's 0x" + Long.toHexString(shape.p2mSize()));
-        }
-    }
-
-    private static final class HvmRestore implements Restore {
-        private final Domain domain;
-        private final DomainShape shape;
-
-        HvmRestore(Domain domain, DomainShape shape) {
-            this.domain = domain;
-            this.shape = shape;
-        }
-
-        @Override
-        public void accept(LegacyItem item) throws StreamException, HypervisorException {
-            PlatformState p = domain.platform();
-            switch (item) {
-                case LegacyItem.HvmHeader h -> {
-                    requireOfferP2mSize(item, h.p2mSize(), shape);
-                }
-                case LegacyItem.HvmParam hp -> p.setHvmParam(HVM_PARAM_INDEX.get(hp.type()), hp.value());
-                case LegacyItem.HvmMagicPfns m -> {
-                    p.setHvmParam(HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
-                    p.setHvmParam(HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
-                    p.setHvmParam(HVM_PARAM_STORE_PFN, m.storePfn());
-                }
-                case LegacyItem.HvmContext c -> p.setHvmContext(c.blob().toArray());
-                case LegacyItem.QemuRecord q -> {
-                    // no device model behind the hypervisor interface: the record is validated by the reader only
-                }
-                case LegacyItem.Toolstack t -> {
-                }
-                default -> throw mismatch(item.itemName(), "not expected in an HVM stream");
-            }
-        }
-
-        @Override
-        public void complete() {
-        }
-    }
-
-    private static final class PvRestore implements Restore {
-        private final Domain domain;
-        private final DomainShape shape;
-
-        PvRestore(Domain domain, DomainShape shape) {
-            this.domain = domain;
-            this.shape = shape;
-        }
-
-        @Override
-        public void accept(LegacyItem item) throws StreamException, HypervisorException {
-            PlatformState p = domain.platform();
-            switch (item) {
-                case LegacyItem.PvHeader h -> {
-                    requireOfferP2mSize(item, h.p2mSize(), shape);
-                    Width gw = h.guestWidth();
-                    if (gw != shape.guestWidth()) {
-                        throw mismatch(item.itemName(), "guest width " + gw.bits() + " differs from the offer's "
-                                + shape.guestWidth().bits());
-                    }
-                    p.setP2mFrameList(h.p2mFrames());
-                }
-                case LegacyItem.PvUnmappedPfns u -> {
-                    for (long pfn : u.pfns()) {
-                        domain.memory().populateOnly(pfn, dev.migrationd.protocol.PageType.XTAB);
-                    }
-                }
-                case LegacyItem.PvVcpuRecord v -> {
-                    if (v.vcpuId() >= shape.vcpus()) {
-                        throw mismatch(item.itemName(), "vcpu " + v.vcpuId() + " beyond the offer's " + shape.vcpus());
-                    }
-                    p.setPvVcpuContext(v.vcpuId(), v.context().toArray());
-                    if (v.extContext() != null) {
-                        p.setPvExtendedContext(v.vcpuId(), v.extContext().toArray());
-                    }
-                    if (v.xsave() != null) {
-                        p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer().toArray());
-                    }
-                }
-                case LegacyItem.PvSharedInfo s -> p.setSharedInfo(s.page().toArray());
-                case LegacyItem.Toolstack t -> {
-                }
-                default -> throw mismatch(item.itemName(), "not expected in a PV stream");
-            }
-        }
-
-        @Override
-        public void complete() {
-        }
+    /** A record's bytes, copied (the buffer is a view of the receive buffer). */
+    static byte[] bytes(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
     }
 }

@@ -9,7 +9,7 @@ import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.Ticker;
-import dev.migrationd.daemon.engine.stream.StreamInput;
+import dev.migrationd.daemon.engine.stream.DestinationStream;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.StreamException;
@@ -81,13 +81,12 @@ public final class IncomingMigration extends MigrationRun {
         startNanos = ticker.nanoTime();
         Ending ending = attempt(this::receive, MigrationAbort::describe);
         MigrationResult.Outcome outcome = ending.outcome();
-        String reason = ending.reason();
-        MigrationPhase terminal = cleanup(outcome, reason);
+        MigrationPhase terminal = cleanup(outcome, ending.reason());
         long end = ticker.nanoTime();
         MigrationResult.Downtime downtime = committed && resumedNanos != 0 ? downtime() : MigrationResult.Downtime.NONE;
         finish(terminal, new MigrationResult(terminal instanceof MigrationPhase.Done ? MigrationResult.Outcome.SUCCEEDED
                 : outcome == MigrationResult.Outcome.SUCCEEDED ? MigrationResult.Outcome.FAILED : outcome,
-                terminal instanceof MigrationPhase.Failed f ? f.reason() : reason,
+                terminal instanceof MigrationPhase.Failed f ? f.reason() : ending.reason(),
                 Duration.ofNanos(end - startNanos), downtime, 0, bytes,
                 downtime == MigrationResult.Downtime.NONE ? Optional.empty() : Optional.of(downtime.total()),
                 Duration.ofNanos(setupNanos)), engine);
@@ -109,18 +108,18 @@ public final class IncomingMigration extends MigrationRun {
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
 
-        StreamInput applier = StreamInput.of(offer.options().format(), domain, offer.shape(),
+        DestinationStream stream = DestinationStream.of(offer.options().format(), domain, offer.shape(),
                 () -> pausedAtSourceNanos = ticker.nanoTime());
         while (true) {
             PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
             if (in instanceof PeerConnection.StreamData d) {
                 try {
-                    if (applier.complete()) {
+                    if (stream.complete()) {
                         throw MigrationAbort.failed("protocol violation: stream data after the end of the save stream");
                     }
                     var data = d.data();
                     bytes += data.remaining();
-                    applier.feed(data);
+                    stream.feed(data);
                     if (data.hasRemaining()) {
                         throw MigrationAbort.failed("protocol violation: " + data.remaining()
                                 + " bytes after the end of the save stream");
@@ -134,13 +133,13 @@ public final class IncomingMigration extends MigrationRun {
             HandoverMessage m = ((PeerConnection.Message) in).message();
             switch (m) {
                 case HandoverMessage.StreamEnd e -> {
-                    if (!applier.complete()) {
-                        throw MigrationAbort.failed("stream ended after " + applier.offset()
+                    if (!stream.complete()) {
+                        throw MigrationAbort.failed("stream ended after " + stream.offset()
                                 + " bytes, before its tail was complete");
                     }
-                    if (e.streamBytes() != applier.offset()) {
+                    if (e.streamBytes() != stream.offset()) {
                         throw MigrationAbort.failed("stream length mismatch: source sent " + e.streamBytes()
-                                + " bytes, " + applier.offset() + " arrived");
+                                + " bytes, " + stream.offset() + " arrived");
                     }
                 }
                 case HandoverMessage.Flush f -> {
@@ -155,8 +154,8 @@ public final class IncomingMigration extends MigrationRun {
             break;
         }
         streamDoneNanos = ticker.nanoTime();
-        applier.completeRestore();
-        LOG.info("event=stream_applied migration={} domain={} bytes={} pages={}", info.id(), info.domain(), bytes, applier.pages());
+        stream.completeRestore();
+        LOG.info("event=stream_applied migration={} domain={} bytes={} pages={}", info.id(), info.domain(), bytes, stream.pages());
 
         advance(new MigrationPhase.AwaitingGo());
         checkpoint();
@@ -174,15 +173,8 @@ public final class IncomingMigration extends MigrationRun {
                     + other.getClass().getSimpleName());
         }
         goNanos = ticker.nanoTime();
-        commitLock.lock();
-        try {
-            checkpoint();
-            engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of());
-            committed = true;
-            advance(new MigrationPhase.Committing());
-        } finally {
-            commitLock.unlock();
-        }
+        passCommitPoint(() -> engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of()));
+        committed = true;
         decided.complete(HandoverMessage.Resolution.COMMITTED);
         domain.resume();
         resumedNanos = ticker.nanoTime();

@@ -15,7 +15,7 @@ import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.daemon.engine.run.Ticker;
-import dev.migrationd.daemon.engine.stream.FormatWriter;
+import dev.migrationd.daemon.engine.stream.SourceStream;
 import dev.migrationd.daemon.engine.stream.StreamOut;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.Domain;
@@ -160,9 +160,9 @@ public final class OutgoingMigration extends MigrationRun {
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
             domain.dirtyLog().enable();
             dirtyLogEnabled = true;
-            FormatWriter writer = FormatWriter.of(options.format(), out, domain, domainInfo);
-            writer.writeHeader();
-            PageSender sender = new PageSender(domain.memory(), writer, out, options.bandwidthCap(), ticker, this::checkpoint);
+            SourceStream stream = SourceStream.of(options.format(), out, domain, domainInfo);
+            stream.writeHeader();
+            PageSender sender = new PageSender(domain.memory(), stream, out, options.bandwidthCap(), ticker, this::checkpoint);
             domain.memory().populated(toSend);
             precopy(sender, toSend, out);
             awaitDestinationCaughtUp();
@@ -177,11 +177,11 @@ public final class OutgoingMigration extends MigrationRun {
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
-            writer.writeStopAndCopy(tsc);
+            stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
             if (options.verify() == MigrationOptions.VerifyMode.ON) {
-                writer.writeVerifyStart();
+                stream.writeVerifyStart();
                 domain.memory().populated(toSend);
                 sender.send(toSend);
             }
@@ -190,8 +190,8 @@ public final class OutgoingMigration extends MigrationRun {
             finalRoundNanos = t1 - pauseNanos;
 
             advance(new MigrationPhase.Tail());
-            writer.writeEndOfBody();
-            writer.writeTail();
+            stream.writeEndOfBody();
+            stream.writeTail();
             out.drain();
             tailSentNanos = ticker.nanoTime();
             stateCaptureNanos = tailSentNanos - t1;
@@ -203,15 +203,8 @@ public final class OutgoingMigration extends MigrationRun {
         stateSendNanos = ticker.nanoTime() - tailSentNanos;
 
         // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
-        commitLock.lock();
-        try {
-            checkpoint();
-            engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of());
-            committing = true;
-            advance(new MigrationPhase.Committing());
-        } finally {
-            commitLock.unlock();
-        }
+        passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of()));
+        committing = true;
         long goNanos = ticker.nanoTime();
         try {
             connection.send(new HandoverMessage.Go(info.id()));

@@ -3,7 +3,7 @@ package dev.migrationd.daemon.engine.precopy;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.Ticker;
-import dev.migrationd.daemon.engine.stream.FormatWriter;
+import dev.migrationd.daemon.engine.stream.SourceStream;
 import dev.migrationd.daemon.engine.stream.StreamOut;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.GuestMemory;
@@ -17,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * Sends the pages a bitmap names, in batches of up to {@link StreamLimits#MAX_BATCH_SIZE}: maps them,
- * hands the mapping's page views to the stream writer (no copy), waits for the sink to take them,
+ * hands the mapping's page views to the source stream (no copy), waits for the sink to take them,
  * unmaps. Applies the bandwidth cap and calls the cancellation checkpoint between batches.
  *
  * <p>Confined to the migration's thread.
@@ -31,7 +31,7 @@ public final class PageSender {
     }
 
     private final GuestMemory memory;
-    private final FormatWriter writer;
+    private final SourceStream stream;
     private final StreamOut out;
     private final long bandwidthCap;
     private final Ticker ticker;
@@ -41,10 +41,10 @@ public final class PageSender {
     private long paidUntil;
     private long capBytes;
 
-    public PageSender(GuestMemory memory, FormatWriter writer, StreamOut out, long bandwidthCap, Ticker ticker,
+    public PageSender(GuestMemory memory, SourceStream stream, StreamOut out, long bandwidthCap, Ticker ticker,
                Checkpoint checkpoint) {
         this.memory = memory;
-        this.writer = writer;
+        this.stream = stream;
         this.out = out;
         this.bandwidthCap = bandwidthCap;
         this.ticker = ticker;
@@ -131,7 +131,7 @@ public final class PageSender {
             java.util.Optional<MemorySegment> run = data == n && n > 1 ? m.run(0, n) : java.util.Optional.empty();
             if (run.isPresent()) {
                 // consecutive pages (round 0, sequential writers): one buffer for the socket, not n
-                writer.writeContiguousPages(pfns, types, n, run.get());
+                stream.writeContiguousPages(pfns, types, n, run.get());
             } else {
                 ByteBuffer[] views = new ByteBuffer[data];
                 for (int i = 0, d = 0; i < n; i++) {
@@ -139,7 +139,7 @@ public final class PageSender {
                         views[d++] = m.page(i).asByteBuffer();
                     }
                 }
-                if (!writer.writePages(pfns, types, n, views)) {
+                if (!stream.writePages(pfns, types, n, views)) {
                     return; // nothing written (the format skips such a batch)
                 }
             }

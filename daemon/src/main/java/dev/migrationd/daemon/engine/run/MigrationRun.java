@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.run;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -27,7 +28,7 @@ public abstract class MigrationRun implements MigrationHandle {
     private final AtomicReference<MigrationAbort> firstError = new AtomicReference<>();
     private final AtomicReference<RoundStats> lastRound = new AtomicReference<>();
     private final CompletableFuture<MigrationResult> result = new CompletableFuture<>();
-    protected final ReentrantLock commitLock = new ReentrantLock();
+    private final ReentrantLock commitLock = new ReentrantLock();
     private volatile Runnable onCancel = () -> { };
 
     protected MigrationRun(MigrationInfo info, List<MigrationObserver> observers) {
@@ -101,6 +102,28 @@ public abstract class MigrationRun implements MigrationHandle {
     protected final MigrationAbort recordError(MigrationAbort error) {
         firstError.compareAndSet(null, error);
         return firstError.get();
+    }
+
+    /** What a side makes durable at the commit point (its journal entry). */
+    @FunctionalInterface
+    protected interface CommitRecord {
+        void write() throws IOException;
+    }
+
+    /**
+     * Passes the commit point: under {@link #commitLock}, an error recorded before (a cancel, say) wins and is
+     * thrown; otherwise {@code record} is written and the phase becomes Committing, after which a cancel
+     * reports {@link CancelOutcome#COMPLETED_FIRST}.
+     */
+    protected final void passCommitPoint(CommitRecord record) throws MigrationAbort, IOException {
+        commitLock.lock();
+        try {
+            checkpoint();
+            record.write();
+            advance(new MigrationPhase.Committing());
+        } finally {
+            commitLock.unlock();
+        }
     }
 
     /** A migration's body, run by {@link #attempt}. */

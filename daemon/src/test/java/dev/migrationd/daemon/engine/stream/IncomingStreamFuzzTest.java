@@ -2,6 +2,7 @@ package dev.migrationd.daemon.engine.stream;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.migrationd.daemon.engine.fake.FakeHypervisor;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
@@ -36,17 +37,17 @@ class IncomingStreamFuzzTest {
         FakeHypervisor hv = new FakeHypervisor("fuzz");
         Domain d = hv.createForRestore(new DomainShape("g", UUID.nameUUIDFromBytes(new byte[] {1}), PAGES, 2, type, Width.W64));
         try {
-            StreamApplier applier = new StreamApplier(d, d.info().shape(), () -> { });
+            DestinationStream stream = DestinationStream.of(MigrationOptions.StreamFormat.LEGACY, d, d.info().shape(), () -> { });
             ByteBuffer all = ByteBuffer.wrap(input, 1, input.length - 1);
             int cut = Math.min(all.remaining(), split);
             ByteBuffer first = all.slice(all.position(), cut);
             ByteBuffer second = all.slice(all.position() + cut, all.remaining() - cut);
-            applier.feed(first);
-            if (!applier.complete()) {
-                applier.feed(second);
+            stream.feed(first);
+            if (!stream.complete()) {
+                stream.feed(second);
             }
-            applier.finish();
-            applier.completeRestore();
+            stream.finish();
+            stream.completeRestore();
         } catch (StreamException | HypervisorException expected) {
             // a clear, typed failure: what the destination turns into Failed{reason}
         } finally {
