@@ -10,7 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place where failures become gRPC statuses (STYLE.md 19). Expected failures keep their
+ * The one place where failures become gRPC statuses. Expected failures keep their
  * one-line message for the operator and are logged without a stack trace; anything else is a bug:
  * INTERNAL, logged with its stack trace.
  */

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The one binder from the engine's {@link MigrationObserver} callbacks to Micrometer (STYLE.md 21): every
+ * The one binder from the engine's {@link MigrationObserver} callbacks to Micrometer: every
  * meter comes from {@link MigrationMeter}. Every series a rule or dashboard needs is registered at start
  * with zero, so {@code increase()} and alerts see it before the first migration.
  *

@@ -56,8 +56,8 @@ class ConvergenceAndVerifyTest {
         Set<Capability> noThrottle = EnumSet.of(Capability.RESTORE);
         try (EnginePair pair = new EnginePair(dir, noThrottle, EnumSet.allOf(Capability.class))) {
             SimGuest src = pair.guest("vm1", GuestType.HVM, 1024);
-            // every page dirty again after every round, whether or not the workload thread got a CPU (a loaded
-            // machine starved it for a whole round and the migration converged instead of hitting the limit)
+            // every page dirty again after every round, whether or not the guest's vCPUs got a CPU meanwhile: the
+            // round limit is reached however loaded the machine is
             src.alwaysDirty(1024);
             src.startWorkload(1024, 100);
             MigrationResult r = pair.a.engine.start(MigrationRequest.of("vm1", "hostB", HARD.withMaxRounds(4)

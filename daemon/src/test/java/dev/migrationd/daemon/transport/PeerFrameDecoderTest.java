@@ -18,7 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Framing: golden frames, every split offset, the poison state (STYLE.md 8, 9). */
+/** Framing: golden frames, every split offset, the poison state (bytes through an EmbeddedChannel). */
 class PeerFrameDecoderTest {
 
     /** Envelope{go{migration_id:"m1"}} then 3 stream bytes, as the encoder writes them. */

@@ -75,7 +75,7 @@ final class PvOps {
                         throw new HypervisorException("pvXsave", info.name(), "vcpu " + vcpu + " XSAVE record of "
                                 + area.length + " bytes differs from vcpu0's " + size);
                     }
-                    // mask 0 and a zeroed area for a vcpu without XSAVE state keeps the tail in sync (§7.1)
+                    // mask 0 and a zeroed area for a vcpu without XSAVE state keeps the tail in sync (docs/wire-format-legacy.md §7.1)
                     long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
                     xsave = new LegacyItem.XsaveRecord(mask, area.length == 0 ? Bytes.zeros(size) : Bytes.of(area));
                 }

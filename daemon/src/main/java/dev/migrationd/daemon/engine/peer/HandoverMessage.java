@@ -5,7 +5,7 @@ import dev.migrationd.hypervisor.DomainShape;
 import java.util.Objects;
 
 /**
- * The messages around the save stream (DESIGN.md "Hand-over", six steps), as the engine sees them.
+ * The messages around the save stream (the hand-over's six steps, docs/handover.md), as the engine sees them.
  * The transport maps them to and from the protobuf envelope ({@code peer.proto}); the engine never sees
  * protobuf. Nothing here travels inside the save stream.
  */

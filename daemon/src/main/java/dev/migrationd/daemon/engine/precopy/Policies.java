@@ -8,7 +8,8 @@ import dev.migrationd.protocol.StreamLimits;
 import java.time.Duration;
 
 /**
- * The two pre-copy policies (DESIGN.md "Pre-copy and convergence"). Both are pure functions of a
+ * The two pre-copy policies: {@code xen-legacy} ({@code xc_domain_save}'s rule) and {@code downtime} (the
+ * default, QEMU's rule, with throttling where the backend offers it). Both are pure functions of a
  * {@link RoundStats} and the options fixed at construction.
  */
 public final class Policies {

@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * Decides after each pre-copy round what comes next. A pure function of the round's statistics and the
- * migration's options (STYLE.md 11): no clock, no state of its own, table-tested.
+ * migration's options: no clock, no state of its own, table-tested.
  */
 @FunctionalInterface
 public interface PrecopyPolicy {

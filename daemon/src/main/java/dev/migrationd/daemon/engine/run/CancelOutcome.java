@@ -1,6 +1,6 @@
 package dev.migrationd.daemon.engine.run;
 
-/** What a cancel request achieved (STYLE.md 14). */
+/** What a cancel request achieved: a cancel always says whether it took effect, and if not, why. */
 public enum CancelOutcome {
     /** Cancelled before the commit point; the guest runs on the source. */
     CANCELLED,

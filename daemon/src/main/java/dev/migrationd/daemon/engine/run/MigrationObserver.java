@@ -12,7 +12,7 @@ package dev.migrationd.daemon.engine.run;
  */
 public interface MigrationObserver {
 
-    /** A successful phase transition (STYLE.md 12: failed compare-and-sets are never reported). */
+    /** A successful phase transition (a compare-and-set that failed is never reported). */
     default void phaseChanged(MigrationInfo migration, MigrationPhase from, MigrationPhase to) {
     }
 

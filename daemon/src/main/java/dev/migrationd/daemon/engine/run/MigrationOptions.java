@@ -114,7 +114,7 @@ public record MigrationOptions(PolicyKind policy, Duration maxDowntime, long ban
         return new MigrationOptions(policy, maxDowntime, bandwidthCap, maxRounds, timeout, onTimeout, verify, f);
     }
 
-    /** The pre-copy policies (DESIGN.md "Pre-copy and convergence"). */
+    /** The pre-copy policies (implemented in the precopy package). */
     public enum PolicyKind {
         /** Stop when the remaining dirty bytes fit the downtime target at the measured bandwidth (default). */
         DOWNTIME("downtime"),

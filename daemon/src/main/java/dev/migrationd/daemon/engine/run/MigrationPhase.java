@@ -2,7 +2,7 @@ package dev.migrationd.daemon.engine.run;
 
 /**
  * Where a migration is. Per-phase data lives in the phase record, so an illegal combination (a round
- * number outside pre-copy, a reason on success) cannot be written (STYLE.md 12).
+ * number outside pre-copy, a reason on success) cannot be written.
  *
  * <p>Source order: Offered → PreCopy(0) → PreCopy(1) … → StopAndCopy → Tail → AwaitingReceived →
  * Committing → Done, or InDoubt between Committing and Done when the destination's Running is lost.

@@ -10,7 +10,7 @@ import java.util.Optional;
  * @param outcome      what happened
  * @param reason       why it failed or was cancelled ("" on success)
  * @param totalTime    from start to the end
- * @param downtime     the parts of the guest's downtime measured here (STYLE.md 16); zero parts where
+ * @param downtime     the parts of the guest's downtime measured here (in parts, so that each can be told apart); zero parts where
  *                     this side did not see them
  * @param rounds       pre-copy rounds run (source; 0 on the destination)
  * @param bytes        save-stream bytes sent (source) or received (destination)

@@ -10,9 +10,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What both directions share: the phase (changed only by compare-and-set, observers hear only the
- * transitions that succeeded — STYLE.md 12), the first error (STYLE.md 13), cancellation with an
- * explicit outcome (STYLE.md 14) and the result.
+ * What both directions share: the phase (changed only by compare-and-set; observers hear only the
+ * transitions that succeeded), the first error (the first error wins; cleanup never replaces it),
+ * cancellation with an explicit outcome, the commit point, and the result.
  *
  * <p>Threading: the migration's own virtual thread drives it; {@link #cancel()} and the getters may be
  * called from any thread. {@link #commitLock} orders a cancel against the commit point: the commit
@@ -139,7 +139,7 @@ public abstract class MigrationRun implements MigrationHandle {
     /**
      * Runs {@code body} and turns how it ended into an {@link Ending}: its own abort, or any other failure
      * described by {@code describe}, is recorded unless an earlier error was (a cancel, say), and the first
-     * one counts (STYLE.md 13). A RuntimeException is a bug and is logged with its stack.
+     * one counts. A RuntimeException is a bug and is logged with its stack.
      */
     protected final Ending attempt(Body body, java.util.function.Function<Exception, String> describe) {
         MigrationAbort first;

@@ -10,7 +10,7 @@ import java.time.Duration;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The pre-copy policies as tables (STYLE.md 11): inputs are a RoundStats, outputs an action. */
+/** The pre-copy policies as tables (they are pure functions): inputs are a RoundStats, outputs an action. */
 class PoliciesTest {
 
     static final long P2M = 262_144; // 1 GiB guest
