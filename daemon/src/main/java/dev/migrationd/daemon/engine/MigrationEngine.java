@@ -34,18 +34,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The migration engine: one per daemon. Starts outgoing migrations, accepts incoming ones, saves and
- * restores domains, and tells observers what happens. A facade over its parts: {@link Admission} decides
- * what may start, {@link MigrationRegistry} knows every migration and which domain each holds,
- * {@link Recovery} finishes at start what the journal says a previous run left, {@link EngineContext} is
- * what the runs see of their engine.
+ * restores domains, and tells observers what happens. A facade over {@link Admission} (what may start),
+ * {@link MigrationRegistry} (every migration, and which domain each holds), {@link Recovery} (what the
+ * journal says a previous run left) and {@link EngineContext} (what the runs see of their engine).
  *
  * <p>Threading: every public method is thread-safe. Each migration runs on its own virtual thread, which
  * owns its domain, dirty log and connection; an incoming migration runs on the thread that read its
  * connection's first message. Observers are called on the migration's thread.
  *
- * <p>Lifecycle: construct with an {@link EngineConfig}; the constructor opens the journal and runs the
- * recovery (migrations left in doubt are resolved in the background). {@link #close()} cancels what has
- * not passed the commit point and waits for the rest.
+ * <p>Lifecycle: the constructor opens the journal and runs the recovery (in-doubt migrations are resolved in
+ * the background); {@link #close()} cancels what has not passed the commit point and waits for the rest.
  */
 public final class MigrationEngine implements AutoCloseable {
 
@@ -112,7 +110,7 @@ public final class MigrationEngine implements AutoCloseable {
         Thread.ofVirtual().name("peer-incoming").start(() -> handleIncoming(connection));
     }
 
-    /** On the connection's thread: an admitted offer's migration runs on it too. */
+    /** On the connection's thread, on which an admitted offer's migration runs too. */
     private void handleIncoming(PeerConnection connection) {
         try {
             PeerConnection.Inbound first = connection.receive(config.handshakeTimeout());

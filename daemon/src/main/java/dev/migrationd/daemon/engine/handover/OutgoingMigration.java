@@ -522,9 +522,4 @@ public final class OutgoingMigration extends MigrationRun {
             LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());
         }
     }
-
-    /** Whether the domain is paused now (for tests and recovery). */
-    boolean guestPaused() throws HypervisorException {
-        return domain.info().state() == DomainState.PAUSED;
-    }
 }

@@ -44,7 +44,7 @@ public final class Journal implements AutoCloseable {
     /** File name in the state directory. */
     public static final String FILE_NAME = "migrations.journal";
     /** Longest line accepted when reading back (anything longer is corrupt). */
-    public static final int MAX_LINE = 8192;
+    private static final int MAX_LINE = 8192;
 
     /** Where a migration is, as journaled. */
     public enum State {
@@ -125,10 +125,6 @@ public final class Journal implements AutoCloseable {
                 channel.force(false);
             }
         }
-    }
-
-    public Path file() {
-        return file;
     }
 
     /** Every well-formed entry the file held when this journal was opened, in file order (what recovery replays). */
