@@ -26,9 +26,9 @@ class EngineArchitectureTest {
             .withImportOption(location -> !location.contains("/daemon/transport/proto/")) // generated from peer.proto
             .importPackages("dev.migrationd.daemon");
 
+    /** The protocol module's own classes: its jar (or classes directory), not its test jar, which tests use. */
     private static final JavaClasses PROTOCOL = new ClassFileImporter()
-            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-            .importPackages("dev.migrationd.protocol");
+            .importUrl(StreamLimits.class.getProtectionDomain().getCodeSource().getLocation());
 
     @Test
     void engineImportsNoTransportMetricsOrAdapter() {
