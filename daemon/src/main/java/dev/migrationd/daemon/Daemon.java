@@ -157,7 +157,7 @@ public final class Daemon implements AutoCloseable {
         return config;
     }
 
-    /** The migration engine, for an embedding program that adds its own {@link dev.migrationd.daemon.engine.MigrationObserver}. */
+    /** The migration engine, for an embedding program that adds its own {@link dev.migrationd.daemon.engine.run.MigrationObserver}. */
     public MigrationEngine engine() {
         return engine;
     }

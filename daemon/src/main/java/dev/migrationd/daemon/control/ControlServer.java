@@ -8,7 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The control API's gRPC server. It takes its {@link ServerBuilder} from outside (STYLE.md 19): the
+ * The control API's gRPC server. It takes its {@link ServerBuilder} from outside: the
  * daemon passes a Netty builder bound to {@code --control-listen}, tests an in-process one.
  */
 public final class ControlServer implements AutoCloseable {

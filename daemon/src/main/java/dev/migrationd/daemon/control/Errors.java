@@ -1,6 +1,6 @@
 package dev.migrationd.daemon.control;
 
-import dev.migrationd.daemon.engine.EngineException;
+import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.hypervisor.HypervisorException;
 import io.grpc.Status;
 import io.grpc.StatusException;
@@ -10,7 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place where failures become gRPC statuses (STYLE.md 19). Expected failures keep their
+ * The one place where failures become gRPC statuses. Expected failures keep their
  * one-line message for the operator and are logged without a stack trace; anything else is a bug:
  * INTERNAL, logged with its stack trace.
  */
