@@ -1,5 +1,6 @@
 package dev.migrationd.daemon;
 
+import dev.migrationd.daemon.engine.fault.Failpoints;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -7,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,6 +28,8 @@ import picocli.CommandLine.Option;
         exitCodeList = {"0:stopped cleanly (SIGTERM/SIGINT)", "1:could not start: backend, state directory, address in use",
                 "2:bad flags or configuration"})
 public final class MigrationDaemon implements Callable<Integer> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MigrationDaemon.class);
 
     public static final int EXIT_START_FAILED = 1;
     public static final int EXIT_CONFIG = 2;
@@ -81,6 +86,15 @@ public final class MigrationDaemon implements Callable<Integer> {
             config = config();
         } catch (ConfigException e) {
             err.println("migrationd: " + e.getMessage());
+            err.flush();
+            return EXIT_CONFIG;
+        }
+        try {
+            if (!Failpoints.armed().isEmpty()) {
+                LOG.warn("event=failpoints_armed failpoints=\"{}\" note=\"test use only\"", Failpoints.armed());
+            }
+        } catch (ExceptionInInitializerError e) {
+            err.println("migrationd: " + e.getCause().getMessage());
             err.flush();
             return EXIT_CONFIG;
         }
