@@ -17,7 +17,6 @@ import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.GuestType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -49,16 +48,11 @@ final class Recovery {
         this.context = context;
     }
 
-    /** Replays the journal's entries: the first and last entry of each migration decide. */
-    void recover(List<Journal.Entry> entries) {
-        Map<String, Journal.Entry> first = new LinkedHashMap<>();
-        for (Journal.Entry e : entries) {
-            first.putIfAbsent(e.role() + "/" + e.id(), e);
-        }
-        Map<String, Journal.Entry> last = Journal.lastById(entries);
-        for (var kv : last.entrySet()) {
-            Journal.Entry start = first.get(kv.getKey());
-            Journal.Entry end = kv.getValue();
+    /** Replays the journal's migrations: the first and last entry of each decide. */
+    void recover(List<Journal.Migration> migrations) {
+        for (Journal.Migration m : migrations) {
+            Journal.Entry start = m.first();
+            Journal.Entry end = m.last();
             if (!end.state().terminal()) {
                 try {
                     recoverOne(start, end);

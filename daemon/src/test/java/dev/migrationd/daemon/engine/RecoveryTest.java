@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.journal.JournalReader;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.EngineException;
@@ -48,6 +49,10 @@ class RecoveryTest {
                 : Map.of("domain", d.name(), "peer", peer, "guest", "HVM", "uuid", d.uuid().toString()));
     }
 
+    static Journal.Entry lastEntry(Path stateDir) throws Exception {
+        return JournalReader.read(Files.readAllBytes(stateDir.resolve(Journal.FILE_NAME))).entries().getLast();
+    }
+
     private static void await(BooleanSupplier cond, String what) throws Exception {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!cond.getAsBoolean()) {
@@ -74,8 +79,7 @@ class RecoveryTest {
             assertTrue(dst.running());
             await(() -> pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("m1")
                     && s.phase() instanceof MigrationPhase.Done), "history shows m1 done");
-            List<String> lines = Files.readAllLines(pair.a.stateDir.resolve(Journal.FILE_NAME));
-            assertTrue(lines.getLast().contains("state=DONE"), lines.getLast());
+            assertEquals(Journal.State.DONE, lastEntry(pair.a.stateDir).state());
         }
     }
 
@@ -121,7 +125,7 @@ class RecoveryTest {
             write(pair.a.stateDir, entry("m4", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"));
             pair.a.restartEngine();
             assertTrue(src.running());
-            assertTrue(Files.readAllLines(pair.a.stateDir.resolve(Journal.FILE_NAME)).getLast().contains("state=FAILED"));
+            assertEquals(Journal.State.FAILED, lastEntry(pair.a.stateDir).state());
         }
     }
 
