@@ -93,7 +93,8 @@ public final class Daemon implements AutoCloseable {
         opened.push(transport);
         NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers());
         try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withJournalRetention(config.journalRetention()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }

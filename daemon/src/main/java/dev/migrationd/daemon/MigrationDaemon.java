@@ -59,6 +59,10 @@ public final class MigrationDaemon implements Callable<Integer> {
             description = "sim: prefault the whole memory of an incoming guest before its pages arrive (default: false).")
     Boolean simPrefault;
 
+    @Option(names = "--journal-retention", paramLabel = "DURATION",
+            description = "How long the journal keeps ended migrations, answering peers in doubt: NUMBERh or NUMBERd (default: 7d).")
+    String journalRetention;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
@@ -75,6 +79,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
+        flags.put(DaemonConfig.KEY_JOURNAL_RETENTION, journalRetention);
         return DaemonConfig.resolve(configFile, flags, peers);
     }
 

@@ -60,7 +60,7 @@ public final class MigrationEngine implements AutoCloseable {
 
     public MigrationEngine(EngineConfig config) throws IOException {
         this.config = Objects.requireNonNull(config, "config");
-        this.journal = new Journal(config.stateDir());
+        this.journal = new Journal(config.stateDir(), config.journalRetention(), config.clock(), Journal.COMPACT_THRESHOLD_BYTES);
         this.registry = new MigrationRegistry(config.clock(), config.historySize());
         this.admission = new Admission(config, registry, journal);
         this.context = new EngineContext(config, journal, registry, admission);

@@ -279,6 +279,123 @@ class JournalTest {
         assertFalse(Files.exists(dir.resolve(Journal.FILE_NAME + Journal.NEW_SUFFIX)));
     }
 
+    /** A clock the test moves. */
+    static final class MovableClock extends Clock {
+        volatile Instant now;
+
+        MovableClock(Instant now) {
+            this.now = now;
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    private static Journal.Entry at(Instant ts, String id, Journal.Role role, Journal.State state) {
+        return new Journal.Entry(ts, id, role, state, Map.of("domain", "vm-" + id));
+    }
+
+    @Test
+    void compactionAtStartDropsOnlyMigrationsThatEndedBeforeTheRetentionAndKeepsTheOrder() throws Exception {
+        java.time.Duration week = java.time.Duration.ofDays(7);
+        MovableClock clock = new MovableClock(T0);
+        try (Journal j = new Journal(dir, week, clock, Journal.COMPACT_THRESHOLD_BYTES)) {
+            j.append(at(T0, "old-done", Journal.Role.DESTINATION, Journal.State.ACCEPTED));
+            j.append(at(T0, "old-open", Journal.Role.SOURCE, Journal.State.STARTED));
+            j.append(at(T0, "old-done", Journal.Role.DESTINATION, Journal.State.COMMITTED));
+            j.append(at(T0.plusSeconds(5), "old-done", Journal.Role.DESTINATION, Journal.State.DONE));
+            j.append(at(T0.plusSeconds(6), "old-open", Journal.Role.SOURCE, Journal.State.COMMITTING));
+            j.append(at(T0, "recent", Journal.Role.DESTINATION, Journal.State.ACCEPTED));
+            j.append(at(T0.plus(java.time.Duration.ofDays(6)), "recent", Journal.Role.DESTINATION, Journal.State.FAILED));
+        }
+        clock.now = T0.plus(java.time.Duration.ofDays(8));
+        try (Journal j = new Journal(dir, week, clock, Journal.COMPACT_THRESHOLD_BYTES)) {
+            assertEquals(1, j.opened().dropped());
+            assertTrue(j.lastState(Journal.Role.DESTINATION, "old-done").isEmpty(), "ended 8 days ago: dropped");
+            assertEquals(Journal.State.COMMITTING, j.lastState(Journal.Role.SOURCE, "old-open").orElseThrow(),
+                    "a migration that has not ended is never dropped, however old");
+            assertEquals(Journal.State.FAILED, j.lastState(Journal.Role.DESTINATION, "recent").orElseThrow());
+            assertEquals(List.of("old-open", "recent"), j.replayed().stream().map(Journal.Migration::id).toList());
+        }
+        assertEquals(List.of("old-open/STARTED", "old-open/COMMITTING", "recent/ACCEPTED", "recent/FAILED"),
+                entries(dir).stream().map(e -> e.id() + "/" + e.state()).toList());
+        assertFalse(Files.exists(dir.resolve(Journal.FILE_NAME + Journal.NEW_SUFFIX)));
+    }
+
+    @Test
+    void aJournalPastItsThresholdIsCompactedInTheBackgroundWhileAppendsGoOn() throws Exception {
+        MovableClock clock = new MovableClock(T0.plus(java.time.Duration.ofDays(30)));
+        long threshold = 16 * 1024;
+        int writers = 2;
+        int perWriter = 400;
+        try (Journal j = new Journal(dir, Journal.DEFAULT_RETENTION, clock, threshold)) {
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(writers);
+            List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                int writer = w;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < perWriter; i++) {
+                        // an old, ended migration (droppable) and a recent one (kept) each time
+                        j.append(at(T0, "old-" + writer + "-" + i, Journal.Role.SOURCE, Journal.State.FAILED));
+                        j.append(at(clock.instant(), "new-" + writer + "-" + i, Journal.Role.SOURCE, Journal.State.DONE));
+                    }
+                    return null;
+                }));
+            }
+            for (var f : done) {
+                f.get();
+            }
+            pool.shutdown();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (j.migrations().stream().anyMatch(m -> m.id().startsWith("old-")) && System.nanoTime() < deadline) {
+                j.compact(); // the background run may have ended before the last appends: finish the job
+                Thread.sleep(10);
+            }
+            assertTrue(j.usable());
+        }
+        List<Journal.Entry> back = entries(dir);
+        assertEquals(writers * perWriter, back.stream().filter(e -> e.id().startsWith("new-")).count(),
+                "every recent record survives the compactions that ran during the appends");
+        assertEquals(0, back.stream().filter(e -> e.id().startsWith("old-")).count());
+        try (Journal j = new Journal(dir)) {
+            assertEquals(JournalReader.Tail.NONE, j.opened().tail());
+        }
+    }
+
+    @Test
+    void aCompactionThatFailsBeforeItsRenameLeavesTheOldJournalInPlaceAndUsable() throws Exception {
+        FaultyChannel.Faults faults = new FaultyChannel.Faults();
+        MovableClock clock = new MovableClock(T0);
+        try (Journal j = new Journal(dir, Journal.DEFAULT_RETENTION, clock, Journal.COMPACT_THRESHOLD_BYTES,
+                FaultyChannel.opener(faults))) {
+            j.append(at(T0, "a", Journal.Role.SOURCE, Journal.State.DONE));
+            j.append(at(T0, "b", Journal.Role.SOURCE, Journal.State.COMMITTING));
+            byte[] before = Files.readAllBytes(file());
+            clock.now = T0.plus(java.time.Duration.ofDays(8));
+            faults.forceFails.set("Input/output error (injected, compaction)");
+            assertThrows(IOException.class, j::compact);
+            assertArrayEquals(before, Files.readAllBytes(file()));
+            assertFalse(Files.exists(dir.resolve(Journal.FILE_NAME + Journal.NEW_SUFFIX)));
+            assertTrue(j.usable());
+            assertEquals(Journal.State.DONE, j.lastState(Journal.Role.SOURCE, "a").orElseThrow());
+            j.append(at(clock.instant(), "b", Journal.Role.SOURCE, Journal.State.DONE));
+            assertEquals(1, j.compact(), "a later compaction succeeds");
+        }
+        assertEquals(List.of("b/COMMITTING", "b/DONE"), entries(dir).stream().map(e -> e.id() + "/" + e.state()).toList());
+    }
+
     @Test
     void theFailpointStateSuffixesAreTheJournalsStates() {
         assertEquals(Arrays.stream(Journal.State.values()).map(Enum::name).toList(), FailpointNames.JOURNAL_STATES);
