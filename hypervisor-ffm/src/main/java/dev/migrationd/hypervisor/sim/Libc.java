@@ -65,8 +65,25 @@ final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), true);
     private static final MethodHandle MINCORE = bind("mincore",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), true);
+    private static final MethodHandle STATVFS = bind("statvfs",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS), true);
     private static final MethodHandle STRERROR = bind("strerror",
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT), false);
+
+    /**
+     * glibc's {@code struct statvfs} on x86-64 (112 bytes): only the members read here are named; the
+     * others are padding. Checked against the C compiler's {@code offsetof} by LibcTest.
+     */
+    static final StructLayout STATVFS_LAYOUT = MemoryLayout.structLayout(
+            ValueLayout.JAVA_LONG.withName("f_bsize"),
+            ValueLayout.JAVA_LONG.withName("f_frsize"),
+            ValueLayout.JAVA_LONG.withName("f_blocks"),
+            ValueLayout.JAVA_LONG.withName("f_bfree"),
+            ValueLayout.JAVA_LONG.withName("f_bavail"),
+            MemoryLayout.paddingLayout(112 - 40));
+    private static final VarHandle F_FRSIZE = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_frsize"));
+    private static final VarHandle F_BLOCKS = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_blocks"));
+    private static final VarHandle F_BAVAIL = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_bavail"));
 
     private Libc() {
     }
@@ -251,6 +268,41 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("mincore downcall failed", t);
+        }
+    }
+
+    /**
+     * What {@code statvfs(2)} says of the file system holding {@code path}.
+     *
+     * @param fragmentSize  the unit of the block counts ({@code f_frsize})
+     * @param blocks        the file system's size in those units
+     * @param availableBlocks the units free for an unprivileged user ({@code f_bavail})
+     */
+    record FileSystemSpace(long fragmentSize, long blocks, long availableBlocks) {
+        /** Bytes an unprivileged user can still write (saturates instead of overflowing). */
+        long usableBytes() {
+            return availableBlocks > Long.MAX_VALUE / Math.max(1, fragmentSize) ? Long.MAX_VALUE : availableBlocks * fragmentSize;
+        }
+    }
+
+    /**
+     * {@code statvfs(path)}: asks the kernel about the directory itself. Unlike the JDK's file-store lookup
+     * (which matches the path against the mount table), it works wherever the path can be reached: in a
+     * chroot whose root is not a mount point, in a container, below a bind mount.
+     */
+    static FileSystemSpace statvfs(String path) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CALL_STATE);
+            MemorySegment buf = a.allocate(STATVFS_LAYOUT);
+            int rc = (int) STATVFS.invokeExact(st, a.allocateFrom(path), buf);
+            if (rc != 0) {
+                throw new NativeException("statvfs(" + path + ")", rc, errno(st));
+            }
+            return new FileSystemSpace((long) F_FRSIZE.get(buf, 0L), (long) F_BLOCKS.get(buf, 0L), (long) F_BAVAIL.get(buf, 0L));
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("statvfs downcall failed", t);
         }
     }
 }

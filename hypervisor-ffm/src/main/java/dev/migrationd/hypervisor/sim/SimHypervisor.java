@@ -473,8 +473,8 @@ public final class SimHypervisor implements Hypervisor {
     private void checkSpace(String op, String name, long bytes) throws HypervisorException {
         long usable;
         try {
-            usable = Files.getFileStore(root).getUsableSpace();
-        } catch (IOException e) {
+            usable = Libc.statvfs(root.toString()).usableBytes();
+        } catch (Libc.NativeException e) {
             throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.getMessage(), e);
         }
         if (usable < bytes) {
