@@ -30,6 +30,8 @@ public final class FakeHypervisor implements Hypervisor {
     public final java.util.concurrent.atomic.AtomicLong corruptPfnOnFirstWrite = new java.util.concurrent.atomic.AtomicLong(-1);
     /** When set, a restored domain's {@code completeRestore()} fails with this message (end-of-restore faults). */
     public volatile String failCompleteRestore;
+    /** When set, {@code createForRestore} fails with this problem (a destination that cannot build the domain). */
+    public volatile String failCreateForRestore;
 
     public FakeHypervisor(String host, Set<Capability> capabilities) {
         this.host = host;
@@ -113,6 +115,10 @@ public final class FakeHypervisor implements Hypervisor {
     public Domain createForRestore(DomainShape shape) throws HypervisorException {
         if (!capabilities.contains(Capability.RESTORE)) {
             throw new HypervisorException("createForRestore", shape.name(), "not supported");
+        }
+        String problem = failCreateForRestore;
+        if (problem != null) {
+            throw new HypervisorException("createForRestore", shape.name(), problem);
         }
         return create(shape, true);
     }
