@@ -114,6 +114,7 @@ public final class Daemon implements AutoCloseable {
         peers = listen("peer-listen", config.peerListen(),
                 () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
         opened.push(peers);
+        control.serving();
         LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={}",
                 config.name(), hypervisor.backend(), config.stateDir(), control.port(), peers.address().getPort(),
                 metrics.address().getPort(), config.peers().keySet());

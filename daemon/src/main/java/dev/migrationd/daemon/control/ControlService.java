@@ -43,6 +43,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -99,7 +100,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             String domain = name("domain", request.getDomain());
             String peer = name("destination", request.getDestination());
             if (peer.equals(hostName)) {
-                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "destination"),
                         "destination '" + peer + "' is this daemon; name a peer from its configuration");
             }
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
@@ -108,7 +109,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             MigrationHandle h = engine.start(req);
             boolean created = h.id().equals(req.id());
             if (!created && (!h.info().domain().equals(domain) || !h.info().peer().equals(peer))) {
-                throw new ControlException(Status.Code.ALREADY_EXISTS, "idempotency key '" + key
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", Map.of("migration", h.id()),
+                        "idempotency key '" + key
                         + "' was used for migration " + h.id() + " of " + h.info().domain() + " to " + h.info().peer()
                         + "; use a new key for a different request");
             }
@@ -200,7 +202,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("ListMigrations", observer, () -> {
             int limit = request.getLimit() == 0 ? DEFAULT_LIST_LIMIT : request.getLimit();
             if (limit < 0 || limit > MAX_LIST_LIMIT) {
-                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "limit"),
                         "limit " + Integer.toUnsignedString(request.getLimit()) + ": must be 1.." + MAX_LIST_LIMIT);
             }
             ListMigrationsResponse.Builder b = ListMigrationsResponse.newBuilder();
@@ -213,7 +215,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private MigrationHandle find(String id) {
         String checked = name("id", id);
-        return engine.find(checked).orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND,
+        return engine.find(checked).orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND, "MIGRATION_NOT_FOUND",
+                Map.of("migration", checked),
                 "no migration with id " + checked + " on " + hostName + " (see ListMigrations)"));
     }
 
@@ -275,7 +278,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     // ---- sim only ------------------------------------------------------------------------------------
 
     private SimDomains sim(String rpc) {
-        return sim.orElseThrow(() -> new ControlException(Status.Code.UNIMPLEMENTED, rpc
+        return sim.orElseThrow(() -> new ControlException(Status.Code.UNIMPLEMENTED, "SIM_BACKEND_ONLY",
+                Map.of("backend", hypervisor.backend()), rpc
                 + " is only offered by the sim backend; this daemon (" + hostName + ") runs the "
                 + hypervisor.backend() + " backend, where domains are managed with the hypervisor's own tools"));
     }
@@ -286,7 +290,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             SimDomains s = sim("CreateDomain");
             String name = name("name", request.getName());
             if (hypervisor.findDomain(name).isPresent()) {
-                throw new ControlException(Status.Code.ALREADY_EXISTS, "a domain named " + name + " exists on " + hostName);
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "DOMAIN_EXISTS", Map.of("domain", name),
+                        "a domain named " + name + " exists on " + hostName);
             }
             DomainInfo d = s.create(request);
             LOG.info("event=domain_created domain={} memory_bytes={} vcpus={} type={}", d.name(),
@@ -301,7 +306,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             SimDomains s = sim("DestroyDomain");
             String name = existing(name("name", request.getName()));
             if (migratingDomains().contains(name)) {
-                throw new ControlException(Status.Code.FAILED_PRECONDITION,
+                throw new ControlException(Status.Code.FAILED_PRECONDITION, "DOMAIN_BUSY", Map.of("domain", name),
                         "domain " + name + " is migrating; cancel the migration first");
             }
             s.destroy(name);
@@ -323,7 +328,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                     return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
                 });
             } catch (EngineException.DomainBusyException e) {
-                throw new ControlException(Status.Code.FAILED_PRECONDITION, "domain " + name
+                throw new ControlException(Status.Code.FAILED_PRECONDITION, "DOMAIN_BUSY",
+                        Map.of("domain", name, "migration", e.migrationId()), "domain " + name
                         + " is migrating (" + e.migrationId() + "); inspect it when the migration has ended");
             }
         });
@@ -331,7 +337,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private String existing(String name) throws Exception {
         if (hypervisor.findDomain(name).isEmpty()) {
-            throw new ControlException(Status.Code.NOT_FOUND, "no domain named " + name + " on " + hostName);
+            throw new ControlException(Status.Code.NOT_FOUND, "DOMAIN_NOT_FOUND", Map.of("domain", name),
+                    "no domain named " + name + " on " + hostName);
         }
         return name;
     }
@@ -340,10 +347,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private static String name(String field, String value) {
         if (value.isEmpty()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " is required");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", field), field + " is required");
         }
         if (value.length() > MAX_NAME_LENGTH || !value.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " must be 1.." + MAX_NAME_LENGTH
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", field),
+                    field + " must be 1.." + MAX_NAME_LENGTH
                     + " printable ASCII characters without spaces");
         }
         return value;
@@ -355,14 +363,15 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private static Path path(String value) {
         if (value.isEmpty()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is required");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"), "path is required");
         }
         if (value.length() > MAX_PATH_LENGTH || value.indexOf('\0') >= 0) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is too long or contains a NUL byte");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"),
+                    "path is too long or contains a NUL byte");
         }
         Path p = Path.of(value);
         if (!p.isAbsolute()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT,
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"),
                     "path '" + value + "' must be absolute (it is a path on the daemon's host)");
         }
         return p.normalize();
