@@ -119,8 +119,11 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         String name = values.containsKey(KEY_NAME) ? values.get(KEY_NAME) : defaultName();
         checkName(where.getOrDefault(KEY_NAME, "default name"), name);
         String backend = values.getOrDefault(KEY_BACKEND, DEFAULT_BACKEND);
-        if (backend.isEmpty()) {
-            throw new ConfigException(where.get(KEY_BACKEND) + ": backend must not be empty (sim, xen or kvm)");
+        List<String> backends = java.util.ServiceLoader.load(dev.migrationd.hypervisor.HypervisorProvider.class).stream()
+                .map(p -> p.get().name()).toList();
+        if (!backends.contains(backend)) {
+            throw new ConfigException(where.getOrDefault(KEY_BACKEND, "default") + ": unknown backend '" + backend
+                    + "' (known: " + String.join(", ", backends) + ")");
         }
         Path stateDir = Path.of(values.getOrDefault(KEY_STATE_DIR, DEFAULT_STATE_DIR));
         InetSocketAddress control = address(where.getOrDefault(KEY_CONTROL_LISTEN, "default"), KEY_CONTROL_LISTEN,

@@ -26,13 +26,19 @@ class DaemonProcessTest {
     Path dir;
 
     private Process launch(Path log, String... args) throws IOException {
+        return launch(log, java.util.Map.of(), args);
+    }
+
+    private Process launch(Path log, java.util.Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 // the daemon's own logback.xml, not the test one
                 "-Dlogback.configurationFile=" + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
                 MigrationDaemon.class.getName()));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        return pb.start();
     }
 
     private static String waitFor(Path log, String text, Process p) throws Exception {
@@ -101,7 +107,7 @@ class DaemonProcessTest {
     @Test
     void badSetupsFailWithOneLine() throws Exception {
         String unknown = failFast("--config", config().toString(), "--backend", "vmware");
-        assertTrue(unknown.contains("unknown backend 'vmware'") && unknown.endsWith("(exit 1)"), unknown);
+        assertTrue(unknown.contains("unknown backend 'vmware'") && unknown.endsWith("(exit 2)"), unknown);
 
         Path bad = dir.resolve("bad.conf");
         Files.writeString(bad, "name = a\nlisten = 1.2.3.4:5\n");
@@ -123,7 +129,77 @@ class DaemonProcessTest {
         org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/xen/privcmd")), "this host is a Xen dom0");
         long t0 = System.nanoTime();
         String xen = failFast("--config", config().toString(), "--backend", "xen");
-        assertTrue(xen.startsWith("migrationd: backend xen: ") && xen.endsWith("(exit 1)"), xen);
+        assertTrue(xen.startsWith("migrationd: backend xen: ") && xen.endsWith("(exit 3)"), xen);
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30), "promptly");
+    }
+
+    /**
+     * As systemd runs it (Type=notify): READY=1 arrives once every listener is bound, SIGHUP re-reads the
+     * config between RELOADING=1 and READY=1 without stopping, SIGTERM says STOPPING=1. The notify socket is
+     * bound by python3, as systemd binds its own.
+     */
+    @Test
+    void tellsSystemdWhenReadyReloadsOnSighupAndSaysWhenStopping() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assertTrue(Files.isExecutable(python), "python3 is missing (Debian package python3); this test needs it");
+        Path socket = dir.resolve("notify.sock");
+        Process systemd = new ProcessBuilder(python.toString(), "-c", """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.bind(sys.argv[1])
+                print('bound', flush=True)
+                while True:
+                    print(repr(s.recv(8192).decode()), flush=True)
+                """, socket.toString()).redirectErrorStream(true).start();
+        java.io.BufferedReader notes = new java.io.BufferedReader(
+                new java.io.InputStreamReader(systemd.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        Path log = dir.resolve("daemon.log");
+        Process p = null;
+        try {
+            assertEquals("bound", notes.readLine());
+            Path config = config();
+            p = launch(log, java.util.Map.of("NOTIFY_SOCKET", socket.toString()), "--config", config.toString());
+            String ready = notes.readLine();
+            assertTrue(ready != null && ready.startsWith("'READY=1\\nSTATUS=control "), ready + "\n" + Files.readString(log));
+            // every listener is bound when READY=1 is sent
+            String started = Files.readString(log);
+            assertTrue(started.contains("event=daemon_started"), started);
+            java.util.regex.Matcher ports = java.util.regex.Pattern.compile("control (\\d+), peers (\\d+), metrics (\\d+)")
+                    .matcher(ready);
+            assertTrue(ports.find(), ready);
+            for (int i = 1; i <= 3; i++) {
+                try (java.net.Socket c = new java.net.Socket(InetAddress.getLoopbackAddress(), Integer.parseInt(ports.group(i)))) {
+                    assertTrue(c.isConnected());
+                }
+            }
+
+            Files.writeString(config, Files.readString(config).replace("name = hostA", "name = hostZ")
+                    + "peer.hostC = 127.0.0.1:7301\n");
+            new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start().waitFor();
+            assertTrue(notes.readLine().startsWith("'RELOADING=1\\nMONOTONIC_USEC="));
+            assertEquals("'READY=1'", notes.readLine());
+            String reloaded = waitFor(log, "event=config_reloaded", p);
+            assertTrue(reloaded.contains("peers=hostB,hostC"), reloaded);
+            assertTrue(reloaded.contains("restart_needed_for=name ") || reloaded.contains("restart_needed_for=name\n"), reloaded);
+            assertTrue(p.isAlive(), "SIGHUP must not stop the daemon");
+
+            // a broken file changes nothing and is reported
+            Files.writeString(config, "nonsense\n");
+            new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start().waitFor();
+            assertTrue(notes.readLine().startsWith("'RELOADING=1"));
+            assertEquals("'READY=1'", notes.readLine());
+            assertTrue(waitFor(log, "event=config_reload_failed", p).contains("expected 'key = value'"));
+            assertTrue(p.isAlive());
+
+            p.destroy(); // SIGTERM
+            assertEquals("'STOPPING=1'", notes.readLine());
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+            assertEquals(0, p.exitValue());
+        } finally {
+            if (p != null) {
+                p.destroyForcibly();
+            }
+            systemd.destroyForcibly();
+        }
     }
 }

@@ -88,6 +88,6 @@ public final class ControlServer implements AutoCloseable {
             server.shutdownNow();
             Thread.currentThread().interrupt();
         }
-        LOG.info("event=control_stopped");
+        LOG.atInfo().setMessage("event=control_stopped").log();
     }
 }

@@ -114,8 +114,12 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                         + "' was used for migration " + h.id() + " of " + h.info().domain() + " to " + h.info().peer()
                         + "; use a new key for a different request");
             }
-            LOG.info("event=migration_requested id={} domain={} peer={} created={} key={}", h.id(), domain, peer,
-                    created, key);
+            LOG.atInfo().setMessage("event=migration_requested")
+                    .addKeyValue("id", h.id())
+                    .addKeyValue("domain", domain)
+                    .addKeyValue("peer", peer)
+                    .addKeyValue("created", created)
+                    .addKeyValue("key", key).log();
             return StartMigrationResponse.newBuilder().setMigration(ProtoMapping.migration(hostName, h))
                     .setCreated(created).build();
         });
@@ -167,7 +171,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         };
         call.setOnCancelHandler(() -> events.detach(id, watcher));
         if (events.attach(id, Optional.empty(), watcher)) {
-            LOG.debug("event=watch_attached id={}", id);
+            LOG.atDebug().setMessage("event=watch_attached")
+                    .addKeyValue("id", id).log();
             return;
         }
         if (h.result().isDone()) {
@@ -182,7 +187,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         // live, and no event yet: start its feed with the current phase
         events.attach(id, Optional.of(MigrationEvent.newBuilder().setPhase(PhaseEvent.newBuilder()
                 .setPhase(ProtoMapping.phase(h.phase())).setDetail(ProtoMapping.detail(h.phase())))), watcher);
-        LOG.debug("event=watch_attached id={}", id);
+        LOG.atDebug().setMessage("event=watch_attached")
+                .addKeyValue("id", id).log();
     }
 
     @Override
@@ -190,7 +196,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("CancelMigration", observer, () -> {
             String id = name("id", request.getId());
             CancelOutcome outcome = engine.cancel(id);
-            LOG.info("event=cancel_requested id={} outcome={}", id, outcome);
+            LOG.atInfo().setMessage("event=cancel_requested")
+                    .addKeyValue("id", id)
+                    .addKeyValue("outcome", outcome).log();
             return CancelMigrationResponse.newBuilder()
                     .setMigration(ProtoMapping.migration(hostName, find(id)))
                     .setResult(ProtoMapping.cancel(outcome)).build();
@@ -256,7 +264,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             Path path = path(request.getPath());
             SaveResult r = engine.save(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
                     request.getLive(), request.getLeaveRunning(), request.getForce()));
-            LOG.info("event=domain_saved domain={} file={} bytes={} rounds={}", domain, r.file(), r.bytes(), r.rounds());
+            LOG.atInfo().setMessage("event=domain_saved")
+                    .addKeyValue("domain", domain)
+                    .addKeyValue("file", r.file())
+                    .addKeyValue("bytes", r.bytes())
+                    .addKeyValue("rounds", r.rounds()).log();
             return SaveDomainResponse.newBuilder().setPath(r.file().toString()).setBytesWritten(r.bytes())
                     .setDuration(ProtoMapping.duration(r.downtime())).setRounds(r.rounds()).build();
         });
@@ -268,7 +280,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             Path path = path(request.getPath());
             String name = name("name", request.getName());
             RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
-            LOG.info("event=domain_restored domain={} file={} bytes={} paused={}", r.domain(), path, r.bytes(), r.paused());
+            LOG.atInfo().setMessage("event=domain_restored")
+                    .addKeyValue("domain", r.domain())
+                    .addKeyValue("file", path)
+                    .addKeyValue("bytes", r.bytes())
+                    .addKeyValue("paused", r.paused()).log();
             DomainInfo info = hypervisor.domain(r.domain()).info();
             return RestoreDomainResponse.newBuilder().setDomain(ProtoMapping.domain(info, false))
                     .setDuration(ProtoMapping.duration(r.time())).build();
@@ -294,8 +310,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                         "a domain named " + name + " exists on " + hostName);
             }
             DomainInfo d = s.create(request);
-            LOG.info("event=domain_created domain={} memory_bytes={} vcpus={} type={}", d.name(),
-                    request.getMemoryBytes(), d.vcpus(), d.guestType());
+            LOG.atInfo().setMessage("event=domain_created")
+                    .addKeyValue("domain", d.name())
+                    .addKeyValue("memory_bytes", request.getMemoryBytes())
+                    .addKeyValue("vcpus", d.vcpus())
+                    .addKeyValue("type", d.guestType()).log();
             return ProtoMapping.domain(d, false);
         });
     }
@@ -310,7 +329,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                         "domain " + name + " is migrating; cancel the migration first");
             }
             s.destroy(name);
-            LOG.info("event=domain_destroyed domain={}", name);
+            LOG.atInfo().setMessage("event=domain_destroyed")
+                    .addKeyValue("domain", name).log();
             return DestroyDomainResponse.getDefaultInstance();
         });
     }

@@ -89,14 +89,22 @@ final class Errors {
         StatusRuntimeException answer = toException(t);
         Status s = answer.getStatus();
         if (s.getCode() == Status.Code.INTERNAL && !(t instanceof EngineException)) {
-            LOG.error("event=rpc_failed rpc={} code={} error=\"{}\"", rpc, s.getCode(), s.getDescription(), t);
+            LOG.atError().setMessage("event=rpc_failed")
+                    .addKeyValue("rpc", rpc)
+                    .addKeyValue("code", s.getCode())
+                    .addKeyValue("error", s.getDescription())
+                    .setCause(t).log();
         } else {
-            LOG.info("event=rpc_refused rpc={} code={} reason=\"{}\"", rpc, s.getCode(), s.getDescription());
+            LOG.atInfo().setMessage("event=rpc_refused")
+                    .addKeyValue("rpc", rpc)
+                    .addKeyValue("code", s.getCode())
+                    .addKeyValue("reason", s.getDescription()).log();
         }
         try {
             observer.onError(answer);
         } catch (IllegalStateException alreadyClosed) {
-            LOG.debug("event=rpc_already_closed rpc={}", rpc);
+            LOG.atDebug().setMessage("event=rpc_already_closed")
+                    .addKeyValue("rpc", rpc).log();
         }
     }
 
