@@ -49,6 +49,7 @@ public final class Daemon implements AutoCloseable {
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
     private NettyPeerConnector connector;
+    private int healthPort = -1;
     /** The configuration in force: replaced by {@link #reload}. */
     private volatile DaemonConfig current;
     private boolean closed;
@@ -133,6 +134,18 @@ public final class Daemon implements AutoCloseable {
         peers = listen("peer-listen", config.peerListen(),
                 () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
         opened.push(peers);
+        if (config.healthListen().isPresent()) {
+            InetSocketAddress at = config.healthListen().get();
+            io.grpc.Server health = listen("health-listen", at,
+                    () -> NettyServerBuilder.forAddress(at).addService(control.healthService()).build().start());
+            opened.push(() -> {
+                health.shutdownNow();
+                health.awaitTermination(ControlServer.GRACE_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+            });
+            healthPort = health.getPort();
+            LOG.atInfo().setMessage("event=health_listening")
+                    .addKeyValue("address", at.getAddress().getHostAddress() + ":" + healthPort).log();
+        }
         control.serving();
         LOG.atInfo().setMessage("event=daemon_started")
                 .addKeyValue("name", config.name())
@@ -178,6 +191,11 @@ public final class Daemon implements AutoCloseable {
         return metrics.address().getPort();
     }
 
+    /** The bound port of the health-only listener, or -1 without one. */
+    public int healthPort() {
+        return healthPort;
+    }
+
     public DaemonConfig config() {
         return current;
     }
@@ -214,9 +232,12 @@ public final class Daemon implements AutoCloseable {
         if (next.simPrefault() != was.simPrefault()) {
             needRestart.add(DaemonConfig.KEY_SIM_PREFAULT);
         }
+        if (!next.healthListen().equals(was.healthListen())) {
+            needRestart.add(DaemonConfig.KEY_HEALTH_LISTEN);
+        }
         connector.setPeers(next.peers());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
-                was.metricsListen(), next.peers(), was.simPrefault());
+                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))
                 .addKeyValue("restart_needed_for", String.join(",", needRestart))

@@ -73,6 +73,11 @@ public final class MigrationDaemon implements Callable<Integer> {
             description = "sim: prefault the whole memory of an incoming guest before its pages arrive (default: false).")
     Boolean simPrefault;
 
+    @Option(names = "--health-listen", paramLabel = "HOST:PORT",
+            description = "Also serve only the gRPC health service here (grpc.health.v1), e.g. for kubelet probes "
+                    + "on the node's address while the control API stays on loopback (default: none).")
+    String healthListen;
+
     @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "${env:MIGRATIOND_LOG_FORMAT:-text}",
             description = "Log lines as key=value text (default) or one JSON object per line (logback's JSON encoder); "
                     + "also $MIGRATIOND_LOG_FORMAT. Under systemd each line starts with its journald priority.")
@@ -94,6 +99,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
+        flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
         return DaemonConfig.resolve(configFile, flags, peers);
     }
 

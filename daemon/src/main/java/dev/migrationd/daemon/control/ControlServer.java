@@ -27,7 +27,7 @@ public final class ControlServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
     /** How long {@link #close()} lets running calls finish before cutting them. */
-    static final long GRACE_SECONDS = 5;
+    public static final long GRACE_SECONDS = 5;
     /** The migration service's full name, as health checks name it. */
     public static final String SERVICE = "dev.migrationd.v1.MigrationService";
 
@@ -53,6 +53,11 @@ public final class ControlServer implements AutoCloseable {
     public void serving() {
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
         health.setStatus(SERVICE, ServingStatus.SERVING);
+    }
+
+    /** The health service alone, for a listener that serves nothing else (probes on a non-loopback address). */
+    public io.grpc.BindableService healthService() {
+        return health.getHealthService();
     }
 
     /** The bound port (useful with port 0), or -1 for in-process servers. */
