@@ -1,6 +1,7 @@
 package dev.migrationd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonElement;
@@ -220,5 +221,16 @@ class DeploymentFilesTest {
         }
         assertTrue(n >= 3, "expected the DaemonSet to pass flags");
         assertTrue(yaml.contains("kind: DaemonSet") && yaml.contains("hostNetwork: true"));
+        // the image the build writes (dist/make-oci.sh), tagged with the project's version
+        String version = new String(Files.readAllBytes(ROOT.resolve("pom.xml")), StandardCharsets.UTF_8)
+                .replaceAll("(?s).*?<artifactId>migrationd-parent</artifactId>\\s*<version>([^<]+)</version>.*", "$1");
+        assertTrue(yaml.contains("\n          image: migrationd:" + version + "\n"), "image migrationd:" + version);
+        // probes ask the gRPC health service on the health-only listener, never a TCP connect to the peer port
+        assertTrue(yaml.contains("--health-listen=$(NODE_IP):7102"));
+        for (String probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
+            Matcher p = Pattern.compile(probe + ":\\n\\s+grpc: \\{port: 7102").matcher(yaml);
+            assertTrue(p.find(), probe + " uses the gRPC health service");
+        }
+        assertFalse(yaml.contains("tcpSocket"), "no TCP-connect probes");
     }
 }
