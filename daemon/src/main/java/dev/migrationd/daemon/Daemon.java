@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -200,6 +201,13 @@ public final class Daemon implements AutoCloseable {
         return current;
     }
 
+    /** The settings a reload does not apply (they wait for a restart), by config key. */
+    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.of(
+            DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
+            DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
+            DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
+            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen);
+
     /**
      * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list is
      * replaced (a migration already connected keeps its connection). Settings that need a restart (name,
@@ -211,30 +219,12 @@ public final class Daemon implements AutoCloseable {
     public synchronized java.util.List<String> reload(DaemonConfig next) {
         DaemonConfig was = current;
         java.util.List<String> needRestart = new java.util.ArrayList<>();
-        if (!next.name().equals(was.name())) {
-            needRestart.add(DaemonConfig.KEY_NAME);
-        }
-        if (!next.backend().equals(was.backend())) {
-            needRestart.add(DaemonConfig.KEY_BACKEND);
-        }
-        if (!next.stateDir().equals(was.stateDir())) {
-            needRestart.add(DaemonConfig.KEY_STATE_DIR);
-        }
-        if (!next.controlListen().equals(was.controlListen())) {
-            needRestart.add(DaemonConfig.KEY_CONTROL_LISTEN);
-        }
-        if (!next.peerListen().equals(was.peerListen())) {
-            needRestart.add(DaemonConfig.KEY_PEER_LISTEN);
-        }
-        if (!next.metricsListen().equals(was.metricsListen())) {
-            needRestart.add(DaemonConfig.KEY_METRICS_LISTEN);
-        }
-        if (next.simPrefault() != was.simPrefault()) {
-            needRestart.add(DaemonConfig.KEY_SIM_PREFAULT);
-        }
-        if (!next.healthListen().equals(was.healthListen())) {
-            needRestart.add(DaemonConfig.KEY_HEALTH_LISTEN);
-        }
+        RESTART_ONLY.forEach((key, setting) -> {
+            if (!setting.apply(next).equals(setting.apply(was))) {
+                needRestart.add(key);
+            }
+        });
+        needRestart.sort(null);
         connector.setPeers(next.peers());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
                 was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
