@@ -126,12 +126,17 @@ public final class MigrationDaemon implements Callable<Integer> {
         AtomicReference<Daemon> running = new AtomicReference<>();
         CountDownLatch startEnded = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+        sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
             Daemon d = running.get();
             if (d != null) {
                 reload(d, systemd);
             }
         });
+        if (before == sun.misc.SignalHandler.SIG_IGN) {
+            // the JVM keeps a signal ignored that its parent ignored (nohup): no reload in this process
+            log().atWarn().setMessage("event=sighup_ignored")
+                    .addKeyValue("reason", "started with SIGHUP ignored (nohup?); the config cannot be reloaded").log();
+        }
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("migrationd-shutdown").unstarted(() -> {
             boolean interrupted = false;
             while (startEnded.getCount() > 0) {

@@ -30,7 +30,12 @@ class DaemonProcessTest {
     }
 
     private Process launch(Path log, java.util.Map<String, String> env, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+        return launch(log, env, List.of(), args);
+    }
+
+    private Process launch(Path log, java.util.Map<String, String> env, List<String> prefix, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 // the daemon's own logback.xml, not the test one
                 "-Dlogback.configurationFile=" + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
@@ -151,14 +156,15 @@ class DaemonProcessTest {
                 while True:
                     print(repr(s.recv(8192).decode()), flush=True)
                 """, socket.toString()).redirectErrorStream(true).start();
-        java.io.BufferedReader notes = new java.io.BufferedReader(
-                new java.io.InputStreamReader(systemd.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        Notes notes = new Notes(systemd.getInputStream());
         Path log = dir.resolve("daemon.log");
         Process p = null;
         try {
             assertEquals("bound", notes.readLine());
             Path config = config();
-            p = launch(log, java.util.Map.of("NOTIFY_SOCKET", socket.toString()), "--config", config.toString());
+            // SIGHUP as systemd leaves it (a test run started under nohup would have it ignored, and kept so)
+            p = launch(log, java.util.Map.of("NOTIFY_SOCKET", socket.toString()), List.of("/usr/bin/env", "--default-signal=HUP"),
+                    "--config", config.toString());
             String ready = notes.readLine();
             assertTrue(ready != null && ready.startsWith("'READY=1\\nSTATUS=control "), ready + "\n" + Files.readString(log));
             // every listener is bound when READY=1 is sent
@@ -200,6 +206,31 @@ class DaemonProcessTest {
                 p.destroyForcibly();
             }
             systemd.destroyForcibly();
+        }
+    }
+
+    /** The lines a process prints, each waited for at most {@link #START_SECONDS}. */
+    static final class Notes {
+        private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        Notes(java.io.InputStream in) {
+            Thread.ofVirtual().start(() -> {
+                try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) {
+                        lines.add(l);
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            });
+        }
+
+        String readLine() throws InterruptedException {
+            String l = lines.poll(START_SECONDS, TimeUnit.SECONDS);
+            if (l == null) {
+                throw new AssertionError("nothing on the notify socket within " + START_SECONDS + " s");
+            }
+            return l;
         }
     }
 }
