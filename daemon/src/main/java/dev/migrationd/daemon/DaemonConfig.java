@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The daemon's settings. Every setting can come from the config file and from a flag; a flag wins.
@@ -32,6 +33,7 @@ import java.util.Objects;
  * metrics-listen = 127.0.0.1:9101       # Prometheus scrape endpoint (/metrics)
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
  * sim-prefault   = false                # sim: prefault the memory of incoming guests (true|false)
+ * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
  * journal-retention = 7d                # how long the journal keeps ended migrations (NUMBERh or NUMBERd, >= 1h)
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
@@ -47,12 +49,15 @@ import java.util.Objects;
  * @param peers         peer name → address, in configuration order
  * @param simPrefault   sim backend: prefault the whole memory of a domain built for an incoming migration or
  *                      a restore before the first page arrives (refused with another backend)
+ * @param healthListen  an extra gRPC listener that serves only the health service (grpc.health.v1), for
+ *                      probes that cannot reach the control address; empty: none
  * @param journalRetention how long the journal keeps a migration that ended (a destination answers a source
  *                      in doubt from it for that long)
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
-                           Map<String, InetSocketAddress> peers, boolean simPrefault, Duration journalRetention) {
+                           Map<String, InetSocketAddress> peers, boolean simPrefault,
+                           Optional<InetSocketAddress> healthListen, Duration journalRetention) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -61,12 +66,13 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_PEER_LISTEN = "peer-listen";
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
     public static final String KEY_SIM_PREFAULT = "sim-prefault";
+    public static final String KEY_HEALTH_LISTEN = "health-listen";
     public static final String KEY_JOURNAL_RETENTION = "journal-retention";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_JOURNAL_RETENTION);
+            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN, KEY_JOURNAL_RETENTION);
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
@@ -89,7 +95,16 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(peerListen, "peerListen");
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
+        Objects.requireNonNull(healthListen, "healthListen");
         Objects.requireNonNull(journalRetention, "journalRetention");
+    }
+
+    /** A configuration without a health-only listener, with the default journal retention. */
+    public DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
+                        InetSocketAddress peerListen, InetSocketAddress metricsListen,
+                        Map<String, InetSocketAddress> peers, boolean simPrefault) {
+        this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty(),
+                dev.migrationd.daemon.engine.journal.Journal.DEFAULT_RETENTION);
     }
 
     /**
@@ -128,8 +143,11 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         String name = values.containsKey(KEY_NAME) ? values.get(KEY_NAME) : defaultName();
         checkName(where.getOrDefault(KEY_NAME, "default name"), name);
         String backend = values.getOrDefault(KEY_BACKEND, DEFAULT_BACKEND);
-        if (backend.isEmpty()) {
-            throw new ConfigException(where.get(KEY_BACKEND) + ": backend must not be empty (sim, xen or kvm)");
+        List<String> backends = java.util.ServiceLoader.load(dev.migrationd.hypervisor.HypervisorProvider.class).stream()
+                .map(p -> p.get().name()).toList();
+        if (!backends.contains(backend)) {
+            throw new ConfigException(where.getOrDefault(KEY_BACKEND, "default") + ": unknown backend '" + backend
+                    + "' (known: " + String.join(", ", backends) + ")");
         }
         Path stateDir = Path.of(values.getOrDefault(KEY_STATE_DIR, DEFAULT_STATE_DIR));
         InetSocketAddress control = address(where.getOrDefault(KEY_CONTROL_LISTEN, "default"), KEY_CONTROL_LISTEN,
@@ -156,9 +174,12 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         if (simPrefault && !backend.equals(DEFAULT_BACKEND)) {
             throw new ConfigException(where.get(KEY_SIM_PREFAULT) + ": applies to the sim backend only (backend is " + backend + ")");
         }
+        Optional<InetSocketAddress> health = values.containsKey(KEY_HEALTH_LISTEN)
+                ? Optional.of(address(where.get(KEY_HEALTH_LISTEN), KEY_HEALTH_LISTEN, values.get(KEY_HEALTH_LISTEN)))
+                : Optional.empty();
         Duration retention = retention(where.getOrDefault(KEY_JOURNAL_RETENTION, "default"),
                 values.getOrDefault(KEY_JOURNAL_RETENTION, DEFAULT_JOURNAL_RETENTION));
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, retention);
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, retention);
     }
 
     /** {@code NUMBERh} or {@code NUMBERd}, from one hour to ten years. */

@@ -48,6 +48,9 @@ public final class SimHost implements Hypervisor {
     public volatile String failResume;
     /** When set, every {@code destroy()} of a domain of this host fails with this message (until cleared). */
     public volatile String failDestroy;
+    /** When set, {@code createForRestore} fails with this problem before the sim builds anything (a destination
+     *  that cannot build the domain, e.g. its state directory cannot be read). */
+    public volatile String failCreateForRestore;
 
     private SimHost(SimHypervisor sim, Set<Capability> capabilities) {
         this.sim = sim;
@@ -150,6 +153,10 @@ public final class SimHost implements Hypervisor {
     public Domain createForRestore(DomainShape shape) throws HypervisorException {
         if (!capabilities.contains(Capability.RESTORE)) {
             throw new HypervisorException("createForRestore", shape.name(), "not supported");
+        }
+        String problem = failCreateForRestore;
+        if (problem != null) {
+            throw new HypervisorException("createForRestore", shape.name(), problem);
         }
         return probe((SimDomain) sim.createForRestore(shape), true);
     }
