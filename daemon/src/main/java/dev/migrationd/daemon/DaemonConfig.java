@@ -104,7 +104,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
                         InetSocketAddress peerListen, InetSocketAddress metricsListen,
                         Map<String, InetSocketAddress> peers, boolean simPrefault) {
         this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty(),
-                dev.migrationd.daemon.engine.journal.Journal.DEFAULT_RETENTION);
+                dev.migrationd.daemon.engine.EngineConfig.DEFAULT_JOURNAL_RETENTION);
     }
 
     /**
