@@ -37,7 +37,7 @@ public final class Retry {
     public static boolean attempts(MigrationInfo info, String step, int attempts, Step action) {
         Duration pause = FIRST_PAUSE;
         for (int a = 1; a <= attempts; a++) {
-            if (once(info, step, a, action)) {
+            if (once(info, step, a, action, true)) {
                 return true;
             }
             if (a < attempts) {
@@ -61,7 +61,7 @@ public final class Retry {
                 info.id(), info.domain(), why.tag(), step, engine.settings().inDoubtRetry().toMillis());
         for (int a = QUICK_ATTEMPTS + 1; !engine.closing(); a++) {
             LockSupport.parkNanos(engine.settings().inDoubtRetry().toNanos());
-            if (onceQuietly(info, step, a, action)) {
+            if (once(info, step, a, action, a % LOG_EVERY == 0)) {
                 engine.attention(info, why, false);
                 LOG.info("event=operator_need_cleared migration={} reason={} step={} attempt={}", info.id(), why.tag(), step, a);
                 return true;
@@ -70,22 +70,13 @@ public final class Retry {
         return false;
     }
 
-    private static boolean once(MigrationInfo info, String step, int attempt, Step action) {
+    /** One attempt; a failure is logged when {@code log}. */
+    private static boolean once(MigrationInfo info, String step, int attempt, Step action, boolean log) {
         try {
             action.run();
             return true;
         } catch (Exception e) {
-            LOG.warn("event=step_failed migration={} step={} attempt={} error=\"{}\"", info.id(), step, attempt, e.getMessage());
-            return false;
-        }
-    }
-
-    private static boolean onceQuietly(MigrationInfo info, String step, int attempt, Step action) {
-        try {
-            action.run();
-            return true;
-        } catch (Exception e) {
-            if (attempt % LOG_EVERY == 0) {
+            if (log) {
                 LOG.warn("event=step_failed migration={} step={} attempt={} error=\"{}\"", info.id(), step, attempt, e.getMessage());
             }
             return false;
