@@ -180,6 +180,10 @@ public final class SimGuest implements Domain {
 
     @Override
     public void resume() throws HypervisorException {
+        String fault = host.failResume;
+        if (fault != null) {
+            throw new HypervisorException("resume", name, fault);
+        }
         if (restored && atStart == null) {
             atStart = snapshot();
         }
@@ -199,6 +203,10 @@ public final class SimGuest implements Domain {
 
     @Override
     public void destroy() throws HypervisorException {
+        String fault = host.failDestroy;
+        if (fault != null) {
+            throw new HypervisorException("destroy", name, fault);
+        }
         sim.destroy();
         destroyed = true;
         host.forget(this, sim);

@@ -44,6 +44,10 @@ public final class SimHost implements Hypervisor {
     public final AtomicLong corruptPfnOnFirstWrite = new AtomicLong(-1);
     /** When set, a restored domain's {@code completeRestore()} fails with this message (end-of-restore faults). */
     public volatile String failCompleteRestore;
+    /** When set, every {@code resume()} of a domain of this host fails with this message (until cleared). */
+    public volatile String failResume;
+    /** When set, every {@code destroy()} of a domain of this host fails with this message (until cleared). */
+    public volatile String failDestroy;
     /** When set, {@code createForRestore} fails with this problem before the sim builds anything (a destination
      *  that cannot build the domain, e.g. its state directory cannot be read). */
     public volatile String failCreateForRestore;
