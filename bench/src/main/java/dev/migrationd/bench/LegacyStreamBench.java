@@ -1,5 +1,6 @@
 package dev.migrationd.bench;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
@@ -7,7 +8,6 @@ import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
-import dev.migrationd.protocol.legacy.StreamSink;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -89,7 +89,7 @@ public class LegacyStreamBench {
     }
 
     /** Copies what the writer hands over into the wire buffer. */
-    final class WireSink implements StreamSink {
+    final class WireSink implements ByteSink {
         long pos;
 
         @Override

@@ -1,6 +1,6 @@
 package dev.migrationd.daemon.engine;
 
-import dev.migrationd.protocol.legacy.StreamSink;
+import dev.migrationd.protocol.ByteSink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -9,7 +9,7 @@ import java.nio.channels.FileChannel;
  * Where a migration's or a save's stream bytes go: a peer connection or a file. Counts the bytes.
  * Confined to the thread that drives the stream writer.
  */
-abstract sealed class StreamOut implements StreamSink {
+abstract sealed class StreamOut implements ByteSink {
 
     private long bytes;
 

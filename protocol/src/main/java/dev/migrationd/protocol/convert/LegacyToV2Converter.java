@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.convert;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
@@ -10,7 +11,6 @@ import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.v2.BlobRecord;
-import dev.migrationd.protocol.v2.ByteSink;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.Width;
@@ -41,8 +42,8 @@ import java.util.Objects;
  * <p>A rule violation is a programming error of the caller: {@link IllegalStateException} (wrong order) or
  * {@link IllegalArgumentException} (bad content); nothing is written for the rejected item.
  *
- * <p>Buffers: every header/PFN-array buffer is freshly allocated and handed to the {@link StreamSink}, never
- * touched again; page data goes to the sink as views (see {@link StreamSink} for the ownership contract).
+ * <p>Buffers: every header/PFN-array buffer is freshly allocated and handed to the {@link ByteSink}, never
+ * touched again; page data goes to the sink as views (see {@link ByteSink} for the ownership contract).
  *
  * <p>Threading: confined to the thread that drives it (a migration's sender thread); not thread-safe.
  */
@@ -58,7 +59,7 @@ public final class LegacyStreamWriter {
     private static final int AFTER_LAST_CHECKPOINT = 4;
     private static final int AFTER_ENABLE_COMPRESSION = 5;
 
-    private final StreamSink sink;
+    private final ByteSink sink;
     private final Width width;
     private final GuestType guestType;
     private final boolean checkpointed;
@@ -92,7 +93,7 @@ public final class LegacyStreamWriter {
      * @param guestType    PV or HVM; a PV guest's width follows from the header's vcpu context size
      * @param checkpointed a Remus stream: several checkpoints may follow, LAST_CHECKPOINT ends it
      */
-    public LegacyStreamWriter(StreamSink sink, Width width, GuestType guestType, boolean checkpointed) {
+    public LegacyStreamWriter(ByteSink sink, Width width, GuestType guestType, boolean checkpointed) {
         this.sink = Objects.requireNonNull(sink);
         this.width = Objects.requireNonNull(width);
         this.guestType = Objects.requireNonNull(guestType);
@@ -100,7 +101,7 @@ public final class LegacyStreamWriter {
     }
 
     /** A writer for a single-checkpoint (save or migration) stream. */
-    public LegacyStreamWriter(StreamSink sink, Width width, GuestType guestType) {
+    public LegacyStreamWriter(ByteSink sink, Width width, GuestType guestType) {
         this(sink, width, guestType, false);
     }
 
@@ -573,7 +574,7 @@ public final class LegacyStreamWriter {
         sink.write(b);
     }
 
-    private StreamSink countingSink() {
+    private ByteSink countingSink() {
         return buf -> {
             bytesWritten += buf.remaining();
             sink.write(buf);

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.PageType;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -233,7 +234,7 @@ public final class PageBatch implements LegacyItem {
      * Hands the page data to {@code sink} as views in as few writes as possible (contiguous data in one write,
      * consecutive guest PFNs coalesced).
      */
-    void writePages(StreamSink sink) throws IOException {
+    void writePages(ByteSink sink) throws IOException {
         if (pfnsOnly || dataCount == 0) {
             return;
         }

@@ -9,7 +9,7 @@
  *
  * <h2>Writing</h2>
  * <pre>{@code
- * var w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);         // sink: StreamSink (views, never reused)
+ * var w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);         // sink: ByteSink (views, never reused)
  * w.write(new HvmHeader(p2mSize));
  * w.write(new TscInfo(mode, nsec, khz, incarnation));                      // non-live: before the pages
  * w.writePageBatch(PageBatch.ofGuestMemory(entries, guestMemory));        // pages go to the sink as views

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.synth;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
@@ -13,7 +14,6 @@ import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
 import dev.migrationd.protocol.v2.BlobRecord;
-import dev.migrationd.protocol.v2.ByteSink;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;
@@ -132,7 +132,7 @@ public final class StreamSynth {
         private final LegacyStreamWriter w;
         private CheckpointCompression.Encoder encoder;
 
-        Legacy(SynthGuest g, dev.migrationd.protocol.legacy.StreamSink sink) {
+        Legacy(SynthGuest g, ByteSink sink) {
             this.g = g;
             this.o = g.options();
             this.w = new LegacyStreamWriter(sink, o.toolstackWidth(), o.guest(), o.checkpoints() > 1);

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.testing;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
@@ -9,7 +10,6 @@ import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
-import dev.migrationd.protocol.legacy.StreamSink;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,7 +24,7 @@ public final class LegacyFixtures {
     }
 
     /** A sink collecting everything into a byte array (copies each buffer as it arrives). */
-    public static final class ByteArraySink implements StreamSink {
+    public static final class ByteArraySink implements ByteSink {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
         @Override

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.v2;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamException;
