@@ -8,6 +8,7 @@ import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.QemuSavevm;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -116,7 +117,7 @@ final class LegacyAnalysis {
                 s.checkpoints = c.index() + 1;
                 s.endCheckpoint();
             }
-            case LegacyItem.TscInfo t -> s.tail.put("tsc", "mode " + t.tscMode() + ", " + Integer.toUnsignedLong(t.khz())
+            case LegacyItem.TscInfoChunk(TscInfo t) -> s.tail.put("tsc", "mode " + t.mode() + ", " + Integer.toUnsignedLong(t.khz())
                     + " kHz, " + t.nsec() + " ns, incarnation " + Integer.toUnsignedLong(t.incarnation()));
             case LegacyItem.VcpuInfo v -> s.tail.put("online_vcpus", v.onlineVcpus().length);
             case LegacyItem.PvUnmappedPfns u -> s.tail.put("unmapped_pfns", u.count());

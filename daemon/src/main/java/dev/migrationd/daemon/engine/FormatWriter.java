@@ -3,12 +3,11 @@ package dev.migrationd.daemon.engine;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -54,7 +53,7 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
     }
 
     /** The guest was just paused: the final round follows. */
-    void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException;
+    void writeStopAndCopy(TscInfo tsc) throws IOException;
 
     /** Verify mode: every page is sent once more and the receiver compares instead of writing. */
     void writeVerifyStart() throws IOException;
@@ -111,8 +110,8 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
         }
 
         @Override
-        public void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException {
-            writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+        public void writeStopAndCopy(TscInfo tsc) throws IOException {
+            writer.writeTscInfo(tsc);
         }
 
         @Override

@@ -6,9 +6,9 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -164,7 +164,7 @@ final class OutgoingMigration extends MigrationRun {
             pausedByUs = !wasPaused; // a guest the operator had paused stays paused if we fail
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
-            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            TscInfo tsc = domain.platform().tscInfo();
             writer.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;

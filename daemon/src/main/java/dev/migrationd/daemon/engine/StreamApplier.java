@@ -139,9 +139,9 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
         PlatformState p = domain.platform();
         switch (item) {
             case PageBatch b -> applyBatch(b);
-            case LegacyItem.TscInfo t -> {
+            case LegacyItem.TscInfoChunk t -> {
                 onStopAndCopy.run();
-                p.setTscInfo(new PlatformState.TscInfo(t.tscMode(), t.nsec(), t.khz(), t.incarnation()));
+                p.setTscInfo(t.tsc());
             }
             case LegacyItem.VcpuInfo v -> {
                 if (v.maxVcpuId() >= shape.vcpus()) {

@@ -22,7 +22,7 @@ import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SharedInfo;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
@@ -155,9 +155,9 @@ final class V2Applier implements StreamInput {
                 p.setP2mFrameList(f.frames());
                 p2mFrames = true;
             }
-            case TscInfo t -> {
+            case TscInfoRecord t -> {
                 onStopAndCopy.run();
-                p.setTscInfo(new PlatformState.TscInfo(t.mode(), t.nsec(), t.khz(), t.incarnation()));
+                p.setTscInfo(t.tsc());
             }
             case SharedInfo s -> {
                 p.setSharedInfo(bytes(s.page()));

@@ -16,10 +16,11 @@ import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SharedInfo;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -51,7 +52,7 @@ final class V2Writer implements FormatWriter {
     private final LibxcWriter writer;
     private final Domain domain;
     private final DomainInfo info;
-    private PlatformState.TscInfo tsc;
+    private TscInfo tsc;
 
     V2Writer(StreamOut out, Domain domain, DomainInfo info) {
         this.writer = new LibxcWriter(out::write);
@@ -93,7 +94,7 @@ final class V2Writer implements FormatWriter {
     }
 
     @Override
-    public void writeStopAndCopy(PlatformState.TscInfo tsc) {
+    public void writeStopAndCopy(TscInfo tsc) {
         this.tsc = tsc; // written after the final round's pages (stream-v2.md §2.6)
     }
 
@@ -107,7 +108,7 @@ final class V2Writer implements FormatWriter {
         if (tsc == null) {
             throw new IllegalStateException("end of body before the stop-and-copy point");
         }
-        writer.write(new TscInfo(tsc.mode(), tsc.khz(), tsc.nsec(), tsc.incarnation()));
+        writer.write(new TscInfoRecord(tsc));
     }
 
     @Override

@@ -1,7 +1,7 @@
 package dev.migrationd.hypervisor.xen;
 
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.MemorySegment;
 
 /**

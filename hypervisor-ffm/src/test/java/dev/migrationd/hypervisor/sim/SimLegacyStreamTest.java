@@ -124,8 +124,7 @@ class SimLegacyStreamTest {
             }
             SimTestSupport.sleepQuietly(20);
             src.pause();
-            PlatformState.TscInfo tsc = ps.tscInfo();
-            w.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            w.writeTscInfo(ps.tscInfo());
             src.dirtyLog().fetchAndClear(bm);
             sendPages(w, src.memory(), bm);
             src.dirtyLog().disable();
@@ -200,8 +199,7 @@ class SimLegacyStreamTest {
                         }
                     }
                 }
-                case LegacyItem.TscInfo t -> ps.setTscInfo(new PlatformState.TscInfo(t.tscMode(), t.nsec(), t.khz(),
-                        t.incarnation()));
+                case LegacyItem.TscInfoChunk t -> ps.setTscInfo(t.tsc());
                 case LegacyItem.PvVcpuRecord r -> {
                     ps.setPvVcpuContext(r.vcpuId(), r.context().toArray());
                     ps.setPvExtendedContext(r.vcpuId(), r.extContext().toArray());

@@ -23,7 +23,7 @@ import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.SharedInfo;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
@@ -175,7 +175,7 @@ public final class LegacyToV2Converter {
                 }
                 hvmParams.add(new HvmParams.Param(hvmParamIndex(p.type()), p.value()));
             }
-            case LegacyItem.TscInfo t -> libxc.write(new TscInfo(t.tscMode(), t.khz(), t.nsec(), t.incarnation()));
+            case LegacyItem.TscInfoChunk t -> libxc.write(new TscInfoRecord(t.tsc()));
             case LegacyItem.Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
             case LegacyItem.TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
             case LegacyItem.CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),

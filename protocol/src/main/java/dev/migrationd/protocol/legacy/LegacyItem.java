@@ -1,6 +1,7 @@
 package dev.migrationd.protocol.legacy;
 
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -12,7 +13,7 @@ import java.util.Objects;
  * <p>Unsigned C fields ({@code u32}, {@code u64}) are carried in Java {@code int}/{@code long} bit for bit.
  */
 public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHeader, PageBatch, LegacyItem.Marker,
-        LegacyItem.VcpuInfo, LegacyItem.HvmParam, LegacyItem.TscInfo, LegacyItem.Tmem, LegacyItem.TmemExtra,
+        LegacyItem.VcpuInfo, LegacyItem.HvmParam, LegacyItem.TscInfoChunk, LegacyItem.Tmem, LegacyItem.TmemExtra,
         LegacyItem.CompressedData, LegacyItem.Toolstack, LegacyItem.EndOfBody, LegacyItem.PvUnmappedPfns,
         LegacyItem.PvVcpuRecord, LegacyItem.PvSharedInfo, LegacyItem.HvmMagicPfns, LegacyItem.HvmContext,
         LegacyItem.QemuRecord, LegacyItem.CheckpointEnd {
@@ -222,7 +223,11 @@ public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHe
     }
 
     /** {@code TSC_INFO} (−7): {@code u32 tsc_mode, u64 nsec, u32 khz, u32 incarnation} (20 bytes, nsec before khz). */
-    record TscInfo(int tscMode, long nsec, int khz, int incarnation) implements LegacyItem {
+    record TscInfoChunk(TscInfo tsc) implements LegacyItem {
+        public TscInfoChunk {
+            Objects.requireNonNull(tsc, "tsc");
+        }
+
         @Override
         public String itemName() {
             return ChunkType.TSC_INFO.xenName();

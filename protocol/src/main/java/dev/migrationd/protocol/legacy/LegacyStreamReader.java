@@ -25,9 +25,10 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
+import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
 import dev.migrationd.protocol.legacy.LegacyItem.XsaveRecord;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -581,7 +582,7 @@ public final class LegacyStreamReader {
                 nextChunk();
             }
             case TSC_INFO -> {
-                emit(new TscInfo(f.getInt(), f.getLong(), f.getInt(), f.getInt()));
+                emit(new TscInfoChunk(new TscInfo(f.getInt(), f.getLong(), f.getInt(), f.getInt())));
                 nextChunk();
             }
             case TMEM_HEADER -> {

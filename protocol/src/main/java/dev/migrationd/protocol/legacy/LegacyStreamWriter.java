@@ -23,8 +23,9 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
+import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -141,7 +142,7 @@ public final class LegacyStreamWriter {
             case Marker m -> writeMarker(m.type());
             case VcpuInfo v -> writeVcpuInfo(v);
             case HvmParam p -> writeHvmParam(p);
-            case TscInfo t -> writeTscInfo(t);
+            case TscInfoChunk t -> writeTscInfo(t.tsc());
             case Tmem t -> writeTmem(t);
             case TmemExtra t -> writeTmemExtra(t);
             case CompressedData c -> writeCompressedData(c.data().asByteBuffer());
@@ -302,11 +303,12 @@ public final class LegacyStreamWriter {
         lastHvmRank = p.type().hvmParamRank();
     }
 
+    /** Writes the TSC_INFO chunk (−7) carrying {@code t}. */
     public void writeTscInfo(TscInfo t) throws IOException {
         expectBody("TSC_INFO");
         require(stage <= PAGES && !tscSeen, "TSC_INFO comes once per checkpoint, before VCPU_INFO");
         ByteBuffer b = alloc(4 + LegacyFormat.TSC_INFO_PAYLOAD);
-        b.putInt(ChunkType.TSC_INFO.code()).putInt(t.tscMode()).putLong(t.nsec()).putInt(t.khz())
+        b.putInt(ChunkType.TSC_INFO.code()).putInt(t.mode()).putLong(t.nsec()).putInt(t.khz())
                 .putInt(t.incarnation());
         emit(b);
         tscSeen = true;

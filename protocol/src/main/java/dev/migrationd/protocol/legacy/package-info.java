@@ -11,7 +11,7 @@
  * <pre>{@code
  * var w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);         // sink: ByteSink (views, never reused)
  * w.write(new HvmHeader(p2mSize));
- * w.write(new TscInfo(mode, nsec, khz, incarnation));                      // non-live: before the pages
+ * w.write(new TscInfoChunk(new TscInfo(mode, nsec, khz, incarnation)));  // non-live: before the pages
  * w.writePageBatch(PageBatch.ofGuestMemory(entries, guestMemory));        // pages go to the sink as views
  * w.write(VcpuInfo.ofOnline(0, 1));
  * w.write(new HvmParam(ChunkType.HVM_IDENT_PT, 0xfeffc000L));            // HVM params in the sender's order

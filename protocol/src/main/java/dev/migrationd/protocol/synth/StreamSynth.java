@@ -27,7 +27,7 @@ import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SharedInfo;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
@@ -157,7 +157,7 @@ public final class StreamSynth {
             boolean last = k == o.checkpoints() - 1;
             boolean formatB = o.compress() && k > 0;
             if (k == 0) {
-                w.write(new LegacyItem.TscInfo(0, g.tscNsec(), (int) g.tscKhz(), 1));
+                w.write(new LegacyItem.TscInfoChunk(g.tsc()));
             }
             for (long[] pfns : batches(g, k)) {
                 int[] entries = new int[pfns.length];
@@ -265,7 +265,7 @@ public final class StreamSynth {
                     }
                     libxc.write(PageData.of(entries, views));
                 }
-                libxc.write(new TscInfo(0, (int) g.tscKhz(), g.tscNsec(), 1));
+                libxc.write(new TscInfoRecord(g.tsc()));
                 if (o.guest() == GuestType.PV) {
                     libxc.write(new SharedInfo(ByteBuffer.wrap(g.sharedInfo())));
                     XsaveRecord x = g.pvXsave();

@@ -10,9 +10,10 @@ import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SharedInfo;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Item;
 import dev.migrationd.protocol.v2.VcpuRecord;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,7 +62,7 @@ final class GuestContent {
                     page(b.pfn(i), b.type(i), b.hasData(i) ? b.page(i) : null);
                 }
             }
-            case LegacyItem.TscInfo t -> tsc = new TscInfo(t.tscMode(), t.khz(), t.nsec(), t.incarnation());
+            case LegacyItem.TscInfoChunk t -> tsc = t.tsc();
             case LegacyItem.HvmParam p -> params.add(new HvmParams.Param(
                     LegacyToV2Converter.hvmParamIndex(p.type()), p.value()));
             case LegacyItem.HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
@@ -102,7 +103,7 @@ final class GuestContent {
                     page(d.pfn(i), d.pageType(i), d.pageType(i).hasData() ? d.page(i) : null);
                 }
             }
-            case TscInfo t -> tsc = t;
+            case TscInfoRecord t -> tsc = t.tsc();
             case HvmParams p -> params.addAll(p.params());
             case BlobRecord b when b.type() == RecordType.HVM_CONTEXT -> hvmContext = copy(b.data());
             case SharedInfo s -> sharedInfo = copy(s.page());

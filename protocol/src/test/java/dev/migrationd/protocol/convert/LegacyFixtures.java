@@ -10,6 +10,7 @@ import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -62,8 +63,8 @@ final class LegacyFixtures {
         for (int cp = 0; cp < c.checkpoints(); cp++) {
             boolean last = cp == c.checkpoints() - 1;
             if (cp == 0) {
-                items.add(new LegacyItem.TscInfo(1 + r.nextInt(3), r.nextLong() >>> 2, 1_000_000 + r.nextInt(3_000_000),
-                        r.nextInt(50)));
+                items.add(new LegacyItem.TscInfoChunk(new TscInfo(1 + r.nextInt(3), r.nextLong() >>> 2,
+                        1_000_000 + r.nextInt(3_000_000), r.nextInt(50))));
             }
             int batches = 1 + r.nextInt(3);
             for (int b = 0; b < batches; b++) {

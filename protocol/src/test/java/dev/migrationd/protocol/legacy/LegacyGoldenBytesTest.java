@@ -21,9 +21,10 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
+import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
 import dev.migrationd.protocol.testing.LegacyFixtures;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -155,7 +156,7 @@ class LegacyGoldenBytesTest {
                 15 cd 5b 07 00 00 00 00   # nsec 123456789 (before khz)
                 00 9f 24 00   # khz 2400000
                 03 00 00 00   # incarnation 3
-                """), hvmChunk(Width.W64, new TscInfo(1, 123456789L, 2400000, 3)));
+                """), hvmChunk(Width.W64, new TscInfoChunk(new TscInfo(1, 123456789L, 2400000, 3))));
         // −2 VCPU_INFO with max_vcpu_id 64: two map words
         assertArrayEquals(hex("""
                 fe ff ff ff   # id −2

@@ -6,7 +6,6 @@ import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.CheckpointCompression;
 import dev.migrationd.protocol.legacy.ChunkType;
 import dev.migrationd.protocol.legacy.LegacyFormat;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd;
 import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
 import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
@@ -26,13 +25,15 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
 import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
+import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
 import dev.migrationd.protocol.legacy.LegacyItem.XsaveRecord;
+import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -296,8 +297,8 @@ public final class RandomLegacyStream {
         return chunks;
     }
 
-    private TscInfo randomTsc() {
-        return new TscInfo(rnd.nextInt(4), rnd.nextLong(), rnd.nextInt(), rnd.nextInt());
+    private TscInfoChunk randomTsc() {
+        return new TscInfoChunk(new TscInfo(rnd.nextInt(4), rnd.nextLong(), rnd.nextInt(), rnd.nextInt()));
     }
 
     private VcpuInfo randomVcpuInfo(GuestType g) {

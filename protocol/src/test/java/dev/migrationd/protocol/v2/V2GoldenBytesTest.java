@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -177,7 +178,7 @@ class V2GoldenBytesTest {
 
     @Test
     void commonAndHvmRecords() throws Exception {
-        golden(GuestType.HVM, new TscInfo(1, 2_000_000, 0x1122334455L, 3), """
+        golden(GuestType.HVM, new TscInfoRecord(new TscInfo(1, 0x1122334455L, 2_000_000, 3)), """
                 08000000 18000000        type 8 X86_TSC_INFO, length 24
                 01000000                 mode 1
                 80841e00                 khz 2000000 (before nsec, unlike legacy)

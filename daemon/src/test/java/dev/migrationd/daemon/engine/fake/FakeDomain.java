@@ -13,6 +13,7 @@ import dev.migrationd.hypervisor.Throttle;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -81,7 +82,7 @@ public final class FakeDomain implements Domain {
     private long[] p2mFrames;
     private byte[] hvmContext;
     private final Map<Integer, Long> hvmParams = new HashMap<>();
-    private PlatformState.TscInfo tsc = new PlatformState.TscInfo(0, 0, 0, 0);
+    private TscInfo tsc = new TscInfo(0, 0, 0, 0);
     private final Set<Long> broken = new HashSet<>();
 
     FakeDomain(FakeHypervisor hypervisor, DomainShape shape, int domid, Path backing) throws HypervisorException {
@@ -150,7 +151,7 @@ public final class FakeDomain implements Domain {
             hvmParams.put(6, shape.p2mSize() - 3);
             hvmParams.put(12, 0xFEFFC000L);
             hvmParams.put(9, 0x1FL);
-            tsc = new PlatformState.TscInfo(1, 123456789L, 2_400_000, 7);
+            tsc = new TscInfo(1, 123456789L, 2_400_000, 7);
         }
     }
 
