@@ -15,6 +15,7 @@ import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -163,7 +164,7 @@ final class GuestOps {
             PlatformState p = domain.platform();
             w.writeUnmappedPfns(new LegacyItem.PvUnmappedPfns(new long[0]));
             for (int vcpu : vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
-                LegacyItem.XsaveRecord xsave = null;
+                XsaveRecord xsave = null;
                 if (xsaveLen != 0) {
                     byte[] area = p.pvXsave(vcpu);
                     int size = xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER;
@@ -173,7 +174,7 @@ final class GuestOps {
                     }
                     // mask 0 and a zeroed area for a vcpu without XSAVE state keeps the tail in sync (§7.1)
                     long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
-                    xsave = new LegacyItem.XsaveRecord(mask, area.length == 0 ? Bytes.zeros(size) : Bytes.of(area));
+                    xsave = new XsaveRecord(mask, area.length == 0 ? new byte[size] : area);
                 }
                 w.writeVcpuRecord(new LegacyItem.PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
                         Bytes.of(p.pvExtendedContext(vcpu)), xsave));
@@ -267,7 +268,7 @@ final class GuestOps {
                         p.setPvExtendedContext(v.vcpuId(), v.extContext().toArray());
                     }
                     if (v.xsave() != null) {
-                        p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer().toArray());
+                        p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer());
                     }
                 }
                 case LegacyItem.PvSharedInfo s -> p.setSharedInfo(s.page().toArray());

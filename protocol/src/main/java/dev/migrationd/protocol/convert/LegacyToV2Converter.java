@@ -201,7 +201,7 @@ public final class LegacyToV2Converter {
                 }
                 if (v.xsave() != null) {
                     libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_XSAVE, v.vcpuId(),
-                            v.xsave().buffer().asByteBuffer()));
+                            ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
             case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfo(s.page().asByteBuffer()));

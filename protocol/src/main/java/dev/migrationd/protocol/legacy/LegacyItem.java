@@ -2,6 +2,7 @@ package dev.migrationd.protocol.legacy;
 
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -380,18 +381,6 @@ public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHe
         @Override
         public String itemName() {
             return "PV_TAIL_UNMAPPED_PFNS";
-        }
-    }
-
-    /** An XSAVE record of the PV tail: {@code u64 xfeature_mask, u64 size, u8 buffer[size]} (§8.4). */
-    record XsaveRecord(long xfeatureMask, Bytes buffer) {
-        public XsaveRecord {
-            Objects.requireNonNull(buffer);
-        }
-
-        /** Bytes on the wire: 16 + buffer. */
-        public int recordSize() {
-            return LegacyFormat.XSAVE_RECORD_HEADER + buffer.size();
         }
     }
 

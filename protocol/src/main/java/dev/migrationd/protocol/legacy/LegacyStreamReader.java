@@ -27,8 +27,8 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
 import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.XsaveRecord;
 import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -722,7 +722,7 @@ public final class LegacyStreamReader {
                         throw record("vcpu " + tailVcpus[tailVcpuNext] + " XSAVE size " + Long.toUnsignedString(size)
                                 + " != xcnt - 16 = " + (xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER));
                     }
-                    xs = new XsaveRecord(mask, Bytes.of(acc, at + 16, (int) size));
+                    xs = new XsaveRecord(mask, Arrays.copyOfRange(acc, at + 16, at + 16 + (int) size));
                 }
                 emit(new PvVcpuRecord(tailVcpus[tailVcpuNext], context, ext, xs));
                 tailVcpuNext++;

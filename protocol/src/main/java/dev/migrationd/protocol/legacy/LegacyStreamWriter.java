@@ -427,19 +427,18 @@ public final class LegacyStreamWriter {
         requireArg((v.extContext() != null) == pvHeader.extv(), "extended context present iff the header has extv");
         requireArg((v.xsave() != null) == (pvHeader.xsaveLen() != 0), "XSAVE record present iff the header has xcnt");
         if (v.xsave() != null) {
-            requireArg(v.xsave().recordSize() == pvHeader.xsaveLen(), "XSAVE record must be exactly xcnt = "
+            requireArg(v.xsave().xsaveLen() == pvHeader.xsaveLen(), "XSAVE record must be exactly xcnt = "
                     + pvHeader.xsaveLen() + " bytes");
         }
         int size = v.context().size() + (v.extContext() != null ? 128 : 0)
-                + (v.xsave() != null ? v.xsave().recordSize() : 0);
+                + (v.xsave() != null ? v.xsave().xsaveLen() : 0);
         ByteBuffer b = alloc(size);
         v.context().copyTo(b);
         if (v.extContext() != null) {
             v.extContext().copyTo(b);
         }
         if (v.xsave() != null) {
-            b.putLong(v.xsave().xfeatureMask()).putLong(v.xsave().buffer().size());
-            v.xsave().buffer().copyTo(b);
+            b.put(v.xsave().encode());
         }
         emit(b);
         if (++tailVcpuNext == tailVcpus.length) {

@@ -191,10 +191,9 @@ public final class StreamSynth {
             w.write(new LegacyItem.EndOfBody());
             if (o.guest() == GuestType.PV) {
                 w.write(new LegacyItem.PvUnmappedPfns(new long[0]));
-                XsaveRecord x = g.pvXsave();
                 for (int v = 0; v < o.vcpus(); v++) {
                     w.write(new LegacyItem.PvVcpuRecord(v, Bytes.of(g.pvVcpuContext(v)), Bytes.of(g.pvExtContext(v)),
-                            new LegacyItem.XsaveRecord(x.xfeatureMask(), Bytes.of(x.buffer()))));
+                            g.pvXsave()));
                 }
                 w.write(new LegacyItem.PvSharedInfo(Bytes.of(g.sharedInfo())));
             } else {

@@ -75,7 +75,7 @@ final class GuestContent {
                     vcpus.put("extended/" + v.vcpuId(), copy(v.extContext().asByteBuffer()));
                 }
                 if (v.xsave() != null) {
-                    vcpus.put("xsave/" + v.vcpuId(), copy(v.xsave().buffer().asByteBuffer()));
+                    vcpus.put("xsave/" + v.vcpuId(), copy(ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
             case LegacyItem.PvUnmappedPfns u -> {

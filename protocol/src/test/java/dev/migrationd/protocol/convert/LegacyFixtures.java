@@ -11,6 +11,7 @@ import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
 import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -99,7 +100,7 @@ final class LegacyFixtures {
                 items.add(new LegacyItem.PvUnmappedPfns(un.stream().mapToLong(Long::longValue).sorted().toArray()));
                 for (int v : online) {
                     items.add(new LegacyItem.PvVcpuRecord(v, bytes(r, ctxSize), bytes(r, 128),
-                            new LegacyItem.XsaveRecord(r.nextLong(), bytes(r, xsaveBuffer))));
+                            new XsaveRecord(r.nextLong(), bytes(r, xsaveBuffer).toArray())));
                 }
                 items.add(new LegacyItem.PvSharedInfo(bytes(r, 4096)));
             } else {

@@ -27,13 +27,13 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
 import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.XsaveRecord;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
 import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -178,7 +178,7 @@ public final class RandomLegacyStream {
                     Bytes ctx = xenCompatible ? LegacyFixtures.pvVcpuContext(gw) : randomBytes(pv.vcpuContext().size());
                     Bytes ext = pv.extv() ? randomBytes(128) : null;
                     XsaveRecord xs = pv.xsaveLen() != 0
-                            ? new XsaveRecord(7, randomBytes(pv.xsaveLen() - LegacyFormat.XSAVE_RECORD_HEADER)) : null;
+                            ? new XsaveRecord(7, randomBytes(pv.xsaveLen() - LegacyFormat.XSAVE_RECORD_HEADER).toArray()) : null;
                     items.add(new PvVcpuRecord(v, ctx, ext, xs));
                 }
                 items.add(new PvSharedInfo(randomBytes(4096)));
