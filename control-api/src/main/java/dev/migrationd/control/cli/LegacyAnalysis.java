@@ -132,7 +132,7 @@ final class LegacyAnalysis {
             case LegacyItem.PvSharedInfo si -> s.tail.put("shared_info", si.page().size() + " bytes");
             case LegacyItem.HvmMagicPfns m -> s.tail.put("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
                     + ", bufioreq 0x" + Long.toHexString(m.bufioreqPfn()) + ", store 0x" + Long.toHexString(m.storePfn()));
-            case LegacyItem.HvmContext c -> {
+            case LegacyItem.HvmTailContext c -> {
                 try {
                     // the blob follows the u32 hvm_ctx_len
                     HvmContext ctx = HvmContext.parse(MemorySegment.ofArray(c.blob().toArray()), start + 4);

@@ -128,7 +128,7 @@ final class GuestOps {
             Map<Integer, Long> params = p.hvmParams();
             w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.getOrDefault(HVM_PARAM_IOREQ_PFN, 0L),
                     params.getOrDefault(HVM_PARAM_BUFIOREQ_PFN, 0L), params.getOrDefault(HVM_PARAM_STORE_PFN, 0L)));
-            w.writeHvmContext(new LegacyItem.HvmContext(Bytes.of(p.hvmContext())));
+            w.writeHvmContext(new LegacyItem.HvmTailContext(Bytes.of(p.hvmContext())));
             w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
         }
     }
@@ -217,7 +217,7 @@ final class GuestOps {
                     p.setHvmParam(HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
                     p.setHvmParam(HVM_PARAM_STORE_PFN, m.storePfn());
                 }
-                case LegacyItem.HvmContext c -> p.setHvmContext(c.blob().toArray());
+                case LegacyItem.HvmTailContext c -> p.setHvmContext(c.blob().toArray());
                 case LegacyItem.QemuRecord q -> {
                     // no device model behind the hypervisor interface: the record is validated by the reader only
                 }

@@ -20,7 +20,7 @@ import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxcReader;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
@@ -159,7 +159,7 @@ final class V2Applier implements StreamInput {
                 onStopAndCopy.run();
                 p.setTscInfo(t.tsc());
             }
-            case SharedInfo s -> {
+            case SharedInfoRecord s -> {
                 p.setSharedInfo(bytes(s.page()));
                 sharedInfo = true;
             }

@@ -14,7 +14,7 @@ import dev.migrationd.protocol.v2.ImageHeader;
 import dev.migrationd.protocol.v2.LibxcWriter;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
@@ -115,7 +115,7 @@ final class V2Writer implements FormatWriter {
     public void writeTail() throws IOException, HypervisorException {
         PlatformState p = domain.platform();
         if (info.guestType() == GuestType.PV) {
-            writer.write(new SharedInfo(ByteBuffer.wrap(p.sharedInfo())));
+            writer.write(new SharedInfoRecord(ByteBuffer.wrap(p.sharedInfo())));
             for (int vcpu : GuestOps.vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
                 writer.write(new VcpuRecord(RecordType.X86_PV_VCPU_BASIC, vcpu, ByteBuffer.wrap(p.pvVcpuContext(vcpu))));
                 byte[] ext = p.pvExtendedContext(vcpu);

@@ -144,7 +144,7 @@ class SimLegacyStreamTest {
             var params = ps.hvmParams();
             w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.get(SimLayout.HVM_PARAM_IOREQ_PFN),
                     params.get(SimLayout.HVM_PARAM_BUFIOREQ_PFN), params.get(SimLayout.HVM_PARAM_STORE_PFN)));
-            w.writeHvmContext(new LegacyItem.HvmContext(Bytes.of(ps.hvmContext())));
+            w.writeHvmContext(new LegacyItem.HvmTailContext(Bytes.of(ps.hvmContext())));
             w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
         }
         return out.toByteArray();
@@ -211,7 +211,7 @@ class SimLegacyStreamTest {
                     ps.setHvmParam(SimLayout.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
                     ps.setHvmParam(SimLayout.HVM_PARAM_STORE_PFN, m.storePfn());
                 }
-                case LegacyItem.HvmContext c -> ps.setHvmContext(c.blob().toArray());
+                case LegacyItem.HvmTailContext c -> ps.setHvmContext(c.blob().toArray());
                 default -> {
                     // header, VCPU_INFO, markers, QEMU record, checkpoint end: nothing to apply in the sim
                 }

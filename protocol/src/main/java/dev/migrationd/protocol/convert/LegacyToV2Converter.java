@@ -21,7 +21,7 @@ import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.LibxlSignalRecord;
 import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.PageData;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
@@ -204,12 +204,12 @@ public final class LegacyToV2Converter {
                             ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
-            case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfo(s.page().asByteBuffer()));
+            case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfoRecord(s.page().asByteBuffer()));
             case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(List.of(
                     new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, m.ioreqPfn()),
                     new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn()),
                     new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, m.storePfn()))));
-            case LegacyItem.HvmContext c -> {
+            case LegacyItem.HvmTailContext c -> {
                 if (c.blob().size() == 0) {
                     throw bad(item, 0, "empty HVM context");
                 }

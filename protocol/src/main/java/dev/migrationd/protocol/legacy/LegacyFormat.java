@@ -145,13 +145,6 @@ public final class LegacyFormat {
     public static final int QEMU_SIGNATURE_SIZE = 21;
     /** QEMU savevm magic that a {@code QemuDeviceModelRecord} state must start with. */
     public static final int QEMU_VM_FILE_MAGIC = 0x5145564d; // "QEVM" big-endian
-    public static final int HVM_FILE_MAGIC = 0x54381286;
-    public static final int HVM_FILE_VERSION = 1;
-    /** hvm_save_descriptor: u16 typecode, u16 instance, u32 length. */
-    public static final int HVM_SAVE_DESCRIPTOR_SIZE = 8;
-    public static final int HVM_SAVE_CODE_END = 0;
-    public static final int HVM_SAVE_CODE_HEADER = 1;
-    public static final int HVM_SAVE_LENGTH_HEADER = 24;
 
     // ---- HVM params carried by the pad+u64 chunks and the tail ----
     public static final int HVM_PARAM_STORE_PFN = 1;

@@ -16,7 +16,7 @@ import java.util.Objects;
 public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHeader, PageBatch, LegacyItem.Marker,
         LegacyItem.VcpuInfo, LegacyItem.HvmParam, LegacyItem.TscInfoChunk, LegacyItem.Tmem, LegacyItem.TmemExtra,
         LegacyItem.CompressedData, LegacyItem.Toolstack, LegacyItem.EndOfBody, LegacyItem.PvUnmappedPfns,
-        LegacyItem.PvVcpuRecord, LegacyItem.PvSharedInfo, LegacyItem.HvmMagicPfns, LegacyItem.HvmContext,
+        LegacyItem.PvVcpuRecord, LegacyItem.PvSharedInfo, LegacyItem.HvmMagicPfns, LegacyItem.HvmTailContext,
         LegacyItem.QemuRecord, LegacyItem.CheckpointEnd {
 
     /** A short name for logs and errors, e.g. {@code XC_SAVE_ID_TSC_INFO}. */
@@ -402,7 +402,7 @@ public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHe
         }
     }
 
-    /** The shared-info page (4096 bytes) ending the PV tail. */
+    /** The shared-info page (4096 bytes) ending the PV tail (its layout: {@link dev.migrationd.protocol.x86.SharedInfo}). */
     record PvSharedInfo(Bytes page) implements LegacyItem {
         public PvSharedInfo {
             if (page.size() != LegacyFormat.SHARED_INFO_SIZE) {
@@ -426,9 +426,14 @@ public sealed interface LegacyItem permits LegacyItem.HvmHeader, LegacyItem.PvHe
         }
     }
 
-    /** {@code u32 hvm_ctx_len, u8 hvm_ctx[len]}: HEADER record … END (§10). */
-    record HvmContext(Bytes blob) implements LegacyItem {
-        public HvmContext {
+    /**
+     * The HVM tail's context, {@code u32 hvm_ctx_len, u8 hvm_ctx[len]}: the blob of an
+     * {@link dev.migrationd.protocol.x86.HvmContext} (HEADER record … END, §10), carried as the sender wrote it.
+     * Readers and writers check its framing ({@code HvmContext.framingProblem}); {@code HvmContext.parse} reads
+     * its records.
+     */
+    record HvmTailContext(Bytes blob) implements LegacyItem {
+        public HvmTailContext {
             Objects.requireNonNull(blob);
         }
 

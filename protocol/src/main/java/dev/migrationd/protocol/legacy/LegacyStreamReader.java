@@ -9,10 +9,10 @@ import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd;
 import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
 import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmContext;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
+import dev.migrationd.protocol.legacy.LegacyItem.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem.Marker;
 import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.PvSharedInfo;
@@ -27,6 +27,7 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
 import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
+import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.TscInfo;
 import dev.migrationd.protocol.x86.XsaveRecord;
 import java.nio.ByteBuffer;
@@ -745,11 +746,11 @@ public final class LegacyStreamReader {
                 expect(State.HVM_CTX, len);
             }
             case HVM_CTX -> {
-                String problem = HvmContextCheck.problem(f);
+                String problem = HvmContext.framingProblem(f);
                 if (problem != null) {
                     throw record("HVM context: " + problem);
                 }
-                emit(new HvmContext(Bytes.of(acc, 0, f.remaining())));
+                emit(new HvmTailContext(Bytes.of(acc, 0, f.remaining())));
                 item("QEMU_RECORD", 0, offset);
                 expect(State.QEMU_SIG, LegacyFormat.QEMU_SIGNATURE_SIZE);
             }

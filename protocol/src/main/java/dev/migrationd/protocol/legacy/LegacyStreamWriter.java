@@ -7,10 +7,10 @@ import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd;
 import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
 import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmContext;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
+import dev.migrationd.protocol.legacy.LegacyItem.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem.Marker;
 import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.PvSharedInfo;
@@ -25,6 +25,7 @@ import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
 import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
 import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
 import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
+import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -152,7 +153,7 @@ public final class LegacyStreamWriter {
             case PvVcpuRecord v -> writeVcpuRecord(v);
             case PvSharedInfo s -> writeSharedInfo(s);
             case HvmMagicPfns m -> writeMagicPfns(m);
-            case HvmContext c -> writeHvmContext(c);
+            case HvmTailContext c -> writeHvmContext(c);
             case QemuRecord q -> writeQemuRecord(q);
             case CheckpointEnd c -> checkCheckpointEnd(c);
         }
@@ -464,9 +465,9 @@ public final class LegacyStreamWriter {
         phase = Phase.HVM_CONTEXT;
     }
 
-    public void writeHvmContext(HvmContext c) throws IOException {
+    public void writeHvmContext(HvmTailContext c) throws IOException {
         expectPhase(Phase.HVM_CONTEXT, "HVM context");
-        String problem = HvmContextCheck.problem(c.blob().asByteBuffer());
+        String problem = HvmContext.framingProblem(c.blob().asByteBuffer());
         requireArg(problem == null, "HVM context: " + problem);
         ByteBuffer b = alloc(4 + c.blob().size());
         b.putInt(c.blob().size());

@@ -19,7 +19,7 @@
  * w.write(new Marker(ChunkType.LAST_CHECKPOINT));
  * w.write(new EndOfBody());
  * w.write(new HvmMagicPfns(ioreq, bufioreq, store));
- * w.write(new HvmContext(blob));
+ * w.write(new HvmTailContext(blob));
  * w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, qemuState));
  * }</pre>
  * The writer enforces the spec's writer rules and chunk order and throws IllegalStateException /

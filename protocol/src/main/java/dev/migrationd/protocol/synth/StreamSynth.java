@@ -25,7 +25,7 @@ import dev.migrationd.protocol.v2.LibxlSignalRecord;
 import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
@@ -198,7 +198,7 @@ public final class StreamSynth {
                 w.write(new LegacyItem.PvSharedInfo(Bytes.of(g.sharedInfo())));
             } else {
                 w.write(new LegacyItem.HvmMagicPfns(g.ioreqPfn(), g.bufioreqPfn(), g.storePfn()));
-                w.write(new LegacyItem.HvmContext(Bytes.of(g.hvmContext())));
+                w.write(new LegacyItem.HvmTailContext(Bytes.of(g.hvmContext())));
                 w.write(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002,
                         Bytes.of(QemuSavevm.minimal(QemuSavevm.MACHINE_XENFV))));
             }
@@ -266,7 +266,7 @@ public final class StreamSynth {
                 }
                 libxc.write(new TscInfoRecord(g.tsc()));
                 if (o.guest() == GuestType.PV) {
-                    libxc.write(new SharedInfo(ByteBuffer.wrap(g.sharedInfo())));
+                    libxc.write(new SharedInfoRecord(ByteBuffer.wrap(g.sharedInfo())));
                     XsaveRecord x = g.pvXsave();
                     for (int v = 0; v < o.vcpus(); v++) {
                         libxc.write(new VcpuRecord(RecordType.X86_PV_VCPU_BASIC, v, ByteBuffer.wrap(g.pvVcpuContext(v))));

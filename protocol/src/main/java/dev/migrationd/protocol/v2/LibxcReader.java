@@ -421,7 +421,7 @@ public final class LibxcReader {
             case X86_PV_P2M_FRAMES -> X86PvP2mFrames.read(body, at, limits);
             case X86_PV_VCPU_BASIC, X86_PV_VCPU_EXTENDED, X86_PV_VCPU_XSAVE, X86_PV_VCPU_MSRS ->
                     VcpuRecord.read(t, body, at, limits);
-            case SHARED_INFO -> SharedInfo.read(body, at);
+            case SHARED_INFO -> SharedInfoRecord.read(body, at);
             case X86_TSC_INFO -> TscInfoRecord.read(body, at);
             case HVM_PARAMS -> HvmParams.read(body, at);
             case HVM_CONTEXT, X86_CPUID_POLICY, X86_MSR_POLICY, TOOLSTACK, CHECKPOINT_DIRTY_PFN_LIST ->

@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * The writer frames it: {@code u32 type, u32 length, fixed fields, payload views, zero padding}.
  */
 public sealed interface LibxcRecord extends LibxcItem
-        permits SignalRecord, PageData, X86PvInfo, X86PvP2mFrames, VcpuRecord, SharedInfo, TscInfoRecord, HvmParams,
+        permits SignalRecord, PageData, X86PvInfo, X86PvP2mFrames, VcpuRecord, SharedInfoRecord, TscInfoRecord, HvmParams,
         BlobRecord {
 
     RecordType type();

@@ -9,7 +9,7 @@ import dev.migrationd.protocol.v2.HvmParams;
 import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Item;
 import dev.migrationd.protocol.v2.VcpuRecord;
@@ -67,7 +67,7 @@ final class GuestContent {
                     LegacyToV2Converter.hvmParamIndex(p.type()), p.value()));
             case LegacyItem.HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
                     new HvmParams.Param(6, m.bufioreqPfn()), new HvmParams.Param(1, m.storePfn())));
-            case LegacyItem.HvmContext c -> hvmContext = copy(c.blob().asByteBuffer());
+            case LegacyItem.HvmTailContext c -> hvmContext = copy(c.blob().asByteBuffer());
             case LegacyItem.PvSharedInfo s -> sharedInfo = copy(s.page().asByteBuffer());
             case LegacyItem.PvVcpuRecord v -> {
                 vcpus.put("basic/" + v.vcpuId(), copy(v.context().asByteBuffer()));
@@ -106,7 +106,7 @@ final class GuestContent {
             case TscInfoRecord t -> tsc = t.tsc();
             case HvmParams p -> params.addAll(p.params());
             case BlobRecord b when b.type() == RecordType.HVM_CONTEXT -> hvmContext = copy(b.data());
-            case SharedInfo s -> sharedInfo = copy(s.page());
+            case SharedInfoRecord s -> sharedInfo = copy(s.page());
             case VcpuRecord v -> vcpus.put(switch (v.type()) {
                 case X86_PV_VCPU_BASIC -> "basic/";
                 case X86_PV_VCPU_EXTENDED -> "extended/";

@@ -105,7 +105,7 @@ final class LegacyFixtures {
                 items.add(new LegacyItem.PvSharedInfo(bytes(r, 4096)));
             } else {
                 items.add(new LegacyItem.HvmMagicPfns(0xFEFF0 + cp, 0xFEFF1, 0xFEFF2));
-                items.add(new LegacyItem.HvmContext(hvmContext(r)));
+                items.add(new LegacyItem.HvmTailContext(hvmContext(r)));
                 byte[] qemu = new byte[4 + r.nextInt(3000)];
                 r.nextBytes(qemu);
                 System.arraycopy("QEVM".getBytes(), 0, qemu, 0, 4);

@@ -138,8 +138,8 @@ class StreamSynthTest {
             assertEquals(g.topTablePfn(), ctx.cr3Pfn());
             assertEquals(g.startInfoPfn(), ctx.rdx());
         } else {
-            LegacyItem.HvmContext hc = items.stream().filter(i -> i instanceof LegacyItem.HvmContext)
-                    .map(i -> (LegacyItem.HvmContext) i).findFirst().orElseThrow();
+            LegacyItem.HvmTailContext hc = items.stream().filter(i -> i instanceof LegacyItem.HvmTailContext)
+                    .map(i -> (LegacyItem.HvmTailContext) i).findFirst().orElseThrow();
             HvmContext ctx = HvmContext.parse(hc.blob().toArray(), 0);
             assertEquals(o.vcpus(), ctx.cpus().size());
             assertEquals(0xFFF0, ctx.cpus().get(0).rip());

@@ -10,6 +10,7 @@ import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.x86.HvmContext;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -134,7 +135,7 @@ public final class LegacyFixtures {
     public static Bytes minimalHvmContext(int vcpus) {
         ByteBuffer b = ByteBuffer.allocate(8 + 24 + vcpus * (8 + 1024) + 8).order(ByteOrder.LITTLE_ENDIAN);
         b.putShort((short) 1).putShort((short) 0).putInt(24);
-        b.putInt(LegacyFormat.HVM_FILE_MAGIC).putInt(LegacyFormat.HVM_FILE_VERSION).putLong(-1L)
+        b.putInt(HvmContext.HVM_FILE_MAGIC).putInt(HvmContext.HVM_FILE_VERSION).putLong(-1L)
                 .putInt(0x000306c3).putInt(2_400_000);
         for (int v = 0; v < vcpus; v++) {
             b.putShort((short) 2).putShort((short) v).putInt(1024);

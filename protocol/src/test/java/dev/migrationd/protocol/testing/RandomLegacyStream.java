@@ -9,10 +9,10 @@ import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd;
 import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
 import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmContext;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
 import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
+import dev.migrationd.protocol.legacy.LegacyItem.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem.Marker;
 import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
 import dev.migrationd.protocol.legacy.LegacyItem.PvSharedInfo;
@@ -184,7 +184,7 @@ public final class RandomLegacyStream {
                 items.add(new PvSharedInfo(randomBytes(4096)));
             } else {
                 items.add(new HvmMagicPfns(rnd.nextLong(p2m), rnd.nextLong(p2m), rnd.nextLong(p2m)));
-                items.add(new HvmContext(LegacyFixtures.minimalHvmContext(1 + rnd.nextInt(3))));
+                items.add(new HvmTailContext(LegacyFixtures.minimalHvmContext(1 + rnd.nextInt(3))));
                 QemuSignature sig = QemuSignature.DEVICE_MODEL_RECORD_0002;
                 if (!xenCompatible) {
                     int k = rnd.nextInt(checkpointed ? 2 : 3);

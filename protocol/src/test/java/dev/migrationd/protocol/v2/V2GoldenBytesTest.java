@@ -171,7 +171,7 @@ class V2GoldenBytesTest {
                 """);
         ByteBuffer shared = ByteBuffer.allocate(4096);
         shared.put(0, (byte) 1);
-        golden(GuestType.PV, new SharedInfo(shared), """
+        golden(GuestType.PV, new SharedInfoRecord(shared), """
                 07000000 00100000        type 7 SHARED_INFO, length 4096
                 01""" + "00".repeat(4095) + "  the page");
     }

@@ -175,7 +175,7 @@ class V2RejectionSmallHeapTest {
         rejects(RecordException.class, tsc, false, "X86_TSC_INFO", 8, 40, "length 20 is not 24");
         byte[] tscRes = le(pvStream(new TscInfoRecord(new TscInfo(0, 2, 1, 3))), PV_PREFIX + 8 + 20, 1, 4);
         rejects(RecordException.class, tscRes, false, "X86_TSC_INFO", 8, 40, "reserved field not zero");
-        byte[] shared = le(pvStream(new SharedInfo(ByteBuffer.allocate(4096))), PV_PREFIX + 4, 4095, 4);
+        byte[] shared = le(pvStream(new SharedInfoRecord(ByteBuffer.allocate(4096))), PV_PREFIX + 4, 4095, 4);
         rejects(RecordException.class, shared, false, "SHARED_INFO", 7, 40, "length 4095 is not 4096");
         byte[] pvInfo = le(pvStream(X86PvInfo.GUEST_64), PV_PREFIX + 8, 5, 1);
         rejects(RecordException.class, pvInfo, false, "X86_PV_INFO", 2, 40, "guest width 5 is not 4 or 8");

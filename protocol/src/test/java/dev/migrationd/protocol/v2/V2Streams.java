@@ -73,7 +73,7 @@ public final class V2Streams {
             }
             if (s.guest() == GuestType.PV) {
                 if (cp == 0) {
-                    items.add(new SharedInfo(randomBytes(r, 4096)));
+                    items.add(new SharedInfoRecord(randomBytes(r, 4096)));
                 }
                 int vcpus = 1 + r.nextInt(3);
                 for (int v = 0; v < vcpus; v++) {
