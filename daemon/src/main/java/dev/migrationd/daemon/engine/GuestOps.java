@@ -19,10 +19,7 @@ import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -65,20 +62,6 @@ final class GuestOps {
         return shape.guestType() == GuestType.PV ? new PvRestore(domain, shape) : new HvmRestore(domain, shape);
     }
 
-    // ---- HVM params carried as legacy chunks ------------------------------------------------------------
-
-    /** {@code HVM_PARAM_*} index of each legacy HVM-param chunk (legacy-stream.md §6). */
-    static final Map<ChunkType, Integer> HVM_PARAM_INDEX = new EnumMap<>(Map.ofEntries(
-            Map.entry(ChunkType.HVM_IDENT_PT, 12), Map.entry(ChunkType.HVM_VM86_TSS, 15),
-            Map.entry(ChunkType.HVM_CONSOLE_PFN, 17), Map.entry(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 19),
-            Map.entry(ChunkType.HVM_VIRIDIAN, 9), Map.entry(ChunkType.HVM_GENERATION_ID_ADDR, 34),
-            Map.entry(ChunkType.HVM_PAGING_RING_PFN, 27), Map.entry(ChunkType.HVM_ACCESS_RING_PFN, 28),
-            Map.entry(ChunkType.HVM_SHARING_RING_PFN, 29), Map.entry(ChunkType.HVM_IOREQ_SERVER_PFN, 32),
-            Map.entry(ChunkType.HVM_NR_IOREQ_SERVER_PAGES, 33)));
-    static final int HVM_PARAM_STORE_PFN = 1;
-    static final int HVM_PARAM_IOREQ_PFN = 5;
-    static final int HVM_PARAM_BUFIOREQ_PFN = 6;
-
     /**
      * The device-model state sent in the QEMU record. The hypervisor interface carries no device model,
      * so the record holds an empty QEMU savevm file: magic "QEVM", version 3, QEMU_VM_EOF.
@@ -110,10 +93,8 @@ final class GuestOps {
             PlatformState p = domain.platform();
             w.writeVcpuInfo(vcpuInfo(p.onlineVcpus()));
             Map<Integer, Long> params = p.hvmParams();
-            List<ChunkType> order = new ArrayList<>(HVM_PARAM_INDEX.keySet());
-            order.sort(java.util.Comparator.comparingInt(ChunkType::hvmParamRank));
-            for (ChunkType t : order) {
-                long v = params.getOrDefault(HVM_PARAM_INDEX.get(t), 0L);
+            for (ChunkType t : ChunkType.hvmParamChunks()) {
+                long v = params.getOrDefault(t.hvmParamIndex(), 0L);
                 if (v != 0) {
                     w.writeHvmParam(new LegacyItem.HvmParam(t, v));
                 }
@@ -125,9 +106,7 @@ final class GuestOps {
         @Override
         public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            Map<Integer, Long> params = p.hvmParams();
-            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.getOrDefault(HVM_PARAM_IOREQ_PFN, 0L),
-                    params.getOrDefault(HVM_PARAM_BUFIOREQ_PFN, 0L), params.getOrDefault(HVM_PARAM_STORE_PFN, 0L)));
+            w.writeMagicPfns(LegacyItem.HvmMagicPfns.fromHvmParams(p.hvmParams()));
             w.writeHvmContext(new LegacyItem.HvmTailContext(Bytes.of(p.hvmContext())));
             w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
         }
@@ -211,11 +190,11 @@ final class GuestOps {
                 case LegacyItem.HvmHeader h -> {
                     requireOfferP2mSize(item, h.p2mSize(), shape);
                 }
-                case LegacyItem.HvmParam hp -> p.setHvmParam(HVM_PARAM_INDEX.get(hp.type()), hp.value());
+                case LegacyItem.HvmParam hp -> p.setHvmParam(hp.type().hvmParamIndex(), hp.value());
                 case LegacyItem.HvmMagicPfns m -> {
-                    p.setHvmParam(HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
-                    p.setHvmParam(HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
-                    p.setHvmParam(HVM_PARAM_STORE_PFN, m.storePfn());
+                    for (Map.Entry<Integer, Long> e : m.hvmParams().entrySet()) {
+                        p.setHvmParam(e.getKey(), e.getValue());
+                    }
                 }
                 case LegacyItem.HvmTailContext c -> p.setHvmContext(c.blob().toArray());
                 case LegacyItem.QemuRecord q -> {

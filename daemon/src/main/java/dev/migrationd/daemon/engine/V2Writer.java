@@ -20,6 +20,7 @@ import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -42,12 +43,14 @@ final class V2Writer implements FormatWriter {
     static final int XEN_MINOR = 17;
 
     /** HVM params a native saver sends (stream-v2.md §2.6), in its order; zero values are left out. */
-    static final long[] HVM_PARAMS_SENT = {HvmParams.HVM_PARAM_STORE_PFN, HvmParams.HVM_PARAM_IOREQ_PFN,
-            HvmParams.HVM_PARAM_BUFIOREQ_PFN, HvmParams.HVM_PARAM_PAGING_RING_PFN, HvmParams.HVM_PARAM_MONITOR_RING_PFN,
-            HvmParams.HVM_PARAM_SHARING_RING_PFN, 37, HvmParams.HVM_PARAM_CONSOLE_PFN,
-            HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION, HvmParams.HVM_PARAM_VIRIDIAN, HvmParams.HVM_PARAM_IDENT_PT,
-            HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR, HvmParams.HVM_PARAM_IOREQ_SERVER_PFN,
-            HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES, 36, 38, HvmParams.HVM_PARAM_VM86_TSS};
+    static final long[] HVM_PARAMS_SENT = {
+        HvmParamIndex.HVM_PARAM_STORE_PFN, HvmParamIndex.HVM_PARAM_IOREQ_PFN, HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN,
+        HvmParamIndex.HVM_PARAM_PAGING_RING_PFN, HvmParamIndex.HVM_PARAM_MONITOR_RING_PFN,
+        HvmParamIndex.HVM_PARAM_SHARING_RING_PFN, HvmParamIndex.HVM_PARAM_VM86_TSS_SIZED,
+        HvmParamIndex.HVM_PARAM_CONSOLE_PFN, HvmParamIndex.HVM_PARAM_ACPI_IOPORTS_LOCATION,
+        HvmParamIndex.HVM_PARAM_VIRIDIAN, HvmParamIndex.HVM_PARAM_IDENT_PT, HvmParamIndex.HVM_PARAM_VM_GENERATION_ID_ADDR,
+        HvmParamIndex.HVM_PARAM_IOREQ_SERVER_PFN, HvmParamIndex.HVM_PARAM_NR_IOREQ_SERVER_PAGES,
+        HvmParamIndex.HVM_PARAM_X87_FIP_WIDTH, HvmParamIndex.HVM_PARAM_MCA_CAP, HvmParamIndex.HVM_PARAM_VM86_TSS};
 
     private final LibxcWriter writer;
     private final Domain domain;

@@ -22,6 +22,7 @@ import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.testing.XenTools;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -142,8 +143,8 @@ class SimLegacyStreamTest {
             w.writeSharedInfo(new LegacyItem.PvSharedInfo(Bytes.of(ps.sharedInfo())));
         } else {
             var params = ps.hvmParams();
-            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.get(SimLayout.HVM_PARAM_IOREQ_PFN),
-                    params.get(SimLayout.HVM_PARAM_BUFIOREQ_PFN), params.get(SimLayout.HVM_PARAM_STORE_PFN)));
+            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.get(HvmParamIndex.HVM_PARAM_IOREQ_PFN),
+                    params.get(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN), params.get(HvmParamIndex.HVM_PARAM_STORE_PFN)));
             w.writeHvmContext(new LegacyItem.HvmTailContext(Bytes.of(ps.hvmContext())));
             w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
         }
@@ -207,9 +208,9 @@ class SimLegacyStreamTest {
                 }
                 case LegacyItem.PvSharedInfo s -> ps.setSharedInfo(s.page().toArray());
                 case LegacyItem.HvmMagicPfns m -> {
-                    ps.setHvmParam(SimLayout.HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
-                    ps.setHvmParam(SimLayout.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
-                    ps.setHvmParam(SimLayout.HVM_PARAM_STORE_PFN, m.storePfn());
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_STORE_PFN, m.storePfn());
                 }
                 case LegacyItem.HvmTailContext c -> ps.setHvmContext(c.blob().toArray());
                 default -> {

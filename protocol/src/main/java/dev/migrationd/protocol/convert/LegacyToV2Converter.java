@@ -173,7 +173,7 @@ public final class LegacyToV2Converter {
                 if (hvmParams.size() >= HvmParams.MAX_COUNT) {
                     throw bad(item, p.type().code(), "more than " + HvmParams.MAX_COUNT + " HVM params in one body");
                 }
-                hvmParams.add(new HvmParams.Param(hvmParamIndex(p.type()), p.value()));
+                hvmParams.add(new HvmParams.Param(p.type().hvmParamIndex(), p.value()));
             }
             case LegacyItem.TscInfoChunk t -> libxc.write(new TscInfoRecord(t.tsc()));
             case LegacyItem.Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
@@ -205,10 +205,8 @@ public final class LegacyToV2Converter {
                 }
             }
             case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfoRecord(s.page().asByteBuffer()));
-            case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(List.of(
-                    new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, m.ioreqPfn()),
-                    new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn()),
-                    new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, m.storePfn()))));
+            case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(m.hvmParams().entrySet().stream()
+                    .map(e -> new HvmParams.Param(e.getKey(), e.getValue())).toList()));
             case LegacyItem.HvmTailContext c -> {
                 if (c.blob().size() == 0) {
                     throw bad(item, 0, "empty HVM context");
@@ -392,24 +390,6 @@ public final class LegacyToV2Converter {
         out.write(0);
         out.writeBytes(value);
         out.write(0);
-    }
-
-    /** {@code HVM_PARAM_*} index of a legacy "pad+u64" chunk (stream-v2.md §5). */
-    static long hvmParamIndex(ChunkType t) {
-        return switch (t) {
-            case HVM_GENERATION_ID_ADDR -> HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR;
-            case HVM_IDENT_PT -> HvmParams.HVM_PARAM_IDENT_PT;
-            case HVM_PAGING_RING_PFN -> HvmParams.HVM_PARAM_PAGING_RING_PFN;
-            case HVM_ACCESS_RING_PFN -> HvmParams.HVM_PARAM_MONITOR_RING_PFN;
-            case HVM_SHARING_RING_PFN -> HvmParams.HVM_PARAM_SHARING_RING_PFN;
-            case HVM_VM86_TSS -> HvmParams.HVM_PARAM_VM86_TSS;
-            case HVM_CONSOLE_PFN -> HvmParams.HVM_PARAM_CONSOLE_PFN;
-            case HVM_ACPI_IOPORTS_LOCATION -> HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION;
-            case HVM_VIRIDIAN -> HvmParams.HVM_PARAM_VIRIDIAN;
-            case HVM_IOREQ_SERVER_PFN -> HvmParams.HVM_PARAM_IOREQ_SERVER_PFN;
-            case HVM_NR_IOREQ_SERVER_PAGES -> HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES;
-            default -> throw new IllegalArgumentException(t + " is not an HVM param chunk");
-        };
     }
 
     private RecordException bad(LegacyItem item, long code, String problem) {

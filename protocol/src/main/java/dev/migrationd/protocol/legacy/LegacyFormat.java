@@ -146,23 +146,6 @@ public final class LegacyFormat {
     /** QEMU savevm magic that a {@code QemuDeviceModelRecord} state must start with. */
     public static final int QEMU_VM_FILE_MAGIC = 0x5145564d; // "QEVM" big-endian
 
-    // ---- HVM params carried by the pad+u64 chunks and the tail ----
-    public static final int HVM_PARAM_STORE_PFN = 1;
-    public static final int HVM_PARAM_PAE_ENABLED = 4;
-    public static final int HVM_PARAM_IOREQ_PFN = 5;
-    public static final int HVM_PARAM_BUFIOREQ_PFN = 6;
-    public static final int HVM_PARAM_VIRIDIAN = 9;
-    public static final int HVM_PARAM_IDENT_PT = 12;
-    public static final int HVM_PARAM_VM86_TSS = 15;
-    public static final int HVM_PARAM_CONSOLE_PFN = 17;
-    public static final int HVM_PARAM_ACPI_IOPORTS_LOCATION = 19;
-    public static final int HVM_PARAM_PAGING_RING_PFN = 27;
-    public static final int HVM_PARAM_ACCESS_RING_PFN = 28;
-    public static final int HVM_PARAM_SHARING_RING_PFN = 29;
-    public static final int HVM_PARAM_IOREQ_SERVER_PFN = 32;
-    public static final int HVM_PARAM_NR_IOREQ_SERVER_PAGES = 33;
-    public static final int HVM_PARAM_VM_GENERATION_ID_ADDR = 34;
-
     // ---- checkpoint compression (§11, xc_compression.c) ----
     /** Pages in the sender's delta cache ({@code DELTA_CACHE_SIZE} = 32 MiB). */
     public static final int DELTA_CACHE_PAGES = 8192;

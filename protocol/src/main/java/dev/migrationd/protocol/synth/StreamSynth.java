@@ -32,6 +32,7 @@ import dev.migrationd.protocol.v2.V2Format;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import dev.migrationd.protocol.x86.PvExtVcpuContext;
 import dev.migrationd.protocol.x86.QemuSavevm;
 import dev.migrationd.protocol.x86.XsaveRecord;
@@ -277,13 +278,13 @@ public final class StreamSynth {
                     }
                 } else {
                     libxc.write(new HvmParams(List.of(
-                            new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, g.storePfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, g.ioreqPfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, g.bufioreqPfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_CONSOLE_PFN, g.consolePfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION, 1),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_IDENT_PT, SynthGuest.HVM_IDENT_PT),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR,
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_STORE_PFN, g.storePfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_IOREQ_PFN, g.ioreqPfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, g.bufioreqPfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_CONSOLE_PFN, g.consolePfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_ACPI_IOPORTS_LOCATION, 1),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_IDENT_PT, SynthGuest.HVM_IDENT_PT),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_VM_GENERATION_ID_ADDR,
                                     SynthGuest.HVM_GENERATION_ID_ADDR))));
                     libxc.write(BlobRecord.hvmContext(ByteBuffer.wrap(g.hvmContext())));
                 }

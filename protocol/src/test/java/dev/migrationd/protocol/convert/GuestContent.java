@@ -64,7 +64,7 @@ final class GuestContent {
             }
             case LegacyItem.TscInfoChunk t -> tsc = t.tsc();
             case LegacyItem.HvmParam p -> params.add(new HvmParams.Param(
-                    LegacyToV2Converter.hvmParamIndex(p.type()), p.value()));
+                    p.type().hvmParamIndex(), p.value()));
             case LegacyItem.HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
                     new HvmParams.Param(6, m.bufioreqPfn()), new HvmParams.Param(1, m.storePfn())));
             case LegacyItem.HvmTailContext c -> hvmContext = copy(c.blob().asByteBuffer());
