@@ -4,6 +4,7 @@ import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.HvmHeader;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
@@ -103,7 +104,7 @@ public class LegacyStreamBench {
     long writeOnce() throws IOException {
         WireSink sink = new WireSink();
         LegacyStreamWriter w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);
-        w.write(new LegacyItem.HvmHeader(PAGES));
+        w.write(new HvmHeader(PAGES));
         for (int[] e : entries) {
             w.writePageBatch(PageBatch.ofGuestMemory(e, guest));
         }

@@ -3,9 +3,20 @@ package dev.migrationd.control.cli;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.QemuSavevm;
 import dev.migrationd.protocol.x86.TscInfo;
@@ -95,12 +106,12 @@ final class LegacyAnalysis {
         if (deferred != null) {
             return;
         }
-        if (!(item instanceof LegacyItem.CheckpointEnd)) {
+        if (!(item instanceof CheckpointEnd)) {
             s.item(item.itemName(), bytes);
         }
         switch (item) {
-            case LegacyItem.HvmHeader h -> s.p2mSize = h.p2mSize();
-            case LegacyItem.PvHeader h -> {
+            case HvmHeader h -> s.p2mSize = h.p2mSize();
+            case PvHeader h -> {
                 s.p2mSize = h.p2mSize();
                 s.guestWidth = h.guestWidth();
                 s.tail.put("extended_vcpu_context", h.extv());
@@ -113,15 +124,15 @@ final class LegacyAnalysis {
                     pv.page(b.pfn(i), b.type(i));
                 }
             }
-            case LegacyItem.CheckpointEnd c -> {
+            case CheckpointEnd c -> {
                 s.checkpoints = c.index() + 1;
                 s.endCheckpoint();
             }
-            case LegacyItem.TscInfoChunk(TscInfo t) -> s.tail.put("tsc", "mode " + t.mode() + ", " + Integer.toUnsignedLong(t.khz())
+            case TscInfoChunk(TscInfo t) -> s.tail.put("tsc", "mode " + t.mode() + ", " + Integer.toUnsignedLong(t.khz())
                     + " kHz, " + t.nsec() + " ns, incarnation " + Integer.toUnsignedLong(t.incarnation()));
-            case LegacyItem.VcpuInfo v -> s.tail.put("online_vcpus", v.onlineVcpus().length);
-            case LegacyItem.PvUnmappedPfns u -> s.tail.put("unmapped_pfns", u.count());
-            case LegacyItem.PvVcpuRecord v -> {
+            case VcpuInfo v -> s.tail.put("online_vcpus", v.onlineVcpus().length);
+            case PvUnmappedPfns u -> s.tail.put("unmapped_pfns", u.count());
+            case PvVcpuRecord v -> {
                 vcpuRecords++;
                 try {
                     pv.vcpu(v.vcpuId(), v.context().toArray(), s.guestWidth, s.p2mSize, start);
@@ -129,10 +140,10 @@ final class LegacyAnalysis {
                     deferred = e;
                 }
             }
-            case LegacyItem.PvSharedInfo si -> s.tail.put("shared_info", si.page().size() + " bytes");
-            case LegacyItem.HvmMagicPfns m -> s.tail.put("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
+            case PvSharedInfo si -> s.tail.put("shared_info", si.page().size() + " bytes");
+            case HvmMagicPfns m -> s.tail.put("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
                     + ", bufioreq 0x" + Long.toHexString(m.bufioreqPfn()) + ", store 0x" + Long.toHexString(m.storePfn()));
-            case LegacyItem.HvmTailContext c -> {
+            case HvmTailContext c -> {
                 try {
                     // the blob follows the u32 hvm_ctx_len
                     HvmContext ctx = HvmContext.parse(MemorySegment.ofArray(c.blob().toArray()), start + 4);
@@ -146,7 +157,7 @@ final class LegacyAnalysis {
                     deferred = e;
                 }
             }
-            case LegacyItem.QemuRecord q -> {
+            case QemuRecord q -> {
                 byte[] state = q.state().toArray();
                 s.tail.put("qemu_record", q.signature().text() + ", " + state.length + " bytes"
                         + (QemuSavevm.hasSavevmHeader(state) ? ", QEVM v3" : ", no QEVM header"));

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
 import dev.migrationd.protocol.synth.StreamSynth;
 import dev.migrationd.protocol.synth.SynthGuest;
 import dev.migrationd.protocol.synth.SynthOptions;
@@ -402,7 +402,7 @@ class StreamCommandsTest {
         long[] vcpu0 = {-1};
         LegacyStreamReader[] r = new LegacyStreamReader[1];
         r[0] = new LegacyStreamReader(LegacyStreamReader.Options.detect(), item -> {
-            if (item instanceof LegacyItem.PvUnmappedPfns) {
+            if (item instanceof PvUnmappedPfns) {
                 vcpu0[0] = r[0].offset(); // the first vCPU record follows the unmapped-PFN list
             }
         });

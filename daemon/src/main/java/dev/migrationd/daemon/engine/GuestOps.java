@@ -11,10 +11,21 @@ import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Toolstack;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -68,10 +79,10 @@ final class GuestOps {
      */
     static final byte[] EMPTY_QEMU_STATE = {'Q', 'E', 'V', 'M', 0, 0, 0, 3, 0};
 
-    static LegacyItem.VcpuInfo vcpuInfo(BitSet online) {
+    static VcpuInfo vcpuInfo(BitSet online) {
         BitSet o = (BitSet) online.clone();
         o.set(0); // vcpu0 is always online (legacy-stream.md §6.2)
-        return LegacyItem.VcpuInfo.ofOnline(o.stream().toArray());
+        return VcpuInfo.ofOnline(o.stream().toArray());
     }
 
     private static final class HvmSave implements Save {
@@ -85,7 +96,7 @@ final class GuestOps {
 
         @Override
         public void writeHeader(LegacyStreamWriter w) throws IOException {
-            w.writeHeader(new LegacyItem.HvmHeader(info.p2mSize()));
+            w.writeHeader(new HvmHeader(info.p2mSize()));
         }
 
         @Override
@@ -96,7 +107,7 @@ final class GuestOps {
             for (ChunkType t : ChunkType.hvmParamChunks()) {
                 long v = params.getOrDefault(t.hvmParamIndex(), 0L);
                 if (v != 0) {
-                    w.writeHvmParam(new LegacyItem.HvmParam(t, v));
+                    w.writeHvmParam(new HvmParam(t, v));
                 }
             }
             w.writeMarker(ChunkType.LAST_CHECKPOINT);
@@ -106,9 +117,9 @@ final class GuestOps {
         @Override
         public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeMagicPfns(LegacyItem.HvmMagicPfns.fromHvmParams(p.hvmParams()));
-            w.writeHvmContext(new LegacyItem.HvmTailContext(Bytes.of(p.hvmContext())));
-            w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
+            w.writeMagicPfns(HvmMagicPfns.fromHvmParams(p.hvmParams()));
+            w.writeHvmContext(new HvmTailContext(Bytes.of(p.hvmContext())));
+            w.writeQemuRecord(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
         }
     }
 
@@ -127,7 +138,7 @@ final class GuestOps {
             PlatformState p = domain.platform();
             byte[] xsave0 = p.pvXsave(0);
             xsaveLen = xsave0.length == 0 ? 0 : LegacyFormat.XSAVE_RECORD_HEADER + xsave0.length;
-            w.writeHeader(new LegacyItem.PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
+            w.writeHeader(new PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
                     p.p2mFrameList()));
         }
 
@@ -141,7 +152,7 @@ final class GuestOps {
         @Override
         public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeUnmappedPfns(new LegacyItem.PvUnmappedPfns(new long[0]));
+            w.writeUnmappedPfns(new PvUnmappedPfns(new long[0]));
             for (int vcpu : vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
                 XsaveRecord xsave = null;
                 if (xsaveLen != 0) {
@@ -155,10 +166,10 @@ final class GuestOps {
                     long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
                     xsave = new XsaveRecord(mask, area.length == 0 ? new byte[size] : area);
                 }
-                w.writeVcpuRecord(new LegacyItem.PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
+                w.writeVcpuRecord(new PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
                         Bytes.of(p.pvExtendedContext(vcpu)), xsave));
             }
-            w.writeSharedInfo(new LegacyItem.PvSharedInfo(Bytes.of(p.sharedInfo())));
+            w.writeSharedInfo(new PvSharedInfo(Bytes.of(p.sharedInfo())));
         }
     }
 
@@ -187,20 +198,20 @@ final class GuestOps {
         public void accept(LegacyItem item) throws StreamException, HypervisorException {
             PlatformState p = domain.platform();
             switch (item) {
-                case LegacyItem.HvmHeader h -> {
+                case HvmHeader h -> {
                     requireOfferP2mSize(item, h.p2mSize(), shape);
                 }
-                case LegacyItem.HvmParam hp -> p.setHvmParam(hp.type().hvmParamIndex(), hp.value());
-                case LegacyItem.HvmMagicPfns m -> {
+                case HvmParam hp -> p.setHvmParam(hp.type().hvmParamIndex(), hp.value());
+                case HvmMagicPfns m -> {
                     for (Map.Entry<Integer, Long> e : m.hvmParams().entrySet()) {
                         p.setHvmParam(e.getKey(), e.getValue());
                     }
                 }
-                case LegacyItem.HvmTailContext c -> p.setHvmContext(c.blob().toArray());
-                case LegacyItem.QemuRecord q -> {
+                case HvmTailContext c -> p.setHvmContext(c.blob().toArray());
+                case QemuRecord q -> {
                     // no device model behind the hypervisor interface: the record is validated by the reader only
                 }
-                case LegacyItem.Toolstack t -> {
+                case Toolstack t -> {
                 }
                 default -> throw mismatch(item.itemName(), "not expected in an HVM stream");
             }
@@ -224,7 +235,7 @@ final class GuestOps {
         public void accept(LegacyItem item) throws StreamException, HypervisorException {
             PlatformState p = domain.platform();
             switch (item) {
-                case LegacyItem.PvHeader h -> {
+                case PvHeader h -> {
                     requireOfferP2mSize(item, h.p2mSize(), shape);
                     Width gw = h.guestWidth();
                     if (gw != shape.guestWidth()) {
@@ -233,12 +244,12 @@ final class GuestOps {
                     }
                     p.setP2mFrameList(h.p2mFrames());
                 }
-                case LegacyItem.PvUnmappedPfns u -> {
+                case PvUnmappedPfns u -> {
                     for (long pfn : u.pfns()) {
                         domain.memory().populateOnly(pfn, dev.migrationd.protocol.PageType.XTAB);
                     }
                 }
-                case LegacyItem.PvVcpuRecord v -> {
+                case PvVcpuRecord v -> {
                     if (v.vcpuId() >= shape.vcpus()) {
                         throw mismatch(item.itemName(), "vcpu " + v.vcpuId() + " beyond the offer's " + shape.vcpus());
                     }
@@ -250,8 +261,8 @@ final class GuestOps {
                         p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer());
                     }
                 }
-                case LegacyItem.PvSharedInfo s -> p.setSharedInfo(s.page().toArray());
-                case LegacyItem.Toolstack t -> {
+                case PvSharedInfo s -> p.setSharedInfo(s.page().toArray());
+                case Toolstack t -> {
                 }
                 default -> throw mismatch(item.itemName(), "not expected in a PV stream");
             }

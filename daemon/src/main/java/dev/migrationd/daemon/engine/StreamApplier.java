@@ -10,10 +10,18 @@ import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.EndOfBody;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
@@ -139,17 +147,17 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
         PlatformState p = domain.platform();
         switch (item) {
             case PageBatch b -> applyBatch(b);
-            case LegacyItem.TscInfoChunk t -> {
+            case TscInfoChunk t -> {
                 onStopAndCopy.run();
                 p.setTscInfo(t.tsc());
             }
-            case LegacyItem.VcpuInfo v -> {
+            case VcpuInfo v -> {
                 if (v.maxVcpuId() >= shape.vcpus()) {
                     throw new RecordException(item.itemName(), ChunkType.VCPU_INFO.code(), reader.offset(),
                             "max vcpu id " + v.maxVcpuId() + " beyond the offer's " + shape.vcpus() + " vcpus");
                 }
             }
-            case LegacyItem.Marker m -> {
+            case Marker m -> {
                 switch (m.type()) {
                     case ENABLE_VERIFY_MODE -> verifying = true;
                     case LAST_CHECKPOINT -> {
@@ -158,17 +166,17 @@ final class StreamApplier implements Consumer<LegacyItem>, StreamInput {
                             "not supported by this daemon");
                 }
             }
-            case LegacyItem.EndOfBody e -> {
+            case EndOfBody e -> {
             }
-            case LegacyItem.CheckpointEnd c -> {
+            case CheckpointEnd c -> {
                 if (!c.last()) {
                     throw new RecordException(item.itemName(), 0, reader.offset(), "checkpointed streams are not accepted");
                 }
                 complete = true;
             }
-            case LegacyItem.Tmem t -> throw unsupported(item);
-            case LegacyItem.TmemExtra t -> throw unsupported(item);
-            case LegacyItem.CompressedData c -> throw unsupported(item);
+            case Tmem t -> throw unsupported(item);
+            case TmemExtra t -> throw unsupported(item);
+            case CompressedData c -> throw unsupported(item);
             default -> ops.accept(item);
         }
     }

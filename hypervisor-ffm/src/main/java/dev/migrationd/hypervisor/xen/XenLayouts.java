@@ -11,7 +11,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemoryLayout;
@@ -317,7 +317,7 @@ public final class XenLayouts {
      */
     public static final int[] STREAM_HVM_PARAMS = IntStream.concat(
             ChunkType.hvmParamChunks().stream().mapToInt(ChunkType::hvmParamIndex),
-            LegacyItem.HvmMagicPfns.HVM_PARAMS.stream().mapToInt(Integer::intValue)).toArray();
+            HvmMagicPfns.HVM_PARAMS.stream().mapToInt(Integer::intValue)).toArray();
 
     /** {@code HVM_FILE_MAGIC}. */
     public static final int HVM_FILE_MAGIC = 0x54381286;

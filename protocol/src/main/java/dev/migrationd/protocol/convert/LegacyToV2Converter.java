@@ -6,10 +6,28 @@ import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
+import dev.migrationd.protocol.legacy.Toolstack;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.v2.BlobRecord;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
@@ -103,7 +121,7 @@ public final class LegacyToV2Converter {
     private int[] onlineVcpus = {};
     private final List<HvmParams.Param> hvmParams = new ArrayList<>();
     private final ByteArrayOutputStream xenstore = new ByteArrayOutputStream();
-    private LegacyItem.QemuRecord qemu;
+    private QemuRecord qemu;
     private long sourceOffset;
 
     public LegacyToV2Converter(Options options, ByteSink sink) {
@@ -138,7 +156,7 @@ public final class LegacyToV2Converter {
         if (ended) {
             throw bad(item, 0, "item after the last checkpoint");
         }
-        if (guest == null && !(item instanceof LegacyItem.HvmHeader) && !(item instanceof LegacyItem.PvHeader)) {
+        if (guest == null && !(item instanceof HvmHeader) && !(item instanceof PvHeader)) {
             throw bad(item, 0, "item before the stream header");
         }
         try {
@@ -151,22 +169,22 @@ public final class LegacyToV2Converter {
 
     private void convert(LegacyItem item) throws IOException, StreamException {
         switch (item) {
-            case LegacyItem.HvmHeader h -> begin(GuestType.HVM);
-            case LegacyItem.PvHeader h -> {
+            case HvmHeader h -> begin(GuestType.HVM);
+            case PvHeader h -> {
                 begin(GuestType.PV);
                 libxc.write(h.guestWidth() == Width.W64 ? X86PvInfo.GUEST_64 : X86PvInfo.GUEST_32);
                 libxc.write(SignalRecord.STATIC_DATA_END);
                 libxc.write(new X86PvP2mFrames(0, h.p2mSize() - 1, h.p2mFrames()));
             }
             case PageBatch b -> pageBatch(b);
-            case LegacyItem.Marker m -> {
+            case Marker m -> {
                 if (m.type() == ChunkType.ENABLE_COMPRESSION) {
                     throw bad(item, m.type().code(), "checkpoint compression has no v2 equivalent");
                 }
                 // ENABLE_VERIFY_MODE, LAST_CHECKPOINT: nothing (as convert-legacy-stream)
             }
-            case LegacyItem.VcpuInfo v -> onlineVcpus = v.onlineVcpus();
-            case LegacyItem.HvmParam p -> {
+            case VcpuInfo v -> onlineVcpus = v.onlineVcpus();
+            case HvmParam p -> {
                 if (guest != GuestType.HVM) {
                     throw bad(item, p.type().code(), "HVM-only param in PV stream");
                 }
@@ -175,24 +193,24 @@ public final class LegacyToV2Converter {
                 }
                 hvmParams.add(new HvmParams.Param(p.type().hvmParamIndex(), p.value()));
             }
-            case LegacyItem.TscInfoChunk t -> libxc.write(new TscInfoRecord(t.tsc()));
-            case LegacyItem.Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
-            case LegacyItem.TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
-            case LegacyItem.CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),
+            case TscInfoChunk t -> libxc.write(new TscInfoRecord(t.tsc()));
+            case Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
+            case TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
+            case CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),
                     "compressed checkpoints have no v2 equivalent");
-            case LegacyItem.Toolstack t -> {
+            case Toolstack t -> {
                 if (options.format() == Format.LIBXL) {
                     physmapToXenstore(t, ByteBuffer.wrap(t.data().toArray()).order(ByteOrder.LITTLE_ENDIAN));
                 }
             }
-            case LegacyItem.EndOfBody e -> {
+            case EndOfBody e -> {
                 if (!hvmParams.isEmpty()) {
                     libxc.write(new HvmParams(hvmParams));
                     hvmParams.clear();
                 }
             }
-            case LegacyItem.PvUnmappedPfns u -> unmappedPfns(u);
-            case LegacyItem.PvVcpuRecord v -> {
+            case PvUnmappedPfns u -> unmappedPfns(u);
+            case PvVcpuRecord v -> {
                 libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_BASIC, v.vcpuId(),
                         v.context().asByteBuffer()));
                 if (v.extContext() != null) {
@@ -204,17 +222,17 @@ public final class LegacyToV2Converter {
                             ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
-            case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfoRecord(s.page().asByteBuffer()));
-            case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(m.hvmParams().entrySet().stream()
+            case PvSharedInfo s -> libxc.write(new SharedInfoRecord(s.page().asByteBuffer()));
+            case HvmMagicPfns m -> libxc.write(new HvmParams(m.hvmParams().entrySet().stream()
                     .map(e -> new HvmParams.Param(e.getKey(), e.getValue())).toList()));
-            case LegacyItem.HvmTailContext c -> {
+            case HvmTailContext c -> {
                 if (c.blob().size() == 0) {
                     throw bad(item, 0, "empty HVM context");
                 }
                 libxc.write(BlobRecord.hvmContext(c.blob().asByteBuffer()));
             }
-            case LegacyItem.QemuRecord q -> qemu = q;
-            case LegacyItem.CheckpointEnd c -> endCheckpoint(c.last());
+            case QemuRecord q -> qemu = q;
+            case CheckpointEnd c -> endCheckpoint(c.last());
         }
     }
 
@@ -288,7 +306,7 @@ public final class LegacyToV2Converter {
         libxc.write(PageData.of(java.util.Arrays.copyOf(entries, n), pages.toArray(ByteBuffer[]::new)));
     }
 
-    private void unmappedPfns(LegacyItem.PvUnmappedPfns u) throws IOException {
+    private void unmappedPfns(PvUnmappedPfns u) throws IOException {
         long[] pfns = u.pfns();
         for (int from = 0; from < pfns.length; from += dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE) {
             int n = Math.min(pfns.length - from, dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE);

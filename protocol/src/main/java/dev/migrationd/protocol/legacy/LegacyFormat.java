@@ -181,6 +181,13 @@ public final class LegacyFormat {
         return (p2mSize + fpp - 1) / fpp;
     }
 
+    /** Checks a p2m_size for a header item: 1 … {@link #MAX_P2M_SIZE}. */
+    static void checkP2mSize(long p2mSize) {
+        if (p2mSize < 1 || p2mSize > MAX_P2M_SIZE) {
+            throw new IllegalArgumentException("p2m_size must be in 1..0x0FFFFFFF: 0x" + Long.toHexString(p2mSize));
+        }
+    }
+
     /** Whether a PFN entry is followed by a page: type ∉ {BROKEN, XALLOC, XTAB}. */
     public static boolean hasData(int entry) {
         return Integer.compareUnsigned(entry & XEN_DOMCTL_PFINFO_LTAB_MASK, XEN_DOMCTL_PFINFO_BROKEN) < 0;

@@ -36,7 +36,7 @@
  *
  * <h2>Remus</h2>
  * Checkpointed streams ({@code Options.withCheckpointed(true)}, writer {@code checkpointed = true}) repeat body and
- * tail; each tail is followed by a {@link dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd}. A consumer that
+ * tail; each tail is followed by a {@link dev.migrationd.protocol.legacy.CheckpointEnd}. A consumer that
  * restores must buffer each checkpoint after the first and apply it only at its CheckpointEnd (§9).
  * {@link dev.migrationd.protocol.legacy.CheckpointCompression} encodes and decodes Format B page data.
  *

@@ -7,12 +7,25 @@ import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.CheckpointCompression;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyFormat;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Toolstack;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.v2.BlobRecord;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
@@ -141,10 +154,10 @@ public final class StreamSynth {
 
         void run() throws IOException {
             if (o.guest() == GuestType.PV) {
-                w.write(new LegacyItem.PvHeader(g.p2mSize(), Bytes.of(g.pvRawVcpu0Context()), true,
+                w.write(new PvHeader(g.p2mSize(), Bytes.of(g.pvRawVcpu0Context()), true,
                         g.pvXsave().xsaveLen(), g.p2mFrames()));
             } else {
-                w.write(new LegacyItem.HvmHeader(g.p2mSize()));
+                w.write(new HvmHeader(g.p2mSize()));
             }
             for (int k = 0; k < o.checkpoints(); k++) {
                 checkpoint(k);
@@ -158,7 +171,7 @@ public final class StreamSynth {
             boolean last = k == o.checkpoints() - 1;
             boolean formatB = o.compress() && k > 0;
             if (k == 0) {
-                w.write(new LegacyItem.TscInfoChunk(g.tsc()));
+                w.write(new TscInfoChunk(g.tsc()));
             }
             for (long[] pfns : batches(g, k)) {
                 int[] entries = new int[pfns.length];
@@ -174,33 +187,33 @@ public final class StreamSynth {
             }
             int[] online = new int[o.vcpus()];
             Arrays.setAll(online, i -> i);
-            w.write(LegacyItem.VcpuInfo.ofOnline(online));
+            w.write(VcpuInfo.ofOnline(online));
             if (o.guest() == GuestType.HVM) {
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_GENERATION_ID_ADDR, SynthGuest.HVM_GENERATION_ID_ADDR));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_IDENT_PT, SynthGuest.HVM_IDENT_PT));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_VM86_TSS, SynthGuest.HVM_VM86_TSS));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_CONSOLE_PFN, g.consolePfn()));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 1));
+                w.write(new HvmParam(ChunkType.HVM_GENERATION_ID_ADDR, SynthGuest.HVM_GENERATION_ID_ADDR));
+                w.write(new HvmParam(ChunkType.HVM_IDENT_PT, SynthGuest.HVM_IDENT_PT));
+                w.write(new HvmParam(ChunkType.HVM_VM86_TSS, SynthGuest.HVM_VM86_TSS));
+                w.write(new HvmParam(ChunkType.HVM_CONSOLE_PFN, g.consolePfn()));
+                w.write(new HvmParam(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 1));
             }
-            w.write(new LegacyItem.Toolstack(ToolstackPhysmap.encode(o.toolstackWidth(), List.of())));
+            w.write(new Toolstack(ToolstackPhysmap.encode(o.toolstackWidth(), List.of())));
             if (last) {
-                w.write(new LegacyItem.Marker(ChunkType.LAST_CHECKPOINT));
+                w.write(new Marker(ChunkType.LAST_CHECKPOINT));
             }
             if (k == 0 && o.compress()) {
-                w.write(new LegacyItem.Marker(ChunkType.ENABLE_COMPRESSION));
+                w.write(new Marker(ChunkType.ENABLE_COMPRESSION));
             }
-            w.write(new LegacyItem.EndOfBody());
+            w.write(new EndOfBody());
             if (o.guest() == GuestType.PV) {
-                w.write(new LegacyItem.PvUnmappedPfns(new long[0]));
+                w.write(new PvUnmappedPfns(new long[0]));
                 for (int v = 0; v < o.vcpus(); v++) {
-                    w.write(new LegacyItem.PvVcpuRecord(v, Bytes.of(g.pvVcpuContext(v)), Bytes.of(g.pvExtContext(v)),
+                    w.write(new PvVcpuRecord(v, Bytes.of(g.pvVcpuContext(v)), Bytes.of(g.pvExtContext(v)),
                             g.pvXsave()));
                 }
-                w.write(new LegacyItem.PvSharedInfo(Bytes.of(g.sharedInfo())));
+                w.write(new PvSharedInfo(Bytes.of(g.sharedInfo())));
             } else {
-                w.write(new LegacyItem.HvmMagicPfns(g.ioreqPfn(), g.bufioreqPfn(), g.storePfn()));
-                w.write(new LegacyItem.HvmTailContext(Bytes.of(g.hvmContext())));
-                w.write(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002,
+                w.write(new HvmMagicPfns(g.ioreqPfn(), g.bufioreqPfn(), g.storePfn()));
+                w.write(new HvmTailContext(Bytes.of(g.hvmContext())));
+                w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002,
                         Bytes.of(QemuSavevm.minimal(QemuSavevm.MACHINE_XENFV))));
             }
         }

@@ -1,8 +1,16 @@
 package dev.migrationd.protocol.convert;
 
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
 import dev.migrationd.protocol.v2.BlobRecord;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;
@@ -62,14 +70,14 @@ final class GuestContent {
                     page(b.pfn(i), b.type(i), b.hasData(i) ? b.page(i) : null);
                 }
             }
-            case LegacyItem.TscInfoChunk t -> tsc = t.tsc();
-            case LegacyItem.HvmParam p -> params.add(new HvmParams.Param(
+            case TscInfoChunk t -> tsc = t.tsc();
+            case HvmParam p -> params.add(new HvmParams.Param(
                     p.type().hvmParamIndex(), p.value()));
-            case LegacyItem.HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
+            case HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
                     new HvmParams.Param(6, m.bufioreqPfn()), new HvmParams.Param(1, m.storePfn())));
-            case LegacyItem.HvmTailContext c -> hvmContext = copy(c.blob().asByteBuffer());
-            case LegacyItem.PvSharedInfo s -> sharedInfo = copy(s.page().asByteBuffer());
-            case LegacyItem.PvVcpuRecord v -> {
+            case HvmTailContext c -> hvmContext = copy(c.blob().asByteBuffer());
+            case PvSharedInfo s -> sharedInfo = copy(s.page().asByteBuffer());
+            case PvVcpuRecord v -> {
                 vcpus.put("basic/" + v.vcpuId(), copy(v.context().asByteBuffer()));
                 if (v.extContext() != null) {
                     vcpus.put("extended/" + v.vcpuId(), copy(v.extContext().asByteBuffer()));
@@ -78,12 +86,12 @@ final class GuestContent {
                     vcpus.put("xsave/" + v.vcpuId(), copy(ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
-            case LegacyItem.PvUnmappedPfns u -> {
+            case PvUnmappedPfns u -> {
                 for (long p : u.pfns()) {
                     unmapped.add(p);
                 }
             }
-            case LegacyItem.QemuRecord q -> qemu = copy(q.state().asByteBuffer());
+            case QemuRecord q -> qemu = copy(q.state().asByteBuffer());
             default -> { }
         }
     }

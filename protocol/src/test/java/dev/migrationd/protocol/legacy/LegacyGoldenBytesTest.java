@@ -6,23 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
-import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
-import dev.migrationd.protocol.legacy.LegacyItem.Marker;
-import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.PvUnmappedPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.QemuRecord;
-import dev.migrationd.protocol.legacy.LegacyItem.Tmem;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemExtra;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
-import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfoChunk;
-import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
 import dev.migrationd.protocol.testing.LegacyFixtures;
 import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
@@ -232,7 +215,7 @@ class LegacyGoldenBytesTest {
         LegacyFixtures.ByteArraySink s = new LegacyFixtures.ByteArraySink();
         LegacyStreamWriter w = new LegacyStreamWriter(s, Width.W32, GuestType.HVM, true);
         for (LegacyItem i : List.of(new HvmHeader(16), VcpuInfo.ofOnline(0), new Marker(ChunkType.ENABLE_COMPRESSION),
-                new EndOfBody(), new HvmMagicPfns(1, 2, 3), new LegacyItem.HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
+                new EndOfBody(), new HvmMagicPfns(1, 2, 3), new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY))) {
             w.write(i);
         }
@@ -251,7 +234,7 @@ class LegacyGoldenBytesTest {
     @Test
     void tails() throws IOException, StreamException {
         byte[] b = hvmChunk(Width.W64, VcpuInfo.ofOnline(0), new EndOfBody(), new HvmMagicPfns(0xff, 0xfe, 0xfd),
-                new LegacyItem.HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
+                new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(new byte[] {'Q', 'E', 'V', 'M'})));
         int t = 16 + 4;
         assertArrayEquals(hex("""
@@ -281,7 +264,7 @@ class LegacyGoldenBytesTest {
     void qemuToEndOfStream() throws IOException, StreamException {
         byte[] all = LegacyFixtures.write(Width.W64, GuestType.HVM, false, List.of(new HvmHeader(1),
                 VcpuInfo.ofOnline(0), new EndOfBody(), new HvmMagicPfns(0, 0, 0),
-                new LegacyItem.HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
+                new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.QEMU_DEVICE_MODEL_RECORD, Bytes.of(new byte[] {'Q', 'E', 'V', 'M', 3}))));
         assertArrayEquals(hex("51 65 6d 75 44 65 76 69 63 65 4d 6f 64 65 6c 52 65 63 6f 72 64 | 51 45 56 4d 03"),
                 Arrays.copyOfRange(all, all.length - 26, all.length)); // "QemuDeviceModelRecord", no length
