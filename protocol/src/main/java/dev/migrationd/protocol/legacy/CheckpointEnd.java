@@ -1,5 +1,8 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
+import dev.migrationd.protocol.Width;
+
 /**
  * Emitted by the reader after each complete tail; carries no bytes. {@code index} counts from 0.
  * {@code last} is true when this checkpoint is the last (LAST_CHECKPOINT seen, or the reader is not in
@@ -10,5 +13,10 @@ public record CheckpointEnd(int index, boolean last) implements LegacyItem {
     @Override
     public String itemName() {
         return "CHECKPOINT_END";
+    }
+
+    /** Nothing: a checkpoint's end is where its tail ends. */
+    @Override
+    public void write(ByteSink sink, Width width) {
     }
 }

@@ -1,12 +1,18 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.x86.HvmParamIndex;
+import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /** {@code u64 ioreq_pfn, u64 bufioreq_pfn, u64 store_pfn}: three HVM params, carried in the tail. */
 public record HvmMagicPfns(long ioreqPfn, long bufioreqPfn, long storePfn) implements LegacyItem {
+
+    static final String ITEM = "HVM_TAIL_MAGIC_PFNS";
 
     /** The {@code HVM_PARAM_*} indexes of the three PFNs, in wire order. */
     public static final List<Integer> HVM_PARAMS = List.of(HvmParamIndex.HVM_PARAM_IOREQ_PFN,
@@ -30,6 +36,17 @@ public record HvmMagicPfns(long ioreqPfn, long bufioreqPfn, long storePfn) imple
     }
     @Override
     public String itemName() {
-        return "HVM_TAIL_MAGIC_PFNS";
+        return ITEM;
+    }
+
+    @Override
+    public void write(ByteSink sink, Width width) throws IOException {
+        Wire.send(sink, Wire.alloc(LegacyFormat.HVM_MAGIC_PFNS_SIZE).putLong(ioreqPfn).putLong(bufioreqPfn)
+                .putLong(storePfn));
+    }
+
+    static void read(Framer in, Framer.Then<? super HvmMagicPfns> then) throws StreamException {
+        in.field("HVM_MAGIC", LegacyFormat.HVM_MAGIC_PFNS_SIZE,
+                f -> then.accept(new HvmMagicPfns(f.getLong(), f.getLong(), f.getLong())));
     }
 }

@@ -1,5 +1,9 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
+import dev.migrationd.protocol.Width;
+import java.io.IOException;
+
 /** A chunk without payload: {@code ENABLE_VERIFY_MODE} (−1), {@code LAST_CHECKPOINT} (−9), {@code ENABLE_COMPRESSION} (−13). */
 public record Marker(ChunkType type) implements LegacyItem {
     public Marker {
@@ -12,5 +16,10 @@ public record Marker(ChunkType type) implements LegacyItem {
     @Override
     public String itemName() {
         return type.xenName();
+    }
+
+    @Override
+    public void write(ByteSink sink, Width width) throws IOException {
+        Wire.send(sink, Wire.chunk(type, 0));
     }
 }

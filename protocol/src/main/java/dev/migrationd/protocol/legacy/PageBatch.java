@@ -2,6 +2,8 @@ package dev.migrationd.protocol.legacy;
 
 import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.Width;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -230,11 +232,24 @@ public final class PageBatch implements LegacyItem {
         return new PageBatch(entries.clone(), copy, null, null, false);
     }
 
+    @Override
+    public void write(ByteSink sink, Width width) throws IOException {
+        ByteBuffer b = Wire.alloc(4 + entries.length * width.bytes()).putInt(entries.length);
+        for (int e : entries) {
+            if ((e & LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_MASK) == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                e = LegacyFormat.XEN_DOMCTL_PFINFO_XTAB; // an XTAB entry goes out as exactly 0xF0000000
+            }
+            Wire.putUlong(b, width, e & 0xFFFF_FFFFL);
+        }
+        Wire.send(sink, b);
+        writePages(sink);
+    }
+
     /**
      * Hands the page data to {@code sink} as views in as few writes as possible (contiguous data in one write,
      * consecutive guest PFNs coalesced).
      */
-    void writePages(ByteSink sink) throws IOException {
+    private void writePages(ByteSink sink) throws IOException {
         if (pfnsOnly || dataCount == 0) {
             return;
         }
@@ -270,6 +285,89 @@ public final class PageBatch implements LegacyItem {
                 i = j;
             }
         }
+    }
+
+    /**
+     * Checks a batch for the writer: no invalid type (0x5–0x8), every PFN below {@code p2mSize} (XTAB entries, whatever
+     * their PFN bits, aside), not only XTAB entries, no PFN twice.
+     *
+     * @param scratch room for 1024 PFNs
+     * @throws IllegalArgumentException naming the first problem
+     */
+    void checkWritable(long p2mSize, int[] scratch) {
+        int distinct = 0;
+        for (int i = 0; i < entries.length; i++) {
+            int e = entries[i];
+            if (LegacyFormat.isInvalidType(e)) {
+                throw new IllegalArgumentException("entry " + i + " has invalid page type 0x" + Integer.toHexString(e >>> 28));
+            }
+            if ((e & LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_MASK) == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                continue;
+            }
+            if ((e & LegacyFormat.PFN_MASK) >= p2mSize) {
+                throw new IllegalArgumentException("entry " + i + " pfn 0x" + Integer.toHexString(e & LegacyFormat.PFN_MASK)
+                        + " >= p2m_size 0x" + Long.toHexString(p2mSize));
+            }
+            scratch[distinct++] = e & LegacyFormat.PFN_MASK;
+        }
+        if (distinct == 0) {
+            throw new IllegalArgumentException("a batch of only XTAB entries must not be written");
+        }
+        int dup = duplicate(scratch, distinct);
+        if (dup >= 0) {
+            throw new IllegalArgumentException("duplicate pfn 0x" + Integer.toHexString(dup) + " in batch");
+        }
+    }
+
+    /**
+     * Reads the PFN array of a batch of {@code count} entries (§5.1), checking each entry as it comes: no bits above
+     * 31, no invalid type, a PFN below {@code p2mSize} (the exact XTAB entry 0xF0000000 aside); then not only XTAB
+     * entries and no PFN twice.
+     *
+     * @param scratch room for 1024 PFNs
+     */
+    static int[] readEntries(Framer in, ByteBuffer f, int count, long p2mSize, int[] scratch) throws RecordException {
+        int[] entries = new int[count];
+        int distinct = 0;
+        for (int i = 0; i < count; i++) {
+            long v = in.ulong(f);
+            if ((v >>> 32) != 0) {
+                throw in.record("entry " + i + " 0x" + Long.toHexString(v) + " has bits above 31 set");
+            }
+            int e = (int) v;
+            if (LegacyFormat.isInvalidType(e)) {
+                throw in.record("entry " + i + " has invalid page type 0x" + Integer.toHexString(e >>> 28));
+            }
+            entries[i] = e;
+            if (e == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                continue;
+            }
+            int pfn = e & LegacyFormat.PFN_MASK;
+            if (pfn >= p2mSize) {
+                throw in.record("entry " + i + " pfn 0x" + Integer.toHexString(pfn) + " >= p2m_size 0x"
+                        + Long.toHexString(p2mSize));
+            }
+            scratch[distinct++] = pfn;
+        }
+        if (distinct == 0) {
+            throw in.record("batch holds only XTAB (0xf0000000) entries");
+        }
+        int dup = duplicate(scratch, distinct);
+        if (dup >= 0) {
+            throw in.record("duplicate pfn 0x" + Integer.toHexString(dup) + " in batch");
+        }
+        return entries;
+    }
+
+    /** A PFN that stands twice among the first {@code n} of {@code pfns} (which it sorts), or −1. */
+    private static int duplicate(int[] pfns, int n) {
+        Arrays.sort(pfns, 0, n);
+        for (int i = 1; i < n; i++) {
+            if (pfns[i] == pfns[i - 1]) {
+                return pfns[i];
+            }
+        }
+        return -1;
     }
 
     @Override

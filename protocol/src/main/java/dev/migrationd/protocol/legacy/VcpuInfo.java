@@ -1,5 +1,10 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.Width;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -79,5 +84,31 @@ public record VcpuInfo(int maxVcpuId, long[] vcpumap) implements LegacyItem {
     @Override
     public String itemName() {
         return ChunkType.VCPU_INFO.xenName();
+    }
+
+    @Override
+    public void write(ByteSink sink, Width width) throws IOException {
+        ByteBuffer b = Wire.chunk(ChunkType.VCPU_INFO, payloadSize()).putInt(maxVcpuId);
+        for (long w : vcpumap) {
+            b.putLong(w);
+        }
+        Wire.send(sink, b);
+    }
+
+    /** Reads the payload after the id: max_vcpu_id (checked against the vCPU limit), then the map it sizes. */
+    static void read(Framer in, Framer.Then<? super VcpuInfo> then) throws StreamException {
+        in.field("VCPU_INFO_MAX", 4, f -> {
+            int max = f.getInt();
+            if (max < 0 || max >= in.limits().maxVcpus()) {
+                throw in.record("max_vcpu_id " + max + " out of range 0.." + (in.limits().maxVcpus() - 1));
+            }
+            in.field("VCPU_INFO_MAP", 8L * (max / 64 + 1), m -> {
+                long[] map = new long[max / 64 + 1];
+                for (int i = 0; i < map.length; i++) {
+                    map[i] = m.getLong();
+                }
+                then.accept(new VcpuInfo(max, map));
+            });
+        });
     }
 }
