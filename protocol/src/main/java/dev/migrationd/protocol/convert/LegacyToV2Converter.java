@@ -58,7 +58,7 @@ import java.util.Set;
 
 /**
  * Converts legacy items ({@link LegacyItem}, in stream order) into a v2 stream, in process, following
- * {@code convert-legacy-stream} (stream-v2.md §5) record for record, with two additions that keep what Xen's
+ * {@code convert-legacy-stream} (docs/wire-format-v2.md §5) record for record, with two additions that keep what Xen's
  * converter drops:
  * <ul>
  *   <li><b>Every checkpoint.</b> A checkpoint that is not the last ends with the libxc CHECKPOINT record (and,

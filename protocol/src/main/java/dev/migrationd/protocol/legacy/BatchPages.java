@@ -5,7 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The page data of a batch (legacy-stream.md §5), taken straight from the fed buffers, never copied per page:
+ * The page data of a batch (docs/wire-format-legacy.md §5), taken straight from the fed buffers, never copied per page:
  * <ul>
  *   <li>whole batches: a view of the fed buffer when it holds all of the batch's pages, else gathered into one
  *       buffer reused from batch to batch, and then delivered as a {@link PageBatch} viewing it;</li>

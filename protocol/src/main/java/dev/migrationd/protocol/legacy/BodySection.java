@@ -4,7 +4,7 @@ import dev.migrationd.protocol.StreamException;
 import java.nio.ByteBuffer;
 
 /**
- * The body of each checkpoint (legacy-stream.md §4–§6, §9, §11): a chunk id, then a page batch or a metadata
+ * The body of each checkpoint (docs/wire-format-legacy.md §4–§6, §9, §11): a chunk id, then a page batch or a metadata
  * chunk read by its record, until the end-of-body marker hands over to the {@link TailSection}; the tail's end
  * closes the checkpoint. Keeps what spans chunks: the checkpoint count, Format B after ENABLE_COMPRESSION and its
  * compressed-page accounting, VCPU_INFO for the PV tail, LAST_CHECKPOINT.

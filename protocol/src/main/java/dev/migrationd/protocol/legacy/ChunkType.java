@@ -4,7 +4,7 @@ import dev.migrationd.protocol.x86.HvmParamIndex;
 import java.util.List;
 
 /**
- * The metadata chunk ids {@code XC_SAVE_ID_*} of the legacy body (legacy-stream.md §6), −1 … −20.
+ * The metadata chunk ids {@code XC_SAVE_ID_*} of the legacy body (docs/wire-format-legacy.md §6), −1 … −20.
  * Page batches (1…1024) and the end-of-body marker (0) are not chunk types.
  */
 public enum ChunkType {

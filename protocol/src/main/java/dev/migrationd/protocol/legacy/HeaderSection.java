@@ -7,8 +7,8 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * The stream's header (legacy-stream.md §2, §3): detects the toolstack width and the guest type where the caller
- * did not give them, reads {@code p2m_size} and, for a PV guest, the rest of the {@link PvHeader}; then the
+ * The stream's header (docs/wire-format-legacy.md §2, §3): detects the toolstack width and the guest type where the
+ * caller did not give them, reads {@code p2m_size} and, for a PV guest, the rest of the {@link PvHeader}; then the
  * {@link BodySection} takes over.
  */
 final class HeaderSection {

@@ -5,7 +5,8 @@ import dev.migrationd.protocol.Width;
 /**
  * Every constant of the Xen legacy libxc save stream (Xen 4.0–4.5), named as Xen names them
  * ({@code xg_save_restore.h}, {@code xc_domain_save.c}, {@code xc_compression.c}), so a grep works across C,
- * Python and Java. The authoritative description is {@code legacy-stream.md}; section numbers below refer to it.
+ * Python and Java. {@code docs/wire-format-legacy.md} describes the stream as this project implements it; the
+ * section numbers below refer to it.
  *
  * <p>All integers are little-endian. {@code ulong} is the saving toolstack's {@code unsigned long}: W = 4 or 8
  * bytes ({@link Width}). Nothing is padded unless drawn.
@@ -32,8 +33,8 @@ import dev.migrationd.protocol.Width;
  *     −3,−4,−8,−10,−11,−14..−17,−19,−20  HVM params: u32 pad (0); u64 value        16 bytes with the id
  *     −5  TMEM                 u32 version, max_pools, 0xFFFFFFFF, client_flags, weight, cap, 0xFFFFFFFF;
  *                              { u32 pool_id; u32 flags; u32 n_pages; u64 uuid[2];
- *                                { u64 oid[3]; u32 index; u8 data[1 &lt;&lt; (((flags&gt;&gt;4)&amp;0xF)+12)] }* [u64 oid[3] = ~0] }*
- *                              u32 0xFFFFFFFF
+ *                                { u64 oid[3]; u32 index; u8 data[1 &lt;&lt; (((flags&gt;&gt;4)&amp;0xF)+12)] }* [u64
+ * oid[3] = ~0] }*                              u32 0xFFFFFFFF
  *     −6  TMEM_EXTRA           { u32 pool_id; u64 oid[3]; u32 index }*  u32 0xFFFFFFFF
  *     −7  TSC_INFO             u32 tsc_mode; u64 nsec; u32 khz; u32 incarnation          24 bytes with the id
  *     −9  LAST_CHECKPOINT      (nothing)

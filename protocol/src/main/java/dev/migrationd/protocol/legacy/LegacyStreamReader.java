@@ -13,7 +13,7 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * An incremental, push-based reader of a legacy libxc save stream (legacy-stream.md). Feed it bytes in any
+ * An incremental, push-based reader of a legacy libxc save stream (docs/wire-format-legacy.md). Feed it bytes in any
  * split with {@link #feed(ByteBuffer)} — one byte at a time yields exactly the items one buffer yields — and
  * call {@link #finish()} at end of input. Items go to the consumer in stream order, synchronously, from inside
  * {@code feed}/{@code finish}.

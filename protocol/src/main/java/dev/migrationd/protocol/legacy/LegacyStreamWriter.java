@@ -12,8 +12,8 @@ import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
- * Writes a legacy libxc save stream (legacy-stream.md) for a toolstack width W and a guest type, enforcing the
- * writer rules: header first; page batches of 1..1024 entries with distinct PFNs (ignoring XTAB), never only
+ * Writes a legacy libxc save stream (docs/wire-format-legacy.md) for a toolstack width W and a guest type, enforcing
+ * the writer rules: header first; page batches of 1..1024 entries with distinct PFNs (ignoring XTAB), never only
  * XTAB entries, XTAB written as exactly 0xF0000000, no invalid types 0x5–0x8, PFNs below p2m_size; the chunk
  * order of §6.10 (TMEM before any page, VCPU_INFO always and after the last batch, HVM params in the sender's
  * order and only for HVM, TOOLSTACK, LAST_CHECKPOINT, ENABLE_COMPRESSION, end of body); the tail matching the

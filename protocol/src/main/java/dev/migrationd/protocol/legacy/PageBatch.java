@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * A page batch (legacy-stream.md §5): {@code i32 count, ulong pfn_entry[count]}, then one 4 KiB page per
+ * A page batch (docs/wire-format-legacy.md §5): {@code i32 count, ulong pfn_entry[count]}, then one 4 KiB page per
  * data-bearing entry (type not BROKEN/XALLOC/XTAB), in entry order. In Format B (after ENABLE_COMPRESSION, §11)
  * a batch carries no pages ({@link #pfnsOnly()}).
  *

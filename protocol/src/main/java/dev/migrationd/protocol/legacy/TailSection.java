@@ -3,8 +3,8 @@ package dev.migrationd.protocol.legacy;
 import dev.migrationd.protocol.StreamException;
 
 /**
- * What follows a checkpoint's END_OF_BODY (legacy-stream.md §7): the PV tail or the HVM tail, each item read by
- * its record; the tail's last item ends the checkpoint ({@link BodySection#endCheckpoint}).
+ * What follows a checkpoint's END_OF_BODY (docs/wire-format-legacy.md §7): the PV tail or the HVM tail, each item read
+ * by its record; the tail's last item ends the checkpoint ({@link BodySection#endCheckpoint}).
  */
 sealed interface TailSection {
 

@@ -1,11 +1,14 @@
 /**
- * The Xen legacy libxc save / restore / migration stream (Xen 4.0–4.5), byte-exact: {@code legacy-stream.md}.
+ * The Xen legacy libxc save / restore / migration stream (Xen 4.0–4.5), byte-exact, as
+ * {@code docs/wire-format-legacy.md} describes it.
  *
  * <h2>Model</h2>
  * {@link dev.migrationd.protocol.legacy.LegacyItem} is a sealed interface with one small record per chunk shape
  * (header, page batch, every {@code XC_SAVE_ID_*} −1…−20, end of body, PV and HVM tail parts, QEMU record,
- * checkpoint end). {@link dev.migrationd.protocol.legacy.LegacyFormat} holds every constant under its Xen name;
- * {@link dev.migrationd.protocol.legacy.ChunkType} maps chunk ids.
+ * checkpoint end). Each record reads itself (a package-private {@code read} that takes its fields from the reader's
+ * framer in wire order) and writes itself ({@link dev.migrationd.protocol.legacy.LegacyItem#write}), side by side.
+ * {@link dev.migrationd.protocol.legacy.LegacyFormat} holds every constant under its Xen name;
+ * {@link dev.migrationd.protocol.legacy.ChunkType} maps chunk ids, and the HVM-param chunks to their params.
  *
  * <h2>Writing</h2>
  * <pre>{@code
@@ -33,6 +36,11 @@
  * }</pre>
  * Errors are {@link dev.migrationd.protocol.StreamFatalException} or {@link dev.migrationd.protocol.RecordException}
  * naming item, code and offset. Page data are views valid only during the callback.
+ *
+ * <p>Inside, the reader is a framer ({@code Framer}: the bytes of the field awaited, raw steps for page data, the
+ * offset, the item for errors) and sections that say what comes next and dispatch to the records:
+ * {@code HeaderSection} (detection, header), {@code BodySection} (chunks, batches, checkpoints) with
+ * {@code BatchPages} (page data as views), {@code TailSection.Pv} and {@code TailSection.Hvm}.
  *
  * <h2>Remus</h2>
  * Checkpointed streams ({@code Options.withCheckpointed(true)}, writer {@code checkpointed = true}) repeat body and

@@ -1,5 +1,5 @@
 /**
- * The Xen migration stream v2 (Xen 4.6+; spec {@code stream-v2.md}): the libxc layer (image header, domain
+ * The Xen migration stream v2 (Xen 4.6+; spec {@code docs/wire-format-v2.md}): the libxc layer (image header, domain
  * header, records 0x00–0x12) and the libxl layer around it (header, LIBXC_CONTEXT, emulator records,
  * checkpoint records, END).
  *

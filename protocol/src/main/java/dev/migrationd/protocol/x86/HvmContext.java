@@ -14,7 +14,7 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * The HVM context blob of a legacy HVM tail and of a v2 {@code HVM_CONTEXT} record (legacy-stream.md
+ * The HVM context blob of a legacy HVM tail and of a v2 {@code HVM_CONTEXT} record (docs/wire-format-legacy.md
  * §10): what {@code XEN_DOMCTL_gethvmcontext} returns. A sequence of records, no padding between them:
  *
  * <pre>

@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * A view over a PV {@code vcpu_guest_context} as carried in a legacy stream's "vcpu" extended-info
- * block and PV tail, and in v2 {@code X86_PV_VCPU_BASIC} records (legacy-stream.md §8.1). The layout
+ * block and PV tail, and in v2 {@code X86_PV_VCPU_BASIC} records (docs/wire-format-legacy.md §8.1). The layout
  * depends on the <em>guest</em> width: {@value #SIZE_X86_64} bytes for a 64-bit guest ({@link X64}),
  * {@value #SIZE_X86_32} bytes for a 32-bit PAE guest ({@link X32}). Offsets are Xen's public ABI
  * ({@code xen/foreign/x86_64.h}, {@code x86_32.h}); a test compares them with those headers.

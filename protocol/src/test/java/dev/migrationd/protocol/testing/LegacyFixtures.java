@@ -129,8 +129,8 @@ public final class LegacyFixtures {
     }
 
     /**
-     * A minimal valid HVM context (legacy-stream.md §10): HEADER (magic 0x54381286, version 1) + one CPU record of
-     * 1024 bytes in x86 reset state per vcpu + END. 1072 bytes for one vcpu.
+     * A minimal valid HVM context (docs/wire-format-legacy.md §10): HEADER (magic 0x54381286, version 1) + one CPU
+     * record of 1024 bytes in x86 reset state per vcpu + END. 1072 bytes for one vcpu.
      */
     public static Bytes minimalHvmContext(int vcpus) {
         ByteBuffer b = ByteBuffer.allocate(8 + 24 + vcpus * (8 + 1024) + 8).order(ByteOrder.LITTLE_ENDIAN);

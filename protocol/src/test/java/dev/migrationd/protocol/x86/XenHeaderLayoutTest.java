@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Compiles a tiny C program against Xen's public headers (libxen-dev: {@code xen/foreign/x86_64.h},
  * {@code x86_32.h}, {@code xen/hvm/save.h}) that prints {@code sizeof}/{@code offsetof}, and compares
- * every value with the Java constants (STYLE.md #18). Fails, not skips, when gcc or the headers are missing.
+ * every value with the Java constants: a struct layout written by hand is checked against the real headers. Fails, not
+ * skips, when gcc or the headers are missing.
  */
 class XenHeaderLayoutTest {
 
