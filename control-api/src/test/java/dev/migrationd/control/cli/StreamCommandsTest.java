@@ -14,7 +14,7 @@ import dev.migrationd.protocol.synth.SynthGuest;
 import dev.migrationd.protocol.synth.SynthOptions;
 import dev.migrationd.protocol.testing.XenTools;
 import dev.migrationd.protocol.x86.HvmHwCpu;
-import dev.migrationd.protocol.x86.PvVcpuContext;
+import dev.migrationd.protocol.x86.PvVcpuLayout;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -408,7 +408,7 @@ class StreamCommandsTest {
         });
         r[0].feed(ByteBuffer.wrap(b));
         r[0].finish();
-        int cr3At = (int) vcpu0[0] + PvVcpuContext.X64.CTRLREG + 3 * 8;
+        int cr3At = (int) vcpu0[0] + PvVcpuLayout.X64.CTRLREG + 3 * 8;
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(0L, bb.getLong(cr3At) >>> 12, "synth puts the L4 at pfn 0");
         bb.putLong(cr3At, 10L << 12); // an ordinary data page
