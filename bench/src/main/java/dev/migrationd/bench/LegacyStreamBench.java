@@ -106,7 +106,7 @@ public class LegacyStreamBench {
         LegacyStreamWriter w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);
         w.write(new HvmHeader(PAGES));
         for (int[] e : entries) {
-            w.writePageBatch(PageBatch.ofGuestMemory(e, guest));
+            w.write(PageBatch.ofGuestMemory(e, guest));
         }
         return sink.pos;
     }

@@ -89,14 +89,14 @@ sealed interface FormatWriter permits FormatWriter.Legacy, V2Writer {
             if (!real) {
                 return false; // a batch of only XTAB entries must not be written (legacy-stream.md §5.1)
             }
-            writer.writePageBatch(PageBatch.of(entries, dataPages));
+            writer.write(PageBatch.of(entries, dataPages));
             return true;
         }
 
         @Override
         public void writeContiguousPages(long[] pfns, PageType[] types, int n, java.lang.foreign.MemorySegment data) throws IOException {
             FormatWriter.requireAllCarryData(types, n);
-            writer.writePageBatch(PageBatch.ofContiguous(entries(pfns, types, n), data));
+            writer.write(PageBatch.ofContiguous(entries(pfns, types, n), data));
         }
 
         private static int[] entries(long[] pfns, PageType[] types, int n) {

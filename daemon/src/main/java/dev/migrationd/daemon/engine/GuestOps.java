@@ -96,18 +96,18 @@ final class GuestOps {
 
         @Override
         public void writeHeader(LegacyStreamWriter w) throws IOException {
-            w.writeHeader(new HvmHeader(info.p2mSize()));
+            w.write(new HvmHeader(info.p2mSize()));
         }
 
         @Override
         public void writeEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeVcpuInfo(vcpuInfo(p.onlineVcpus()));
+            w.write(vcpuInfo(p.onlineVcpus()));
             Map<Integer, Long> params = p.hvmParams();
             for (ChunkType t : ChunkType.hvmParamChunks()) {
                 long v = params.getOrDefault(t.hvmParamIndex(), 0L);
                 if (v != 0) {
-                    w.writeHvmParam(new HvmParam(t, v));
+                    w.write(new HvmParam(t, v));
                 }
             }
             w.writeMarker(ChunkType.LAST_CHECKPOINT);
@@ -117,9 +117,9 @@ final class GuestOps {
         @Override
         public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeMagicPfns(HvmMagicPfns.fromHvmParams(p.hvmParams()));
-            w.writeHvmContext(new HvmTailContext(Bytes.of(p.hvmContext())));
-            w.writeQemuRecord(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
+            w.write(HvmMagicPfns.fromHvmParams(p.hvmParams()));
+            w.write(new HvmTailContext(Bytes.of(p.hvmContext())));
+            w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
         }
     }
 
@@ -138,13 +138,13 @@ final class GuestOps {
             PlatformState p = domain.platform();
             byte[] xsave0 = p.pvXsave(0);
             xsaveLen = xsave0.length == 0 ? 0 : LegacyFormat.XSAVE_RECORD_HEADER + xsave0.length;
-            w.writeHeader(new PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
+            w.write(new PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
                     p.p2mFrameList()));
         }
 
         @Override
         public void writeEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
-            w.writeVcpuInfo(vcpuInfo(domain.platform().onlineVcpus()));
+            w.write(vcpuInfo(domain.platform().onlineVcpus()));
             w.writeMarker(ChunkType.LAST_CHECKPOINT);
             w.writeEndOfBody();
         }
@@ -152,7 +152,7 @@ final class GuestOps {
         @Override
         public void writeTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeUnmappedPfns(new PvUnmappedPfns(new long[0]));
+            w.write(new PvUnmappedPfns(new long[0]));
             for (int vcpu : vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
                 XsaveRecord xsave = null;
                 if (xsaveLen != 0) {
@@ -166,10 +166,10 @@ final class GuestOps {
                     long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
                     xsave = new XsaveRecord(mask, area.length == 0 ? new byte[size] : area);
                 }
-                w.writeVcpuRecord(new PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
+                w.write(new PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
                         Bytes.of(p.pvExtendedContext(vcpu)), xsave));
             }
-            w.writeSharedInfo(new PvSharedInfo(Bytes.of(p.sharedInfo())));
+            w.write(new PvSharedInfo(Bytes.of(p.sharedInfo())));
         }
     }
 

@@ -119,10 +119,10 @@ class SimLegacyStreamTest {
         }, Width.W64, info.guestType());
         PlatformState ps = src.platform();
         if (info.guestType() == GuestType.PV) {
-            w.writeHeader(new PvHeader(info.p2mSize(), Bytes.of(ps.pvVcpuContext(0)), true, 0,
+            w.write(new PvHeader(info.p2mSize(), Bytes.of(ps.pvVcpuContext(0)), true, 0,
                     ps.p2mFrameList()));
         } else {
-            w.writeHeader(new HvmHeader(info.p2mSize()));
+            w.write(new HvmHeader(info.p2mSize()));
         }
         try (DirtyBitmap bm = new DirtyBitmap(info.p2mSize())) {
             src.dirtyLog().enable();
@@ -141,22 +141,22 @@ class SimLegacyStreamTest {
             src.dirtyLog().disable();
         }
         int[] online = ps.onlineVcpus().stream().toArray();
-        w.writeVcpuInfo(VcpuInfo.ofOnline(online));
+        w.write(VcpuInfo.ofOnline(online));
         w.writeMarker(ChunkType.LAST_CHECKPOINT);
         w.writeEndOfBody();
         if (info.guestType() == GuestType.PV) {
-            w.writeUnmappedPfns(new PvUnmappedPfns(new long[0]));
+            w.write(new PvUnmappedPfns(new long[0]));
             for (int v : online) {
-                w.writeVcpuRecord(new PvVcpuRecord(v, Bytes.of(ps.pvVcpuContext(v)),
+                w.write(new PvVcpuRecord(v, Bytes.of(ps.pvVcpuContext(v)),
                         Bytes.of(ps.pvExtendedContext(v)), null));
             }
-            w.writeSharedInfo(new PvSharedInfo(Bytes.of(ps.sharedInfo())));
+            w.write(new PvSharedInfo(Bytes.of(ps.sharedInfo())));
         } else {
             var params = ps.hvmParams();
-            w.writeMagicPfns(new HvmMagicPfns(params.get(HvmParamIndex.HVM_PARAM_IOREQ_PFN),
+            w.write(new HvmMagicPfns(params.get(HvmParamIndex.HVM_PARAM_IOREQ_PFN),
                     params.get(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN), params.get(HvmParamIndex.HVM_PARAM_STORE_PFN)));
-            w.writeHvmContext(new HvmTailContext(Bytes.of(ps.hvmContext())));
-            w.writeQemuRecord(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
+            w.write(new HvmTailContext(Bytes.of(ps.hvmContext())));
+            w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
         }
         return out.toByteArray();
     }
@@ -188,7 +188,7 @@ class SimLegacyStreamTest {
                     pages.add(m.page(i).asByteBuffer());
                 }
             }
-            w.writePageBatch(PageBatch.of(entries, pages.toArray(ByteBuffer[]::new)));
+            w.write(PageBatch.of(entries, pages.toArray(ByteBuffer[]::new)));
         }
     }
 

@@ -12,38 +12,16 @@ import java.nio.ByteOrder;
  *   <li>with a {@link LegacyStreamReader.PageListener}: the batch's entries first, then each page as soon as it is
  *       complete, a view of the fed buffer or, for a page that straddles feeds, of a one-page scratch buffer.</li>
  * </ul>
- * The hot path of the reader: one {@link Framer.Raw} step per batch or per page.
+ * The hot path of the reader: one {@link Framer.Raw} step per batch or per page, which of the two fixed for the
+ * reader's lifetime by whether it has a listener.
  */
-final class BatchPages {
+final class BatchPages implements Framer.Raw {
     private static final int PAGE = LegacyFormat.PAGE_SIZE;
 
     private final Framer in;
     private final BodySection body;
     private final LegacyStreamReader.PageListener listener;
     private final ByteBuffer pageScratch = ByteBuffer.allocate(PAGE);
-    private final Framer.Raw whole = new Framer.Raw() {
-        @Override
-        public void take(ByteBuffer from) throws StreamException {
-            takeWhole(from);
-        }
-
-        @Override
-        public long missing() {
-            return need - fill;
-        }
-    };
-    private final Framer.Raw streamed = new Framer.Raw() {
-        @Override
-        public void take(ByteBuffer from) throws StreamException {
-            takePage(from);
-        }
-
-        @Override
-        public long missing() {
-            return (long) pagesLeft * PAGE - fill;
-        }
-    };
-
     private ByteBuffer gathered;
     private int fill;
     // whole batches
@@ -68,13 +46,27 @@ final class BatchPages {
             entry = -1;
             pagesLeft = dataPages;
             nextEntry();
-            in.raw("BATCH_PAGES_STREAMED", streamed);
+            in.raw("BATCH_PAGES_STREAMED", this);
             in.emit(batch);
         } else {
             this.entries = entries;
             need = dataPages * PAGE;
-            in.raw("BATCH_PAGES", whole);
+            in.raw("BATCH_PAGES", this);
         }
+    }
+
+    @Override
+    public void take(ByteBuffer from) throws StreamException {
+        if (listener == null) {
+            takeWhole(from);
+        } else {
+            takePage(from);
+        }
+    }
+
+    @Override
+    public long missing() {
+        return listener == null ? need - fill : (long) pagesLeft * PAGE - fill;
     }
 
     private void takeWhole(ByteBuffer from) throws StreamException {

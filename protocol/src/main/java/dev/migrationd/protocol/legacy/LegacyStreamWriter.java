@@ -223,36 +223,12 @@ public final class LegacyStreamWriter {
         }
     }
 
-    // ------------------------------------------------------------------ the items the daemon writes by name
-
-    public void writeHeader(HvmHeader h) throws IOException {
-        write(h);
-    }
-
-    public void writeHeader(PvHeader h) throws IOException {
-        write(h);
-    }
-
-    /**
-     * Writes a page batch: count, PFN array (allocated for this call), then the pages as views. In Format B
-     * (checkpoints after a compressed first one) the batch must be {@link PageBatch#pfnsOnly()}.
-     */
-    public void writePageBatch(PageBatch batch) throws IOException {
-        write(batch);
-    }
+    // ------------------------------------------------------------------ what is written without an item at hand
 
     /** Writes a chunk without payload: ENABLE_VERIFY_MODE, LAST_CHECKPOINT or ENABLE_COMPRESSION. */
     public void writeMarker(ChunkType type) throws IOException {
         expectBody(type.xenName());
         write(new Marker(type));
-    }
-
-    public void writeVcpuInfo(VcpuInfo v) throws IOException {
-        write(v);
-    }
-
-    public void writeHvmParam(HvmParam p) throws IOException {
-        write(p);
     }
 
     /** Writes the TSC_INFO chunk (−7) carrying {@code t}. */
@@ -277,32 +253,9 @@ public final class LegacyStreamWriter {
         CompressedData.write(counted, width, data);
     }
 
+    /** Writes the end-of-body marker (i32 0). */
     public void writeEndOfBody() throws IOException {
         write(new EndOfBody());
-    }
-
-    public void writeUnmappedPfns(PvUnmappedPfns u) throws IOException {
-        write(u);
-    }
-
-    public void writeVcpuRecord(PvVcpuRecord v) throws IOException {
-        write(v);
-    }
-
-    public void writeSharedInfo(PvSharedInfo s) throws IOException {
-        write(s);
-    }
-
-    public void writeMagicPfns(HvmMagicPfns m) throws IOException {
-        write(m);
-    }
-
-    public void writeHvmContext(HvmTailContext c) throws IOException {
-        write(c);
-    }
-
-    public void writeQemuRecord(QemuRecord q) throws IOException {
-        write(q);
     }
 
     // ------------------------------------------------------------------ the rules of the longer items

@@ -36,6 +36,11 @@ public final class PageBatch implements LegacyItem {
 
     private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
                       boolean pfnsOnly) {
+        this(entries, contiguous, pages, guestMemory, pfnsOnly, false);
+    }
+
+    private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
+                      boolean pfnsOnly, boolean streamed) {
         if (entries.length < 1 || entries.length > LegacyFormat.MAX_BATCH_SIZE) {
             throw new IllegalArgumentException("a batch holds 1..1024 entries, not " + entries.length);
         }
@@ -50,7 +55,7 @@ public final class PageBatch implements LegacyItem {
         this.pages = pages;
         this.guestMemory = guestMemory;
         this.pfnsOnly = pfnsOnly;
-        this.streamed = false;
+        this.streamed = streamed;
         if (contiguous != null && contiguous.remaining() != (long) n * LegacyFormat.PAGE_SIZE) {
             throw new IllegalArgumentException("need " + n + " pages of data, got " + contiguous.remaining() + " bytes");
         }
@@ -113,22 +118,7 @@ public final class PageBatch implements LegacyItem {
 
     /** Reader side with a {@link LegacyStreamReader.PageListener}: entries only, the pages follow one by one. */
     static PageBatch streamed(int[] entries) {
-        return new PageBatch(entries, true);
-    }
-
-    private PageBatch(int[] entries, boolean streamed) {
-        this.entries = entries;
-        this.dataIndex = new int[entries.length];
-        int n = 0;
-        for (int i = 0; i < entries.length; i++) {
-            dataIndex[i] = LegacyFormat.hasData(entries[i]) ? n++ : -1;
-        }
-        this.dataCount = n;
-        this.contiguous = null;
-        this.pages = null;
-        this.guestMemory = null;
-        this.pfnsOnly = false;
-        this.streamed = streamed;
+        return new PageBatch(entries, null, null, null, false, true);
     }
 
     /**

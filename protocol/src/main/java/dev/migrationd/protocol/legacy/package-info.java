@@ -15,7 +15,7 @@
  * var w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);         // sink: ByteSink (views, never reused)
  * w.write(new HvmHeader(p2mSize));
  * w.write(new TscInfoChunk(new TscInfo(mode, nsec, khz, incarnation)));  // non-live: before the pages
- * w.writePageBatch(PageBatch.ofGuestMemory(entries, guestMemory));        // pages go to the sink as views
+ * w.write(PageBatch.ofGuestMemory(entries, guestMemory));        // pages go to the sink as views
  * w.write(VcpuInfo.ofOnline(0, 1));
  * w.write(new HvmParam(ChunkType.HVM_IDENT_PT, 0xfeffc000L));            // HVM params in the sender's order
  * w.write(new Toolstack(ToolstackPhysmap.encode(Width.W64, List.of())));

@@ -13,11 +13,14 @@ public sealed interface LibxcRecord extends LibxcItem
 
     RecordType type();
 
-    /** Octets written by {@link #writeFixed}. */
-    int fixedLength();
+    /** Octets written by {@link #writeFixed}; none for a record that is all payload. */
+    default int fixedLength() {
+        return 0;
+    }
 
-    /** Puts the fixed-size fields (little-endian) at the position of {@code out}. */
-    void writeFixed(ByteBuffer out);
+    /** Puts the fixed-size fields (little-endian) at the position of {@code out}; nothing by default. */
+    default void writeFixed(ByteBuffer out) {
+    }
 
     /** Data that follows the fixed fields, as fresh read-only views (never copies); empty if none. */
     default ByteBuffer[] payload() {

@@ -40,15 +40,6 @@ public record SharedInfoRecord(ByteBuffer page) implements LibxcRecord {
     }
 
     @Override
-    public int fixedLength() {
-        return 0;
-    }
-
-    @Override
-    public void writeFixed(ByteBuffer out) {
-    }
-
-    @Override
     public ByteBuffer[] payload() {
         return new ByteBuffer[] {page()};
     }
