@@ -32,6 +32,10 @@ import java.util.function.Consumer;
  * truncation) or {@link RecordException} (bad content), naming the item, its code (hex) and the byte offset
  * where the item starts. After an error the reader is poisoned: every further call throws.
  *
+ * <p><b>Inside.</b> This class holds the options and the poisoned state; a {@code Framer} gathers the bytes of the
+ * field being read and counts offsets, and sections ({@code HeaderSection}, {@code BodySection} with
+ * {@code BatchPages}, {@code TailSection}) say what comes next and let each record read itself.
+ *
  * <p>Threading: confined to the thread that feeds it (the connection's event loop or a test); not thread-safe.
  * A consumer that throws leaves the reader unusable.
  */
