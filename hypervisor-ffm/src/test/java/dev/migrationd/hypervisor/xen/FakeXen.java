@@ -6,9 +6,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.hypervisor.ffm.NativeCalls;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

@@ -14,10 +14,10 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -118,7 +118,7 @@ public final class SaveRestore {
                     toSend.setWord(i, toSend.word(i) | extra.word(i));
                 }
             }
-            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;

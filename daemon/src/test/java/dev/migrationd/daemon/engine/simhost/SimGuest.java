@@ -15,6 +15,7 @@ import dev.migrationd.hypervisor.sim.WorkloadSpec;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
