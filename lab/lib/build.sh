@@ -244,7 +244,8 @@ lab_build_app() {
            --class-path "$app/opt/migrationd/lib/*" "$@" 2>/dev/null) || lab_die "jdeps failed on the daemon's jars"
   mods="$LAB_JLINK_FLOOR,$mods"
   # the dom0 is headless: the desktop module's X11 and sound libraries (which need libX11 and ALSA) are left out
-  "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files \
+  # --generate-cds-archive: the JDK's own classes pre-parsed (start-up under the emulator is mostly class loading)
+  "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files --generate-cds-archive \
     --exclude-files='**/libawt_xawt.so,**/libsplashscreen.so,**/libjsound.so' \
     --output "$app/opt/jre" >&2 || lab_die "jlink failed"
   lab_check_elf_closure "$sysroot/lib64/ld-linux-x86-64.so.2" "$app/opt/jre" \
@@ -253,11 +254,38 @@ lab_build_app() {
     "$jdk/bin/javac" --release 25 -d "$app/opt/lab-tools" -cp "$app/opt/migrationd/lib/*" "$LAB_DIR"/tools/*.java >&2 ||
       lab_die "compiling lab/tools failed"
   fi
+  lab_train_cds "$app" "$work"
   mkdir -p "$work/out"
   lab_make_cpio "$app" "$work/out/app.cpio"
   printf 'app %s\nmodules %s\n' "$key" "$mods" > "$work/out/manifest"
   rm -rf "$out"; mv "$work/out" "$out"
   rm -rf "$work"
+}
+
+LAB_CDS_TIMEOUT=180   # s, one training run of the daemon or the CLI on this machine
+
+# lab_train_cds APP WORK: class-data-sharing archives of the daemon's and the CLI's classes, made by running them
+# here once with the dom0's runtime (the daemon with the sim backend until it has started; the CLI's 'stream
+# synth'). The dom0's JVMs map them instead of parsing and verifying the same classes under the emulator; the
+# JVM accepts them at another path of the same jars, and ignores a missing or stale archive.
+lab_train_cds() {
+  local app=$1 t="$2/cds" java="$1/opt/jre/bin/java" cp="$1/opt/migrationd/lib/*" pid n
+  mkdir -p "$t"
+  "$java" -XX:ArchiveClassesAtExit="$app/opt/migrationd/daemon.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
+    --enable-native-access=ALL-UNNAMED -cp "$cp" dev.migrationd.daemon.MigrationDaemon --backend sim --name cds \
+    --state-dir "$t/state" --control-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+    > "$t/daemon.log" 2>&1 &
+  pid=$!
+  for n in $(seq $((LAB_CDS_TIMEOUT * 2))); do grep -q event=daemon_started "$t/daemon.log" && break; sleep 0.5; done
+  kill -TERM "$pid" 2>/dev/null
+  for n in $(seq $((LAB_CDS_TIMEOUT * 2))); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
+  [ -d "/proc/$pid" ] && kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  [ -s "$app/opt/migrationd/daemon.jsa" ] || { tail -n 5 "$t/daemon.log" >&2; lab_die "the daemon's CDS training run made no archive"; }
+  timeout "$LAB_CDS_TIMEOUT" "$java" -XX:ArchiveClassesAtExit="$app/opt/migrationd/cli.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
+    --enable-native-access=ALL-UNNAMED -cp "$cp" dev.migrationd.control.cli.MigrationCtl \
+    stream synth "$t/train.img" --guest hvm --width 64 --pages 512 --force > "$t/cli.log" 2>&1 ||
+    { tail -n 5 "$t/cli.log" >&2; lab_die "the CLI's CDS training run failed"; }
 }
 
 # lab_prune DIR KEEP: removes all but the KEEP most recently used entries of DIR

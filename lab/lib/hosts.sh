@@ -2,7 +2,7 @@
 #
 # Each host is one qemu-system-x86_64 (TCG) booting Xen with the dom0 kernel and image as multiboot modules.
 # Two NICs a host: QEMU's user network (the host reaches the dom0's command channel, telnet and daemon ports
-# through forwarded 127.0.0.1 ports) and the lab link, a UDP socket netdev between the two QEMUs
+# through forwarded 127.0.0.1 ports) and the lab link, a TCP socket netdev between the two QEMUs
 # (10.77.0.1 hostA, 10.77.0.2 hostB). The serial line (Xen's and the dom0's console) is logged to a file.
 # A run directory holds per host: qemu.pid, serial.log, ports; it is kept when something failed.
 
@@ -17,8 +17,11 @@ LAB_QEMU_CPU=${XEN_LAB_CPU:-max,-avx,-avx2,-fma,-f16c,-vaes,-vpclmulqdq,-avx512f
 LAB_QEMU_SMP=${XEN_LAB_SMP:-2}
 LAB_QEMU_MEM=${XEN_LAB_MEM:-3072}            # MiB per host
 LAB_DOM0_MEM=${XEN_LAB_DOM0_MEM:-1536}       # MiB of it for the dom0 (its root file system lives in RAM)
-# smap=0 smep=0: without them the dom0 dies at once under TCG (a page fault in Xen's create_bounce_frame)
-LAB_XEN_ARGS="dom0_mem=${LAB_DOM0_MEM}M,max:${LAB_DOM0_MEM}M dom0_max_vcpus=$LAB_QEMU_SMP console=com1 com1=115200,8n1 noreboot bootscrub=false smap=0 smep=0 loglvl=warning guest_loglvl=warning"
+# smap=0 smep=0: without them the dom0 dies at once under TCG (a page fault in Xen's create_bounce_frame).
+# spec-ctrl=eager-fpu: with Xen's default lazy FPU switching, dom0 processes were killed by corrupted state
+# (busybox segfaults reading a TLS pointer: 26 in 14000 processes, measured with a PV guest running); with
+# eager switching, none in 6000 (lab/README.md).
+LAB_XEN_ARGS="dom0_mem=${LAB_DOM0_MEM}M,max:${LAB_DOM0_MEM}M dom0_max_vcpus=$LAB_QEMU_SMP console=com1 com1=115200,8n1 noreboot bootscrub=false smap=0 smep=0 spec-ctrl=eager-fpu loglvl=warning guest_loglvl=warning"
 
 # dom0 ports forwarded to 127.0.0.1 on the host
 LAB_DOM0_CMD_PORT=7000
@@ -64,6 +67,16 @@ lab_port() {
 
 lab_peer_of() { case $1 in hostA) echo hostB ;; hostB) echo hostA ;; esac; }
 
+# lab_link_netdev RUN HOST: the lab link, a TCP stream between the two QEMUs (hostA listens, hostB connects,
+# so hostA starts first). A UDP socket netdev lost about 0.8 % of the frames when a QEMU fell behind, and
+# TCP inside the dom0s then crawled on retransmission timeouts (measured: 0.56 MiB/s).
+lab_link_netdev() {
+  case $2 in
+    hostA) echo "socket,id=l0,listen=127.0.0.1:$(lab_port "$1" hostA link)" ;;
+    hostB) echo "socket,id=l0,connect=127.0.0.1:$(lab_port "$1" hostA link)" ;;
+  esac
+}
+
 # lab_qemu_start RUN HOST: starts HOST's QEMU in the background (QEMU daemonizes once its devices are set up,
 # so a port taken meanwhile is an error here)
 lab_qemu_start() {
@@ -79,7 +92,7 @@ lab_qemu_start() {
     -initrd "$LAB_IMAGE/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 lab.host=$h lab.addr=$(lab_host_addr "$h"),$LAB_IMAGE/dom0.cpio" \
     -netdev "user,id=u0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:$(lab_port "$run" "$h" cmd)-:$LAB_DOM0_CMD_PORT,hostfwd=tcp:127.0.0.1:$(lab_port "$run" "$h" telnet)-:$LAB_DOM0_TELNET_PORT,hostfwd=tcp:127.0.0.1:$(lab_port "$run" "$h" control)-:$LAB_DOM0_CONTROL_PORT,hostfwd=tcp:127.0.0.1:$(lab_port "$run" "$h" metrics)-:$LAB_DOM0_METRICS_PORT,hostfwd=tcp:127.0.0.1:$(lab_port "$run" "$h" xfer)-:$LAB_DOM0_XFER_PORT" \
     -device "virtio-net-pci,netdev=u0,mac=52:54:00:00:00:0$i" \
-    -netdev "socket,id=l0,udp=127.0.0.1:$(lab_port "$run" "$peer" link),localaddr=127.0.0.1:$(lab_port "$run" "$h" link)" \
+    -netdev "$(lab_link_netdev "$run" "$h")" \
     -device "virtio-net-pci,netdev=l0,mac=52:54:00:77:00:0$i" \
     -pidfile "$run/$h.qemu.pid" -daemonize > "$run/$h.qemu.log" 2>&1
 }
@@ -171,14 +184,16 @@ lab_exec() {
 
 LAB_XFER_TIMEOUT=600   # s, one file transfer
 
-# lab_xfer RUN HOST DOM0-SIDE HOST-SIDE: one transfer through HOST's xfer port: DOM0-SIDE is the dom0's nc
-# redirection ("< FILE" to send, "> FILE" to receive), HOST-SIDE what this machine does with the connection
-# on fd 3; retried while the dom0's listener is not up yet
+# lab_xfer RUN HOST PROG HOST-SIDE: one transfer through HOST's xfer port: the dom0 runs PROG (sh) with the
+# connection as its stdin and stdout; this machine runs HOST-SIDE (bash) with the connection on fd 3
 lab_xfer() {
-  local run=$1 h=$2 dom0side=$3 hostside=$4 port n
+  local run=$1 h=$2 prog=$3 hostside=$4 port
   port=$(lab_port "$run" "$h" xfer)
-  lab_exec "$run" "$h" 30 "pkill -f 'nc -l -p $LAB_DOM0_XFER_PORT' ; setsid nc -l -p $LAB_DOM0_XFER_PORT $dom0side < /dev/null > /dev/null 2>&1 &
-    t=0; until netstat -ltn 2>/dev/null | grep -q ':$LAB_DOM0_XFER_PORT '; do usleep 100000; t=\$((t + 1)); [ \$t -lt 100 ] || exit 1; done" \
+  lab_exec "$run" "$h" 30 "
+    [ -f /run/lab-xfer.pid ] && kill \$(cat /run/lab-xfer.pid) 2>/dev/null
+    setsid nc -l -p $LAB_DOM0_XFER_PORT -e /bin/sh -c \"$prog\" < /dev/null > /dev/null 2>&1 &
+    echo \$! > /run/lab-xfer.pid
+    t=0; until netstat -ltn | grep -q ':$LAB_DOM0_XFER_PORT '; do usleep 100000; t=\$((t + 1)); [ \$t -lt 100 ] || exit 1; done" \
     >/dev/null || return 1
   timeout "$LAB_XFER_TIMEOUT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port || exit 1; $hostside"
 }
@@ -187,15 +202,15 @@ lab_xfer() {
 lab_fetch_file() {
   local size
   size=$(lab_exec "$1" "$2" 30 "wc -c < '$3'") || { lab_log "$2: $3 not found"; return 1; }
-  lab_xfer "$1" "$2" "< '$3'" "cat <&3 > '$4'" || return 1
+  lab_xfer "$1" "$2" "cat '$3'" "cat <&3 > '$4'" || return 1
   [ "$(wc -c < "$4")" = "${size//[^0-9]/}" ] || { lab_log "$2: fetched $(wc -c < "$4") of $size bytes of $3"; return 1; }
 }
 
 # lab_push_file RUN HOST LOCAL REMOTE: copies a file of this machine into HOST's dom0 (checked by size)
 lab_push_file() {
   local size
-  lab_xfer "$1" "$2" "> '$4'" "cat '$3' >&3; exec 3>&-" || return 1
-  size=$(lab_exec "$1" "$2" 30 "t=0; while pgrep -f 'nc -l -p $LAB_DOM0_XFER_PORT' >/dev/null && [ \$t -lt 50 ]; do usleep 100000; t=\$((t + 1)); done; wc -c < '$4'") || return 1
+  lab_xfer "$1" "$2" "cat > '$4'" "cat '$3' >&3; exec 3>&-" || return 1
+  size=$(lab_exec "$1" "$2" 60 "t=0; while [ -d /proc/\$(cat /run/lab-xfer.pid) ] && [ \$t -lt 300 ]; do usleep 100000; t=\$((t + 1)); done; wc -c < '$4'") || return 1
   [ "${size//[^0-9]/}" = "$(wc -c < "$3")" ] || { lab_log "$2: pushed $size of $(wc -c < "$3") bytes to $4"; return 1; }
 }
 
