@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.DirtyLog;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.protocol.GuestType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.slf4j.Logger;
@@ -20,6 +21,12 @@ final class XenDirtyLog implements DirtyLog {
 
     private static final Logger LOG = LoggerFactory.getLogger(XenDirtyLog.class);
     private static final long PAGE = 4096;
+    /** EOPNOTSUPP: Xen's answer to log-dirty for a PV guest when it was built without shadow paging. */
+    static final int EOPNOTSUPP = 95;
+    /** Why a PV guest cannot be moved live on such a Xen, and what the operator can do instead (one line). */
+    static final String PV_LOGDIRTY_UNSUPPORTED = "live migration of a PV guest is not possible on this host: PV log-dirty"
+            + " needs shadow paging and this Xen was built without it (the hypervisor answered EOPNOTSUPP);"
+            + " the guest keeps running here; alternatives: save and restore it (not live), or run it as a PVH or HVM guest";
 
     private final XenDomain domain;
     /** Guarded by this: the hypercall buffer while enabled, else null. */
@@ -53,6 +60,12 @@ final class XenDirtyLog implements DirtyLog {
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_OFF, 0);
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
             }
+        } catch (XenCallException e) {
+            domain.hv.ctrl.hypercallBufferFreePages(buf);
+            if (e.errno() == EOPNOTSUPP && domain.guestType == GuestType.PV) {
+                throw new HypervisorException("dirtyLog.enable", domain.name, PV_LOGDIRTY_UNSUPPORTED, e);
+            }
+            throw e;
         } catch (HypervisorException | RuntimeException e) {
             domain.hv.ctrl.hypercallBufferFreePages(buf);
             throw e;

@@ -109,6 +109,29 @@ class XenDirtyLogTest {
     }
 
     @Test
+    void aPvGuestOnAXenWithoutShadowPagingIsRefusedWithTheReasonAndTheAlternatives() throws Exception {
+        xen.addPvGuest("pv", 512, 1, 8, java.util.Set.of());
+        DirtyLog log = xen.hypervisor().domain("pv").dirtyLog();
+        // as Debian's Xen answers: ENABLE_LOGDIRTY fails with EOPNOTSUPP, OFF works, ENABLE fails again
+        xen.fail("xc_shadow_control", XenDirtyLog.EOPNOTSUPP, 0, XenDirtyLog.EOPNOTSUPP);
+        HypervisorException e = assertThrows(HypervisorException.class, log::enable);
+        assertEquals("dirtyLog.enable domain=pv: live migration of a PV guest is not possible on this host: PV log-dirty"
+                + " needs shadow paging and this Xen was built without it (the hypervisor answered EOPNOTSUPP);"
+                + " the guest keeps running here; alternatives: save and restore it (not live), or run it as a PVH or HVM guest",
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        assertFalse(log.enabled());
+        assertTrue(xen.liveBuffers.isEmpty());
+    }
+
+    @Test
+    void eopnotsuppForAnHvmGuestIsReportedAsXenSaidIt() throws Exception {
+        xen.fail("xc_shadow_control", XenDirtyLog.EOPNOTSUPP, 0, XenDirtyLog.EOPNOTSUPP);
+        XenCallException e = assertThrows(XenCallException.class, domain().dirtyLog()::enable);
+        assertEquals(XenDirtyLog.EOPNOTSUPP, e.errno());
+    }
+
+    @Test
     void misuseIsRefusedWithAClearMessage() throws Exception {
         DirtyLog log = domain().dirtyLog();
         try (DirtyBitmap b = new DirtyBitmap(P2M); DirtyBitmap small = new DirtyBitmap(P2M - 1)) {
