@@ -4,7 +4,7 @@ import java.util.BitSet;
 import java.util.Map;
 
 /**
- * vCPU and platform state, as bytes in the save stream's own formats (legacy-stream.md §7, §8, §10),
+ * vCPU and platform state, as bytes in the save stream's own formats (docs/wire-format-legacy.md §7, §8, §10),
  * so the engine can write and read them without knowing the backend. Getters on a running domain give
  * a snapshot; the engine reads the final state with the domain paused. Setters are for a domain being
  * restored (paused).

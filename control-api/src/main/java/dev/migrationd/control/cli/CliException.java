@@ -1,19 +1,19 @@
 package dev.migrationd.control.cli;
 
 /** An expected failure of a command: one line for stderr and the exit code to return. */
-final class CliException extends RuntimeException {
+public final class CliException extends RuntimeException {
     private final int exitCode;
 
-    CliException(int exitCode, String message) {
+    public CliException(int exitCode, String message) {
         super(message, null, false, false);
         this.exitCode = exitCode;
     }
 
-    int exitCode() {
+    public int exitCode() {
         return exitCode;
     }
 
-    static CliException notImplemented(String what) {
+    public static CliException notImplemented(String what) {
         return new CliException(ExitCode.INTERNAL, "not implemented yet: " + what);
     }
 }

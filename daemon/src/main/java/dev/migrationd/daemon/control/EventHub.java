@@ -2,11 +2,11 @@ package dev.migrationd.daemon.control;
 
 import dev.migrationd.control.v1.MigrationEvent;
 import dev.migrationd.control.v1.PhaseEvent;
-import dev.migrationd.daemon.engine.MigrationInfo;
-import dev.migrationd.daemon.engine.MigrationObserver;
-import dev.migrationd.daemon.engine.MigrationPhase;
-import dev.migrationd.daemon.engine.MigrationResult;
-import dev.migrationd.daemon.engine.RoundStats;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

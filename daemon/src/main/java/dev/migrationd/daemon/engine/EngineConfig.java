@@ -1,5 +1,9 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.handover.HandoverSettings;
+import dev.migrationd.daemon.engine.peer.PeerConnector;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.hypervisor.Hypervisor;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -24,7 +28,8 @@ import java.util.Objects;
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize) {
+                           Duration inDoubtRetry, long maxIncomingBytes, int historySize)
+        implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);

@@ -1,11 +1,11 @@
 package dev.migrationd.daemon.metrics;
 
-import dev.migrationd.daemon.engine.Direction;
-import dev.migrationd.daemon.engine.MigrationInfo;
-import dev.migrationd.daemon.engine.MigrationObserver;
-import dev.migrationd.daemon.engine.MigrationPhase;
-import dev.migrationd.daemon.engine.MigrationResult;
-import dev.migrationd.daemon.engine.RoundStats;
+import dev.migrationd.daemon.engine.run.Direction;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import io.micrometer.core.instrument.Counter;
@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The one binder from the engine's {@link MigrationObserver} callbacks to Micrometer (STYLE.md 21): every
+ * The one binder from the engine's {@link MigrationObserver} callbacks to Micrometer: every
  * meter comes from {@link MigrationMeter}. Every series a rule or dashboard needs is registered at start
  * with zero, so {@code increase()} and alerts see it before the first migration.
  *

@@ -3,7 +3,7 @@ package dev.migrationd.daemon.metrics;
 import java.util.List;
 
 /**
- * Every meter migrationd exports, declared once (STYLE.md 21): its Micrometer name, type, base unit,
+ * Every meter migrationd exports, declared once: its Micrometer name, type, base unit,
  * tag keys and help text. The Prometheus name follows from Micrometer's conventions: dots become
  * underscores, the base unit is appended, counters get {@code _total}, timers are in seconds, and
  * summaries and timers export {@code _count}, {@code _sum} and {@code _max}. Micrometer identifies a

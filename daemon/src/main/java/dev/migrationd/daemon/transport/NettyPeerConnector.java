@@ -1,8 +1,8 @@
 package dev.migrationd.daemon.transport;
 
-import dev.migrationd.daemon.engine.EngineException;
-import dev.migrationd.daemon.engine.PeerConnection;
-import dev.migrationd.daemon.engine.PeerConnector;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerConnector;
+import dev.migrationd.daemon.engine.run.EngineException;
 import io.netty.channel.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;

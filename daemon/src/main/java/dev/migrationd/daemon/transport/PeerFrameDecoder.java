@@ -10,7 +10,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Frames the bytes of a peer connection into {@link PeerFrame}s; it parses nothing inside them
- * (STYLE.md 8: the decoder frames, the protocol parses). A frame with an unknown type or a length outside
+ * (the decoder frames, the protocol parses). A frame with an unknown type or a length outside
  * its bound poisons the decoder: every later byte is discarded, a {@link CorruptedFrameException} naming
  * the problem goes down the pipeline and the channel is closed.
  *

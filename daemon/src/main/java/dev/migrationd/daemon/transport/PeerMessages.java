@@ -1,8 +1,8 @@
 package dev.migrationd.daemon.transport;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.migrationd.daemon.engine.HandoverMessage;
-import dev.migrationd.daemon.engine.MigrationOptions;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.transport.proto.Envelope;
 import dev.migrationd.daemon.transport.proto.Options;
 import dev.migrationd.daemon.transport.proto.Policy;

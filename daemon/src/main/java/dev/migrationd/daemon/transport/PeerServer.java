@@ -1,6 +1,6 @@
 package dev.migrationd.daemon.transport;
 
-import dev.migrationd.daemon.engine.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
 import io.netty.channel.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;

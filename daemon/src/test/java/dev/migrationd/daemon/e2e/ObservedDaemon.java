@@ -2,10 +2,10 @@ package dev.migrationd.daemon.e2e;
 
 import dev.migrationd.daemon.Daemon;
 import dev.migrationd.daemon.DaemonConfig;
-import dev.migrationd.daemon.engine.Direction;
-import dev.migrationd.daemon.engine.MigrationInfo;
-import dev.migrationd.daemon.engine.MigrationObserver;
-import dev.migrationd.daemon.engine.MigrationPhase;
+import dev.migrationd.daemon.engine.run.Direction;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.hypervisor.sim.SimHypervisor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -4,7 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -65,7 +73,7 @@ class DomainExclusiveTest {
 
     @Test
     void anExclusiveActionIsRefusedWhileTheDomainMigrates() throws Exception {
-        FakeDomain src = pair.guest("vm1", GuestType.HVM, 4096);
+        SimGuest src = pair.guest("vm1", GuestType.HVM, 4096);
         src.startWorkload(1024, 200);
         AtomicReference<Exception> refused = new AtomicReference<>();
         AtomicReference<Boolean> ran = new AtomicReference<>(false);

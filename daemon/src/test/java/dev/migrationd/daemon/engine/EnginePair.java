@@ -1,15 +1,22 @@
 package dev.migrationd.daemon.engine;
 
-import dev.migrationd.daemon.engine.fake.FakeDomain;
-import dev.migrationd.daemon.engine.fake.FakeHypervisor;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerConnector;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
+import dev.migrationd.daemon.engine.simhost.SimGuest;
+import dev.migrationd.daemon.engine.simhost.SimHost;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
 import dev.migrationd.daemon.transport.PeerTransport;
 import dev.migrationd.hypervisor.Capability;
-import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.GuestType;
-import dev.migrationd.protocol.Width;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -17,14 +24,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 
 /**
  * Two daemons' engines in one JVM over loopback Netty: "A" (source) and "B" (destination), each with
- * its own fake hypervisor and state directory. Outgoing connections of A can be wrapped (fault
+ * its own state directory and sim host in it. Outgoing connections of A can be wrapped (fault
  * injection). Test-only.
  */
 final class EnginePair implements AutoCloseable {
@@ -39,15 +45,15 @@ final class EnginePair implements AutoCloseable {
 
     final class Side implements AutoCloseable {
         final String name;
-        final FakeHypervisor hv;
+        final SimHost hv;
         final Path stateDir;
         final PeerServer server;
         NettyPeerConnector connector;
         MigrationEngine engine;
 
-        Side(String name, Path stateDir, Set<Capability> caps) throws IOException {
+        Side(String name, Path stateDir, Set<Capability> caps) throws IOException, HypervisorException {
             this.name = name;
-            this.hv = new FakeHypervisor(name, caps);
+            this.hv = SimHost.open(stateDir, caps);
             this.stateDir = stateDir;
             this.server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engine.acceptIncoming(c));
         }
@@ -82,15 +88,19 @@ final class EnginePair implements AutoCloseable {
                 engine.close();
             }
             server.close();
-            hv.close();
+            try {
+                hv.close();
+            } catch (HypervisorException e) {
+                throw new IllegalStateException("closing " + name + "'s sim host failed", e);
+            }
         }
     }
 
-    EnginePair(Path dir) throws IOException {
+    EnginePair(Path dir) throws IOException, HypervisorException {
         this(dir, Set.of(Capability.values()), Set.of(Capability.values()));
     }
 
-    EnginePair(Path dir, Set<Capability> capsA, Set<Capability> capsB) throws IOException {
+    EnginePair(Path dir, Set<Capability> capsA, Set<Capability> capsB) throws IOException, HypervisorException {
         a = new Side("hostA", dir.resolve("a"), capsA);
         b = new Side("hostB", dir.resolve("b"), capsB);
         Map<String, InetSocketAddress> peers = Map.of("hostA", a.server.address(), "hostB", b.server.address());
@@ -98,13 +108,9 @@ final class EnginePair implements AutoCloseable {
         b.startEngine(peers, false);
     }
 
-    static DomainShape shape(String name, GuestType type, long pages, int vcpus) {
-        return new DomainShape(name, UUID.nameUUIDFromBytes(name.getBytes()), pages, vcpus, type,
-                type == GuestType.PV ? Width.W64 : Width.W64);
-    }
-
-    FakeDomain guest(String name, GuestType type, long pages) throws HypervisorException {
-        return a.hv.createRunning(shape(name, type, pages, 2));
+    /** A running guest with two vCPUs on A. */
+    SimGuest guest(String name, GuestType type, long pages) throws HypervisorException {
+        return a.hv.createRunning(name, type, pages, 2);
     }
 
     /** Waits until B has no live migration (its cleanup after a failure is asynchronous to A's result). */

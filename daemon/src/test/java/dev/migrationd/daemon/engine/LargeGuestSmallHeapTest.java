@@ -3,6 +3,10 @@ package dev.migrationd.daemon.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
 import dev.migrationd.daemon.transport.PeerTransport;

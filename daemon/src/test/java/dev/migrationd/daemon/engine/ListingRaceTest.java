@@ -3,6 +3,10 @@ package dev.migrationd.daemon.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.MigrationSummary;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A migration that has been seen stays visible to list() and find() while it ends: it moves from the
- * live map to the history without a moment in neither (the cause of a NoSuchElementException in
- * MigrationFailureTest under load: "destination idle" was true while its history entry was missing).
+ * live map to the history without a moment in neither, so that "no live migration" always comes with
+ * the finished one's history entry.
  */
 class ListingRaceTest {
 

@@ -5,16 +5,28 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.run.CancelOutcome;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
+import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeoutException;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -49,8 +61,8 @@ class MigrationFailureTest {
         pair.close();
     }
 
-    private FakeDomain busyGuest() throws Exception {
-        FakeDomain src = pair.guest("vm1", GuestType.HVM, 4096);
+    private SimGuest busyGuest() throws Exception {
+        SimGuest src = pair.guest("vm1", GuestType.HVM, 4096);
         src.startWorkload(1024, 200);
         return src;
     }
@@ -61,7 +73,7 @@ class MigrationFailureTest {
     }
 
     /** Exactly one copy runs, on the source; the destination built nothing and is idle. */
-    private void assertOnlySourceRuns(FakeDomain src) throws Exception {
+    private void assertOnlySourceRuns(SimGuest src) throws Exception {
         pair.awaitDestinationIdle();
         assertTrue(src.running(), "source copy runs");
         assertEquals(src.pauses(), src.resumes(), "every pause was undone");
@@ -90,7 +102,7 @@ class MigrationFailureTest {
     @ParameterizedTest
     @ValueSource(strings = {"pre-copy/0", "pre-copy/1", "stop-and-copy", "tail", "awaiting-received"})
     void connectionCutBeforeGoKeepsTheGuestOnTheSource(String phase) throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         cutAtPhase(phase);
         MigrationResult r = run(THREE_ROUNDS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
@@ -100,24 +112,37 @@ class MigrationFailureTest {
 
     @Test
     void destinationRejectsANameClashBeforeAnyPageMoves() throws Exception {
-        FakeDomain src = busyGuest();
-        pair.b.hv.createRunning(EnginePair.shape("vm1", GuestType.HVM, 16, 1));
+        SimGuest src = busyGuest();
+        pair.b.hv.createRunning("vm1", GuestType.HVM, 16, 1);
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertTrue(r.reason().contains("exists"), r.reason());
         assertEquals(0, r.rounds());
         assertEquals(0, src.pauses());
         assertTrue(src.running());
-        assertTrue(pair.b.hv.fake("vm1").orElseThrow().running(), "the destination's own domain is untouched");
+        assertTrue(pair.b.hv.guest("vm1").orElseThrow().running(), "the destination's own domain is untouched");
     }
 
     @Test
     void destinationRejectsAnUnknownPeer() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         pair.b.connector.setPeers(Map.of("hostB", pair.b.server.address()));
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertTrue(r.reason().contains("unknown peer 'hostA'"), r.reason());
+        assertOnlySourceRuns(src);
+    }
+
+    @Test
+    void aDestinationThatCannotBuildTheDomainIsReportedWithItsOwnReason() throws Exception {
+        SimGuest src = busyGuest();
+        pair.b.hv.failCreateForRestore = "cannot read free space of /var/lib/migrationd/sim: Mount point not found";
+        MigrationResult r = run(MigrationOptions.DEFAULTS);
+        assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
+        assertEquals("destination failed before accepting: createForRestore domain=vm1: cannot read free space of "
+                + "/var/lib/migrationd/sim: Mount point not found", r.reason());
+        assertEquals(0, r.rounds());
+        assertEquals(0, src.pauses(), "no page moved, the guest was never paused");
         assertOnlySourceRuns(src);
     }
 
@@ -133,7 +158,7 @@ class MigrationFailureTest {
 
     @Test
     void corruptStreamFailsOnTheDestinationAndTheSourceResumes() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         AtomicBoolean injected = new AtomicBoolean();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
             @Override
@@ -156,7 +181,7 @@ class MigrationFailureTest {
 
     @Test
     void aFailedEndOfRestoreOnTheDestinationComesBeforeGoAndTheSourceResumes() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         pair.b.hv.failCompleteRestore = "page tables could not be pinned";
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
@@ -169,12 +194,12 @@ class MigrationFailureTest {
         busyGuest();
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
-        assertEquals(1, pair.b.hv.fake("vm1").orElseThrow().completedRestores());
+        assertEquals(1, pair.b.hv.guest("vm1").orElseThrow().completedRestores());
     }
 
     @Test
     void connectionCutRightAfterGoIsResolvedAsCommitted() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
             private volatile boolean cut;
 
@@ -202,13 +227,15 @@ class MigrationFailureTest {
         assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
         assertTrue(rec.phases.contains("in-doubt"), rec.phases.toString());
         assertTrue(src.destroyed(), "the destination committed: the source copy is destroyed");
-        assertTrue(pair.b.hv.fake("vm1").orElseThrow().running());
+        // the destination answers COMMITTED once it is durable, before it unpauses: the copy runs once its side ends
+        pair.awaitDestinationIdle();
+        assertTrue(pair.b.hv.guest("vm1").orElseThrow().running());
         assertEquals(0, src.resumes(), "never resumed after the commit point");
     }
 
     @Test
     void theGuestIsPausedOnlyOnceTheDestinationHasAppliedEverythingSentBefore() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         java.util.List<String> events = new CopyOnWriteArrayList<>();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
             @Override
@@ -245,7 +272,7 @@ class MigrationFailureTest {
 
     @Test
     void goLostIsResolvedAsNotCommittedAndTheSourceResumes() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         pair.wrapA = c -> new EnginePair.Wrapped(c) {
             @Override
             public void send(HandoverMessage m) throws IOException {
@@ -268,7 +295,7 @@ class MigrationFailureTest {
     @ParameterizedTest
     @ValueSource(strings = {"pre-copy/0", "pre-copy/1", "stop-and-copy", "tail", "awaiting-received"})
     void cancelInEveryPhaseBeforeTheCommitPoint(String phase) throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         AtomicReference<CancelOutcome> outcome = new AtomicReference<>();
         pair.a.engine.addObserver(new MigrationObserver() {
             @Override
@@ -297,7 +324,7 @@ class MigrationFailureTest {
 
     @Test
     void cancelRightAfterStart() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         MigrationHandle h = pair.a.engine.start(MigrationRequest.of("vm1", "hostB", THREE_ROUNDS));
         assertEquals(CancelOutcome.CANCELLED, h.cancel());
         MigrationResult r = h.result().get(30, TimeUnit.SECONDS);
@@ -308,7 +335,7 @@ class MigrationFailureTest {
 
     @Test
     void cancelOnTheDestinationFailsTheMigration() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         pair.b.engine.addObserver(new MigrationObserver() {
             @Override
             public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
@@ -329,7 +356,7 @@ class MigrationFailureTest {
 
     @Test
     void aSecondMigrationOfAMigratingDomainIsRefused() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         MigrationHandle first = pair.a.engine.start(MigrationRequest.of("vm1", "hostB",
                 MigrationOptions.DEFAULTS.withBandwidthCap(4 << 20)));
         EngineException.DomainBusyException e = assertThrows(EngineException.DomainBusyException.class,
@@ -354,7 +381,7 @@ class MigrationFailureTest {
 
     @Test
     void destinationIdleTimeoutDestroysThePartialDomain() throws Exception {
-        FakeDomain src = busyGuest();
+        SimGuest src = busyGuest();
         // the source stalls after round 0 (no bytes for longer than the destination's idle timeout)
         pair.a.engine.addObserver(new MigrationObserver() {
             @Override

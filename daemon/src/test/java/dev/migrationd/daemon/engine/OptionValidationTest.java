@@ -4,7 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,7 +53,7 @@ class OptionValidationTest {
     @ParameterizedTest
     @MethodSource("outOfRange")
     void outOfRangeOptionsAreRefusedBeforeTheOffer(MigrationOptions options, String message) throws Exception {
-        FakeDomain src = pair.guest("vm1", GuestType.HVM, 64);
+        SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
         EngineException e = assertThrows(EngineException.class,
                 () -> pair.a.engine.start(MigrationRequest.of("vm1", "hostB", options)));
         assertEquals(EngineException.Kind.INVALID_ARGUMENT, e.kind());

@@ -4,7 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.fake.FakeDomain;
+import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.run.CancelOutcome;
+import dev.migrationd.daemon.engine.run.Direction;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.MigrationSummary;
+import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +43,9 @@ class RecoveryTest {
         }
     }
 
-    private static Journal.Entry entry(String id, Journal.Role role, Journal.State state, FakeDomain d, String peer) {
+    private static Journal.Entry entry(String id, Journal.Role role, Journal.State state, SimGuest d, String peer) {
         return new Journal.Entry(Instant.now(), id, role, state, d == null ? Map.of()
-                : Map.of("domain", d.name(), "peer", peer, "guest", "HVM", "uuid", d.shape().uuid().toString()));
+                : Map.of("domain", d.name(), "peer", peer, "guest", "HVM", "uuid", d.uuid().toString()));
     }
 
     private static void await(BooleanSupplier cond, String what) throws Exception {
@@ -51,9 +61,9 @@ class RecoveryTest {
     @Test
     void sourceInDoubtAfterRestartDestroysItsCopyWhenTheDestinationCommitted() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
-            FakeDomain src = pair.guest("vm1", GuestType.HVM, 64);
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause();
-            FakeDomain dst = pair.b.hv.createRunning(EnginePair.shape("vm1", GuestType.HVM, 64, 2));
+            SimGuest dst = pair.b.hv.createRunning("vm1", GuestType.HVM, 64, 2);
             write(pair.a.stateDir, entry("m1", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
                     entry("m1", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
             write(pair.b.stateDir, entry("m1", Journal.Role.DESTINATION, Journal.State.ACCEPTED, dst, "hostA"),
@@ -72,7 +82,7 @@ class RecoveryTest {
     @Test
     void sourceInDoubtAfterRestartResumesWhenTheDestinationNeverSawGo() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
-            FakeDomain src = pair.guest("vm1", GuestType.HVM, 64);
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause();
             write(pair.a.stateDir, entry("m2", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
                     entry("m2", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
@@ -87,7 +97,7 @@ class RecoveryTest {
     @Test
     void sourceInDoubtWaitsWhileTheDestinationIsUnreachable() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
-            FakeDomain src = pair.guest("vm1", GuestType.HVM, 64);
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause();
             write(pair.a.stateDir, entry("m3", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
                     entry("m3", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
@@ -106,7 +116,7 @@ class RecoveryTest {
     @Test
     void sourceRestartBeforeTheCommitPointResumesTheGuest() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
-            FakeDomain src = pair.guest("vm1", GuestType.HVM, 64);
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause(); // crashed during stop-and-copy
             write(pair.a.stateDir, entry("m4", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"));
             pair.a.restartEngine();
@@ -118,9 +128,9 @@ class RecoveryTest {
     @Test
     void destinationRestartDestroysAPartialDomainAndUnpausesACommittedOne() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
-            FakeDomain partial = pair.b.hv.createRunning(EnginePair.shape("half", GuestType.HVM, 64, 1));
+            SimGuest partial = pair.b.hv.createRunning("half", GuestType.HVM, 64, 1);
             partial.pause();
-            FakeDomain committed = pair.b.hv.createRunning(EnginePair.shape("whole", GuestType.HVM, 64, 1));
+            SimGuest committed = pair.b.hv.createRunning("whole", GuestType.HVM, 64, 1);
             committed.pause();
             write(pair.b.stateDir, entry("p1", Journal.Role.DESTINATION, Journal.State.ACCEPTED, partial, "hostA"),
                     entry("c1", Journal.Role.DESTINATION, Journal.State.ACCEPTED, committed, "hostA"),

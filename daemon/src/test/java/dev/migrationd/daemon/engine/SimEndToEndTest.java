@@ -4,6 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.migrationd.daemon.engine.file.RestoreRequest;
+import dev.migrationd.daemon.engine.file.SaveRequest;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationObserver;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationRequest;
+import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
 import dev.migrationd.daemon.transport.PeerTransport;

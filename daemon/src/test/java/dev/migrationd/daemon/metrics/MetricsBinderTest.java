@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.Direction;
-import dev.migrationd.daemon.engine.MigrationInfo;
-import dev.migrationd.daemon.engine.MigrationOptions;
-import dev.migrationd.daemon.engine.MigrationPhase;
-import dev.migrationd.daemon.engine.MigrationResult;
-import dev.migrationd.daemon.engine.RoundStats;
+import dev.migrationd.daemon.engine.run.Direction;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.protocol.GuestType;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.EngineException;
-import dev.migrationd.daemon.engine.HandoverMessage;
-import dev.migrationd.daemon.engine.PeerConnection;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.run.EngineException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

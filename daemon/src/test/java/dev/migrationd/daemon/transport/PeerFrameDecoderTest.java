@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.HandoverMessage;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -18,7 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Framing: golden frames, every split offset, the poison state (STYLE.md 8, 9). */
+/** Framing: golden frames, every split offset, the poison state (bytes through an EmbeddedChannel). */
 class PeerFrameDecoderTest {
 
     /** Envelope{go{migration_id:"m1"}} then 3 stream bytes, as the encoder writes them. */

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.daemon.engine.HandoverMessage;
-import dev.migrationd.daemon.engine.MigrationOptions;
+import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.transport.proto.DomainShape;
 import dev.migrationd.daemon.transport.proto.Envelope;
 import dev.migrationd.daemon.transport.proto.Offer;

@@ -1,5 +1,6 @@
 package dev.migrationd.hypervisor.sim;
 
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -37,7 +38,7 @@ final class MappedFile implements AutoCloseable {
      * @param hugePages ask for transparent huge pages ({@code MADV_HUGEPAGE}); a kernel or filesystem
      *                  that refuses is logged once, not an error
      */
-    static MappedFile open(Path path, long length, boolean hugePages) throws Libc.NativeException {
+    static MappedFile open(Path path, long length, boolean hugePages) throws NativeCallException {
         if (length <= 0) {
             throw new IllegalArgumentException("mapping length must be positive: " + length);
         }
@@ -52,10 +53,10 @@ final class MappedFile implements AutoCloseable {
         if (hugePages) {
             try {
                 Libc.madvise(raw, length, Libc.MADV_HUGEPAGE);
-            } catch (Libc.NativeException e) {
+            } catch (NativeCallException e) {
                 if (!hugePageWarned) {
                     hugePageWarned = true;
-                    LOG.info("event=madvise_hugepage_refused path={} reason=\"{}\"", path, e.getMessage());
+                    LOG.info("event=madvise_hugepage_refused path={} reason=\"{}\"", path, e.problem());
                 }
             }
         }
@@ -68,8 +69,8 @@ final class MappedFile implements AutoCloseable {
     private static void unmap(Path path, long address, long length) {
         try {
             Libc.munmap(MemorySegment.ofAddress(address), length);
-        } catch (Libc.NativeException e) {
-            LOG.warn("event=munmap_failed path={} reason=\"{}\"", path, e.getMessage());
+        } catch (NativeCallException e) {
+            LOG.warn("event=munmap_failed path={} reason=\"{}\"", path, e.problem());
         }
     }
 
@@ -82,18 +83,18 @@ final class MappedFile implements AutoCloseable {
      *
      * @return false when the file system does not support it
      */
-    boolean allocate() throws Libc.NativeException {
+    boolean allocate() throws NativeCallException {
         int fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         try {
             Libc.fallocate(fd, 0, 0, segment.byteSize());
             return true;
-        } catch (Libc.NativeException e) {
+        } catch (NativeCallException e) {
             if (e.errno() != Libc.EOPNOTSUPP) {
                 throw e;
             }
             if (!fallocateWarned) {
                 fallocateWarned = true;
-                LOG.info("event=fallocate_unsupported path={} reason=\"{}\"", path, e.getMessage());
+                LOG.info("event=fallocate_unsupported path={} reason=\"{}\"", path, e.problem());
             }
             return false;
         } finally {
@@ -107,10 +108,10 @@ final class MappedFile implements AutoCloseable {
      * kernel without it (before 5.14: EINVAL) each page is touched instead (a read and a write back of its
      * first byte, racing no one: the caller owns the memory).
      */
-    void prefault() throws Libc.NativeException {
+    void prefault() throws NativeCallException {
         try {
             Libc.madvise(segment, segment.byteSize(), Libc.MADV_POPULATE_WRITE);
-        } catch (Libc.NativeException e) {
+        } catch (NativeCallException e) {
             if (e.errno() != Libc.EINVAL) {
                 throw e;
             }
@@ -129,7 +130,7 @@ final class MappedFile implements AutoCloseable {
     }
 
     /** Pages of this mapping resident in memory (mincore). */
-    long residentPages() throws Libc.NativeException {
+    long residentPages() throws NativeCallException {
         return Libc.residentPages(segment, segment.byteSize());
     }
 
@@ -137,7 +138,7 @@ final class MappedFile implements AutoCloseable {
     void punchHole(long offset, long length) {
         try {
             Libc.madvise(segment.asSlice(offset, length), length, Libc.MADV_REMOVE);
-        } catch (Libc.NativeException e) {
+        } catch (NativeCallException e) {
             segment.asSlice(offset, length).fill((byte) 0);
         }
     }

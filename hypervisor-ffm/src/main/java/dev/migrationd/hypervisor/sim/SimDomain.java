@@ -8,6 +8,7 @@ import dev.migrationd.hypervisor.GuestMemory;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
@@ -130,8 +131,8 @@ public final class SimDomain implements Domain {
     void prefaultMemory() throws HypervisorException {
         try {
             memory.prefault();
-        } catch (Libc.NativeException e) {
-            throw new HypervisorException("prefault", meta.name, "cannot prefault guest memory: " + e.getMessage(), e);
+        } catch (NativeCallException e) {
+            throw new HypervisorException("prefault", meta.name, "cannot prefault guest memory: " + e.problem(), e);
         }
     }
 
@@ -139,8 +140,8 @@ public final class SimDomain implements Domain {
     void allocateMemoryFile() throws HypervisorException {
         try {
             memory.allocate();
-        } catch (Libc.NativeException e) {
-            throw new HypervisorException("allocate", meta.name, "cannot reserve the memory file: " + e.getMessage(), e);
+        } catch (NativeCallException e) {
+            throw new HypervisorException("allocate", meta.name, "cannot reserve the memory file: " + e.problem(), e);
         }
     }
 
@@ -558,8 +559,8 @@ public final class SimDomain implements Domain {
         checkAlive("resident");
         try {
             return memory.residentPages() * PAGE;
-        } catch (Libc.NativeException e) {
-            throw new HypervisorException("resident", meta.name, e.getMessage(), e);
+        } catch (NativeCallException e) {
+            throw new HypervisorException("resident", meta.name, e.problem(), e);
         }
     }
 

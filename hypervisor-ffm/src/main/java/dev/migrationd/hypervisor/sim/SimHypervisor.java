@@ -8,6 +8,7 @@ import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
@@ -308,9 +309,9 @@ public final class SimHypervisor implements Hypervisor {
             MappedFile regs = MappedFile.open(dir.resolve(SimDomain.REGISTER_FILE), (long) m.vcpus * SimDomain.REG_STRIDE, false);
             opened.add(regs);
             return new SimDomain(this, dir, m, mem, p2m, regs);
-        } catch (Libc.NativeException | RuntimeException e) {
+        } catch (NativeCallException | RuntimeException e) {
             opened.forEach(MappedFile::close);
-            throw new HypervisorException("map", m.name, e.getMessage(), e);
+            throw new HypervisorException("map", m.name, e instanceof NativeCallException n ? n.problem() : e.getMessage(), e);
         }
     }
 
@@ -473,9 +474,9 @@ public final class SimHypervisor implements Hypervisor {
     private void checkSpace(String op, String name, long bytes) throws HypervisorException {
         long usable;
         try {
-            usable = Files.getFileStore(root).getUsableSpace();
-        } catch (IOException e) {
-            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.getMessage(), e);
+            usable = Libc.statvfs(root.toString()).usableBytes();
+        } catch (NativeCallException e) {
+            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.problem(), e);
         }
         if (usable < bytes) {
             throw new HypervisorException(op, name, "memory is short: the guest needs " + bytes + " bytes, "

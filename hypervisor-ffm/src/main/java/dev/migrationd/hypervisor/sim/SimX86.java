@@ -12,7 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The sim's use of the x86 state layouts of {@code dev.migrationd.protocol.x86} (legacy-stream.md §8
+ * The sim's use of the x86 state layouts of {@code dev.migrationd.protocol.x86} (docs/wire-format-legacy.md §8
  * and §10): PV {@code vcpu_guest_context} for both guest widths, the HVM context blob (HEADER, one CPU
  * record per vCPU, END), the shared-info page and the extended vCPU context, plus where the workload keeps
  * its registers in them.

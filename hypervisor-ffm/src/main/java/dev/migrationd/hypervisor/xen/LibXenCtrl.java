@@ -6,11 +6,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -119,24 +120,10 @@ final class LibXenCtrl implements XenCtrl {
     /** {@code xc_interface_open(NULL, NULL, 0)}: fails (errno ENOENT/EACCES) off a Xen dom0 or without root. */
     static LibXenCtrl open() throws HypervisorException {
         Map<String, MethodHandle> h = handles();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
-            MemorySegment xch = (MemorySegment) h.get("xc_interface_open").invokeExact(err, MemorySegment.NULL, MemorySegment.NULL, 0);
-            if (xch.equals(MemorySegment.NULL)) {
-                throw XenNative.failure("xc_interface_open", null, "logger=NULL, dombuild_logger=NULL, open_flags=0", 0, err);
-            }
-            return new LibXenCtrl(h, xch);
-        } catch (HypervisorException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("downcall xc_interface_open failed", t);
-        }
-    }
-
-    /** A downcall returning an int status; the lambda gets the errno buffer and a call-scoped arena. */
-    @FunctionalInterface
-    private interface Call {
-        long invoke(MemorySegment errno, Arena arena) throws Throwable;
+        MethodHandle open = h.get("xc_interface_open");
+        return new LibXenCtrl(h, NativeCalls.callForPointer("xc_interface_open", null,
+                "logger=NULL, dombuild_logger=NULL, open_flags=0",
+                (err, a) -> (MemorySegment) open.invokeExact(err, MemorySegment.NULL, MemorySegment.NULL, 0)));
     }
 
     /** Reads results out of the call-scoped arena before it closes. */
@@ -145,24 +132,13 @@ final class LibXenCtrl implements XenCtrl {
         T invoke(MemorySegment errno, Arena arena, long[] rc) throws Throwable;
     }
 
-    private long call(String name, Integer domid, String args, Call c) throws HypervisorException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
-            long rc = c.invoke(err, a);
-            if (rc < 0) {
-                throw XenNative.failure(name, domid, args, rc, err);
-            }
-            return rc;
-        } catch (HypervisorException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("downcall " + name + " failed", t);
-        }
+    private static long call(String name, Integer domid, String args, NativeCalls.Call c) throws NativeCallException {
+        return NativeCalls.call(name, domid == null ? null : Integer.toString(domid), args, c);
     }
 
     private <T> T callFor(String name, Integer domid, String args, CallWithResult<T> c) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             long[] rc = new long[1];
             T result = c.invoke(err, a, rc);
             if (rc[0] < 0) {
@@ -242,7 +218,7 @@ final class LibXenCtrl implements XenCtrl {
     @Override
     public void hypercallBufferFreePages(HypercallBuffer buffer) {
         try (Arena a = Arena.ofConfined()) {
-            fn("xc__hypercall_buffer_free_pages").invokeExact(XenNative.errnoBuffer(a), xch, buffer.descriptor(), buffer.pages());
+            fn("xc__hypercall_buffer_free_pages").invokeExact(NativeCalls.errnoBuffer(a), xch, buffer.descriptor(), buffer.pages());
         } catch (Throwable t) {
             throw new IllegalStateException("downcall xc__hypercall_buffer_free_pages failed", t);
         }

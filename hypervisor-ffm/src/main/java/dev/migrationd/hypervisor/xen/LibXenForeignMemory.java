@@ -5,11 +5,11 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -62,24 +62,15 @@ final class LibXenForeignMemory implements ForeignMemory {
     /** {@code xenforeignmemory_open(NULL, 0)}. */
     static LibXenForeignMemory open() throws HypervisorException {
         Map<String, MethodHandle> h = handles();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
-            MemorySegment fmem = (MemorySegment) h.get("xenforeignmemory_open").invokeExact(err, MemorySegment.NULL, 0);
-            if (fmem.equals(MemorySegment.NULL)) {
-                throw XenNative.failure("xenforeignmemory_open", null, "logger=NULL, open_flags=0", 0, err);
-            }
-            return new LibXenForeignMemory(h, fmem);
-        } catch (HypervisorException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("downcall xenforeignmemory_open failed", t);
-        }
+        MethodHandle open = h.get("xenforeignmemory_open");
+        return new LibXenForeignMemory(h, NativeCalls.callForPointer("xenforeignmemory_open", null,
+                "logger=NULL, open_flags=0", (err, a) -> (MemorySegment) open.invokeExact(err, MemorySegment.NULL, 0)));
     }
 
     @Override
     public MemorySegment map(int domid, int prot, long pages, MemorySegment pfns, MemorySegment errs) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             MemorySegment addr = (MemorySegment) mapFn.invokeExact(err, fmem, domid, prot, pages, pfns, errs);
             if (addr.equals(MemorySegment.NULL)) {
                 throw XenNative.failure("xenforeignmemory_map", domid, "dom=" + domid + ", prot=" + prot + ", pages=" + pages
@@ -96,7 +87,7 @@ final class LibXenForeignMemory implements ForeignMemory {
     @Override
     public void unmap(MemorySegment region, long pages) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             int rc = (int) unmapFn.invokeExact(err, fmem, region, pages);
             if (rc < 0) {
                 throw XenNative.failure("xenforeignmemory_unmap", null, "addr=0x" + Long.toHexString(region.address())
@@ -114,16 +105,6 @@ final class LibXenForeignMemory implements ForeignMemory {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
-            int rc = (int) closeFn.invokeExact(err, fmem);
-            if (rc < 0) {
-                throw XenNative.failure("xenforeignmemory_close", null, "fmem", rc, err);
-            }
-        } catch (HypervisorException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("downcall xenforeignmemory_close failed", t);
-        }
+        NativeCalls.call("xenforeignmemory_close", null, "fmem", (err, a) -> (int) closeFn.invokeExact(err, fmem));
     }
 }

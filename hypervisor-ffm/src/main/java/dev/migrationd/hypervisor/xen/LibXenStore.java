@@ -7,12 +7,12 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -48,8 +48,8 @@ final class LibXenStore implements XenStore {
         SIGNATURES.put("xs_rm", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS, JAVA_INT, ADDRESS));
     }
 
-    private static final MethodHandle FREE = XenNative.LINKER.downcallHandle(
-            XenNative.LINKER.defaultLookup().find("free").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle FREE = NativeCalls.LINKER.downcallHandle(
+            NativeCalls.LINKER.defaultLookup().find("free").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
 
     private static final XenNative.Bindings BINDINGS = new XenNative.Bindings(SONAME, PACKAGE, SIGNATURES);
 
@@ -70,28 +70,19 @@ final class LibXenStore implements XenStore {
     /** {@code xs_open(0)}. */
     static LibXenStore open() throws HypervisorException {
         Map<String, MethodHandle> h = handles();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
-            MemorySegment xsh = (MemorySegment) h.get("xs_open").invokeExact(err, 0L);
-            if (xsh.equals(MemorySegment.NULL)) {
-                throw XenNative.failure("xs_open", null, "flags=0", 0, err);
-            }
-            return new LibXenStore(h, xsh);
-        } catch (HypervisorException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("downcall xs_open failed", t);
-        }
+        MethodHandle open = h.get("xs_open");
+        return new LibXenStore(h, NativeCalls.callForPointer("xs_open", null, "flags=0",
+                (err, a) -> (MemorySegment) open.invokeExact(err, 0L)));
     }
 
     @Override
     public Optional<String> read(String path) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             MemorySegment len = a.allocate(JAVA_INT);
             MemorySegment value = (MemorySegment) h.get("xs_read").invokeExact(err, xsh, XBT_NULL, a.allocateFrom(path), len);
             if (value.equals(MemorySegment.NULL)) {
-                if (XenNative.errno(err) == ENOENT) {
+                if (NativeCalls.errno(err) == ENOENT) {
                     return Optional.empty();
                 }
                 throw XenNative.failure("xs_read", null, "t=XBT_NULL, path=" + path, 0, err);
@@ -116,7 +107,7 @@ final class LibXenStore implements XenStore {
     @Override
     public void write(String path, String value) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
             MemorySegment data = a.allocate(Math.max(1, bytes.length));
             MemorySegment.copy(bytes, 0, data, JAVA_BYTE, 0, bytes.length);
@@ -134,9 +125,9 @@ final class LibXenStore implements XenStore {
     @Override
     public void remove(String path) throws HypervisorException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = XenNative.errnoBuffer(a);
+            MemorySegment err = NativeCalls.errnoBuffer(a);
             boolean ok = (boolean) h.get("xs_rm").invokeExact(err, xsh, XBT_NULL, a.allocateFrom(path));
-            if (!ok && XenNative.errno(err) != ENOENT) {
+            if (!ok && NativeCalls.errno(err) != ENOENT) {
                 throw XenNative.failure("xs_rm", null, "t=XBT_NULL, path=" + path, 0, err);
             }
         } catch (HypervisorException e) {
@@ -152,7 +143,7 @@ final class LibXenStore implements XenStore {
             return;
         }
         try (Arena a = Arena.ofConfined()) {
-            h.get("xs_close").invokeExact(XenNative.errnoBuffer(a), xsh);
+            h.get("xs_close").invokeExact(NativeCalls.errnoBuffer(a), xsh);
         } catch (Throwable t) {
             throw new IllegalStateException("downcall xs_close failed", t);
         }

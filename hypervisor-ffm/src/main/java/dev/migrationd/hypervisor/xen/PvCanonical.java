@@ -12,7 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The stream's PV canonicalisation rules (legacy-stream.md §5.3 page tables, §8.1 vCPU contexts) as pure
+ * The stream's PV canonicalisation rules (docs/wire-format-legacy.md §5.3 page tables, §8.1 vCPU contexts) as pure
  * functions over segments, with frame translation passed in: the source turns machine frames into PFNs,
  * the restore turns PFNs into the new domain's machine frames. No state; safe for concurrent use.
  *

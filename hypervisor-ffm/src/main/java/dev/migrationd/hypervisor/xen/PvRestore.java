@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
@@ -19,7 +20,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The restore of a PV guest into a domain built by {@link XenHypervisor#createForRestore}: the new p2m
  * (PFN→MFN, filled as {@code xc_domain_populate_physmap_exact} hands out machine frames), the type of every
- * PFN the stream gave, and the state that can only be loaded once all pages are in (legacy-stream.md §14
+ * PFN the stream gave, and the state that can only be loaded once all pages are in (docs/wire-format-legacy.md §14
  * step 5).
  *
  * <p>When the end-of-restore steps run: the interface has no "restore complete" call, so they run as soon as
@@ -150,7 +151,7 @@ final class PvRestore {
                 int err = errs.get(JAVA_INT, 0);
                 if (err != 0) {
                     throw new HypervisorException(op, d.name, "xenforeignmemory_map of mfn 0x" + Long.toHexString(mfn) + " (pfn 0x"
-                            + Long.toHexString(pfn) + ") failed for that page: errno " + -err + " (" + XenNative.strerror(-err) + ")");
+                            + Long.toHexString(pfn) + ") failed for that page: errno " + -err + " (" + NativeCalls.strerror(-err) + ")");
                 }
                 if (type.isPageTable()) {
                     PvCanonical.uncanonicalisePageTable(src, region, type, gw, p2mSize, this::ensurePopulated, d.name);
@@ -487,7 +488,7 @@ final class PvRestore {
             if (err != 0) {
                 d.hv.fmem.unmap(region, 1);
                 throw new HypervisorException(op, d.name, "cannot map " + what + " (mfn 0x" + Long.toHexString(mfn) + "): errno "
-                        + -err + " (" + XenNative.strerror(-err) + ")");
+                        + -err + " (" + NativeCalls.strerror(-err) + ")");
             }
             return region;
         }
@@ -588,7 +589,7 @@ final class PvRestore {
                         int err = errs.getAtIndex(JAVA_INT, i);
                         if (err != 0) {
                             throw new HypervisorException(op, d.name, "cannot map p2m frame " + (base + i) + ": errno " + -err
-                                    + " (" + XenNative.strerror(-err) + ")");
+                                    + " (" + NativeCalls.strerror(-err) + ")");
                         }
                     }
                     long first = base * fpp;

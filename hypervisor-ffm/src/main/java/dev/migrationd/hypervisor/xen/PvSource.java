@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
 import java.lang.foreign.Arena;
@@ -17,7 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running PV guest's frame translation, as a save needs it (legacy-stream.md §3.2, §5.3): Xen's M2P
+ * A running PV guest's frame translation, as a save needs it (docs/wire-format-legacy.md §3.2, §5.3): Xen's M2P
  * (MFN→PFN, mapped from {@code DOMID_XEN} in its 2 MiB chunks), the guest's shared-info page, and the
  * guest's own p2m (PFN→MFN) found through {@code shared_info.arch.pfn_to_mfn_frame_list_list} → frame
  * list → p2m frames. All mappings are live views of guest and Xen memory, read-only, held until
@@ -173,7 +174,7 @@ final class PvSource implements AutoCloseable {
         }
     }
 
-    /** legacy-stream.md §3.2: {@code arch.pfn_to_mfn_frame_list_list} → frame list pages → the p2m frames' MFNs. */
+    /** docs/wire-format-legacy.md §3.2: {@code arch.pfn_to_mfn_frame_list_list} → frame list pages → the p2m frames' MFNs. */
     private static long[] walkP2mTree(ForeignMemory fmem, XenDomain d, Width gw, long fllMfn, long p2mSize, long maxMfn,
                                       Arena a, MemorySegment errs, List<Mapped> mapped) throws HypervisorException {
         String op = "pv.map";
@@ -300,7 +301,7 @@ final class PvSource implements AutoCloseable {
             int err = errs.getAtIndex(JAVA_INT, i);
             if (err != 0) {
                 throw new HypervisorException(op, domain, "cannot map " + what + ": frame 0x" + Long.toHexString(frames.getAtIndex(JAVA_LONG, i))
-                        + " gave errno " + -err + " (" + XenNative.strerror(-err) + ")");
+                        + " gave errno " + -err + " (" + NativeCalls.strerror(-err) + ")");
             }
         }
         return region;

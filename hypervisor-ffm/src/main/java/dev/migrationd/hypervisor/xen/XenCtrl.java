@@ -2,12 +2,13 @@ package dev.migrationd.hypervisor.xen;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import java.lang.foreign.MemorySegment;
 
 /**
  * The port to libxenctrl (Xen 4.17): one method per C call the adapter uses, with the C name and
  * arguments, so that the adapter can be tested against a fake. Struct arguments are segments laid out as
- * {@link XenLayouts} says. Every failure is a {@link XenCallException} naming the call, its arguments,
+ * {@link XenLayouts} says. Every failure is a {@link NativeCallException} naming the call, its arguments,
  * the return code and {@code errno}. Implementations are safe for concurrent use (libxc handles opened
  * without {@code XC_OPENFLAG_NON_REENTRANT} are).
  */

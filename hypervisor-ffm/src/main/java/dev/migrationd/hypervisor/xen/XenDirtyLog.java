@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.DirtyLog;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -54,13 +55,13 @@ final class XenDirtyLog implements DirtyLog {
         try {
             try {
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
-            } catch (XenCallException first) {
+            } catch (NativeCallException first) {
                 // As xc_domain_save: a domain left in shadow mode refuses; turn it off and retry once.
                 LOG.info("event=logdirty_retry backend=xen domain={} domid={} error=\"{}\"", domain.name, domain.domid, first.getMessage());
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_OFF, 0);
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
             }
-        } catch (XenCallException e) {
+        } catch (NativeCallException e) {
             domain.hv.ctrl.hypercallBufferFreePages(buf);
             if (e.errno() == EOPNOTSUPP && domain.guestType == GuestType.PV) {
                 throw new HypervisorException("dirtyLog.enable", domain.name, PV_LOGDIRTY_UNSUPPORTED, e);

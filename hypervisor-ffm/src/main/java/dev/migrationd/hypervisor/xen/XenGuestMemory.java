@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.GuestMemory;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import java.lang.foreign.Arena;
@@ -269,7 +270,7 @@ final class XenGuestMemory implements GuestMemory {
                 int err = errs.get(JAVA_INT, 0);
                 if (err != 0) {
                     throw new HypervisorException("memory.writePage", domain.name, "xenforeignmemory_map of pfn 0x"
-                            + Long.toHexString(pfn) + " failed for that page: errno " + -err + " (" + XenNative.strerror(-err) + ")");
+                            + Long.toHexString(pfn) + " failed for that page: errno " + -err + " (" + NativeCalls.strerror(-err) + ")");
                 }
                 MemorySegment.copy(src, 0, region, 0, PAGE);
             } finally {

@@ -12,6 +12,7 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import java.lang.foreign.Arena;
@@ -91,7 +92,7 @@ public final class XenHypervisor implements Hypervisor {
                     if (!raw.dying()) {
                         try {
                             out.add(describe(raw));
-                        } catch (XenCallException e) {
+                        } catch (NativeCallException e) {
                             if (e.errno() != ESRCH) {
                                 throw e;
                             }

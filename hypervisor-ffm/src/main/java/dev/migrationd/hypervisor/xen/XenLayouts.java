@@ -113,7 +113,7 @@ public final class XenLayouts {
             u16("ss"), paddingLayout(2), u16("es"), paddingLayout(2), u16("ds"), paddingLayout(2),
             u16("fs"), paddingLayout(2), u16("gs"), paddingLayout(2));
 
-    /** {@code vcpu_guest_context_x86_64_t}: 0x1430 bytes (legacy-stream.md §8.1). */
+    /** {@code vcpu_guest_context_x86_64_t}: 0x1430 bytes (docs/wire-format-legacy.md §8.1). */
     public static final StructLayout VCPU_GUEST_CONTEXT_X86_64 = structLayout(
             bytes("fpu_ctxt", 512), u64("flags"),
             CPU_USER_REGS_X86_64.withName("user_regs"),
@@ -126,7 +126,7 @@ public final class XenLayouts {
             u64("event_callback_eip"), u64("failsafe_callback_eip"), u64("syscall_callback_eip"),
             u64("vm_assist"), u64("fs_base"), u64("gs_base_kernel"), u64("gs_base_user"));
 
-    /** {@code vcpu_guest_context_x86_32_t} (pack 4): 0xAF0 bytes (legacy-stream.md §8.1). */
+    /** {@code vcpu_guest_context_x86_32_t} (pack 4): 0xAF0 bytes (docs/wire-format-legacy.md §8.1). */
     public static final StructLayout VCPU_GUEST_CONTEXT_X86_32 = structLayout(
             bytes("fpu_ctxt", 512), u32("flags"),
             CPU_USER_REGS_X86_32.withName("user_regs"),
@@ -193,7 +193,7 @@ public final class XenLayouts {
     /** {@code XEN_LEGACY_MAX_VCPUS}: vcpu_info slots in the shared-info page (both widths). */
     public static final int XEN_LEGACY_MAX_VCPUS = 32;
 
-    /** {@code struct shared_info_x86_64}: arch at 3088 (legacy-stream.md §8.3). */
+    /** {@code struct shared_info_x86_64}: arch at 3088 (docs/wire-format-legacy.md §8.3). */
     public static final StructLayout SHARED_INFO_X86_64 = structLayout(
             sequenceLayout(XEN_LEGACY_MAX_VCPUS, VCPU_INFO_X86_64).withName("vcpu_info"),
             sequenceLayout(64, JAVA_LONG).withName("evtchn_pending"),
@@ -259,7 +259,7 @@ public final class XenLayouts {
 
     /**
      * {@code struct hvm_hw_cpu} as of Xen 4.17: 1032 bytes (the CPU record, typecode 2). The first 1024
-     * bytes are the Xen 4.5 form of legacy-stream.md §10; 4.7+ appended {@code flags} and {@code pad0}.
+     * bytes are the Xen 4.5 form of docs/wire-format-legacy.md §10; 4.7+ appended {@code flags} and {@code pad0}.
      */
     public static final StructLayout HVM_HW_CPU = structLayout(
             bytes("fpu_regs", 512),
@@ -312,7 +312,7 @@ public final class XenLayouts {
     /** {@code XEN_DOMCTL_GRANT_version(2)}. */
     public static final int XEN_DOMCTL_GRANT_VERSION_2 = 2;
 
-    /** {@code HVM_PARAM_*} carried by the stream (legacy-stream.md Appendix A). */
+    /** {@code HVM_PARAM_*} carried by the stream (docs/wire-format-legacy.md Appendix A). */
     public static final int HVM_PARAM_STORE_PFN = 1;
     public static final int HVM_PARAM_IOREQ_PFN = 5;
     public static final int HVM_PARAM_BUFIOREQ_PFN = 6;

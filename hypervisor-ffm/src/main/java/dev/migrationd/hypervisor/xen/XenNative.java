@@ -1,74 +1,33 @@
 package dev.migrationd.hypervisor.xen;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * What every Xen binding shares: the linker, library loading with one actionable message when a library
- * is missing, {@code errno} capture and {@code strerror} from libc. Stateless apart from constants bound
- * once at class initialisation; safe for concurrent use.
+ * What every Xen binding shares: library loading with one actionable message when a library or symbol is
+ * missing, and handles that capture {@code errno} ({@link NativeCalls}, shared with the sim's libc binding).
+ * Stateless apart from constants bound once at class initialisation; safe for concurrent use.
  */
 final class XenNative {
-
-    static final Linker LINKER = Linker.nativeLinker();
 
     /** The operation name of backend-level failures, so that the message reads "backend xen: ...". */
     static final String BACKEND = "backend xen";
 
-    /** Passed to every downcall so that {@code errno} is read right after the call, before the JVM can clobber it. */
-    static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
-
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-
-    /** Longest strerror text we read (glibc's longest is well under this). */
-    private static final long MAX_STRERROR = 256;
-
     private XenNative() {
     }
 
-    /** A fresh errno capture buffer in {@code arena}; pass it as the first argument of a capturing downcall. */
-    static MemorySegment errnoBuffer(Arena arena) {
-        return arena.allocate(CAPTURE_LAYOUT);
-    }
-
-    static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
-    }
-
-    /** {@code strerror(errno)} from libc. */
-    static String strerror(int errno) {
-        try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
-            if (s.equals(MemorySegment.NULL)) {
-                return "unknown error " + errno;
-            }
-            return s.reinterpret(MAX_STRERROR).getString(0);
-        } catch (Throwable t) {
-            throw new IllegalStateException("strerror failed", t);
-        }
-    }
-
-    /** The exception for a failed call, with errno read from {@code capture}. */
-    static XenCallException failure(String call, Integer domid, String args, long rc, MemorySegment capture) {
-        int errno = errno(capture);
-        return new XenCallException(call, domid == null ? null : Integer.toString(domid), args, rc, errno, strerror(errno));
+    /** The exception for a failed call on domain {@code domid} (null: host-wide), errno read from {@code capture}. */
+    static NativeCallException failure(String call, Integer domid, String args, long rc, MemorySegment capture) {
+        return NativeCalls.failure(call, domid == null ? null : Integer.toString(domid), args, rc, capture);
     }
 
     /**
@@ -95,7 +54,7 @@ final class XenNative {
             throw new HypervisorException(BACKEND, null,
                     "symbol " + name + " missing from " + soname + " (expected the Xen 4.17 ABI)");
         }
-        return LINKER.downcallHandle(sym.get(), fd, CAPTURE_ERRNO);
+        return NativeCalls.downcall(sym.get(), fd);
     }
 
     /**

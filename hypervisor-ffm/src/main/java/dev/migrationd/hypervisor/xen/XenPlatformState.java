@@ -234,7 +234,7 @@ final class XenPlatformState implements PlatformState {
     }
 
     /**
-     * Checks the record framing of an HVM context blob (legacy-stream.md §10) before Xen sees it: a HEADER
+     * Checks the record framing of an HVM context blob (docs/wire-format-legacy.md §10) before Xen sees it: a HEADER
      * record with the right magic first, every record inside the blob, an END descriptor last.
      */
     void validateHvmContext(String operation, byte[] blob) throws HypervisorException {

@@ -5,7 +5,7 @@
  * checked against the installed headers), the ports {@code XenCtrl} (libxenctrl), {@code ForeignMemory}
  * (libxenforeignmemory) and {@code XenStore} (libxenstore) with one FFM binding class each
  * ({@code LibXenCtrl}, {@code LibXenForeignMemory}, {@code LibXenStore}: handles bound once, errno captured on
- * every call, failures as {@link dev.migrationd.hypervisor.xen.XenCallException}), and the adapter
+ * every call, failures as {@link dev.migrationd.hypervisor.ffm.NativeCallException}), and the adapter
  * ({@link dev.migrationd.hypervisor.xen.XenHypervisor} and its per-domain parts) that implements the
  * hypervisor interface over the ports. {@link dev.migrationd.hypervisor.xen.XenProvider} opens it, and only
  * on a Xen dom0.

@@ -7,6 +7,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -320,19 +322,19 @@ final class FakeXen {
         return p;
     }
 
-    private void enter(String call, Integer domid, String args) throws XenCallException {
+    private void enter(String call, Integer domid, String args) throws NativeCallException {
         calls.add(call);
         java.util.ArrayDeque<Integer> queue = failures.get(call);
         Integer errno = queue == null ? null : queue.poll();
         if (errno != null && errno != 0) {
-            throw new XenCallException(call, domid == null ? null : domid.toString(), args, -1, errno, XenNative.strerror(errno));
+            throw new NativeCallException(call, domid == null ? null : domid.toString(), args, -1, errno, NativeCalls.strerror(errno));
         }
     }
 
-    private Dom dom(String call, int domid) throws XenCallException {
+    private Dom dom(String call, int domid) throws NativeCallException {
         Dom d = domains.get(domid);
         if (d == null) {
-            throw new XenCallException(call, Integer.toString(domid), "domid=" + domid, -1, ESRCH, XenNative.strerror(ESRCH));
+            throw new NativeCallException(call, Integer.toString(domid), "domid=" + domid, -1, ESRCH, NativeCalls.strerror(ESRCH));
         }
         return d;
     }
@@ -405,14 +407,14 @@ final class FakeXen {
             Dom d = dom("xc_shadow_control", domid);
             if (sop == XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) {
                 if (d.logdirty) {
-                    throw new XenCallException("xc_shadow_control", "" + domid, "sop=2", -1, EBUSY, XenNative.strerror(EBUSY));
+                    throw new NativeCallException("xc_shadow_control", "" + domid, "sop=2", -1, EBUSY, NativeCalls.strerror(EBUSY));
                 }
                 d.logdirty = true;
                 d.dirty.clear();
             } else if (sop == XenLayouts.XEN_DOMCTL_SHADOW_OP_OFF) {
                 d.logdirty = false;
             } else {
-                throw new XenCallException("xc_shadow_control", "" + domid, "sop=" + sop, -1, EINVAL, XenNative.strerror(EINVAL));
+                throw new NativeCallException("xc_shadow_control", "" + domid, "sop=" + sop, -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
         }
 
@@ -441,7 +443,7 @@ final class FakeXen {
             lastLogdirtyModes.add(mode);
             Dom d = dom("xc_logdirty_control", domid);
             if (!d.logdirty) {
-                throw new XenCallException("xc_logdirty_control", "" + domid, "sop=" + sop, -1, EINVAL, XenNative.strerror(EINVAL));
+                throw new NativeCallException("xc_logdirty_control", "" + domid, "sop=" + sop, -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
             if (!liveBuffers.contains(bitmap.data()) || bitmap.data().byteSize() * 8 < pages) {
                 throw new IllegalStateException("logdirty into a freed or short buffer");
@@ -471,7 +473,7 @@ final class FakeXen {
             enter("xc_vcpu_getcontext", domid, "vcpu=" + vcpu);
             byte[] c = dom("xc_vcpu_getcontext", domid).vcpuContexts.get(vcpu);
             if (c == null) {
-                throw new XenCallException("xc_vcpu_getcontext", "" + domid, "vcpu=" + vcpu, -1, EINVAL, XenNative.strerror(EINVAL));
+                throw new NativeCallException("xc_vcpu_getcontext", "" + domid, "vcpu=" + vcpu, -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
             MemorySegment.copy(c, 0, ctx, JAVA_BYTE, 0, c.length);
         }
@@ -499,7 +501,7 @@ final class FakeXen {
                 return d.hvmContext.length;
             }
             if (buf.byteSize() < d.hvmContext.length) {
-                throw new XenCallException("xc_domain_hvm_getcontext", "" + domid, "", -1, ENOMEM, XenNative.strerror(ENOMEM));
+                throw new NativeCallException("xc_domain_hvm_getcontext", "" + domid, "", -1, ENOMEM, NativeCalls.strerror(ENOMEM));
             }
             MemorySegment.copy(d.hvmContext, 0, buf, JAVA_BYTE, 0, d.hvmContext.length);
             return d.hvmContext.length;
@@ -583,7 +585,7 @@ final class FakeXen {
                 for (long i = 0; i < count; i++) {
                     long pfn = pfns.getAtIndex(JAVA_LONG, i);
                     if (d.pfnToMfn.containsKey(pfn)) {
-                        throw new XenCallException("xc_domain_populate_physmap_exact", "" + domid, "pfn=" + pfn, -1, EBUSY, XenNative.strerror(EBUSY));
+                        throw new NativeCallException("xc_domain_populate_physmap_exact", "" + domid, "pfn=" + pfn, -1, EBUSY, NativeCalls.strerror(EBUSY));
                     }
                     long mfn = allocMfn(domid);
                     m2p.put(mfn, pfn);
@@ -596,7 +598,7 @@ final class FakeXen {
             for (long i = 0; i < count; i++) {
                 long pfn = pfns.getAtIndex(JAVA_LONG, i);
                 if (d.pages.containsKey(pfn)) {
-                    throw new XenCallException("xc_domain_populate_physmap_exact", "" + domid, "pfn=" + pfn, -1, EBUSY, XenNative.strerror(EBUSY));
+                    throw new NativeCallException("xc_domain_populate_physmap_exact", "" + domid, "pfn=" + pfn, -1, EBUSY, NativeCalls.strerror(EBUSY));
                 }
                 d.pages.put(pfn, new byte[4096]);
                 d.maxGpfn = Math.max(d.maxGpfn, pfn);
@@ -611,7 +613,7 @@ final class FakeXen {
                 for (long i = 0; i < count; i++) {
                     long mfn = pfns.getAtIndex(JAVA_LONG, i);
                     if (!Integer.valueOf(domid).equals(owner.get(mfn))) {
-                        throw new XenCallException("xc_domain_decrease_reservation_exact", "" + domid, "mfn=" + mfn, -1, EINVAL, XenNative.strerror(EINVAL));
+                        throw new NativeCallException("xc_domain_decrease_reservation_exact", "" + domid, "mfn=" + mfn, -1, EINVAL, NativeCalls.strerror(EINVAL));
                     }
                     Long pfn = m2p.remove(mfn);
                     owner.remove(mfn);
@@ -693,7 +695,7 @@ final class FakeXen {
                     d.addressSizeBits = dc.get(JAVA_INT, u);
                     d.guestWidth = d.addressSizeBits / 8;
                 }
-                default -> throw new XenCallException("xc_domctl", "" + domid, "cmd=" + cmd, -1, EINVAL, XenNative.strerror(EINVAL));
+                default -> throw new NativeCallException("xc_domctl", "" + domid, "cmd=" + cmd, -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
         }
 
@@ -707,7 +709,7 @@ final class FakeXen {
         public void machphysMfnList(long maxExtents, MemorySegment extentStart) throws HypervisorException {
             enter("xc_machphys_mfn_list", null, "max_extents=" + maxExtents);
             if (maxExtents != m2pChunks()) {
-                throw new XenCallException("xc_machphys_mfn_list", null, "", -1, EINVAL, XenNative.strerror(EINVAL));
+                throw new NativeCallException("xc_machphys_mfn_list", null, "", -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
             for (long c = 0; c < maxExtents; c++) {
                 extentStart.setAtIndex(JAVA_LONG, c, m2pChunkBase + c * 512);
@@ -719,7 +721,7 @@ final class FakeXen {
             enter("xc_memory_op", null, "cmd=" + cmd);
             var l = XenLayouts.XEN_MACHPHYS_MFN_LIST;
             if (cmd != XenLayouts.XENMEM_MACHPHYS_COMPAT_MFN_LIST || arg.get(JAVA_INT, XenLayouts.offset(l, "max_extents")) < 1) {
-                throw new XenCallException("xc_memory_op", null, "cmd=" + cmd, -1, EINVAL, XenNative.strerror(EINVAL));
+                throw new NativeCallException("xc_memory_op", null, "cmd=" + cmd, -1, EINVAL, NativeCalls.strerror(EINVAL));
             }
             MemorySegment out = arg.get(java.lang.foreign.ValueLayout.ADDRESS, XenLayouts.offset(l, "extent_start")).reinterpret(8);
             out.set(JAVA_LONG, 0, compatM2pMfn0);
@@ -741,7 +743,7 @@ final class FakeXen {
                 long mfn = ops.get(JAVA_LONG, i * l.byteSize() + 8);
                 boolean ours = Integer.valueOf(domid).equals(owner.get(mfn));
                 if (!ours || cmd < 0 || cmd > 3 || !validTable(domid, machine.get(mfn))) {
-                    throw new XenCallException("xc_mmuext_op", "" + domid, "mfn=" + mfn, -1, EINVAL, XenNative.strerror(EINVAL));
+                    throw new NativeCallException("xc_mmuext_op", "" + domid, "mfn=" + mfn, -1, EINVAL, NativeCalls.strerror(EINVAL));
                 }
                 d.pageTypes.put(mfn, (long) (0x8 | (cmd + 1)) << 28);
                 d.pins.add(new long[] {cmd, mfn});

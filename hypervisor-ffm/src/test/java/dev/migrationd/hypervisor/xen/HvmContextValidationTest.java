@@ -7,9 +7,9 @@ import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * An HVM context comes from a peer: every truncation is refused, and random corruption is either refused

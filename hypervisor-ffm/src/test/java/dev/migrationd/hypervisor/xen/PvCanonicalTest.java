@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The canonicalisation rules of legacy-stream.md §5.3 and §8.1, with expected PTEs and registers computed by
+ * The canonicalisation rules of docs/wire-format-legacy.md §5.3 and §8.1, with expected PTEs and registers computed by
  * hand from the spec (not from the code under test).
  */
 class PvCanonicalTest {

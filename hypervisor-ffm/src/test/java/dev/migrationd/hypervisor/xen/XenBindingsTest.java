@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
@@ -79,13 +81,13 @@ class XenBindingsTest {
             }
             return;
         }
-        XenCallException e = assertThrows(XenCallException.class, LibXenCtrl::open);
+        NativeCallException e = assertThrows(NativeCallException.class, LibXenCtrl::open);
         assertEquals("xc_interface_open", e.call());
         assertNotEquals(0, e.errno(), "errno must be captured from the failed call");
         assertEquals("xc_interface_open: xc_interface_open(logger=NULL, dombuild_logger=NULL, open_flags=0) returned 0: errno "
-                + e.errno() + " (" + XenNative.strerror(e.errno()) + ")", e.getMessage());
+                + e.errno() + " (" + NativeCalls.strerror(e.errno()) + ")", e.getMessage());
 
-        XenCallException f = assertThrows(XenCallException.class, LibXenForeignMemory::open);
+        NativeCallException f = assertThrows(NativeCallException.class, LibXenForeignMemory::open);
         assertEquals("xenforeignmemory_open", f.call());
         assertNotEquals(0, f.errno());
     }
@@ -93,17 +95,17 @@ class XenBindingsTest {
     @Test
     void failureReadsErrnoFromTheCaptureBufferAndAddsStrerror() {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment capture = XenNative.errnoBuffer(a);
+            MemorySegment capture = NativeCalls.errnoBuffer(a);
             var errno = java.lang.foreign.Linker.Option.captureStateLayout()
                     .varHandle(MemoryLayout.PathElement.groupElement("errno"));
             errno.set(capture, 0L, 16);
-            XenCallException e = XenNative.failure("xc_domain_destroy", 12, "domid=12", -1, capture);
+            NativeCallException e = XenNative.failure("xc_domain_destroy", 12, "domid=12", -1, capture);
             assertEquals("xc_domain_destroy domain=12: xc_domain_destroy(domid=12) returned -1: errno 16 (Device or resource busy)",
                     e.getMessage());
             assertEquals(16, e.errno());
             assertEquals(-1, e.returnCode());
         }
-        assertEquals("No such file or directory", XenNative.strerror(2));
+        assertEquals("No such file or directory", NativeCalls.strerror(2));
         assertTrue(ValueLayout.ADDRESS.byteSize() == 8, "x86_64 only");
     }
 

@@ -9,6 +9,7 @@ import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.DirtyLog;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -97,12 +98,12 @@ class XenDirtyLogTest {
     void aFailedEnableFreesTheBufferAndReportsXensError() throws Exception {
         DirtyLog log = domain().dirtyLog();
         xen.fail("xc__hypercall_buffer_alloc_pages", FakeXen.ENOMEM);
-        XenCallException e = assertThrows(XenCallException.class, log::enable);
+        NativeCallException e = assertThrows(NativeCallException.class, log::enable);
         assertEquals("xc__hypercall_buffer_alloc_pages", e.call());
         assertTrue(e.getMessage().endsWith("errno 12 (Cannot allocate memory)"), e.getMessage());
 
         xen.fail("xc_shadow_control", FakeXen.EPERM, 0, FakeXen.EBUSY); // ENABLE fails, OFF works, ENABLE fails again
-        XenCallException again = assertThrows(XenCallException.class, log::enable);
+        NativeCallException again = assertThrows(NativeCallException.class, log::enable);
         assertEquals(FakeXen.EBUSY, again.errno());
         assertFalse(log.enabled());
         assertTrue(xen.liveBuffers.isEmpty());
@@ -127,7 +128,7 @@ class XenDirtyLogTest {
     @Test
     void eopnotsuppForAnHvmGuestIsReportedAsXenSaidIt() throws Exception {
         xen.fail("xc_shadow_control", XenDirtyLog.EOPNOTSUPP, 0, XenDirtyLog.EOPNOTSUPP);
-        XenCallException e = assertThrows(XenCallException.class, domain().dirtyLog()::enable);
+        NativeCallException e = assertThrows(NativeCallException.class, domain().dirtyLog()::enable);
         assertEquals(XenDirtyLog.EOPNOTSUPP, e.errno());
     }
 

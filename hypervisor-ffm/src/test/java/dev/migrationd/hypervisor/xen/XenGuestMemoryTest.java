@@ -10,6 +10,7 @@ import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.GuestMemory;
 import dev.migrationd.hypervisor.GuestMemory.PageMapping;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.PageType;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -111,7 +112,7 @@ class XenGuestMemoryTest {
     @Test
     void aFailedMapCallIsReportedWithErrno() throws Exception {
         xen.fail("xenforeignmemory_map", FakeXen.ENOMEM);
-        XenCallException e = assertThrows(XenCallException.class, () -> memory().mapForRead(new long[] {1, 2}, 0, 2));
+        NativeCallException e = assertThrows(NativeCallException.class, () -> memory().mapForRead(new long[] {1, 2}, 0, 2));
         assertEquals("xenforeignmemory_map", e.call());
         assertTrue(e.getMessage().contains("errno 12 (Cannot allocate memory)"), e.getMessage());
         assertTrue(xen.liveMappings.isEmpty());

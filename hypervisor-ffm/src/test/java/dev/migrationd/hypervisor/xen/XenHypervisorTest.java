@@ -10,6 +10,7 @@ import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import java.util.List;
@@ -117,7 +118,7 @@ class XenHypervisorTest {
         Domain dom = xen.hypervisor().domain("db");
         xen.domains.remove(d.domid); // gone behind our back: Xen answers ESRCH
 
-        XenCallException e = assertThrows(XenCallException.class, dom::pause);
+        NativeCallException e = assertThrows(NativeCallException.class, dom::pause);
 
         assertEquals("xc_domain_pause", e.call());
         assertEquals(FakeXen.ESRCH, e.errno());
@@ -134,7 +135,7 @@ class XenHypervisorTest {
         xen.fail("xc_domain_maximum_gpfn", FakeXen.ESRCH);
         assertEquals(List.of("b"), xen.hypervisor().listDomains().stream().map(DomainInfo::name).toList());
         xen.fail("xc_domain_maximum_gpfn", FakeXen.EPERM);
-        XenCallException e = assertThrows(XenCallException.class, () -> xen.hypervisor().listDomains());
+        NativeCallException e = assertThrows(NativeCallException.class, () -> xen.hypervisor().listDomains());
         assertEquals(FakeXen.EPERM, e.errno());
     }
 

@@ -206,7 +206,7 @@ class XenLayoutsTest {
         assertEquals(64, XenLayouts.XEN_DOMCTL_CREATEDOMAIN.byteSize());
     }
 
-    /** legacy-stream.md §8.3 and §8.2: the shared-info offsets for both guest widths, the domctl and pin structures. */
+    /** docs/wire-format-legacy.md §8.3 and §8.2: the shared-info offsets for both guest widths, the domctl and pin structures. */
     @Test
     void pvStructuresAgreeWithTheLegacySpec() {
         GroupLayout s64 = XenLayouts.SHARED_INFO_X86_64;
@@ -233,7 +233,7 @@ class XenLayoutsTest {
         assertEquals(1112, XenLayouts.START_INFO_X86_32.byteSize());
     }
 
-    /** legacy-stream.md §8.1: the key offsets of vcpu_guest_context for both guest widths. */
+    /** docs/wire-format-legacy.md §8.1: the key offsets of vcpu_guest_context for both guest widths. */
     @Test
     void vcpuContextOffsetsAgreeWithTheLegacySpec() {
         GroupLayout l64 = XenLayouts.VCPU_GUEST_CONTEXT_X86_64;
@@ -281,7 +281,7 @@ class XenLayoutsTest {
         assertEquals(68, XenLayouts.CPU_USER_REGS_X86_32.byteSize());
     }
 
-    /** legacy-stream.md §10: the CPU record's offsets (the 1024-byte Xen 4.5 prefix of 4.17's 1032). */
+    /** docs/wire-format-legacy.md §10: the CPU record's offsets (the 1024-byte Xen 4.5 prefix of 4.17's 1032). */
     @Test
     void hvmCpuRecordOffsetsAgreeWithTheLegacySpec() {
         GroupLayout cpu = XenLayouts.HVM_HW_CPU;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.PlatformState.TscInfo;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.BitSet;
@@ -96,7 +97,7 @@ class XenPlatformStateTest {
     @Test
     void aFailingParamReadIsReportedNotSkipped() throws Exception {
         xen.fail("xc_hvm_param_get", FakeXen.EINVAL);
-        XenCallException e = assertThrows(XenCallException.class, () -> platform().hvmParams());
+        NativeCallException e = assertThrows(NativeCallException.class, () -> platform().hvmParams());
         assertTrue(e.getMessage().contains("errno 22 (Invalid argument)"), e.getMessage());
     }
 }

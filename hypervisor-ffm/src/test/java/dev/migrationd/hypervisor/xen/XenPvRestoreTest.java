@@ -15,6 +15,7 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.GuestMemory.PageMapping;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
@@ -66,7 +67,7 @@ class XenPvRestoreTest {
     @Test
     void aFailedAddressSizeDestroysTheNewDomain() throws Exception {
         xen.fail("xc_domctl", FakeXen.EINVAL);
-        XenCallException e = assertThrows(XenCallException.class, () -> xen.hypervisor()
+        NativeCallException e = assertThrows(NativeCallException.class, () -> xen.hypervisor()
                 .createForRestore(new DomainShape("pae", ID, 0x1000, 1, GuestType.PV, Width.W32)));
         assertEquals("xc_domctl", e.call());
         assertTrue(xen.domains.isEmpty());
@@ -411,7 +412,7 @@ class XenPvRestoreTest {
         int domid = xen.domains.lastKey();
         xen.fail("xc_mmuext_op", FakeXen.EINVAL);
         xen.fail("xc_domain_destroy", 0);
-        XenCallException e = assertThrows(XenCallException.class, () -> restoreLegacyOrder(dst, s));
+        NativeCallException e = assertThrows(NativeCallException.class, () -> restoreLegacyOrder(dst, s));
         assertEquals("xc_mmuext_op", e.call());
         assertFalse(xen.domains.containsKey(domid), "nothing half-built is left");
         assertFalse(xen.calls.contains("xc_vcpu_setcontext"), "nothing after the failed step ran");
@@ -427,10 +428,10 @@ class XenPvRestoreTest {
         Domain dst = restoreShell(Width.W64);
         xen.fail("xc_vcpu_setcontext", FakeXen.EPERM);
         xen.fail("xc_domain_destroy", FakeXen.EBUSY);
-        XenCallException e = assertThrows(XenCallException.class, () -> restoreLegacyOrder(dst, s));
+        NativeCallException e = assertThrows(NativeCallException.class, () -> restoreLegacyOrder(dst, s));
         assertEquals("xc_vcpu_setcontext", e.call());
         assertEquals(1, e.getSuppressed().length);
-        assertEquals("xc_domain_destroy", ((XenCallException) e.getSuppressed()[0]).call());
+        assertEquals("xc_domain_destroy", ((NativeCallException) e.getSuppressed()[0]).call());
     }
 
     @Test

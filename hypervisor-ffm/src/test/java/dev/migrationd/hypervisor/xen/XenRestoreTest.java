@@ -12,6 +12,7 @@ import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
@@ -100,7 +101,7 @@ class XenRestoreTest {
         xen.fail("xc_domain_setmaxmem", FakeXen.ENOMEM);
         var hv = xen.hypervisor();
 
-        XenCallException e = assertThrows(XenCallException.class, () -> hv.createForRestore(SHAPE));
+        NativeCallException e = assertThrows(NativeCallException.class, () -> hv.createForRestore(SHAPE));
 
         assertEquals("xc_domain_setmaxmem", e.call());
         assertTrue(xen.domains.isEmpty(), "nothing half-built is left");
@@ -113,12 +114,12 @@ class XenRestoreTest {
         xen.fail("xs_write", FakeXen.EPERM);
         xen.fail("xc_domain_destroy", FakeXen.EBUSY);
 
-        XenCallException e = assertThrows(XenCallException.class, () -> xen.hypervisor().createForRestore(SHAPE));
+        NativeCallException e = assertThrows(NativeCallException.class, () -> xen.hypervisor().createForRestore(SHAPE));
 
         assertEquals("xs_write", e.call());
         assertEquals(1, e.getSuppressed().length);
-        assertSame(XenCallException.class, e.getSuppressed()[0].getClass());
-        assertEquals("xc_domain_destroy", ((XenCallException) e.getSuppressed()[0]).call());
+        assertSame(NativeCallException.class, e.getSuppressed()[0].getClass());
+        assertEquals("xc_domain_destroy", ((NativeCallException) e.getSuppressed()[0]).call());
     }
 
     @Test

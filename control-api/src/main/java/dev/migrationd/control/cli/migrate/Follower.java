@@ -1,0 +1,137 @@
+package dev.migrationd.control.cli.migrate;
+
+import dev.migrationd.control.cli.ExitCode;
+import dev.migrationd.control.cli.daemon.Connection;
+import dev.migrationd.control.cli.text.Render;
+import dev.migrationd.control.v1.CancelMigrationRequest;
+import dev.migrationd.control.v1.GetMigrationRequest;
+import dev.migrationd.control.v1.Migration;
+import dev.migrationd.control.v1.MigrationEvent;
+import dev.migrationd.control.v1.Outcome;
+import dev.migrationd.control.v1.Phase;
+import dev.migrationd.control.v1.WatchMigrationRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintWriter;
+import java.util.Iterator;
+
+/**
+ * Follows one migration for {@code migrate} and {@code watch}: prints each event once and in order (the
+ * progress only moves forward, also across a re-attached stream), then the summary, and turns the
+ * outcome into an exit code. Runs on the command's thread; {@link #cancel()} may be called from the
+ * Ctrl-C handler's thread.
+ */
+final class Follower {
+
+    /** How often a broken watch stream is re-attached before giving up (the daemon may restart). */
+    static final int MAX_REATTACH = 5;
+    static final long REATTACH_PAUSE_MILLIS = 1000;
+
+    private final Connection connection;
+    private final String id;
+    private final PrintWriter out;
+    private final PrintWriter err;
+    private final boolean json;
+
+    // owned by the command's thread
+    private long lastSequence = -1;
+    private long lastRound = -1;
+    private Phase lastPhase = Phase.PHASE_UNSPECIFIED;
+    private dev.migrationd.control.v1.MigrationResult result;
+
+    Follower(Connection connection, String id, PrintWriter out, PrintWriter err, boolean json) {
+        this.connection = connection;
+        this.id = id;
+        this.out = out;
+        this.err = err;
+        this.json = json;
+    }
+
+    /** Watches until the result, then prints the summary; returns the exit code of the outcome. */
+    int follow() throws InterruptedException {
+        int failures = 0;
+        while (true) {
+            try {
+                Iterator<MigrationEvent> events = connection.streaming()
+                        .watchMigration(WatchMigrationRequest.newBuilder().setId(id).build());
+                while (events.hasNext()) {
+                    MigrationEvent e = events.next();
+                    failures = 0;
+                    print(e);
+                    if (e.hasResult()) {
+                        result = e.getResult();
+                        return finish();
+                    }
+                }
+                throw Status.UNAVAILABLE.withDescription("the watch stream ended before the result").asRuntimeException();
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || ++failures > MAX_REATTACH) {
+                    throw e;
+                }
+                err.println("migrationctl: lost the daemon (" + e.getStatus().getDescription() + "); re-attaching to " + id);
+                err.flush();
+                Thread.sleep(REATTACH_PAUSE_MILLIS);
+            }
+        }
+    }
+
+    private void print(MigrationEvent e) {
+        if (e.getSequence() <= lastSequence && lastSequence >= 0) {
+            return;
+        }
+        lastSequence = e.getSequence();
+        switch (e.getEventCase()) {
+            case ROUND -> {
+                if (e.getRound().getRound() <= lastRound) {
+                    return;
+                }
+                lastRound = e.getRound().getRound();
+                line(json ? Render.json(e) : Render.round(e.getRound()));
+            }
+            case PHASE -> {
+                if (e.getPhase().getPhase() == lastPhase) {
+                    return;
+                }
+                lastPhase = e.getPhase().getPhase();
+                line(json ? Render.json(e) : "phase " + Render.name(lastPhase)
+                        + (e.getPhase().getDetail().isEmpty() ? "" : ": " + e.getPhase().getDetail()));
+            }
+            case RESULT -> {
+                if (json) {
+                    line(Render.json(e));
+                }
+            }
+            default -> {
+                // a newer daemon's event kind: ignored by this client
+            }
+        }
+    }
+
+    /** Prints the summary: the migration's facts from the daemon, its result as the stream reported it. */
+    private int finish() {
+        Migration m = connection.blocking().getMigration(GetMigrationRequest.newBuilder().setId(id).build())
+                .toBuilder().setResult(result).build();
+        line(json ? Render.json(m) : Render.summary(m));
+        return exitCode(result.getOutcome());
+    }
+
+    private void line(String s) {
+        out.println(s);
+        out.flush();
+    }
+
+    /** Asks the daemon to cancel (from the Ctrl-C handler); the outcome still arrives on the stream. */
+    void cancel() {
+        Migration m = connection.blocking().cancelMigration(CancelMigrationRequest.newBuilder().setId(id).build()).getMigration();
+        err.println("migrationctl: cancel requested; migration " + id + " is " + Render.name(m.getPhase()));
+        err.flush();
+    }
+
+    static int exitCode(Outcome outcome) {
+        return switch (outcome) {
+            case OUTCOME_SUCCEEDED -> ExitCode.OK;
+            case OUTCOME_CANCELLED -> ExitCode.CANCELLED;
+            default -> ExitCode.FAILED;
+        };
+    }
+}

@@ -1,9 +1,0 @@
-package dev.migrationd.daemon.engine;
-
-/** Which end of a migration this daemon is. */
-public enum Direction {
-    /** This daemon sends its domain away. */
-    OUTGOING,
-    /** This daemon receives a domain. */
-    INCOMING
-}

@@ -1,9 +1,0 @@
-package dev.migrationd.daemon.engine;
-
-/** A monotonic nanosecond clock; tests substitute their own. */
-@FunctionalInterface
-public interface Ticker {
-    Ticker SYSTEM = System::nanoTime;
-
-    long nanoTime();
-}

@@ -1,0 +1,25 @@
+package dev.migrationd.daemon.engine.file;
+
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Save a domain to a file in a save-stream format (the same bytes a migration sends).
+ *
+ * @param domain       the domain's name
+ * @param file         the file to write; refused if it exists unless {@code overwrite}
+ * @param format       legacy (default) or v2
+ * @param live         pre-copy while the guest runs, then pause for the final round; otherwise pause first
+ * @param leaveRunning keep the domain afterwards (resumed), like {@code xl save -c}; otherwise it is destroyed
+ *                     once the file is complete and synced
+ * @param overwrite    replace an existing file
+ */
+public record SaveRequest(String domain, Path file, MigrationOptions.StreamFormat format, boolean live,
+                          boolean leaveRunning, boolean overwrite) {
+    public SaveRequest {
+        Objects.requireNonNull(domain, "domain");
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(format, "format");
+    }
+}

@@ -1,0 +1,271 @@
+package dev.migrationd.daemon.engine.file;
+
+import dev.migrationd.daemon.engine.precopy.PageSender;
+import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationAbort;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.Ticker;
+import dev.migrationd.daemon.engine.stream.DestinationStream;
+import dev.migrationd.daemon.engine.stream.SourceStream;
+import dev.migrationd.daemon.engine.stream.StreamOut;
+import dev.migrationd.hypervisor.DirtyBitmap;
+import dev.migrationd.hypervisor.Domain;
+import dev.migrationd.hypervisor.DomainInfo;
+import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.Hypervisor;
+import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.PlatformState;
+import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.Width;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Save to and restore from a file, through the same source stream, page sender and destination stream a
+ * migration uses. The file holds exactly the save stream in the requested format (legacy, or the libxc
+ * layer of v2, which Xen's {@code verify-stream-v2 -f libxc} accepts); a sidecar {@code FILE.meta}
+ * (properties) records the format and the domain's shape, which neither stream carries up front (vCPU
+ * count, UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}: the stream is written to
+ * {@code FILE.partial}, synced, then renamed.
+ *
+ * <p>Runs on the caller's thread.
+ */
+public final class SaveRestore {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SaveRestore.class);
+
+    /** Live-save rounds before the guest is paused regardless. */
+    static final int LIVE_SAVE_MAX_ROUNDS = 5;
+    /** Live save stops pre-copy once fewer pages than this are dirty. */
+    static final long LIVE_SAVE_MIN_PAGES = 50;
+    /** Read size when restoring. */
+    static final int READ_CHUNK = 1 << 20;
+    static final String META_SUFFIX = ".meta";
+
+    private SaveRestore() {
+    }
+
+    public static Path metaFile(Path file) {
+        return file.resolveSibling(file.getFileName() + META_SUFFIX);
+    }
+
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest req) throws EngineException {
+        if (!req.overwrite() && (Files.exists(req.file()) || Files.exists(metaFile(req.file())))) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
+        }
+        Domain domain;
+        DomainInfo info;
+        try {
+            domain = hypervisor.findDomain(req.domain()).orElseThrow(
+                    () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + req.domain()));
+            info = domain.info();
+        } catch (HypervisorException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
+        }
+        Path partial = req.file().resolveSibling(req.file().getFileName() + ".partial");
+        boolean paused = false;
+        boolean logEnabled = false;
+        long t0 = ticker.nanoTime();
+        long pausedAt = 0;
+        int rounds = 0;
+        long bytes;
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING);
+             DirtyBitmap toSend = new DirtyBitmap(info.p2mSize());
+             DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
+            StreamOut out = StreamOut.to(ch);
+            SourceStream stream = SourceStream.of(req.format(), out, domain, info);
+            PageSender sender = new PageSender(domain.memory(), stream, out, 0, ticker, () -> { });
+            if (req.live()) {
+                domain.dirtyLog().enable();
+                logEnabled = true;
+            } else {
+                domain.pause();
+                paused = true;
+                pausedAt = ticker.nanoTime();
+            }
+            stream.writeHeader();
+            domain.memory().populated(toSend);
+            if (req.live()) {
+                long dirty;
+                do {
+                    sender.send(toSend);
+                    rounds++;
+                    dirty = domain.dirtyLog().fetchAndClear(toSend);
+                } while (dirty >= LIVE_SAVE_MIN_PAGES && rounds < LIVE_SAVE_MAX_ROUNDS);
+                domain.pause();
+                paused = true;
+                pausedAt = ticker.nanoTime();
+                domain.dirtyLog().fetchAndClear(extra);
+                for (long i = 0; i < toSend.wordCount(); i++) {
+                    toSend.setWord(i, toSend.word(i) | extra.word(i));
+                }
+            }
+            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            stream.writeStopAndCopy(tsc);
+            sender.send(toSend);
+            rounds++;
+            stream.writeEndOfBody();
+            stream.writeTail();
+            ch.force(true);
+            bytes = out.bytes();
+        } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
+            undoSave(domain, partial, paused, logEnabled);
+            throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
+                    + MigrationAbort.describe(e), e);
+        }
+        try {
+            if (logEnabled) {
+                domain.dirtyLog().disable();
+            }
+            writeMeta(metaFile(req.file()), info, req.format());
+            Files.move(partial, req.file(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            long downtime = ticker.nanoTime() - pausedAt;
+            if (req.leaveRunning()) {
+                domain.resume();
+            } else {
+                domain.destroy();
+            }
+            LOG.info("event=saved domain={} file={} bytes={} rounds={} left_running={}", req.domain(), req.file(), bytes,
+                    rounds, req.leaveRunning());
+            return new SaveResult(req.file(), bytes, rounds, Duration.ofNanos(downtime));
+        } catch (IOException | HypervisorException e) {
+            undoSave(domain, partial, paused, false);
+            throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
+                    + MigrationAbort.describe(e), e);
+        } finally {
+            LOG.debug("event=save_time domain={} ms={}", req.domain(), (ticker.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    private static void undoSave(Domain domain, Path partial, boolean paused, boolean logEnabled) {
+        try {
+            Files.deleteIfExists(partial);
+        } catch (IOException e) {
+            LOG.warn("event=cleanup_step_failed step=delete_partial file={} error=\"{}\"", partial, e.getMessage());
+        }
+        try {
+            if (logEnabled) {
+                domain.dirtyLog().disable();
+            }
+            if (paused) {
+                domain.resume();
+            }
+        } catch (HypervisorException e) {
+            LOG.error("event=cleanup_step_failed step=resume error=\"{}\"", e.getMessage());
+        }
+    }
+
+    private static void writeMeta(Path meta, DomainInfo info, MigrationOptions.StreamFormat format) throws IOException {
+        Properties p = new Properties();
+        p.setProperty("format", formatName(format));
+        p.setProperty("name", info.name());
+        p.setProperty("uuid", info.uuid().toString());
+        p.setProperty("p2mSize", Long.toString(info.p2mSize()));
+        p.setProperty("vcpus", Integer.toString(info.vcpus()));
+        p.setProperty("guestType", info.guestType().name());
+        p.setProperty("guestWidth", Integer.toString(info.guestWidth().bits()));
+        try (OutputStream o = Files.newOutputStream(meta)) {
+            p.store(o, "migrationd save file metadata (the stream itself is " + meta.getFileName().toString()
+                    .replace(META_SUFFIX, "") + ")");
+        }
+    }
+
+    /** What the metadata beside a save file says: the domain's shape and the stream's format. */
+    record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
+    }
+
+    static String formatName(MigrationOptions.StreamFormat f) {
+        return f.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    static Saved readMeta(Path file, String name) throws EngineException {
+        Path meta = metaFile(file);
+        if (!Files.exists(file)) {
+            throw new EngineException(EngineException.Kind.NOT_FOUND, "no save file " + file);
+        }
+        if (!Files.exists(meta)) {
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "no " + meta
+                    + ": the stream does not carry the domain's shape; restore needs the metadata saved with it");
+        }
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(meta)) {
+            p.load(in);
+            String format = p.getProperty("format", "legacy");
+            MigrationOptions.StreamFormat f = switch (format) {
+                case "legacy" -> MigrationOptions.StreamFormat.LEGACY;
+                case "v2" -> MigrationOptions.StreamFormat.V2;
+                default -> throw new IllegalArgumentException("unknown stream format '" + format + "'");
+            };
+            return new Saved(new DomainShape(name, UUID.fromString(p.getProperty("uuid")),
+                    Long.parseLong(p.getProperty("p2mSize")), Integer.parseInt(p.getProperty("vcpus")),
+                    GuestType.valueOf(p.getProperty("guestType")), Width.ofBits(Integer.parseInt(p.getProperty("guestWidth")))), f);
+        } catch (IOException | RuntimeException e) {
+            throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, meta + " is not valid save metadata: "
+                    + MigrationAbort.describe(e), e);
+        }
+    }
+
+    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest req) throws EngineException {
+        Saved saved = readMeta(req.file(), req.name());
+        DomainShape shape = saved.shape();
+        long t0 = ticker.nanoTime();
+        Domain domain = null;
+        try {
+            if (hypervisor.findDomain(req.name()).isPresent()) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
+            }
+            domain = hypervisor.createForRestore(shape);
+            DestinationStream stream = DestinationStream.of(saved.format(), domain, shape, () -> { });
+            try (FileChannel ch = FileChannel.open(req.file(), StandardOpenOption.READ)) {
+                ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK);
+                while (ch.read(buf.clear()) >= 0) {
+                    buf.flip();
+                    stream.feed(buf);
+                    if (buf.hasRemaining()) {
+                        throw new EngineException(EngineException.Kind.INVALID_ARGUMENT, req.file()
+                                + ": bytes after the end of the save stream at offset " + stream.offset());
+                    }
+                }
+            }
+            stream.finish();
+            stream.completeRestore();
+            if (!req.paused()) {
+                domain.resume();
+            }
+            LOG.info("event=restored domain={} file={} bytes={} paused={}", req.name(), req.file(), stream.offset(), req.paused());
+            return new RestoreResult(req.name(), stream.offset(), req.paused(), Duration.ofNanos(ticker.nanoTime() - t0));
+        } catch (EngineException e) {
+            destroyQuietly(domain);
+            throw e;
+        } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
+            destroyQuietly(domain);
+            throw new EngineException(e instanceof StreamException ? EngineException.Kind.INVALID_ARGUMENT
+                    : EngineException.Kind.INTERNAL, "restore from " + req.file() + " failed: " + MigrationAbort.describe(e), e);
+        }
+    }
+
+    private static void destroyQuietly(Domain d) {
+        if (d == null) {
+            return;
+        }
+        try {
+            d.destroy();
+        } catch (HypervisorException e) {
+            LOG.error("event=cleanup_step_failed step=destroy_partial error=\"{}\"", e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.migrationd.daemon.engine.peer;
+
+import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.hypervisor.DomainShape;
+import java.util.Objects;
+
+/**
+ * The messages around the save stream (the hand-over's six steps, docs/handover.md), as the engine sees them.
+ * The transport maps them to and from the protobuf envelope ({@code peer.proto}); the engine never sees
+ * protobuf. Nothing here travels inside the save stream.
+ */
+public sealed interface HandoverMessage {
+
+    /** Step 1: source → destination, before any page. */
+    record Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options)
+            implements HandoverMessage {
+        public Offer {
+            Objects.requireNonNull(migrationId, "migrationId");
+            Objects.requireNonNull(sourcePeer, "sourcePeer");
+            Objects.requireNonNull(shape, "shape");
+            Objects.requireNonNull(options, "options");
+        }
+    }
+
+    /** Step 2: the destination accepts; the stream may start. */
+    record Accept(String migrationId) implements HandoverMessage {
+    }
+
+    /** Step 2: the destination refuses (name clash, memory, unknown peer, busy). */
+    record Reject(String migrationId, String reason) implements HandoverMessage {
+    }
+
+    /** Source → destination after the last stream byte: the total, checked by the receiver. */
+    record StreamEnd(String migrationId, long streamBytes) implements HandoverMessage {
+    }
+
+    /** Step 4: the new domain is fully built and paused. */
+    record Received(String migrationId) implements HandoverMessage {
+    }
+
+    /** Step 4: the destination failed to build the domain (it destroyed what it built). */
+    record Failed(String migrationId, String reason) implements HandoverMessage {
+    }
+
+    /** Source → destination: the source gives up before Go (cancel, error); the destination destroys its copy. */
+    record Abort(String migrationId, String reason) implements HandoverMessage {
+    }
+
+    /**
+     * Source → destination after the last pre-copy round, before the pause: the destination answers
+     * {@link Flushed} once it has applied every stream byte sent before this message, so that the guest's
+     * downtime never includes draining a backlog (socket buffers plus the receive window: tens of MiB).
+     */
+    record Flush(String migrationId) implements HandoverMessage {
+    }
+
+    /** The destination's answer to {@link Flush}. */
+    record Flushed(String migrationId) implements HandoverMessage {
+    }
+
+    /** Step 5: the commit point. */
+    record Go(String migrationId) implements HandoverMessage {
+    }
+
+    /**
+     * Step 6: the destination journaled COMMITTED and unpaused the guest.
+     *
+     * @param destinationDowntime the guest's downtime as the destination measured it (empty from a peer
+     *                            that does not report it)
+     */
+    record Running(String migrationId, java.util.Optional<java.time.Duration> destinationDowntime)
+            implements HandoverMessage {
+        public Running {
+            java.util.Objects.requireNonNull(destinationDowntime, "destinationDowntime");
+        }
+    }
+
+    /** In-doubt resolution: the source asks what the destination knows of a migration. */
+    record Query(String migrationId) implements HandoverMessage {
+    }
+
+    /** The destination's answer to {@link Query}, from its journal. */
+    record QueryAnswer(String migrationId, Resolution resolution) implements HandoverMessage {
+    }
+
+    /** What the destination's journal says about a migration. */
+    enum Resolution {
+        /** COMMITTED is journaled: the guest runs (or will run) on the destination. */
+        COMMITTED,
+        /** Go was never seen: the destination destroyed (or will destroy) its copy. */
+        NOT_COMMITTED,
+        /** The destination does not know the id at all (same consequence as NOT_COMMITTED). */
+        UNKNOWN
+    }
+
+    /** The migration id the message belongs to. */
+    default String id() {
+        return switch (this) {
+            case Offer o -> o.migrationId();
+            case Accept a -> a.migrationId();
+            case Reject r -> r.migrationId();
+            case StreamEnd e -> e.migrationId();
+            case Received r -> r.migrationId();
+            case Failed f -> f.migrationId();
+            case Abort a -> a.migrationId();
+            case Go g -> g.migrationId();
+            case Flush f -> f.migrationId();
+            case Flushed f -> f.migrationId();
+            case Running r -> r.migrationId();
+            case Query q -> q.migrationId();
+            case QueryAnswer q -> q.migrationId();
+        };
+    }
+}

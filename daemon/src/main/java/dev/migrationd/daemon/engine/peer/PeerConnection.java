@@ -1,0 +1,101 @@
+package dev.migrationd.daemon.engine.peer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+/**
+ * One connection to another daemon, as the engine uses it: hand-over messages and save-stream bytes
+ * on the same ordered channel. Implemented by the transport (Netty) and by in-memory test doubles.
+ *
+ * <p>Threading: one migration's virtual thread owns the connection; {@link #close} and {@link #wake} may
+ * also be called from another thread (cancel), which makes a blocked call fail with an IOException.
+ */
+public interface PeerConnection extends AutoCloseable {
+
+    /** The other daemon's peer name (as configured here for outgoing; as claimed in the offer for incoming). */
+    String peerName();
+
+    /** Sends a hand-over message (queued in order with stream data; flushed). */
+    void send(HandoverMessage message) throws IOException;
+
+    /**
+     * Sends save-stream bytes. Blocks while the connection is not writable (backpressure). The buffer
+     * may be a view of guest memory and is sent without copying: its contents must stay valid until
+     * {@link #drain()} returns or a {@link #mark()} taken after it completes; the position of {@code data}
+     * is not changed.
+     */
+    void sendStream(ByteBuffer data) throws IOException;
+
+    /** Blocks until everything passed to {@link #sendStream} has been written to the socket. */
+    void drain() throws IOException;
+
+    /**
+     * Starts writing everything passed to {@link #sendStream} so far and returns a handle that completes
+     * when it is on the socket, so the caller can keep going (and unmap those views later). The default
+     * drains at once.
+     */
+    default WriteMark mark() throws IOException {
+        drain();
+        return WriteMark.DONE;
+    }
+
+    /** Completes when the stream bytes sent before it was taken are written (or the connection failed). */
+    interface WriteMark {
+        WriteMark DONE = () -> { };
+
+        /** Blocks until written; throws if the write failed. */
+        void await() throws IOException;
+    }
+
+    /**
+     * The next item from the peer, waiting at most {@code timeout}.
+     *
+     * @throws IOException            when the connection is closed or broken (the message says why)
+     * @throws java.util.concurrent.TimeoutException when nothing arrived in time
+     */
+    Inbound receive(Duration timeout) throws IOException, java.util.concurrent.TimeoutException, InterruptedException;
+
+    /**
+     * Wakes the owning thread (cancel): its blocked call, or its next one, throws {@link Woken} until
+     * {@link #resetWake()}, but the connection stays open, so that the owner can still tell the peer
+     * (Abort) and wait for its answer. Callable from any thread. The default closes the connection.
+     */
+    default void wake() {
+        close();
+    }
+
+    /** Called by the owning thread after a {@link #wake()}, before its last exchange with the peer. */
+    default void resetWake() {
+    }
+
+    /** What a call of the owning thread throws after {@link #wake()}. */
+    final class Woken extends IOException {
+        public Woken(String peer) {
+            super("woken by cancel (connection to " + peer + " still open)");
+        }
+    }
+
+    /** Closes the connection (idempotent). */
+    @Override
+    void close();
+
+    /** What {@link #receive} returns. */
+    sealed interface Inbound {
+    }
+
+    /** A hand-over message. */
+    record Message(HandoverMessage message) implements Inbound {
+    }
+
+    /**
+     * Save-stream bytes, a view of the receive buffer (never copied). The receiver must call
+     * {@link #release()} once it no longer reads {@link #data()}; until then the transport counts the
+     * bytes as unapplied (and stops reading from the socket when too many are).
+     */
+    non-sealed interface StreamData extends Inbound {
+        ByteBuffer data();
+
+        void release();
+    }
+}
