@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
@@ -130,7 +131,7 @@ final class LibXl implements AutoCloseable {
     private static final MethodHandle STRDUP = libc("strdup", FunctionDescriptor.of(ADDRESS, ADDRESS));
 
     private static MethodHandle libc(String name, FunctionDescriptor fd) {
-        return XenNative.LINKER.downcallHandle(XenNative.LINKER.defaultLookup().find(name).orElseThrow(), fd);
+        return NativeCalls.LINKER.downcallHandle(NativeCalls.LINKER.defaultLookup().find(name).orElseThrow(), fd);
     }
 
     private final Map<String, MethodHandle> h;
@@ -154,9 +155,9 @@ final class LibXl implements AutoCloseable {
         Map<String, MethodHandle> log = TOOLLOG.handles();
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment stderrVar = XenNative.LINKER.defaultLookup().find("stderr").orElseThrow().reinterpret(ADDRESS.byteSize());
+            MemorySegment stderrVar = NativeCalls.LINKER.defaultLookup().find("stderr").orElseThrow().reinterpret(ADDRESS.byteSize());
             MemorySegment stderr = stderrVar.get(ADDRESS, 0);
-            MemorySegment err = XenNative.errnoBuffer(arena);
+            MemorySegment err = NativeCalls.errnoBuffer(arena);
             MemorySegment logger = (MemorySegment) log.get("xtl_createlogger_stdiostream").invokeExact(err, stderr, XTL_PROGRESS, 0);
             if (logger.equals(MemorySegment.NULL)) {
                 throw XenNative.failure("xtl_createlogger_stdiostream", null, "f=stderr, min_level=XTL_PROGRESS, flags=0", 0, err);
@@ -235,7 +236,7 @@ final class LibXl implements AutoCloseable {
             throw new IllegalStateException("libxl context closed");
         }
         try (Arena a = Arena.ofConfined()) {
-            return body.run(XenNative.errnoBuffer(a), a);
+            return body.run(NativeCalls.errnoBuffer(a), a);
         } catch (HypervisorException e) {
             throw e;
         } catch (Throwable t) {
@@ -385,7 +386,7 @@ final class LibXl implements AutoCloseable {
             return;
         }
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment e = XenNative.errnoBuffer(a);
+            MemorySegment e = NativeCalls.errnoBuffer(a);
             int unused = (int) h.get("libxl_ctx_free").invokeExact(e, ctx);
             log.get("xtl_logger_destroy").invokeExact(e, logger);
         } catch (Throwable t) {
