@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.io.DataInputStream;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -116,7 +117,7 @@ public final class LibXlProbe {
     private static final MethodHandle CLOSE = libc("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
     private static MethodHandle libc(String name, FunctionDescriptor fd) {
-        return XenNative.LINKER.downcallHandle(XenNative.LINKER.defaultLookup().find(name).orElseThrow(), fd);
+        return NativeCalls.LINKER.downcallHandle(NativeCalls.LINKER.defaultLookup().find(name).orElseThrow(), fd);
     }
 
     static void restore(LibXl xl, String file, String name) throws Throwable {
