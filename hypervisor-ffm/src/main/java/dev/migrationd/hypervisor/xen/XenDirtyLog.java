@@ -56,6 +56,9 @@ final class XenDirtyLog implements DirtyLog {
             try {
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
             } catch (NativeCallException first) {
+                if (pvWithoutLogDirty(first)) {
+                    throw first; // no retry: turning shadow mode off fails too (EINVAL, measured on Debian's Xen 4.17)
+                }
                 // As xc_domain_save: a domain left in shadow mode refuses; turn it off and retry once.
                 LOG.info("event=logdirty_retry backend=xen domain={} domid={} error=\"{}\"", domain.name, domain.domid, first.getMessage());
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_OFF, 0);
@@ -63,7 +66,7 @@ final class XenDirtyLog implements DirtyLog {
             }
         } catch (NativeCallException e) {
             domain.hv.ctrl.hypercallBufferFreePages(buf);
-            if (e.errno() == EOPNOTSUPP && domain.guestType == GuestType.PV) {
+            if (pvWithoutLogDirty(e)) {
                 throw new HypervisorException("dirtyLog.enable", domain.name, PV_LOGDIRTY_UNSUPPORTED, e);
             }
             throw e;
@@ -74,6 +77,11 @@ final class XenDirtyLog implements DirtyLog {
         buffer = buf;
         pages = p2m;
         LOG.info("event=logdirty_enabled backend=xen domain={} domid={} pages={}", domain.name, domain.domid, p2m);
+    }
+
+    /** Xen's answer to log-dirty for a PV guest when it was built without shadow paging. */
+    private boolean pvWithoutLogDirty(NativeCallException e) {
+        return e.errno() == EOPNOTSUPP && domain.guestType == GuestType.PV;
     }
 
     @Override
