@@ -417,16 +417,18 @@ scn_daemon_smoke() {
 lab_daemons_start() {
   local scn=$1 h pids=() p rc=0
   for h in $LAB_HOSTS; do
-    ( lab_daemon_start "$scn" "$h" > /dev/null; rc=$?; printf '%s' "$LAB_SECS" > "$LAB_RUN/$scn.start-$h"; exit $rc ) & pids+=($!)
+    ( lab_daemon_start "$scn" "$h" > /dev/null; rc=$?
+      if grep -q 'daemon of an earlier scenario' <<< "$LAB_OUT"; then echo "(reused: started by an earlier scenario)"; else echo "in $LAB_SECS s"; fi > "$LAB_RUN/$scn.start-$h"
+      exit $rc ) & pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   for h in $LAB_HOSTS; do
     if lab_check_daemon_alive "$scn" "$h" && lab_exec "$LAB_RUN" "$h" 30 'grep -q event=daemon_started /var/log/migrationd/daemon.log' >/dev/null; then
-      lab_check "$scn" "daemon-start-$h" PASS "migrationd --backend xen up in $(cat "$LAB_RUN/$scn.start-$h") s (JVM: $LAB_DAEMON_JAVA_OPTS)"
+      lab_check "$scn" "daemon-start-$h" PASS "migrationd --backend xen up $(cat "$LAB_RUN/$scn.start-$h") (JVM: $LAB_DAEMON_JAVA_OPTS)"
       lab_ctl_warm "$scn" "$h" || rc=1
     else
       grep -q "^\(CRASH\|FAIL\) *$scn/daemon-$h" "$LAB_RUN/summary" ||
-        lab_check "$scn" "daemon-start-$h" FAIL "no daemon_started after $(cat "$LAB_RUN/$scn.start-$h") s: $(lab_exec "$LAB_RUN" "$h" 30 'tail -n 2 /var/log/migrationd/daemon.log' | tr '\n' ' ' | cut -c1-300)"
+        lab_check "$scn" "daemon-start-$h" FAIL "no daemon_started ($(cat "$LAB_RUN/$scn.start-$h")): $(lab_exec "$LAB_RUN" "$h" 30 'tail -n 2 /var/log/migrationd/daemon.log' | tr '\n' ' ' | cut -c1-300)"
       rc=1
     fi
   done
