@@ -306,6 +306,10 @@ public final class XenLayouts {
     /** {@code XEN_DOMCTL_CDF_*}. */
     public static final int XEN_DOMCTL_CDF_HVM = 1 << 0;
     public static final int XEN_DOMCTL_CDF_HAP = 1 << 1;
+    /** {@code XEN_X86_EMU_LAPIC}: the one emulated device a PVH guest has (libxl's PVH domains). */
+    public static final int XEN_X86_EMU_LAPIC = 1;
+    /** {@code XEN_X86_EMU_VPCI}: PCI config space emulation (a PVH dom0's, never a PVH domU's only). */
+    public static final int XEN_X86_EMU_VPCI = 1 << 10;
     /** {@code XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI}: what libxl gives an HVM guest. */
     public static final int XEN_X86_EMU_HVM_DEFAULT = 0x3FF;
     /** {@code XEN_DOMCTL_GRANT_version(2)}. */

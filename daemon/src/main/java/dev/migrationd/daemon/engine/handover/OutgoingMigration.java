@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * The source side of one migration, on its own virtual thread, which owns the domain (exclusively:
  * the engine refuses a second migration of it), its dirty log, throttle and the peer connection.
  *
- * <p>Order: Offer → Accept; enable log-dirty; header; round 0 (all populated pages); later rounds
+ * <p>Order: enable log-dirty (a guest this host cannot track is refused before the destination hears of it);
+ * Offer → Accept; header; round 0 (all populated pages); later rounds
  * (fetch-and-clear, send) while the policy says so; journal PAUSING (when the guest runs); pause; TSC_INFO;
  * final round; [verify resend]; end of body; tail; StreamEnd → Received; journal COMMITTING; Go → Running;
  * destroy; journal DONE. Before Go every failure (or cancel) resumes the guest here if this migration paused
@@ -145,6 +146,8 @@ public final class OutgoingMigration extends MigrationRun {
     private void migrate() throws IOException, HypervisorException, MigrationAbort, InterruptedException {
         HandoverSettings cfg = engine.settings();
         engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.STARTED, fields());
+        domain.dirtyLog().enable();
+        dirtyLogEnabled = true;
         try {
             connection = cfg.peers().connect(info.peer());
         } catch (EngineException.UnknownPeerException e) {
@@ -165,8 +168,6 @@ public final class OutgoingMigration extends MigrationRun {
         out = StreamOut.to(connection);
         long p2m = domainInfo.p2mSize();
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
-            domain.dirtyLog().enable();
-            dirtyLogEnabled = true;
             SourceStream stream = SourceStream.of(options.format(), out, domain, domainInfo);
             stream.writeHeader();
             PageSender sender = new PageSender(domain.memory(), stream, out, options.bandwidthCap(), ticker, this::checkpoint);
