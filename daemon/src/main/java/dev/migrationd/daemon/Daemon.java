@@ -9,7 +9,12 @@ import dev.migrationd.daemon.metrics.MetricsBinder;
 import dev.migrationd.daemon.metrics.MetricsEndpoint;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
+import dev.migrationd.daemon.transport.PeerLinkSettings;
 import dev.migrationd.daemon.transport.PeerTransport;
+import dev.migrationd.daemon.tls.PeerTls;
+import dev.migrationd.daemon.tls.TlsException;
+import dev.migrationd.daemon.tls.TlsFiles;
+import io.micrometer.core.instrument.Gauge;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.HypervisorProvider;
@@ -48,6 +53,7 @@ public final class Daemon implements AutoCloseable {
     private PeerServer peers;
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
+    private Optional<PeerTls> tls = Optional.empty();
     private boolean closed;
     private boolean started;
 
@@ -89,11 +95,16 @@ public final class Daemon implements AutoCloseable {
             throw new StartException(e.getMessage(), e);
         }
         opened.push(hypervisor);
-        PeerTransport transport = new PeerTransport();
+        tls = openTls();
+        LimitsConfig limits = config.limits();
+        PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(),
+                limits.handshakeTimeout(), limits.writeTimeout()));
         opened.push(transport);
-        NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers());
+        NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
         try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withMaxIncomingBytes(limits.maxIncomingBytes()).withIncomingLimits(limits.incoming())
+                    .withSaveDirs(config.saveDirs()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }
@@ -101,6 +112,9 @@ public final class Daemon implements AutoCloseable {
 
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("host", config.name());
+        Gauge.builder(PEER_LINK_INSECURE_METER, () -> tls.isEmpty() ? 1 : 0)
+                .description("1 when the peer link runs in plaintext (--insecure-peer-link), 0 with mutual TLS")
+                .tag("tls_provider", tls.map(PeerTls::provider).orElse("none")).register(registry);
         engine.addObserver(new MetricsBinder(registry));
         Optional<SimDomains> sim = hypervisor instanceof SimHypervisor s ? Optional.of(new SimBackend(s)) : Optional.empty();
         ControlService service = new ControlService(config.name(), engine, hypervisor, sim, Clock.systemUTC());
@@ -114,10 +128,49 @@ public final class Daemon implements AutoCloseable {
         peers = listen("peer-listen", config.peerListen(),
                 () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
         opened.push(peers);
-        LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={}",
+        LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={} peer_tls={}",
                 config.name(), hypervisor.backend(), config.stateDir(), control.port(), peers.address().getPort(),
-                metrics.address().getPort(), config.peers().keySet());
+                metrics.address().getPort(), config.peers().keySet(), tls.map(PeerTls::provider).orElse("off"));
         started = true;
+    }
+
+    /** Prometheus: {@code migrationd_peer_link_insecure}. */
+    public static final String PEER_LINK_INSECURE_METER = "migrationd.peer.link.insecure";
+
+    /** The peer link's TLS, or the explicit, loudly logged plaintext choice. */
+    private Optional<PeerTls> openTls() throws StartException {
+        Optional<TlsFiles> files = config.peerLink().tls();
+        if (files.isEmpty()) {
+            LOG.warn("event=peer_link_insecure name={} peer_listen={} warning=\"PLAINTEXT PEER LINK (--insecure-peer-link): "
+                    + "no TLS, no peer identity; anyone who can reach this port can send migrations claiming a peer's name\"",
+                    config.name(), config.peerListen());
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(PeerTls.open(files.get(), config.name()));
+        } catch (TlsException e) {
+            throw new StartException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * SIGHUP: re-reads the peer link's TLS files. New connections use the new material, open ones (running
+     * migrations) keep theirs; if the new files are unusable the old material stays and the log says why.
+     *
+     * @return whether new material is in use
+     */
+    public boolean reloadTls() {
+        if (tls.isEmpty()) {
+            LOG.info("event=peer_tls_reload_skipped reason=\"insecure peer link\"");
+            return false;
+        }
+        try {
+            tls.get().reload();
+            return true;
+        } catch (TlsException e) {
+            LOG.error("event=peer_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", e.getMessage());
+            return false;
+        }
     }
 
     @FunctionalInterface

@@ -1,6 +1,7 @@
 package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.handover.HandoverSettings;
+import dev.migrationd.daemon.engine.handover.IncomingLimits;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.Ticker;
@@ -8,6 +9,7 @@ import dev.migrationd.hypervisor.Hypervisor;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -25,10 +27,13 @@ import java.util.Objects;
  * @param maxIncomingBytes  admission limit: total guest memory this daemon accepts in concurrent incoming
  *                          migrations
  * @param historySize       finished migrations kept in {@link MigrationEngine#list()}
+ * @param incomingLimits    the other limits on incoming migrations (count, offer size, deadlines, minimum rate)
+ * @param saveDirs          directories save and restore may use (empty: any directory outside the state directory)
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize)
+                           Duration inDoubtRetry, long maxIncomingBytes, int historySize,
+                           IncomingLimits incomingLimits, List<Path> saveDirs)
         implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
@@ -48,6 +53,8 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(inDoubtRetry, "inDoubtRetry");
+        Objects.requireNonNull(incomingLimits, "incomingLimits");
+        saveDirs = List.copyOf(saveDirs);
         MigrationRequest.checkName("local peer name", localPeerName);
         if (maxIncomingBytes <= 0) {
             throw new IllegalArgumentException("maxIncomingBytes must be positive");
@@ -61,21 +68,31 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
     public static EngineConfig of(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, Clock.systemUTC(), Ticker.SYSTEM,
                 DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_MAX_INCOMING_BYTES,
-                DEFAULT_HISTORY_SIZE);
+                DEFAULT_HISTORY_SIZE, IncomingLimits.DEFAULTS, List.of());
     }
 
     public EngineConfig withTimeouts(Duration handshake, Duration idle, Duration inDoubt) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshake, idle, inDoubt,
-                maxIncomingBytes, historySize);
+                maxIncomingBytes, historySize, incomingLimits, saveDirs);
     }
 
     public EngineConfig withMaxIncomingBytes(long bytes) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
-                idleTimeout, inDoubtRetry, bytes, historySize);
+                idleTimeout, inDoubtRetry, bytes, historySize, incomingLimits, saveDirs);
     }
 
     public EngineConfig withTicker(Ticker t) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, t, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize);
+                inDoubtRetry, maxIncomingBytes, historySize, incomingLimits, saveDirs);
+    }
+
+    public EngineConfig withIncomingLimits(IncomingLimits limits) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, limits, saveDirs);
+    }
+
+    public EngineConfig withSaveDirs(List<Path> dirs) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, incomingLimits, dirs);
     }
 }

@@ -32,4 +32,7 @@ public interface HandoverSettings {
 
     /** Delay between reconnect attempts while a migration is in doubt. */
     Duration inDoubtRetry();
+
+    /** The bounds of an incoming migration (deadline, minimum rate) and of its admission. */
+    IncomingLimits incomingLimits();
 }
