@@ -40,6 +40,8 @@ public final class PeerTls {
 
     /** The only protocol offered: TLS 1.3 (no renegotiation, no RSA key exchange, encrypted certificates). */
     public static final String PROTOCOL = "TLSv1.3";
+    /** OpenSSL's X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY (x509_vfy.h), which it reports as alert unknown_ca. */
+    static final int X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20;
     /** Remembered refused-certificate claims at most (one per connection being refused; older ones dropped). */
     static final int MAX_REMEMBERED_CLAIMS = 4096;
 
@@ -175,6 +177,15 @@ public final class PeerTls {
                 || lower.contains("tlsv13_alert");
     }
 
+    private static boolean causedBy(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static String chain(Throwable t) {
         StringBuilder b = new StringBuilder();
         for (Throwable c = t; c != null && b.length() < 2000; c = c.getCause() == c ? null : c.getCause()) {
@@ -223,8 +234,27 @@ public final class PeerTls {
                 delegate.checkClientTrusted(chain, authType, engine);
             } catch (CertificateException | RuntimeException e) {
                 remember(engine, chain);
-                throw e;
+                Exception mapped = forAlert(e);
+                if (mapped instanceof CertificateException ce) {
+                    throw ce;
+                }
+                throw (RuntimeException) mapped;
             }
+        }
+
+        /**
+         * OpenSSL turns an exception it cannot classify into an internal_error alert, which tells the
+         * refused peer nothing; a certificate that chains to no trusted CA becomes OpenSSL's "unable to get
+         * local issuer certificate" (alert unknown_ca). Expiry it already classifies (certificate_expired).
+         */
+        private Exception forAlert(Exception e) {
+            if (provider != SslProvider.JDK && causedBy(e, java.security.cert.CertPathBuilderException.class)) {
+                var unknownCa = new io.netty.handler.ssl.OpenSslCertificateException(e.getMessage(),
+                        X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+                unknownCa.initCause(e);
+                return unknownCa;
+            }
+            return e;
         }
 
         private void remember(SSLEngine engine, X509Certificate[] chain) {
@@ -258,9 +288,15 @@ public final class PeerTls {
             delegate.checkServerTrusted(chain, authType);
         }
 
+        /**
+         * None named: a server that names its CAs in its certificate request makes a client whose certificate
+         * is from another CA send no certificate at all, and the refusal could then say only "no certificate".
+         * Naming none, every client presents what it has, which is verified all the same (against
+         * {@link #delegate}), and the refusal names the real problem and the name the certificate claimed.
+         */
         @Override
         public X509Certificate[] getAcceptedIssuers() {
-            return delegate.getAcceptedIssuers();
+            return new X509Certificate[0];
         }
     }
 
