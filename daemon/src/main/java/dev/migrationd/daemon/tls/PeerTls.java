@@ -68,7 +68,15 @@ public final class PeerTls {
      *                  since that is how its peers will check it
      */
     public static PeerTls open(TlsFiles files, String localName) throws TlsException {
-        SslProvider provider = chooseProvider();
+        return open(files, localName, chooseProvider());
+    }
+
+    /** As {@link #open(TlsFiles, String)} with the JDK's provider whatever is available (its fallback, tested as such). */
+    public static PeerTls openWithJdkProvider(TlsFiles files, String localName) throws TlsException {
+        return open(files, localName, SslProvider.JDK);
+    }
+
+    private static PeerTls open(TlsFiles files, String localName, SslProvider provider) throws TlsException {
         PeerTls tls = new PeerTls(files, localName, provider, null);
         tls.current = tls.build(TlsMaterial.load(files));
         TlsMaterial m = tls.current.material();

@@ -24,6 +24,8 @@ import java.util.Date;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -165,6 +167,15 @@ public final class LabCa {
         try (JcaPEMWriter pw = new JcaPEMWriter(w)) {
             if (format == KeyFormat.PKCS8) {
                 pw.writeObject(new PemObject("PRIVATE KEY", key.getEncoded()));
+            } else if (key.getAlgorithm().equals("EC")) {
+                // SEC 1 with the curve inside, as openssl writes it: the JDK's PKCS#8 encoding keeps the curve
+                // only in the outer algorithm identifier, which the bare EC PRIVATE KEY form does not have
+                PrivateKeyInfo info = PrivateKeyInfo.getInstance(key.getEncoded());
+                org.bouncycastle.asn1.sec.ECPrivateKey inner = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(info.parsePrivateKey());
+                ASN1Encodable curve = info.getPrivateKeyAlgorithm().getParameters();
+                int orderBits = ((java.security.interfaces.ECPrivateKey) key).getParams().getOrder().bitLength();
+                pw.writeObject(new PemObject("EC PRIVATE KEY",
+                        new org.bouncycastle.asn1.sec.ECPrivateKey(orderBits, inner.getKey(), inner.getPublicKey(), curve).getEncoded()));
             } else {
                 // BouncyCastle writes a bare private key in the algorithm's own form, as openssl does
                 // (RSA: PKCS#1 "RSA PRIVATE KEY", EC: SEC 1 "EC PRIVATE KEY")
