@@ -264,7 +264,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("RestoreDomain", observer, () -> {
             Path path = path(request.getPath());
             String name = name("name", request.getName());
-            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
+            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()));
             LOG.info("event=domain_restored domain={} file={} bytes={} paused={}", r.domain(), path, r.bytes(), r.paused());
             DomainInfo info = hypervisor.domain(r.domain()).info();
             return RestoreDomainResponse.newBuilder().setDomain(ProtoMapping.domain(info, false))

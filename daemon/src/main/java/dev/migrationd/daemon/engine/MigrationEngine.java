@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.file.FilePolicy;
 import dev.migrationd.daemon.engine.file.RestoreRequest;
 import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
@@ -209,13 +210,17 @@ public final class MigrationEngine implements AutoCloseable {
     /** Saves a domain to a file, synchronously (on the caller's thread). */
     public SaveResult save(SaveRequest request) throws EngineException {
         return withDomainExclusive(request.domain(), "save",
-                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request));
+                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request, filePolicy()));
     }
 
     /** Restores a domain from a file, synchronously (on the caller's thread). */
     public RestoreResult restore(RestoreRequest request) throws EngineException {
         return withDomainExclusive(request.name(), "restore",
-                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request));
+                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request, filePolicy()));
+    }
+
+    private FilePolicy filePolicy() {
+        return new FilePolicy(config.stateDir(), config.saveDirs());
     }
 
     /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */
