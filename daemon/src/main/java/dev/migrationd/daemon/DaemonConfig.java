@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The daemon's settings. Every setting can come from the config file and from a flag; a flag wins.
@@ -38,6 +39,7 @@ import java.util.Objects;
  * insecure-peer-link = false            # plaintext peer link instead of TLS (explicit, loud)
  * save-dirs      = /srv/saves           # save/restore only in these directories (comma-separated)
  * max-incoming-migrations = 4           # and the other limits: see LimitsConfig
+ * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
  * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
@@ -55,11 +57,14 @@ import java.util.Objects;
  * @param peerLink      the peer link's TLS material (or the explicit insecure choice) and each peer's permissions
  * @param limits        resource limits
  * @param saveDirs      directories save and restore may use ({@code save-dirs}; empty: any outside the state directory)
+ * @param healthListen  an extra gRPC listener that serves only the health service (grpc.health.v1), for
+ *                      probes that cannot reach the control address; empty: none
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
                            Map<String, InetSocketAddress> peers, boolean simPrefault,
-                           PeerLinkConfig peerLink, LimitsConfig limits, List<Path> saveDirs) {
+                           Optional<InetSocketAddress> healthListen, PeerLinkConfig peerLink, LimitsConfig limits,
+                           List<Path> saveDirs) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -69,11 +74,12 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
     public static final String KEY_SIM_PREFAULT = "sim-prefault";
     public static final String KEY_SAVE_DIRS = "save-dirs";
+    public static final String KEY_HEALTH_LISTEN = "health-listen";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT);
+            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN);
     /** Every key: the ones above, the peer link's, the limits' and save-dirs. */
     public static final List<String> ALL_KEYS = allKeys();
 
@@ -103,6 +109,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(peerListen, "peerListen");
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
+        Objects.requireNonNull(healthListen, "healthListen");
         Objects.requireNonNull(peerLink, "peerLink");
         Objects.requireNonNull(limits, "limits");
         saveDirs = List.copyOf(saveDirs);
@@ -163,8 +170,11 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         String name = values.containsKey(KEY_NAME) ? values.get(KEY_NAME) : defaultName();
         checkName(where.getOrDefault(KEY_NAME, "default name"), name);
         String backend = values.getOrDefault(KEY_BACKEND, DEFAULT_BACKEND);
-        if (backend.isEmpty()) {
-            throw new ConfigException(where.get(KEY_BACKEND) + ": backend must not be empty (sim, xen or kvm)");
+        List<String> backends = java.util.ServiceLoader.load(dev.migrationd.hypervisor.HypervisorProvider.class).stream()
+                .map(p -> p.get().name()).toList();
+        if (!backends.contains(backend)) {
+            throw new ConfigException(where.getOrDefault(KEY_BACKEND, "default") + ": unknown backend '" + backend
+                    + "' (known: " + String.join(", ", backends) + ")");
         }
         Path stateDir = Path.of(values.getOrDefault(KEY_STATE_DIR, DEFAULT_STATE_DIR));
         InetSocketAddress control = address(where.getOrDefault(KEY_CONTROL_LISTEN, "default"), KEY_CONTROL_LISTEN,
@@ -205,7 +215,10 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
                 saveDirs.add(p.normalize());
             }
         }
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, peerLink, limits, saveDirs);
+        Optional<InetSocketAddress> health = values.containsKey(KEY_HEALTH_LISTEN)
+                ? Optional.of(address(where.get(KEY_HEALTH_LISTEN), KEY_HEALTH_LISTEN, values.get(KEY_HEALTH_LISTEN)))
+                : Optional.empty();
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, peerLink, limits, saveDirs);
     }
 
     /** The backend options this configuration asks for (see HypervisorProvider#open). */
