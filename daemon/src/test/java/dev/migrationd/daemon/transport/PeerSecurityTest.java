@@ -272,6 +272,44 @@ class PeerSecurityTest {
     }
 
     /**
+     * SIGHUP's TLS reload (new certificate files from the same CA) on both daemons while a migration runs:
+     * the running migration keeps its connection and succeeds, and the next one uses the new files.
+     */
+    @Test
+    void aTlsReloadDuringAMigrationKeepsItRunning() throws Exception {
+        Path tlsDir = dir.resolve("reload-" + UUID.randomUUID());
+        TlsFiles aFiles = TestCerts.host(tlsDir, "hostA");
+        TlsFiles bFiles = TestCerts.host(tlsDir, "hostB");
+        try (Daemon b2 = daemon("hostB", Files.createTempDirectory(dir, "b2-"), bFiles, List.of("hostA=127.0.0.1:1"),
+                List.of("hostA=migrate,query"));
+             Daemon a = daemon("hostA", Files.createTempDirectory(dir, "a-"), aFiles, List.of("hostB=127.0.0.1:" + b2.peerPort()),
+                     List.of("hostB=migrate,query"))) {
+            SimHypervisor hv = (SimHypervisor) a.engine().config().hypervisor();
+            hv.create(SimDomainSpec.of("slow", GUEST_BYTES, 1, GuestType.HVM, Width.W64, WorkloadSpec.IDLE));
+            // 16 MiB at 4 MiB/s: about four seconds on the wire
+            var running = a.engine().start(MigrationRequest.of("slow", "hostB",
+                    MigrationOptions.DEFAULTS.withBandwidthCap(4L << 20)));
+            Thread.sleep(1_000);
+            assertFalse(running.result().isDone(), "still migrating when the files are replaced");
+            for (String host : List.of("hostA", "hostB")) {
+                LabCa.Issued fresh = TestCerts.ca(tlsDir).issue(host, LabCa.KeyType.RSA, Duration.ofDays(1));
+                Files.writeString(tlsDir.resolve(host + ".pem"), LabCa.pem(List.of(fresh.certificate())));
+                Files.writeString(tlsDir.resolve(host + ".key"), LabCa.pem(fresh.key(), LabCa.KeyFormat.TRADITIONAL));
+            }
+            assertTrue(a.reloadTls() && b2.reloadTls(), "both daemons took the new files");
+            MigrationResult r = running.result().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.toString());
+            assertTrue(b2.engine().config().hypervisor().findDomain("slow").isPresent());
+            // a new connection uses the new (RSA) material
+            hv.create(SimDomainSpec.of("next", GUEST_BYTES, 1, GuestType.HVM, Width.W64, WorkloadSpec.IDLE));
+            MigrationResult next = a.engine().start(MigrationRequest.of("next", "hostB", MigrationOptions.DEFAULTS)).result()
+                    .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, next.outcome(), next.toString());
+            log.await(l -> l.contains("event=peer_tls_reloaded") && l.contains("hostA"), WAIT, "the reload");
+        }
+    }
+
+    /**
      * Migrates a new idle guest from {@code a}; asserts the guest was never paused and runs on {@code a}
      * after a failure.
      */
