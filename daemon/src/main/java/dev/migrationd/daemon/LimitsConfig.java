@@ -2,7 +2,7 @@ package dev.migrationd.daemon;
 
 import dev.migrationd.control.cli.text.Units;
 import dev.migrationd.daemon.engine.EngineConfig;
-import dev.migrationd.daemon.engine.handover.IncomingLimits;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.transport.PeerLinkSettings;
 import java.time.Duration;
 import java.util.List;

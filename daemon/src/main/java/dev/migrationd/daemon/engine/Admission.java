@@ -8,7 +8,7 @@ import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.peer.PeerCredentials;
 import dev.migrationd.daemon.engine.peer.PeerPermission;
-import dev.migrationd.daemon.engine.handover.IncomingLimits;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationInfo;

@@ -1,7 +1,7 @@
 package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.handover.HandoverSettings;
-import dev.migrationd.daemon.engine.handover.IncomingLimits;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.Ticker;

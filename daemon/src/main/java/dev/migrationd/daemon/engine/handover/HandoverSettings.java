@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.hypervisor.Hypervisor;

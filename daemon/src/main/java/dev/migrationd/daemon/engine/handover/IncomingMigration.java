@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;

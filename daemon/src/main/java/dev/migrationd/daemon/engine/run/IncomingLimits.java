@@ -1,4 +1,4 @@
-package dev.migrationd.daemon.engine.handover;
+package dev.migrationd.daemon.engine.run;
 
 import java.time.Duration;
 import java.util.Objects;
