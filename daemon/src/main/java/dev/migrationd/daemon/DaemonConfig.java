@@ -32,7 +32,14 @@ import java.util.Optional;
  * peer-listen    = 0.0.0.0:7101         # migrations from peers
  * metrics-listen = 127.0.0.1:9101       # Prometheus scrape endpoint (/metrics)
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
+ * peer.hostB.allow = migrate,query      # what hostB may do here: migrate, query, or none (the default)
  * sim-prefault   = false                # sim: prefault the memory of incoming guests (true|false)
+ * tls-ca         = /etc/migrationd/tls/ca.pem     # peer link mutual TLS: trusted CAs (PEM)
+ * tls-cert       = /etc/migrationd/tls/hostA.pem  # this host's certificate (subjectAltName DNS:hostA)
+ * tls-key        = /etc/migrationd/tls/hostA.key  # its key (PKCS#8, or traditional RSA/EC)
+ * insecure-peer-link = false            # plaintext peer link instead of TLS (explicit, loud)
+ * save-dirs      = /srv/saves           # save/restore only in these directories (comma-separated)
+ * max-incoming-migrations = 4           # and the other limits: see LimitsConfig
  * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
  * journal-retention = 7d                # how long the journal keeps ended migrations (NUMBERh or NUMBERd, >= 1h)
  * </pre>
@@ -49,6 +56,9 @@ import java.util.Optional;
  * @param peers         peer name → address, in configuration order
  * @param simPrefault   sim backend: prefault the whole memory of a domain built for an incoming migration or
  *                      a restore before the first page arrives (refused with another backend)
+ * @param peerLink      the peer link's TLS material (or the explicit insecure choice) and each peer's permissions
+ * @param limits        resource limits
+ * @param saveDirs      directories save and restore may use ({@code save-dirs}; empty: any outside the state directory)
  * @param healthListen  an extra gRPC listener that serves only the health service (grpc.health.v1), for
  *                      probes that cannot reach the control address; empty: none
  * @param journalRetention how long the journal keeps a migration that ended (a destination answers a source
@@ -57,7 +67,8 @@ import java.util.Optional;
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
                            Map<String, InetSocketAddress> peers, boolean simPrefault,
-                           Optional<InetSocketAddress> healthListen, Duration journalRetention) {
+                           Optional<InetSocketAddress> healthListen, PeerLinkConfig peerLink, LimitsConfig limits,
+                           List<Path> saveDirs, Duration journalRetention) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -66,6 +77,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_PEER_LISTEN = "peer-listen";
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
     public static final String KEY_SIM_PREFAULT = "sim-prefault";
+    public static final String KEY_SAVE_DIRS = "save-dirs";
     public static final String KEY_HEALTH_LISTEN = "health-listen";
     public static final String KEY_JOURNAL_RETENTION = "journal-retention";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
@@ -73,6 +85,16 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
             KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN, KEY_JOURNAL_RETENTION);
+    /** Every key: the ones above, the peer link's, the limits' and save-dirs. */
+    public static final List<String> ALL_KEYS = allKeys();
+
+    private static List<String> allKeys() {
+        List<String> all = new java.util.ArrayList<>(KEYS);
+        all.addAll(PeerLinkConfig.KEYS);
+        all.addAll(LimitsConfig.KEYS);
+        all.add(KEY_SAVE_DIRS);
+        return List.copyOf(all);
+    }
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
@@ -96,15 +118,10 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
         Objects.requireNonNull(healthListen, "healthListen");
+        Objects.requireNonNull(peerLink, "peerLink");
+        Objects.requireNonNull(limits, "limits");
+        saveDirs = List.copyOf(saveDirs);
         Objects.requireNonNull(journalRetention, "journalRetention");
-    }
-
-    /** A configuration without a health-only listener, with the default journal retention. */
-    public DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
-                        InetSocketAddress peerListen, InetSocketAddress metricsListen,
-                        Map<String, InetSocketAddress> peers, boolean simPrefault) {
-        this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty(),
-                dev.migrationd.daemon.engine.EngineConfig.DEFAULT_JOURNAL_RETENTION);
     }
 
     /**
@@ -115,14 +132,33 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
      * @param flagPeers {@code NAME=HOST:PORT} from repeated {@code --peer} flags
      */
     public static DaemonConfig resolve(Path file, Map<String, String> flags, List<String> flagPeers) throws ConfigException {
+        return resolve(file, flags, flagPeers, List.of());
+    }
+
+    /**
+     * As {@link #resolve(Path, Map, List)}, with {@code NAME=migrate,query} from repeated {@code --peer-allow}
+     * flags (each replaces the file's {@code peer.NAME.allow}).
+     */
+    public static DaemonConfig resolve(Path file, Map<String, String> flags, List<String> flagPeers, List<String> flagAllows)
+            throws ConfigException {
         Map<String, String> values = new LinkedHashMap<>();
         Map<String, String> peerValues = new LinkedHashMap<>();
+        Map<String, String> allowValues = new LinkedHashMap<>();
         Map<String, String> where = new LinkedHashMap<>();
         if (file != null) {
-            readFile(file, values, peerValues, where);
+            readFile(file, values, peerValues, allowValues, where);
+        }
+        for (String a : flagAllows) {
+            int eq = a.indexOf('=');
+            if (eq <= 0) {
+                throw new ConfigException("--peer-allow '" + a + "': expected NAME=PERMISSIONS, e.g. hostB=migrate,query");
+            }
+            String peer = a.substring(0, eq).trim();
+            allowValues.put(peer, a.substring(eq + 1).trim());
+            where.put(PEER_PREFIX + peer + PeerLinkConfig.ALLOW_SUFFIX, "--peer-allow " + peer);
         }
         for (Map.Entry<String, String> f : flags.entrySet()) {
-            if (!KEYS.contains(f.getKey())) {
+            if (!ALL_KEYS.contains(f.getKey())) {
                 throw new IllegalArgumentException("not a config key: " + f.getKey());
             }
             if (f.getValue() != null) {
@@ -174,12 +210,27 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         if (simPrefault && !backend.equals(DEFAULT_BACKEND)) {
             throw new ConfigException(where.get(KEY_SIM_PREFAULT) + ": applies to the sim backend only (backend is " + backend + ")");
         }
+        allowValues.remove(name); // the fleet-wide list's line for this host itself
+        PeerLinkConfig peerLink = PeerLinkConfig.parse(values, where, allowValues, peers.keySet());
+        LimitsConfig limits = LimitsConfig.parse(values, where);
+        List<Path> saveDirs = new java.util.ArrayList<>();
+        String dirs = values.getOrDefault(KEY_SAVE_DIRS, "").trim();
+        if (!dirs.isEmpty()) {
+            for (String d : dirs.split(",")) {
+                Path p = Path.of(d.trim());
+                if (!p.isAbsolute()) {
+                    throw new ConfigException(where.get(KEY_SAVE_DIRS) + ": '" + d.trim() + "' must be an absolute directory");
+                }
+                saveDirs.add(p.normalize());
+            }
+        }
         Optional<InetSocketAddress> health = values.containsKey(KEY_HEALTH_LISTEN)
                 ? Optional.of(address(where.get(KEY_HEALTH_LISTEN), KEY_HEALTH_LISTEN, values.get(KEY_HEALTH_LISTEN)))
                 : Optional.empty();
         Duration retention = retention(where.getOrDefault(KEY_JOURNAL_RETENTION, "default"),
                 values.getOrDefault(KEY_JOURNAL_RETENTION, DEFAULT_JOURNAL_RETENTION));
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, retention);
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, peerLink, limits,
+                saveDirs, retention);
     }
 
     /** {@code NUMBERh} or {@code NUMBERd}, from one hour to ten years. */
@@ -201,7 +252,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     }
 
     private static void readFile(Path file, Map<String, String> values, Map<String, String> peers,
-                                 Map<String, String> where) throws ConfigException {
+                                 Map<String, String> allows, Map<String, String> where) throws ConfigException {
         List<String> lines;
         try {
             if (Files.size(file) > MAX_FILE_BYTES) {
@@ -225,22 +276,29 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
             }
             String key = line.substring(0, eq).trim();
             String value = line.substring(eq + 1).trim();
-            if (key.startsWith(PEER_PREFIX)) {
+            if (key.startsWith(PEER_PREFIX) && key.endsWith(PeerLinkConfig.ALLOW_SUFFIX)) {
+                String peer = key.substring(PEER_PREFIX.length(), key.length() - PeerLinkConfig.ALLOW_SUFFIX.length());
+                if (allows.containsKey(peer)) {
+                    throw new ConfigException(at + ": '" + key + "' is given twice");
+                }
+                allows.put(peer, value);
+                where.put(key, at + " (" + key + ")");
+            } else if (key.startsWith(PEER_PREFIX)) {
                 String peer = key.substring(PEER_PREFIX.length());
                 if (peers.containsKey(peer)) {
                     throw new ConfigException(at + ": peer '" + peer + "' is given twice");
                 }
                 peers.put(peer, value);
                 where.put(key, at + " (" + key + ")");
-            } else if (KEYS.contains(key)) {
+            } else if (ALL_KEYS.contains(key)) {
                 if (values.containsKey(key)) {
                     throw new ConfigException(at + ": '" + key + "' is given twice");
                 }
                 values.put(key, value);
                 where.put(key, at + " (" + key + ")");
             } else {
-                throw new ConfigException(at + ": unknown key '" + key + "' (known: " + String.join(", ", KEYS)
-                        + ", " + PEER_PREFIX + "NAME)");
+                throw new ConfigException(at + ": unknown key '" + key + "' (known: " + String.join(", ", ALL_KEYS)
+                        + ", " + PEER_PREFIX + "NAME, " + PEER_PREFIX + "NAME" + PeerLinkConfig.ALLOW_SUFFIX + ")");
             }
         }
     }

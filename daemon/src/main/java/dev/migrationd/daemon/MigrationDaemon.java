@@ -92,6 +92,31 @@ public final class MigrationDaemon implements Callable<Integer> {
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
+    @Option(names = "--peer-allow", paramLabel = "NAME=PERMS", description = "What a peer may do here: migrate, query "
+            + "(comma-separated) or none; deny by default (repeatable; file: peer.NAME.allow = migrate,query).")
+    List<String> peerAllows = new ArrayList<>();
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", description = "Peer link mutual TLS: PEM bundle of trusted CAs.")
+    String tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = "This host's certificate chain (PEM; subjectAltName DNS:NAME).")
+    String tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "Its private key (PEM: PKCS#8, or traditional RSA/EC).")
+    String tlsKey;
+
+    @Option(names = "--insecure-peer-link", arity = "0..1", paramLabel = "true|false", fallbackValue = "true",
+            description = "Plaintext peer link without TLS: anyone who can reach --peer-listen can send migrations.")
+    Boolean insecurePeerLink;
+
+    @Option(names = "--save-dirs", paramLabel = "DIR[,DIR...]", description = "Save and restore only in these directories.")
+    String saveDirs;
+
+    @Option(names = "--limit", paramLabel = "KEY=VALUE", description = "A resource limit (repeatable), e.g. "
+            + "max-incoming-migrations=4, max-offer-memory=64GiB, incoming-min-rate=64KiB/s, peer-write-timeout=30s; "
+            + "the keys and defaults are in the README.")
+    List<String> limits = new ArrayList<>();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -105,9 +130,22 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
+        flags.put(PeerLinkConfig.KEY_TLS_CA, tlsCa);
+        flags.put(PeerLinkConfig.KEY_TLS_CERT, tlsCert);
+        flags.put(PeerLinkConfig.KEY_TLS_KEY, tlsKey);
+        flags.put(PeerLinkConfig.KEY_INSECURE, insecurePeerLink == null ? null : insecurePeerLink.toString());
+        flags.put(DaemonConfig.KEY_SAVE_DIRS, saveDirs);
+        for (String l : limits) {
+            int eq = l.indexOf('=');
+            String key = eq > 0 ? l.substring(0, eq).trim() : "";
+            if (!LimitsConfig.KEYS.contains(key)) {
+                throw new ConfigException("--limit '" + l + "': expected KEY=VALUE with KEY one of " + String.join(", ", LimitsConfig.KEYS));
+            }
+            flags.put(key, l.substring(eq + 1).trim());
+        }
         flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
         flags.put(DaemonConfig.KEY_JOURNAL_RETENTION, journalRetention);
-        return DaemonConfig.resolve(configFile, flags, peers);
+        return DaemonConfig.resolve(configFile, flags, peers, peerAllows);
     }
 
     @Override

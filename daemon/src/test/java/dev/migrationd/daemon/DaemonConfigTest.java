@@ -40,6 +40,7 @@ class DaemonConfigTest {
                 """);
         Map<String, String> flags = new HashMap<>();
         flags.put(DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:7999");
+        flags.put(PeerLinkConfig.KEY_INSECURE, "true");
         DaemonConfig c = DaemonConfig.resolve(f, flags, List.of("hostB=127.0.0.1:7202", "hostD=localhost:7401"));
         assertEquals("hostA", c.name());
         assertEquals("sim", c.backend());
@@ -52,9 +53,12 @@ class DaemonConfigTest {
         assertEquals(new InetSocketAddress("::1", 7301), c.peers().get("hostC"));
     }
 
+    /** The explicit plaintext choice, for tests of the other settings. */
+    private static final Map<String, String> INSECURE = Map.of(PeerLinkConfig.KEY_INSECURE, "true");
+
     @Test
     void defaultsWithoutAFile() throws Exception {
-        DaemonConfig c = DaemonConfig.resolve(null, Map.of(), List.of());
+        DaemonConfig c = DaemonConfig.resolve(null, INSECURE, List.of());
         assertEquals("sim", c.backend());
         assertEquals(7100, c.controlListen().getPort());
         assertEquals(Path.of(DaemonConfig.DEFAULT_STATE_DIR), c.stateDir());
@@ -64,7 +68,7 @@ class DaemonConfigTest {
     @Test
     void ownNameInAFleetPeerListIsSkipped() throws Exception {
         DaemonConfig c = DaemonConfig.resolve(file("name = hostA\npeer.hostA = 10.0.0.1:7101\npeer.hostB = 10.0.0.2:7101\n"),
-                Map.of(), List.of());
+                INSECURE, List.of());
         assertEquals(List.of("hostB"), List.copyOf(c.peers().keySet()));
     }
 
@@ -109,13 +113,13 @@ class DaemonConfigTest {
 
     @Test
     void simPrefaultFromTheFileOrAFlagBecomesABackendOption() throws Exception {
-        assertFalse(DaemonConfig.resolve(null, Map.of(), List.of()).simPrefault());
-        assertEquals(Map.of(), DaemonConfig.resolve(null, Map.of(), List.of()).backendOptions());
-        DaemonConfig fromFile = DaemonConfig.resolve(file("sim-prefault = true\n"), Map.of(), List.of());
+        assertFalse(DaemonConfig.resolve(null, INSECURE, List.of()).simPrefault());
+        assertEquals(Map.of(), DaemonConfig.resolve(null, INSECURE, List.of()).backendOptions());
+        DaemonConfig fromFile = DaemonConfig.resolve(file("sim-prefault = true\n"), INSECURE, List.of());
         assertTrue(fromFile.simPrefault());
         assertEquals(Map.of("prefault", "true"), fromFile.backendOptions());
         DaemonConfig flagWins = DaemonConfig.resolve(file("sim-prefault = true\n"),
-                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false"), List.of());
+                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false", PeerLinkConfig.KEY_INSECURE, "true"), List.of());
         assertFalse(flagWins.simPrefault());
     }
 }

@@ -1,6 +1,7 @@
 package dev.migrationd.control.cli;
 
 import dev.migrationd.control.cli.daemon.GrpcFailures;
+import dev.migrationd.control.cli.certs.CertsCommand;
 import dev.migrationd.control.cli.domain.DomainCommand;
 import dev.migrationd.control.cli.domain.ListDomainsCommand;
 import dev.migrationd.control.cli.file.RestoreCommand;
@@ -34,7 +35,7 @@ import picocli.CommandLine.Mixin;
         description = "Live-migration control for migrationd daemons, and offline Xen save-stream tools.",
         subcommands = {CommandLine.HelpCommand.class, StreamCommand.class, MigrateCommand.class, StatusCommand.class,
             WatchCommand.class, CancelCommand.class, ResolveCommand.class, ListMigrationsCommand.class, ListDomainsCommand.class,
-            DomainCommand.class, SaveCommand.class, RestoreCommand.class})
+            DomainCommand.class, SaveCommand.class, RestoreCommand.class, CertsCommand.class})
 public final class MigrationCtl implements Runnable {
 
     @Mixin(name = GlobalOptions.MIXIN)

@@ -309,7 +309,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("RestoreDomain", observer, () -> {
             Path path = path(request.getPath());
             String name = name("name", request.getName());
-            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
+            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()));
             LOG.atInfo().setMessage("event=domain_restored")
                     .addKeyValue("domain", r.domain())
                     .addKeyValue("file", path)

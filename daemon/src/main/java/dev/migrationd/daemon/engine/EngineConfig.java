@@ -2,6 +2,7 @@ package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.handover.HandoverSettings;
 import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.Ticker;
@@ -9,6 +10,7 @@ import dev.migrationd.hypervisor.Hypervisor;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -29,10 +31,13 @@ import java.util.Objects;
  * @param journalRetention  how long the journal keeps a migration that ended: a destination answers a
  *                          source's in-doubt question from it for that long, so it must outlast any source's
  *                          doubt (at least {@link #MIN_JOURNAL_RETENTION})
+ * @param incomingLimits    the other limits on incoming migrations (count, offer size, deadlines, minimum rate)
+ * @param saveDirs          directories save and restore may use (empty: any directory outside the state directory)
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize, Duration journalRetention)
+                           Duration inDoubtRetry, long maxIncomingBytes, int historySize, Duration journalRetention,
+                           IncomingLimits incomingLimits, List<Path> saveDirs)
         implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
@@ -56,6 +61,8 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(inDoubtRetry, "inDoubtRetry");
+        Objects.requireNonNull(incomingLimits, "incomingLimits");
+        saveDirs = List.copyOf(saveDirs);
         MigrationRequest.checkName("local peer name", localPeerName);
         if (maxIncomingBytes <= 0) {
             throw new IllegalArgumentException("maxIncomingBytes must be positive");
@@ -73,31 +80,41 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
     public static EngineConfig of(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, Clock.systemUTC(), Ticker.SYSTEM,
                 DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_MAX_INCOMING_BYTES,
-                DEFAULT_HISTORY_SIZE, DEFAULT_JOURNAL_RETENTION);
+                DEFAULT_HISTORY_SIZE, DEFAULT_JOURNAL_RETENTION, IncomingLimits.DEFAULTS, List.of());
     }
 
     public EngineConfig withTimeouts(Duration handshake, Duration idle, Duration inDoubt) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshake, idle, inDoubt,
-                maxIncomingBytes, historySize, journalRetention);
+                maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withMaxIncomingBytes(long bytes) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
-                idleTimeout, inDoubtRetry, bytes, historySize, journalRetention);
+                idleTimeout, inDoubtRetry, bytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withTicker(Ticker t) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, t, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention);
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withJournalRetention(Duration retention) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, retention);
+                inDoubtRetry, maxIncomingBytes, historySize, retention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withClock(Clock c) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, c, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention);
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
+    }
+
+    public EngineConfig withIncomingLimits(IncomingLimits limits) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, limits, saveDirs);
+    }
+
+    public EngineConfig withSaveDirs(List<Path> dirs) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, dirs);
     }
 }

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.file.FilePolicy;
 import dev.migrationd.daemon.engine.file.RestoreRequest;
 import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
@@ -9,7 +10,6 @@ import dev.migrationd.daemon.engine.fault.FailpointNames;
 import dev.migrationd.daemon.engine.fault.Failpoints;
 import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.InDoubtResolver;
-import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
@@ -110,7 +110,7 @@ public final class MigrationEngine implements AutoCloseable {
             LOG.info("event=migration_started migration={} domain={} peer={} guest={} policy={} format={}", run.id(),
                     request.domain(), request.peer(), run.info().guestType(), request.options().policy().cliName(),
                     request.options().format());
-            Thread.ofVirtual().name("migration-out-" + run.id()).start(run::run);
+            Thread.ofVirtual().name("migration-out-" + run.id()).start(() -> runGuarded(run));
         }
         return registered;
     }
@@ -127,7 +127,7 @@ public final class MigrationEngine implements AutoCloseable {
     /** On the connection's thread, on which an admitted offer's migration runs too. */
     private void handleIncoming(PeerConnection connection) {
         try {
-            PeerConnection.Inbound first = connection.receive(config.handshakeTimeout());
+            PeerConnection.Inbound first = connection.receive(config.incomingLimits().offerTimeout());
             if (!(first instanceof PeerConnection.Message m)) {
                 ((PeerConnection.StreamData) first).release();
                 LOG.warn("event=peer_protocol_violation peer={} problem=\"stream data before an offer\"", connection.peerName());
@@ -136,6 +136,13 @@ public final class MigrationEngine implements AutoCloseable {
             }
             switch (m.message()) {
                 case HandoverMessage.Query q -> {
+                    String refused = admission.queryRefusal(connection.credentials());
+                    if (refused != null) {
+                        LOG.warn("event=query_refused migration={} identity=\"{}\" remote={} reason=\"{}\"", q.migrationId(),
+                                connection.credentials().describe(), connection.peerName(), refused);
+                        connection.close();
+                        return;
+                    }
                     // bounded well inside the asker's own wait, so that it hears PENDING rather than nothing
                     HandoverMessage.Resolution r = InDoubtResolver.answer(registry.incomingRun(q.migrationId()),
                             journal.lastState(Journal.Role.DESTINATION, q.migrationId()), registry.isUndecided(q.migrationId()),
@@ -146,18 +153,45 @@ public final class MigrationEngine implements AutoCloseable {
                     connection.drain();
                     connection.close();
                 }
-                case HandoverMessage.Offer o -> admission.incoming(connection, o, context).ifPresent(IncomingMigration::run);
+                case HandoverMessage.Offer o -> admission.incoming(connection, o, context).ifPresent(MigrationEngine::runGuarded);
                 case HandoverMessage other -> {
                     LOG.warn("event=peer_protocol_violation peer={} problem=\"{} before an offer\"", connection.peerName(),
                             other.getClass().getSimpleName());
                     connection.close();
                 }
             }
-        } catch (IOException | TimeoutException e) {
+        } catch (TimeoutException e) {
+            LOG.warn("event=incoming_connection_closed peer={} identity=\"{}\" reason=\"no Offer or Query within {} ms "
+                    + "(offer-timeout)\"", connection.peerName(), connection.credentials().describe(),
+                    config.incomingLimits().offerTimeout().toMillis());
+            connection.close();
+        } catch (IOException e) {
             LOG.warn("event=incoming_connection_failed peer={} error=\"{}\"", connection.peerName(), MigrationAbort.describe(e));
             connection.close();
         } catch (InterruptedException e) {
             connection.close();
+        }
+    }
+
+    /** Exit status when a migration could not even clean up (an Error during its cleanup). */
+    public static final int FATAL_EXIT = 70;
+
+    /**
+     * Runs a migration to its end. A run turns every failure of its body, an {@link Error} included, into
+     * its cleanup; if the cleanup itself fails with an Error, the run has not ended (its guest may be paused,
+     * its domain held) and nothing in this process can end it: the daemon stops at once, and the journal
+     * lets the next start resolve what was left, as after a crash.
+     */
+    private static void runGuarded(MigrationRun run) {
+        try {
+            run.run();
+        } catch (Throwable t) {
+            if (run.result().isDone()) {
+                LOG.error("event=migration_error_after_end migration={} error=\"{}\"", run.id(), t.toString());
+                return;
+            }
+            LOG.error("event=migration_cleanup_failed migration={} error=\"{}\" action=stopping_daemon", run.id(), t.toString());
+            Runtime.getRuntime().halt(FATAL_EXIT);
         }
     }
 
@@ -269,13 +303,17 @@ public final class MigrationEngine implements AutoCloseable {
     /** Saves a domain to a file, synchronously (on the caller's thread). */
     public SaveResult save(SaveRequest request) throws EngineException {
         return withDomainExclusive(request.domain(), "save",
-                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request));
+                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request, filePolicy()));
     }
 
     /** Restores a domain from a file, synchronously (on the caller's thread). */
     public RestoreResult restore(RestoreRequest request) throws EngineException {
         return withDomainExclusive(request.name(), "restore",
-                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request));
+                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request, filePolicy()));
+    }
+
+    private FilePolicy filePolicy() {
+        return new FilePolicy(config.stateDir(), config.saveDirs());
     }
 
     /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */

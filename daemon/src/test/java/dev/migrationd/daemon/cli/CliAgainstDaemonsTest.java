@@ -186,7 +186,11 @@ class CliAgainstDaemonsTest {
         assertTrue(Files.size(file) > 0);
         Result again = ctl("save", "dom8", file.toString(), "--daemon", daemons.aAddr(), "--keep-running");
         assertEquals(ExitCode.REFUSED, again.code(), "no overwrite without --force: " + again.err());
-        Result restore = ok("restore", file.toString(), "--name", "dom9", "--paused", "--daemon", daemons.aAddr());
+        Result twin = ctl("restore", file.toString(), "--name", "dom9", "--paused", "--daemon", daemons.aAddr());
+        assertEquals(ExitCode.REFUSED, twin.code(), "dom8 still runs with the saved UUID: " + twin.err());
+        assertTrue(twin.err().contains("--new-uuid"), twin.err());
+        assertFalse(hasDomain(daemons.aAddr(), "dom9"));
+        Result restore = ok("restore", file.toString(), "--name", "dom9", "--paused", "--new-uuid", "--daemon", daemons.aAddr());
         assertTrue(restore.out().contains("dom9") && restore.out().contains("paused"), restore.out());
         ok("domain", "destroy", "dom9", "--daemon", daemons.aAddr());
         ok("domain", "destroy", "dom8", "--daemon", daemons.aAddr());

@@ -4,6 +4,8 @@ import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.Attention;
+import dev.migrationd.daemon.engine.peer.PeerPermission;
+import dev.migrationd.daemon.TestPeers;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
@@ -62,11 +64,16 @@ final class EnginePair implements AutoCloseable {
         }
 
         void startEngine(Map<String, InetSocketAddress> peers, boolean wrap) throws IOException {
-            connector = new NettyPeerConnector(transport, peers);
+            connector = new NettyPeerConnector(transport, peers, TestPeers.allowAll(peers));
             PeerConnector port = !wrap ? connector : new PeerConnector() {
                 @Override
                 public boolean knows(String peer) {
                     return connector.knows(peer);
+                }
+
+                @Override
+                public boolean allows(String peer, PeerPermission what) {
+                    return connector.allows(peer, what);
                 }
 
                 @Override

@@ -69,6 +69,11 @@ class JournalBytesRecoveryTest {
         }
 
         @Override
+        public boolean allows(String peer, dev.migrationd.daemon.engine.peer.PeerPermission what) {
+            return false;
+        }
+
+        @Override
         public PeerConnection connect(String peer) throws EngineException.UnknownPeerException {
             throw new EngineException.UnknownPeerException(peer);
         }

@@ -53,9 +53,9 @@ class LargeGuestSmallHeapTest {
                 Map<String, InetSocketAddress> peers = Map.of("hostA", sa.address(), "hostB", sb.address());
                 Duration t = Duration.ofSeconds(60);
                 engines[0] = new MigrationEngine(EngineConfig.of("hostA", hvA, dir.resolve("a"),
-                        new NettyPeerConnector(transport, peers)).withTimeouts(t, t, Duration.ofMillis(100)));
+                        new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers))).withTimeouts(t, t, Duration.ofMillis(100)));
                 engines[1] = new MigrationEngine(EngineConfig.of("hostB", hvB, dir.resolve("b"),
-                        new NettyPeerConnector(transport, peers)).withTimeouts(t, t, Duration.ofMillis(100)));
+                        new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers))).withTimeouts(t, t, Duration.ofMillis(100)));
                 // an ab guest over a 64 MiB working set; the rest of its 2 GiB is zero pages that are still sent
                 SimDomain src = hvA.create(SimDomainSpec.of("big", GUEST_BYTES, 2, GuestType.HVM, Width.W64,
                         WorkloadSpec.of(32L << 20, 1.0 / 16, 0.0, WorkloadSpec.Pattern.AB)));

@@ -126,7 +126,7 @@ class MigrationFailureTest {
     @Test
     void destinationRejectsAnUnknownPeer() throws Exception {
         SimGuest src = busyGuest();
-        pair.b.connector.setPeers(Map.of("hostB", pair.b.server.address()));
+        pair.b.connector.setPeers(Map.of("hostB", pair.b.server.address()), Map.of());
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertTrue(r.reason().contains("unknown peer 'hostA'"), r.reason());

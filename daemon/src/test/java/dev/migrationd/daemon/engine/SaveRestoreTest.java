@@ -71,7 +71,7 @@ class SaveRestoreTest {
             try {
                 EngineException e = assertThrows(EngineException.class, () -> pair.a.engine.save(
                         new SaveRequest("vm1", file, MigrationOptions.StreamFormat.LEGACY, false, false, false)));
-                assertTrue(e.getMessage().contains("is complete in") && e.getMessage().contains("left paused"), e.getMessage());
+                assertTrue(e.getMessage().contains("destroying the domain failed") && e.getMessage().contains("still exists, paused"), e.getMessage());
             } finally {
                 pair.a.hv.failDestroy = null;
             }

@@ -63,9 +63,9 @@ class SimEndToEndTest {
         serverB = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> b.acceptIncoming(c));
         Map<String, InetSocketAddress> peers = Map.of("hostA", serverA.address(), "hostB", serverB.address());
         Duration t = Duration.ofSeconds(20);
-        a = new MigrationEngine(EngineConfig.of("hostA", hvA, dir.resolve("a"), new NettyPeerConnector(transport, peers))
+        a = new MigrationEngine(EngineConfig.of("hostA", hvA, dir.resolve("a"), new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers)))
                 .withTimeouts(t, t, Duration.ofMillis(100)));
-        b = new MigrationEngine(EngineConfig.of("hostB", hvB, dir.resolve("b"), new NettyPeerConnector(transport, peers))
+        b = new MigrationEngine(EngineConfig.of("hostB", hvB, dir.resolve("b"), new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers)))
                 .withTimeouts(t, t, Duration.ofMillis(100)));
     }
 

@@ -34,6 +34,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -466,6 +467,16 @@ public final class SimHypervisor implements Hypervisor {
         LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={} prefault={} setup_ms={}",
                 m.name, m.domid, m.guestType, m.p2mSize, m.vcpus, pf, (System.nanoTime() - t0) / 1_000_000);
         return d;
+    }
+
+    /** Guest memory is a file under the state directory: its file system's free space (statvfs f_bavail). */
+    @Override
+    public OptionalLong freeSpaceForRestore() throws HypervisorException {
+        try {
+            return OptionalLong.of(Files.getFileStore(root).getUsableSpace());
+        } catch (IOException e) {
+            throw new HypervisorException("free_space", null, "cannot read free space of " + root + ": " + e.getMessage(), e);
+        }
     }
 
     /**

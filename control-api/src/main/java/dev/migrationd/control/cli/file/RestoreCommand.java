@@ -27,6 +27,10 @@ public final class RestoreCommand extends DaemonCommand {
     @Option(names = "--paused", description = "Leave the restored domain paused.")
     boolean paused;
 
+    @Option(names = "--new-uuid", description = "Give the domain a new UUID, as a copy of the saved guest "
+            + "(without it, restoring a guest whose UUID runs on that host is refused).")
+    boolean newUuid;
+
     /** {@code /tmp/dom7.save} → {@code dom7}. */
     static String defaultName(Path file) {
         String n = file.getFileName().toString();
@@ -37,7 +41,7 @@ public final class RestoreCommand extends DaemonCommand {
     @Override
     protected int call(Connection connection) {
         RestoreDomainRequest.Builder b = RestoreDomainRequest.newBuilder()
-                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused);
+                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused).setNewUuid(newUuid);
         b.setName(name != null ? name : defaultName(file));
         RestoreDomainResponse r = connection.blocking().restoreDomain(b.build());
         if (json()) {

@@ -2,6 +2,7 @@ package dev.migrationd.daemon.engine.handover;
 
 import dev.migrationd.daemon.engine.fault.FailpointNames;
 import dev.migrationd.daemon.engine.fault.Failpoints;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
@@ -116,8 +117,9 @@ public final class IncomingMigration extends MigrationRun {
 
         DestinationStream stream = DestinationStream.of(offer.options().format(), domain, offer.shape(),
                 () -> pausedAtSourceNanos = ticker.nanoTime());
+        RateFloor floor = new RateFloor(cfg.incomingLimits(), ticker.nanoTime());
         while (true) {
-            PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
+            PeerConnection.Inbound in = receiveStreamItem(cfg, floor);
             if (in instanceof PeerConnection.StreamData d) {
                 try {
                     if (stream.complete()) {
@@ -125,6 +127,7 @@ public final class IncomingMigration extends MigrationRun {
                     }
                     var data = d.data();
                     bytes += data.remaining();
+                    floor.add(data.remaining());
                     stream.feed(data);
                     if (data.hasRemaining()) {
                         throw MigrationAbort.failed("protocol violation: " + data.remaining()
@@ -167,7 +170,7 @@ public final class IncomingMigration extends MigrationRun {
         checkpoint();
         Failpoints.hit(FailpointNames.DEST_BEFORE_RECEIVED);
         connection.send(new HandoverMessage.Received(info.id()));
-        PeerConnection.Inbound in = receiveItem(cfg.handshakeTimeout(), "Go");
+        PeerConnection.Inbound in = receiveItem(boundedByDeadline(cfg.handshakeTimeout()), "Go");
         if (!(in instanceof PeerConnection.Message msg)) {
             ((PeerConnection.StreamData) in).release();
             throw MigrationAbort.failed("protocol violation: stream data while waiting for Go");
@@ -214,6 +217,94 @@ public final class IncomingMigration extends MigrationRun {
         sourceGone = true;
         return new MigrationAbort("cancelled".equals(a.reason()) ? MigrationResult.Outcome.CANCELLED
                 : MigrationResult.Outcome.FAILED, "source aborted: " + a.reason());
+    }
+
+    /**
+     * The next item of the stream, within every bound: the idle timeout, the migration's total deadline
+     * ({@code incoming-deadline}) and the minimum rate ({@code incoming-min-rate}, checked at the end of each
+     * window even when nothing arrives: a peer that dribbles bytes slower than a whole frame never delivers
+     * an item at all).
+     */
+    private PeerConnection.Inbound receiveStreamItem(HandoverSettings cfg, RateFloor floor)
+            throws IOException, MigrationAbort, InterruptedException {
+        long idleEnd = ticker.nanoTime() + cfg.idleTimeout().toNanos();
+        while (true) {
+            long now = ticker.nanoTime();
+            checkDeadline(now);
+            String slow = floor.check(now);
+            if (slow != null) {
+                throw MigrationAbort.failed(slow);
+            }
+            if (now >= idleEnd) {
+                throw MigrationAbort.failed("no stream data from " + info.peer() + " within " + cfg.idleTimeout().toMillis() + " ms");
+            }
+            long wait = Math.min(idleEnd, Math.min(floor.windowEnd(), deadlineNanos())) - now;
+            try {
+                return connection.receive(Duration.ofNanos(Math.max(1, wait)));
+            } catch (TimeoutException e) {
+                // a bound is due: checked at the top
+            } catch (IOException e) {
+                checkpoint(); // closed by a local cancel
+                sourceGone = true;
+                throw MigrationAbort.failed("connection to the source lost before Go: " + e.getMessage());
+            }
+        }
+    }
+
+    private long deadlineNanos() {
+        return startNanos + engine.settings().incomingLimits().deadline().toNanos();
+    }
+
+    private void checkDeadline(long now) throws MigrationAbort {
+        if (now >= deadlineNanos()) {
+            throw MigrationAbort.failed("the incoming migration ran past its deadline of "
+                    + engine.settings().incomingLimits().deadline().toSeconds() + " s (incoming-deadline)");
+        }
+    }
+
+    /** {@code timeout}, or less if the migration's deadline comes first. */
+    private Duration boundedByDeadline(Duration timeout) throws MigrationAbort {
+        long now = ticker.nanoTime();
+        checkDeadline(now);
+        return Duration.ofNanos(Math.min(timeout.toNanos(), deadlineNanos() - now));
+    }
+
+    /**
+     * The minimum rate of the stream, measured over consecutive windows: each window must bring at least
+     * {@link IncomingLimits#minBytesPerWindow()} bytes. Owned by the migration thread.
+     */
+    static final class RateFloor {
+        private final IncomingLimits limits;
+        private long windowStart;
+        private long windowBytes;
+
+        RateFloor(IncomingLimits limits, long now) {
+            this.limits = limits;
+            this.windowStart = now;
+        }
+
+        void add(long n) {
+            windowBytes += n;
+        }
+
+        long windowEnd() {
+            return windowStart + limits.rateWindow().toNanos();
+        }
+
+        /** At or after a window's end: null if it brought enough (a new window starts), else why not. */
+        String check(long now) {
+            if (now < windowEnd()) {
+                return null;
+            }
+            long need = limits.minBytesPerWindow();
+            if (windowBytes < need) {
+                return "the source sent " + windowBytes + " bytes in " + limits.rateWindow().toMillis()
+                        + " ms, below the minimum rate of " + limits.minBytesPerSecond() + " bytes/s (incoming-min-rate)";
+            }
+            windowStart = now;
+            windowBytes = 0;
+            return null;
+        }
     }
 
     private PeerConnection.Inbound receiveItem(Duration timeout, String waitingFor)
