@@ -69,6 +69,8 @@ final class CopyChecker implements AutoCloseable {
     static final Duration RECOVERY = Duration.ofSeconds(15);
     private static final int REG_STRIDE = 64; // bytes of registers per vCPU; the counter is the first
     private static final int MAX_TRACE = 400;
+    /** Gaps longer than this are listed in the trace. */
+    private static final long GAP_TRACE_NANOS = 100_000_000;
 
     /** A closed interval [from, to] of nanoTime with no running copy. */
     record Gap(long from, long to) {
@@ -122,6 +124,8 @@ final class CopyChecker implements AutoCloseable {
         /** Counter ranges (lo, hi] this host executed, merged when contiguous. */
         final List<long[]> ranges = new ArrayList<>();
         String lastStatus = "absent";
+        /** When this host was last seen executing (nanoTime), or -1. */
+        volatile long lastExecuted = -1;
 
         View(Host host) {
             this.host = host;
@@ -132,8 +136,8 @@ final class CopyChecker implements AutoCloseable {
         }
     }
 
-    /** One host in one interval. */
-    private record Obs(boolean executing, boolean virtual, long lo, long hi, String status) {
+    /** One host in one interval: whether it executed (and which counter range) or runs virtually. */
+    record Obs(boolean executing, boolean virtual, long lo, long hi, String status) {
     }
 
     private void loop() {
@@ -156,16 +160,28 @@ final class CopyChecker implements AutoCloseable {
                     twoCopies = "at " + timeline.at(now) + ": " + describe(obs);
                 }
                 for (int i = 0; i < views.length; i++) {
-                    if (!obs[i].status().equals(views[i].lastStatus)) {
-                        note(timeline.at(now) + " " + views[i].host.name + " " + views[i].lastStatus + " -> " + obs[i].status());
-                        views[i].lastStatus = obs[i].status();
+                    if (obs[i].executing()) {
+                        views[i].lastExecuted = now;
+                    }
+                    // the trace shows what a host's guest is, not the flicker between a vCPU's 10 ms windows
+                    String category = obs[i].executing() ? "present, not executing" : obs[i].status();
+                    if (!category.equals(views[i].lastStatus)) {
+                        note(timeline.at(now) + " " + views[i].host.name + ": " + category.replace("present, not executing", "present"));
+                        views[i].lastStatus = category;
                     }
                 }
                 if (copies == 0 && gapStart < 0) {
                     gapStart = prev;
                 } else if (copies > 0 && gapStart >= 0) {
                     gaps.add(new Gap(gapStart, now));
+                    if (now - gapStart > GAP_TRACE_NANOS) {
+                        note(timeline.at(gapStart) + " .. " + timeline.at(now) + ": no running copy ("
+                                + (now - gapStart) / 1_000_000 + " ms)");
+                    }
                     gapStart = -1;
+                }
+                if (copies >= 2) {
+                    note(timeline.at(now) + ": two copies: " + describe(obs));
                 }
             }
             prev = now;
@@ -183,7 +199,8 @@ final class CopyChecker implements AutoCloseable {
         }
     }
 
-    private static int copies(Obs[] obs) {
+    /** How many copies ran in one interval, given each host's observation. */
+    static int copies(Obs[] obs) {
         int running = 0;
         int executing = 0;
         for (Obs o : obs) {
@@ -318,6 +335,16 @@ final class CopyChecker implements AutoCloseable {
             }
         }
         v.ranges.add(new long[] {lo, hi});
+    }
+
+    /** When {@code h} was last seen executing its guest (nanoTime), or -1. */
+    long lastExecuted(Host h) {
+        for (View v : views) {
+            if (v.host == h) {
+                return v.lastExecuted;
+            }
+        }
+        return -1;
     }
 
     /** Stops sampling and returns what was seen. */

@@ -71,15 +71,16 @@ final class Lab {
     }
 
     /**
-     * Once {@code bytes} bytes of peer traffic have passed the host in {@code ns}, every further peer packet
-     * is answered with a TCP reset (inbound: to the sender; outbound: to this host's own socket), so both
-     * ends of the connection see it reset.
+     * Once {@code bytes} bytes of peer traffic have reached the host in {@code ns}, every further peer packet
+     * to it is answered with a TCP reset: the sending end (the source's side) sees the connection reset, the
+     * receiving daemon sees nothing more (a reset it cannot hear, as across a middlebox that lost the flow).
+     * Only inbound: a reset this host generates leaves through its output hook, and a rule there would
+     * swallow it.
      */
     static void resetPeerTrafficAfter(String ns, int peerPort, long bytes) {
         nft(ns, "table inet " + TABLE + " {\n"
                 + "  quota q { over " + bytes + " bytes }\n"
                 + "  chain in { type filter hook input priority 0; tcp dport " + peerPort + " quota name \"q\" reject with tcp reset; }\n"
-                + "  chain out { type filter hook output priority 0; tcp sport " + peerPort + " quota name \"q\" reject with tcp reset; }\n"
                 + "}\n");
     }
 

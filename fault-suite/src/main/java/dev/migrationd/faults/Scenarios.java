@@ -56,9 +56,10 @@ final class Scenarios {
         }
     }
 
+    /** Every scenario; the quick ones first, those that stall beyond the daemon's 60 s timeouts last. */
     static List<Scenario> all() {
         List<Scenario> l = new ArrayList<>();
-        for (Fault f : Fault.values()) {
+        for (Fault f : List.of(Fault.CUT, Fault.KILL_SOURCE, Fault.KILL_DESTINATION, Fault.DISK_SOURCE, Fault.DISK_DESTINATION)) {
             for (Step s : Step.values()) {
                 l.add(matrix(f, s));
             }
@@ -66,13 +67,25 @@ final class Scenarios {
         for (Step s : Step.values()) {
             l.add(cancel(s));
         }
-        l.addAll(network());
-        l.addAll(proxy());
-        l.addAll(eio());
-        l.addAll(failpoints());
-        l.addAll(bothRestart());
         l.addAll(lostJournal());
+        l.addAll(bothRestart());
+        l.addAll(failpoints());
+        l.addAll(eio());
+        l.addAll(proxy());
+        l.addAll(network());
+        for (Fault f : List.of(Fault.STOP_SOURCE, Fault.STOP_DESTINATION)) {
+            for (Step s : Step.values()) {
+                l.add(matrix(f, s));
+            }
+        }
+        List<Scenario> slow = l.stream().filter(Scenarios::stalls).toList();
+        l.removeAll(slow);
+        l.addAll(slow);
         return l;
+    }
+
+    private static boolean stalls(Scenario s) {
+        return s.name().startsWith("stop-") || s.name().startsWith("net-drop-") || s.name().contains("-hang-");
     }
 
     // ---- expected owners ------------------------------------------------------------------------------
@@ -205,8 +218,9 @@ final class Scenarios {
                 + ScenarioRun.STALL.toSeconds() + " s; the source is in doubt and cannot ask; expect the guest on the source", r -> {
             networkHold(r, Step.GO, Owner.A);
         }));
-        l.add(new Scenario("net-reset-after-bytes", "nftables in the destination's namespace answers every peer packet with a TCP "
-                + "reset once 24 MiB have passed; expect the guest on the source", r -> {
+        l.add(new Scenario("net-reset-after-bytes", "nftables in the destination's namespace answers every inbound peer packet with a "
+                + "TCP reset once 24 MiB have passed (the source's side is reset, the destination hears nothing more); expect the guest "
+                + "on the source and the destination's partial copy gone after its idle timeout", r -> {
             r.at(Step.OFFER, "arm the nftables reset quota", fr -> {
                 Lab.resetPeerTrafficAfter(Lab.NS_B, Host.PEER_PORT, 24L << 20);
                 return FaultProxy.FORWARD;
