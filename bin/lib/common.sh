@@ -33,6 +33,17 @@ find_jdk() {
   return 1
 }
 
+# run_mvnw ARGS: the Maven Wrapper with $JDK. Where unzip is missing, a stand-in made of the JDK's jar
+# tool unpacks Maven's zip (bin/lib/no-unzip/unzip says why).
+run_mvnw() {
+  if command -v unzip >/dev/null 2>&1; then
+    (cd "$MIGRATIOND_HOME" && JAVA_HOME="$JDK" ./mvnw "$@")
+  else
+    (cd "$MIGRATIOND_HOME" && PATH="$MIGRATIOND_HOME/bin/lib/no-unzip:$PATH" MIGRATIOND_UNZIP_JDK="$JDK" \
+      JAVA_HOME="$JDK" ./mvnw "$@")
+  fi
+}
+
 # The modules each launchable module is built from (its own sources and pom, and those it depends on).
 module_inputs() {
   case "$1" in
@@ -55,7 +66,7 @@ build_if_needed() {
     [ -z "$newer" ] && return 0
   fi
   echo "migrationd: building $module (first run or sources changed) ..." >&2
-  (cd "$MIGRATIOND_HOME" && JAVA_HOME="$JDK" ./mvnw -q -B -DskipTests -pl "$module" -am package) >&2 || {
+  run_mvnw -q -B -DskipTests -pl "$module" -am package >&2 || {
     echo "migrationd: build of $module failed; run 'bin/build -pl $module -am package' to see why" >&2; exit 1; }
   touch "$stamp"
 }

@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,18 +49,36 @@ public final class Daemon implements AutoCloseable {
     private PeerServer peers;
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
+    private NettyPeerConnector connector;
+    private int healthPort = -1;
+    /** The configuration in force: replaced by {@link #reload}. */
+    private volatile DaemonConfig current;
     private boolean closed;
     private boolean started;
 
     /** Start-up failed; the message is the one line to print. */
     public static final class StartException extends Exception {
+        private final boolean permanent;
+
         public StartException(String message, Throwable cause) {
+            this(message, cause, false);
+        }
+
+        /** @param permanent this host cannot run the configuration as it is: starting again will fail again */
+        public StartException(String message, Throwable cause, boolean permanent) {
             super(message, cause);
+            this.permanent = permanent;
+        }
+
+        /** True when retrying cannot help (e.g. the backend cannot run on this host), false when it may. */
+        public boolean permanent() {
+            return permanent;
         }
     }
 
     private Daemon(DaemonConfig config) {
         this.config = config;
+        this.current = config;
     }
 
     public static Daemon start(DaemonConfig config) throws StartException {
@@ -86,12 +105,13 @@ public final class Daemon implements AutoCloseable {
         try {
             hypervisor = HypervisorProvider.open(config.backend(), config.stateDir(), config.backendOptions());
         } catch (HypervisorException e) {
-            throw new StartException(e.getMessage(), e);
+            // the backend exists but cannot run here (not a Xen dom0, not implemented): restarting will not help
+            throw new StartException(e.getMessage(), e, true);
         }
         opened.push(hypervisor);
         PeerTransport transport = new PeerTransport();
         opened.push(transport);
-        NettyPeerConnector connector = new NettyPeerConnector(transport, config.peers());
+        connector = new NettyPeerConnector(transport, config.peers());
         try {
             engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
         } catch (IOException e) {
@@ -110,13 +130,32 @@ public final class Daemon implements AutoCloseable {
         control = listen("control-listen", config.controlListen(),
                 () -> new ControlServer(NettyServerBuilder.forAddress(config.controlListen()), service).start());
         opened.push(control);
-        LOG.info("event=control_listening address={}:{}", config.controlListen().getAddress().getHostAddress(), control.port());
+        LOG.atInfo().setMessage("event=control_listening")
+                .addKeyValue("address", config.controlListen().getAddress().getHostAddress() + ":" + control.port()).log();
         peers = listen("peer-listen", config.peerListen(),
                 () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
         opened.push(peers);
-        LOG.info("event=daemon_started name={} backend={} state_dir={} control={} peer={} metrics={} peers={}",
-                config.name(), hypervisor.backend(), config.stateDir(), control.port(), peers.address().getPort(),
-                metrics.address().getPort(), config.peers().keySet());
+        if (config.healthListen().isPresent()) {
+            InetSocketAddress at = config.healthListen().get();
+            io.grpc.Server health = listen("health-listen", at,
+                    () -> NettyServerBuilder.forAddress(at).addService(control.healthService()).build().start());
+            opened.push(() -> {
+                health.shutdownNow();
+                health.awaitTermination(ControlServer.GRACE_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+            });
+            healthPort = health.getPort();
+            LOG.atInfo().setMessage("event=health_listening")
+                    .addKeyValue("address", at.getAddress().getHostAddress() + ":" + healthPort).log();
+        }
+        control.serving();
+        LOG.atInfo().setMessage("event=daemon_started")
+                .addKeyValue("name", config.name())
+                .addKeyValue("backend", hypervisor.backend())
+                .addKeyValue("state_dir", config.stateDir())
+                .addKeyValue("control", control.port())
+                .addKeyValue("peer", peers.address().getPort())
+                .addKeyValue("metrics", metrics.address().getPort())
+                .addKeyValue("peers", String.join(",", config.peers().keySet())).log();
         started = true;
     }
 
@@ -153,8 +192,47 @@ public final class Daemon implements AutoCloseable {
         return metrics.address().getPort();
     }
 
+    /** The bound port of the health-only listener, or -1 without one. */
+    public int healthPort() {
+        return healthPort;
+    }
+
     public DaemonConfig config() {
-        return config;
+        return current;
+    }
+
+    /** The settings a reload does not apply (they wait for a restart), by config key. */
+    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.of(
+            DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
+            DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
+            DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
+            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen);
+
+    /**
+     * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list is
+     * replaced (a migration already connected keeps its connection). Settings that need a restart (name,
+     * backend, state directory, listen addresses, sim-prefault) keep their running values; each that
+     * changed is named in the log and in the returned list.
+     *
+     * @return the settings that changed but wait for a restart
+     */
+    public synchronized java.util.List<String> reload(DaemonConfig next) {
+        DaemonConfig was = current;
+        java.util.List<String> needRestart = new java.util.ArrayList<>();
+        RESTART_ONLY.forEach((key, setting) -> {
+            if (!setting.apply(next).equals(setting.apply(was))) {
+                needRestart.add(key);
+            }
+        });
+        needRestart.sort(null);
+        connector.setPeers(next.peers());
+        current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
+                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
+        LOG.atInfo().setMessage("event=config_reloaded")
+                .addKeyValue("peers", String.join(",", next.peers().keySet()))
+                .addKeyValue("restart_needed_for", String.join(",", needRestart))
+                .log();
+        return java.util.List.copyOf(needRestart);
     }
 
     /** The migration engine, for an embedding program that adds its own {@link dev.migrationd.daemon.engine.run.MigrationObserver}. */
@@ -169,7 +247,8 @@ public final class Daemon implements AutoCloseable {
         }
         closed = true;
         if (started) {
-            LOG.info("event=daemon_stopping name={}", config.name());
+            LOG.atInfo().setMessage("event=daemon_stopping")
+                    .addKeyValue("name", config.name()).log();
         }
         if (control != null) {
             control.stopAccepting();
@@ -189,7 +268,8 @@ public final class Daemon implements AutoCloseable {
             registry.close();
         }
         if (started) {
-            LOG.info("event=daemon_stopped name={}", config.name());
+            LOG.atInfo().setMessage("event=daemon_stopped")
+                    .addKeyValue("name", config.name()).log();
         }
     }
 
@@ -197,7 +277,9 @@ public final class Daemon implements AutoCloseable {
         try {
             c.close();
         } catch (Exception e) {
-            LOG.warn("event=close_failed component={} error=\"{}\"", c.getClass().getSimpleName(), e.toString());
+            LOG.atWarn().setMessage("event=close_failed")
+                    .addKeyValue("component", c.getClass().getSimpleName())
+                    .addKeyValue("error", e.toString()).log();
         }
     }
 }

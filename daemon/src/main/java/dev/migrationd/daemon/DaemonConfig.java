@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The daemon's settings. Every setting can come from the config file and from a flag; a flag wins.
@@ -31,6 +32,7 @@ import java.util.Objects;
  * metrics-listen = 127.0.0.1:9101       # Prometheus scrape endpoint (/metrics)
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
  * sim-prefault   = false                # sim: prefault the memory of incoming guests (true|false)
+ * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
  * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
@@ -45,10 +47,13 @@ import java.util.Objects;
  * @param peers         peer name → address, in configuration order
  * @param simPrefault   sim backend: prefault the whole memory of a domain built for an incoming migration or
  *                      a restore before the first page arrives (refused with another backend)
+ * @param healthListen  an extra gRPC listener that serves only the health service (grpc.health.v1), for
+ *                      probes that cannot reach the control address; empty: none
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
-                           Map<String, InetSocketAddress> peers, boolean simPrefault) {
+                           Map<String, InetSocketAddress> peers, boolean simPrefault,
+                           Optional<InetSocketAddress> healthListen) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -57,11 +62,12 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_PEER_LISTEN = "peer-listen";
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
     public static final String KEY_SIM_PREFAULT = "sim-prefault";
+    public static final String KEY_HEALTH_LISTEN = "health-listen";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT);
+            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN);
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
@@ -81,6 +87,14 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(peerListen, "peerListen");
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
+        Objects.requireNonNull(healthListen, "healthListen");
+    }
+
+    /** A configuration without a health-only listener. */
+    public DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
+                        InetSocketAddress peerListen, InetSocketAddress metricsListen,
+                        Map<String, InetSocketAddress> peers, boolean simPrefault) {
+        this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty());
     }
 
     /**
@@ -119,8 +133,11 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         String name = values.containsKey(KEY_NAME) ? values.get(KEY_NAME) : defaultName();
         checkName(where.getOrDefault(KEY_NAME, "default name"), name);
         String backend = values.getOrDefault(KEY_BACKEND, DEFAULT_BACKEND);
-        if (backend.isEmpty()) {
-            throw new ConfigException(where.get(KEY_BACKEND) + ": backend must not be empty (sim, xen or kvm)");
+        List<String> backends = java.util.ServiceLoader.load(dev.migrationd.hypervisor.HypervisorProvider.class).stream()
+                .map(p -> p.get().name()).toList();
+        if (!backends.contains(backend)) {
+            throw new ConfigException(where.getOrDefault(KEY_BACKEND, "default") + ": unknown backend '" + backend
+                    + "' (known: " + String.join(", ", backends) + ")");
         }
         Path stateDir = Path.of(values.getOrDefault(KEY_STATE_DIR, DEFAULT_STATE_DIR));
         InetSocketAddress control = address(where.getOrDefault(KEY_CONTROL_LISTEN, "default"), KEY_CONTROL_LISTEN,
@@ -147,7 +164,10 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         if (simPrefault && !backend.equals(DEFAULT_BACKEND)) {
             throw new ConfigException(where.get(KEY_SIM_PREFAULT) + ": applies to the sim backend only (backend is " + backend + ")");
         }
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault);
+        Optional<InetSocketAddress> health = values.containsKey(KEY_HEALTH_LISTEN)
+                ? Optional.of(address(where.get(KEY_HEALTH_LISTEN), KEY_HEALTH_LISTEN, values.get(KEY_HEALTH_LISTEN)))
+                : Optional.empty();
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health);
     }
 
     /** The backend options this configuration asks for (see HypervisorProvider#open). */

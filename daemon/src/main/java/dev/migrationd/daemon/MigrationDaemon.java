@@ -6,10 +6,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,21 +18,37 @@ import picocli.CommandLine.Option;
  * {@code migrationd}: the per-host daemon. Settings come from {@code --config FILE} (format in
  * {@link DaemonConfig}) and flags, flags winning. Runs until SIGTERM or SIGINT, then stops cleanly.
  *
- * <p>Exit codes: 0 stopped cleanly; 1 could not start (backend unavailable, state directory, address in
- * use); 2 bad flags or configuration.
+ * <p>Exit codes: 0 stopped cleanly; 1 could not start for a reason that may pass (address in use, state
+ * directory); 2 bad flags or configuration (also a malformed {@code MIGRATIOND_FAILPOINTS}); 3 this host
+ * cannot run the configured backend.
  */
 @Command(name = "migrationd", mixinStandardHelpOptions = true, version = "migrationd 0.1.0",
         description = "Per-host live-migration daemon. Every setting can be given in the config file (key = value, "
                 + "keys as the flags without --, peers as peer.NAME = HOST:PORT) and as a flag; flags win.",
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:stopped cleanly (SIGTERM/SIGINT)", "1:could not start: backend, state directory, address in use",
-                "2:bad flags or configuration"})
+        exitCodeList = {"0:stopped cleanly (SIGTERM/SIGINT)", "1:could not start, for a reason that may pass: address in use, "
+                + "state directory or journal I/O", "2:bad flags or configuration",
+                "3:this host cannot run the configured backend (e.g. xen off a Xen dom0)"},
+        footerHeading = "%nSignals:%n",
+        footer = {"SIGTERM, SIGINT  stop: cancel migrations before their commit point, finish the others",
+                "SIGHUP           re-read the config file: the peer list is replaced; other changed settings are "
+                        + "logged and wait for a restart",
+                "", "Under systemd (Type=notify) the daemon reports READY=1 once every listener is bound."})
 public final class MigrationDaemon implements Callable<Integer> {
 
-    private static final Logger LOG = LoggerFactory.getLogger(MigrationDaemon.class);
+    /** The system property logback.xml reads to pick its appender ({@code text} or {@code json}). */
+    public static final String LOG_FORMAT_PROPERTY = "migrationd.log.format";
+    static final List<String> LOG_FORMATS = List.of("text", "json");
+
+    /** Asked for only after main has chosen the log format (the first logger call configures logback). */
+    private static org.slf4j.Logger log() {
+        return org.slf4j.LoggerFactory.getLogger(MigrationDaemon.class);
+    }
 
     public static final int EXIT_START_FAILED = 1;
     public static final int EXIT_CONFIG = 2;
+    /** The configured backend cannot run on this host: restarting will not help (systemd's RestartPreventExitStatus). */
+    public static final int EXIT_BACKEND_UNAVAILABLE = 3;
 
     @Option(names = "--config", paramLabel = "FILE", description = "Config file (key = value lines).")
     Path configFile;
@@ -59,6 +75,16 @@ public final class MigrationDaemon implements Callable<Integer> {
             description = "sim: prefault the whole memory of an incoming guest before its pages arrive (default: false).")
     Boolean simPrefault;
 
+    @Option(names = "--health-listen", paramLabel = "HOST:PORT",
+            description = "Also serve only the gRPC health service here (grpc.health.v1), e.g. for kubelet probes "
+                    + "on the node's address while the control API stays on loopback (default: none).")
+    String healthListen;
+
+    @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "${env:MIGRATIOND_LOG_FORMAT:-text}",
+            description = "Log lines as key=value text (default) or one JSON object per line (logback's JSON encoder); "
+                    + "also $MIGRATIOND_LOG_FORMAT. Under systemd each line starts with its journald priority.")
+    String logFormat;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
@@ -75,12 +101,18 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
+        flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
         return DaemonConfig.resolve(configFile, flags, peers);
     }
 
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
+        if (!LOG_FORMATS.contains(logFormat)) {
+            err.println("migrationd: --log-format '" + logFormat + "': expected text or json (see migrationd --help)");
+            err.flush();
+            return EXIT_CONFIG;
+        }
         DaemonConfig config;
         try {
             config = config();
@@ -91,28 +123,68 @@ public final class MigrationDaemon implements Callable<Integer> {
         }
         try {
             if (!Failpoints.armed().isEmpty()) {
-                LOG.warn("event=failpoints_armed failpoints=\"{}\" note=\"test use only\"", Failpoints.armed());
+                log().atWarn().setMessage("event=failpoints_armed").addKeyValue("failpoints", Failpoints.armed().toString())
+                        .addKeyValue("note", "test use only").log();
             }
         } catch (ExceptionInInitializerError e) {
+            // a malformed MIGRATIOND_FAILPOINTS: Failpoints refused it when it loaded
             err.println("migrationd: " + e.getCause().getMessage());
             err.flush();
             return EXIT_CONFIG;
         }
-        Daemon daemon;
-        try {
-            daemon = Daemon.start(config);
-        } catch (Daemon.StartException e) {
-            err.println("migrationd: " + e.getMessage());
-            err.flush();
-            return EXIT_START_FAILED;
-        }
+        Optional<SystemdNotify> systemd = SystemdNotify.fromEnvironment();
+        // Signals are handled from before the daemon logs that it started (a supervisor may act on that line
+        // at once): SIGTERM waits until the start has ended, then stops what started; SIGHUP before the start
+        // has ended changes nothing.
+        AtomicReference<Daemon> running = new AtomicReference<>();
+        CountDownLatch startEnded = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
+        sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+            Daemon d = running.get();
+            if (d != null) {
+                reload(d, systemd);
+            }
+        });
+        if (before == sun.misc.SignalHandler.SIG_IGN) {
+            // the JVM keeps a signal ignored that its parent ignored (nohup): no reload in this process
+            log().atWarn().setMessage("event=sighup_ignored")
+                    .addKeyValue("reason", "started with SIGHUP ignored (nohup?); the config cannot be reloaded").log();
+        }
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("migrationd-shutdown").unstarted(() -> {
-            daemon.close();
+            boolean interrupted = false;
+            while (startEnded.getCount() > 0) {
+                try {
+                    startEnded.await();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            Daemon d = running.get();
+            if (d == null) {
+                return; // the start failed: main exits with its code
+            }
+            notify(systemd, "STOPPING=1");
+            d.close();
             stopped.countDown();
             // a signal-initiated JVM exit reports 128+signal (143); the daemon stopped cleanly, so say 0
             Runtime.getRuntime().halt(0);
         }));
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(config);
+            running.set(daemon);
+        } catch (Daemon.StartException e) {
+            err.println("migrationd: " + e.getMessage());
+            err.flush();
+            return e.permanent() ? EXIT_BACKEND_UNAVAILABLE : EXIT_START_FAILED;
+        } finally {
+            startEnded.countDown();
+        }
+        notify(systemd, "READY=1\nSTATUS=control " + daemon.controlPort() + ", peers " + daemon.peerPort()
+                + ", metrics " + daemon.metricsPort());
         try {
             stopped.await();
         } catch (InterruptedException e) {
@@ -121,7 +193,52 @@ public final class MigrationDaemon implements Callable<Integer> {
         return 0;
     }
 
+    /** SIGHUP (systemctl reload): re-reads the file and flags; a bad file is logged and changes nothing. */
+    private void reload(Daemon daemon, Optional<SystemdNotify> systemd) {
+        notify(systemd, "RELOADING=1\nMONOTONIC_USEC=" + monotonicMicros());
+        try {
+            daemon.reload(config());
+        } catch (ConfigException e) {
+            log().atError().setMessage("event=config_reload_failed").addKeyValue("error", e.getMessage()).log();
+        } finally {
+            notify(systemd, "READY=1");
+        }
+    }
+
+    /** CLOCK_MONOTONIC in microseconds, as systemd wants it with RELOADING=1 (System.nanoTime reads that clock on Linux). */
+    private static long monotonicMicros() {
+        return System.nanoTime() / 1_000;
+    }
+
+    private static void notify(Optional<SystemdNotify> systemd, String state) {
+        systemd.ifPresent(n -> {
+            try {
+                n.send(state);
+            } catch (java.io.IOException | RuntimeException e) {
+                log().atWarn().setMessage("event=sd_notify_failed").addKeyValue("socket", n.socket())
+                        .addKeyValue("error", e.getMessage()).log();
+            }
+        });
+    }
+
+    /** The log format the arguments (or $MIGRATIOND_LOG_FORMAT) ask for; picocli refuses a bad value later. */
+    static String logFormat(String[] args) {
+        String format = System.getenv().getOrDefault("MIGRATIOND_LOG_FORMAT", "text");
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--log-format") && i + 1 < args.length) {
+                format = args[i + 1];
+            } else if (args[i].startsWith("--log-format=")) {
+                format = args[i].substring("--log-format=".length());
+            }
+        }
+        return format;
+    }
+
     public static void main(String[] args) {
+        String format = logFormat(args);
+        if (LOG_FORMATS.contains(format)) {
+            System.setProperty(LOG_FORMAT_PROPERTY, format); // before anything logs
+        }
         CommandLine cl = new CommandLine(new MigrationDaemon());
         cl.setParameterExceptionHandler((ex, a) -> {
             ex.getCommandLine().getErr().println("migrationd: " + ex.getMessage() + " (see migrationd --help)");

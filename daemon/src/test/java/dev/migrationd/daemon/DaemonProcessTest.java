@@ -26,13 +26,24 @@ class DaemonProcessTest {
     Path dir;
 
     private Process launch(Path log, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+        return launch(log, java.util.Map.of(), args);
+    }
+
+    private Process launch(Path log, java.util.Map<String, String> env, String... args) throws IOException {
+        return launch(log, env, List.of(), args);
+    }
+
+    private Process launch(Path log, java.util.Map<String, String> env, List<String> prefix, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 // the daemon's own logback.xml, not the test one
                 "-Dlogback.configurationFile=" + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
                 MigrationDaemon.class.getName()));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        return pb.start();
     }
 
     private static String waitFor(Path log, String text, Process p) throws Exception {
@@ -101,7 +112,7 @@ class DaemonProcessTest {
     @Test
     void badSetupsFailWithOneLine() throws Exception {
         String unknown = failFast("--config", config().toString(), "--backend", "vmware");
-        assertTrue(unknown.contains("unknown backend 'vmware'") && unknown.endsWith("(exit 1)"), unknown);
+        assertTrue(unknown.contains("unknown backend 'vmware'") && unknown.endsWith("(exit 2)"), unknown);
 
         Path bad = dir.resolve("bad.conf");
         Files.writeString(bad, "name = a\nlisten = 1.2.3.4:5\n");
@@ -118,12 +129,146 @@ class DaemonProcessTest {
         }
     }
 
+    /**
+     * MIGRATIOND_FAILPOINTS at start: a malformed list is a configuration error (one line, exit 2, nothing
+     * started); an armed list is announced by a warning written in the log format asked for, which shows that
+     * the check logs only after the format is chosen.
+     */
+    @Test
+    void failpointsAreRefusedWhenMalformedAndAnnouncedInTheChosenLogFormat() throws Exception {
+        Path bad = dir.resolve("bad-failpoints.log");
+        Process refused = launch(bad, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.force=explode"),
+                "--config", config().toString());
+        assertTrue(refused.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String out = Files.readString(bad).strip();
+        assertEquals(MigrationDaemon.EXIT_CONFIG, refused.exitValue(), out);
+        List<String> errors = out.lines().filter(l -> l.startsWith("migrationd: ")).toList();
+        assertEquals(1, errors.size(), "one line saying why:\n" + out);
+        assertTrue(errors.getFirst().startsWith("migrationd: MIGRATIOND_FAILPOINTS") && errors.getFirst().contains("explode"),
+                errors.getFirst());
+        assertTrue(!out.contains("event=daemon_started") && !out.contains("\"daemon_started"), out);
+
+        Path log = dir.resolve("armed.log");
+        Process p = launch(log, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.force=sleep:1"),
+                "--config", config().toString(), "--log-format", "json");
+        try {
+            String started = waitFor(log, "daemon_started", p);
+            List<String> armed = started.lines().filter(l -> l.contains("failpoints_armed")).toList();
+            assertEquals(1, armed.size(), started);
+            assertTrue(armed.getFirst().startsWith("{") && armed.getFirst().endsWith("}"),
+                    "a JSON object like every other line: " + armed.getFirst());
+            assertTrue(armed.getFirst().contains("journal.force"), armed.getFirst());
+            assertTrue(started.lines().noneMatch(l -> l.startsWith("ts=")), "no text line before the format was chosen:\n" + started);
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     @Test
     void xenOffADom0SaysSoAndDoesNotFallBack() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/xen/privcmd")), "this host is a Xen dom0");
         long t0 = System.nanoTime();
         String xen = failFast("--config", config().toString(), "--backend", "xen");
-        assertTrue(xen.startsWith("migrationd: backend xen: ") && xen.endsWith("(exit 1)"), xen);
+        assertTrue(xen.startsWith("migrationd: backend xen: ") && xen.endsWith("(exit 3)"), xen);
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30), "promptly");
+    }
+
+    /**
+     * As systemd runs it (Type=notify): READY=1 arrives once every listener is bound, SIGHUP re-reads the
+     * config between RELOADING=1 and READY=1 without stopping, SIGTERM says STOPPING=1. The notify socket is
+     * bound by python3, as systemd binds its own.
+     */
+    @Test
+    void tellsSystemdWhenReadyReloadsOnSighupAndSaysWhenStopping() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assertTrue(Files.isExecutable(python), "python3 is missing (Debian package python3); this test needs it");
+        Path socket = dir.resolve("notify.sock");
+        Process systemd = new ProcessBuilder(python.toString(), "-c", """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.bind(sys.argv[1])
+                print('bound', flush=True)
+                while True:
+                    print(repr(s.recv(8192).decode()), flush=True)
+                """, socket.toString()).redirectErrorStream(true).start();
+        Notes notes = new Notes(systemd.getInputStream());
+        Path log = dir.resolve("daemon.log");
+        Process p = null;
+        try {
+            assertEquals("bound", notes.readLine());
+            Path config = config();
+            // SIGHUP as systemd leaves it (a test run started under nohup would have it ignored, and kept so)
+            p = launch(log, java.util.Map.of("NOTIFY_SOCKET", socket.toString()), List.of("/usr/bin/env", "--default-signal=HUP"),
+                    "--config", config.toString());
+            String ready = notes.readLine();
+            assertTrue(ready != null && ready.startsWith("'READY=1\\nSTATUS=control "), ready + "\n" + Files.readString(log));
+            // every listener is bound when READY=1 is sent
+            String started = Files.readString(log);
+            assertTrue(started.contains("event=daemon_started"), started);
+            java.util.regex.Matcher ports = java.util.regex.Pattern.compile("control (\\d+), peers (\\d+), metrics (\\d+)")
+                    .matcher(ready);
+            assertTrue(ports.find(), ready);
+            for (int i = 1; i <= 3; i++) {
+                try (java.net.Socket c = new java.net.Socket(InetAddress.getLoopbackAddress(), Integer.parseInt(ports.group(i)))) {
+                    assertTrue(c.isConnected());
+                }
+            }
+
+            Files.writeString(config, Files.readString(config).replace("name = hostA", "name = hostZ")
+                    + "peer.hostC = 127.0.0.1:7301\n");
+            new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start().waitFor();
+            assertTrue(notes.readLine().startsWith("'RELOADING=1\\nMONOTONIC_USEC="));
+            assertEquals("'READY=1'", notes.readLine());
+            String reloaded = waitFor(log, "event=config_reloaded", p);
+            assertTrue(reloaded.contains("peers=hostB,hostC"), reloaded);
+            assertTrue(reloaded.contains("restart_needed_for=name ") || reloaded.contains("restart_needed_for=name\n"), reloaded);
+            assertTrue(p.isAlive(), "SIGHUP must not stop the daemon");
+
+            // a broken file changes nothing and is reported
+            Files.writeString(config, "nonsense\n");
+            new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start().waitFor();
+            assertTrue(notes.readLine().startsWith("'RELOADING=1"));
+            assertEquals("'READY=1'", notes.readLine());
+            assertTrue(waitFor(log, "event=config_reload_failed", p).contains("expected 'key = value'"));
+            assertTrue(p.isAlive());
+
+            p.destroy(); // SIGTERM
+            assertEquals("'STOPPING=1'", notes.readLine());
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+            assertEquals(0, p.exitValue());
+        } finally {
+            if (p != null) {
+                p.destroyForcibly();
+            }
+            systemd.destroyForcibly();
+        }
+    }
+
+    /** The lines a process prints, each waited for at most {@link #START_SECONDS}. */
+    static final class Notes {
+        private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+
+        Notes(java.io.InputStream in) {
+            Thread.ofVirtual().start(() -> {
+                try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) {
+                        lines.add(l);
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            });
+        }
+
+        String readLine() throws InterruptedException {
+            String l = lines.poll(START_SECONDS, TimeUnit.SECONDS);
+            if (l == null) {
+                throw new AssertionError("nothing on the notify socket within " + START_SECONDS + " s");
+            }
+            return l;
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.migrationd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonElement;
@@ -77,19 +78,58 @@ class DeploymentFilesTest {
         assertEquals(0, r.code(), r.output());
     }
 
-    @Test
-    void systemdAnalyzeVerifiesTheUnit() throws Exception {
-        // verify needs ExecStart's binary to exist: point a copy of the unit at the launcher in this tree
+    /** The unit as installed, with ExecStart pointed at the launcher in this tree (verify wants it to exist). */
+    private Path unitHere() throws IOException {
         String unit = Files.readString(SYSTEMD.resolve("migrationd.service"));
-        assertTrue(unit.contains("ExecStart=/opt/migrationd/bin/migrationd "), "ExecStart changed; update this test");
+        assertTrue(unit.contains("ExecStart=/usr/sbin/migrationd "), "ExecStart changed; update this test");
         assertTrue(unit.contains("EnvironmentFile=-/etc/default/migrationd"));
         Path launcher = ROOT.resolve("bin/migrationd");
         assertTrue(Files.isExecutable(launcher));
         Path copy = tmp.resolve("migrationd.service");
-        Files.writeString(copy, unit.replace("/opt/migrationd/bin/migrationd", launcher.toString()));
-        Run r = run(tmp, "/usr/bin/systemd-analyze", "verify", copy.toString());
+        Files.writeString(copy, unit.replace("/usr/sbin/migrationd", launcher.toString()));
+        return copy;
+    }
+
+    @Test
+    void systemdAnalyzeVerifiesTheUnit() throws Exception {
+        Path unit = unitHere();
+        Run r = run(tmp, "/usr/bin/systemd-analyze", "verify", unit.toString());
         assertEquals(0, r.code(), r.output());
         assertEquals("", r.output().strip(), "systemd-analyze complaints");
+        // and with the xen drop-in applied
+        Path dropIns = tmp.resolve("migrationd.service.d");
+        Files.createDirectories(dropIns);
+        Files.copy(SYSTEMD.resolve("xen.conf"), dropIns.resolve("xen.conf"));
+        r = run(tmp, "/usr/bin/systemd-analyze", "verify", unit.toString());
+        assertEquals(0, r.code(), r.output());
+        assertEquals("", r.output().strip(), "systemd-analyze complaints with the xen drop-in");
+    }
+
+    /** Exposure score at most this (systemd's scale: 0 = locked down … 10 = fully exposed; "OK" is below 5). */
+    static final double MAX_EXPOSURE = 4.0;
+
+    @Test
+    void systemdAnalyzeSecurityRatesTheUnitAtMostFour() throws Exception {
+        Path unit = unitHere();
+        Run r = run(tmp, "/usr/bin/systemd-analyze", "security", "--offline=true", "--no-pager", unit.toString());
+        Matcher m = Pattern.compile("Overall exposure level for \\S+: (\\d+\\.\\d+)").matcher(r.output());
+        assertTrue(m.find(), r.output());
+        double exposure = Double.parseDouble(m.group(1));
+        assertTrue(exposure <= MAX_EXPOSURE, "exposure " + exposure + " > " + MAX_EXPOSURE + ":\n" + r.output());
+        // the threshold option makes the tool itself fail above it, as a CI step would use it
+        r = run(tmp, "/usr/bin/systemd-analyze", "security", "--offline=true", "--threshold=40", "--no-pager", unit.toString());
+        assertEquals(0, r.code(), r.output());
+    }
+
+    @Test
+    void theUnitRestartsOnlyWhenItMayHelpAndReportsReadiness() throws Exception {
+        String unit = Files.readString(SYSTEMD.resolve("migrationd.service"));
+        assertTrue(unit.contains("\nType=notify\n"), "readiness through sd_notify");
+        assertTrue(unit.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"));
+        assertTrue(unit.contains("\nRestartPreventExitStatus=" + MigrationDaemon.EXIT_CONFIG + " "
+                + MigrationDaemon.EXIT_BACKEND_UNAVAILABLE + "\n"), "the daemon's permanent exit codes");
+        assertTrue(unit.contains("\nUser=migrationd\n"));
+        assertTrue(unit.contains("\nReadWritePaths=-/srv/migrationd\n"), "the README's save directory");
     }
 
     @Test
@@ -181,5 +221,16 @@ class DeploymentFilesTest {
         }
         assertTrue(n >= 3, "expected the DaemonSet to pass flags");
         assertTrue(yaml.contains("kind: DaemonSet") && yaml.contains("hostNetwork: true"));
+        // the image the build writes (dist/make-oci.sh), tagged with the project's version
+        String version = new String(Files.readAllBytes(ROOT.resolve("pom.xml")), StandardCharsets.UTF_8)
+                .replaceAll("(?s).*?<artifactId>migrationd-parent</artifactId>\\s*<version>([^<]+)</version>.*", "$1");
+        assertTrue(yaml.contains("\n          image: migrationd:" + version + "\n"), "image migrationd:" + version);
+        // probes ask the gRPC health service on the health-only listener, never a TCP connect to the peer port
+        assertTrue(yaml.contains("--health-listen=$(NODE_IP):7102"));
+        for (String probe : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
+            Matcher p = Pattern.compile(probe + ":\\n\\s+grpc: \\{port: 7102").matcher(yaml);
+            assertTrue(p.find(), probe + " uses the gRPC health service");
+        }
+        assertFalse(yaml.contains("tcpSocket"), "no TCP-connect probes");
     }
 }

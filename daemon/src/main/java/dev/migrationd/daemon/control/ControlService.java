@@ -43,6 +43,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -99,7 +100,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             String domain = name("domain", request.getDomain());
             String peer = name("destination", request.getDestination());
             if (peer.equals(hostName)) {
-                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "destination"),
                         "destination '" + peer + "' is this daemon; name a peer from its configuration");
             }
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
@@ -108,12 +109,17 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             MigrationHandle h = engine.start(req);
             boolean created = h.id().equals(req.id());
             if (!created && (!h.info().domain().equals(domain) || !h.info().peer().equals(peer))) {
-                throw new ControlException(Status.Code.ALREADY_EXISTS, "idempotency key '" + key
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", Map.of("migration", h.id()),
+                        "idempotency key '" + key
                         + "' was used for migration " + h.id() + " of " + h.info().domain() + " to " + h.info().peer()
                         + "; use a new key for a different request");
             }
-            LOG.info("event=migration_requested id={} domain={} peer={} created={} key={}", h.id(), domain, peer,
-                    created, key);
+            LOG.atInfo().setMessage("event=migration_requested")
+                    .addKeyValue("id", h.id())
+                    .addKeyValue("domain", domain)
+                    .addKeyValue("peer", peer)
+                    .addKeyValue("created", created)
+                    .addKeyValue("key", key).log();
             return StartMigrationResponse.newBuilder().setMigration(ProtoMapping.migration(hostName, h))
                     .setCreated(created).build();
         });
@@ -165,7 +171,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         };
         call.setOnCancelHandler(() -> events.detach(id, watcher));
         if (events.attach(id, Optional.empty(), watcher)) {
-            LOG.debug("event=watch_attached id={}", id);
+            LOG.atDebug().setMessage("event=watch_attached")
+                    .addKeyValue("id", id).log();
             return;
         }
         if (h.result().isDone()) {
@@ -180,7 +187,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         // live, and no event yet: start its feed with the current phase
         events.attach(id, Optional.of(MigrationEvent.newBuilder().setPhase(PhaseEvent.newBuilder()
                 .setPhase(ProtoMapping.phase(h.phase())).setDetail(ProtoMapping.detail(h.phase())))), watcher);
-        LOG.debug("event=watch_attached id={}", id);
+        LOG.atDebug().setMessage("event=watch_attached")
+                .addKeyValue("id", id).log();
     }
 
     @Override
@@ -188,7 +196,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("CancelMigration", observer, () -> {
             String id = name("id", request.getId());
             CancelOutcome outcome = engine.cancel(id);
-            LOG.info("event=cancel_requested id={} outcome={}", id, outcome);
+            LOG.atInfo().setMessage("event=cancel_requested")
+                    .addKeyValue("id", id)
+                    .addKeyValue("outcome", outcome).log();
             return CancelMigrationResponse.newBuilder()
                     .setMigration(ProtoMapping.migration(hostName, find(id)))
                     .setResult(ProtoMapping.cancel(outcome)).build();
@@ -200,7 +210,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("ListMigrations", observer, () -> {
             int limit = request.getLimit() == 0 ? DEFAULT_LIST_LIMIT : request.getLimit();
             if (limit < 0 || limit > MAX_LIST_LIMIT) {
-                throw new ControlException(Status.Code.INVALID_ARGUMENT,
+                throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "limit"),
                         "limit " + Integer.toUnsignedString(request.getLimit()) + ": must be 1.." + MAX_LIST_LIMIT);
             }
             ListMigrationsResponse.Builder b = ListMigrationsResponse.newBuilder();
@@ -213,7 +223,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private MigrationHandle find(String id) {
         String checked = name("id", id);
-        return engine.find(checked).orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND,
+        return engine.find(checked).orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND, "MIGRATION_NOT_FOUND",
+                Map.of("migration", checked),
                 "no migration with id " + checked + " on " + hostName + " (see ListMigrations)"));
     }
 
@@ -253,7 +264,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             Path path = path(request.getPath());
             SaveResult r = engine.save(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
                     request.getLive(), request.getLeaveRunning(), request.getForce()));
-            LOG.info("event=domain_saved domain={} file={} bytes={} rounds={}", domain, r.file(), r.bytes(), r.rounds());
+            LOG.atInfo().setMessage("event=domain_saved")
+                    .addKeyValue("domain", domain)
+                    .addKeyValue("file", r.file())
+                    .addKeyValue("bytes", r.bytes())
+                    .addKeyValue("rounds", r.rounds()).log();
             return SaveDomainResponse.newBuilder().setPath(r.file().toString()).setBytesWritten(r.bytes())
                     .setDuration(ProtoMapping.duration(r.downtime())).setRounds(r.rounds()).build();
         });
@@ -265,7 +280,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             Path path = path(request.getPath());
             String name = name("name", request.getName());
             RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
-            LOG.info("event=domain_restored domain={} file={} bytes={} paused={}", r.domain(), path, r.bytes(), r.paused());
+            LOG.atInfo().setMessage("event=domain_restored")
+                    .addKeyValue("domain", r.domain())
+                    .addKeyValue("file", path)
+                    .addKeyValue("bytes", r.bytes())
+                    .addKeyValue("paused", r.paused()).log();
             DomainInfo info = hypervisor.domain(r.domain()).info();
             return RestoreDomainResponse.newBuilder().setDomain(ProtoMapping.domain(info, false))
                     .setDuration(ProtoMapping.duration(r.time())).build();
@@ -275,7 +294,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     // ---- sim only ------------------------------------------------------------------------------------
 
     private SimDomains sim(String rpc) {
-        return sim.orElseThrow(() -> new ControlException(Status.Code.UNIMPLEMENTED, rpc
+        return sim.orElseThrow(() -> new ControlException(Status.Code.UNIMPLEMENTED, "SIM_BACKEND_ONLY",
+                Map.of("backend", hypervisor.backend()), rpc
                 + " is only offered by the sim backend; this daemon (" + hostName + ") runs the "
                 + hypervisor.backend() + " backend, where domains are managed with the hypervisor's own tools"));
     }
@@ -286,11 +306,15 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             SimDomains s = sim("CreateDomain");
             String name = name("name", request.getName());
             if (hypervisor.findDomain(name).isPresent()) {
-                throw new ControlException(Status.Code.ALREADY_EXISTS, "a domain named " + name + " exists on " + hostName);
+                throw new ControlException(Status.Code.ALREADY_EXISTS, "DOMAIN_EXISTS", Map.of("domain", name),
+                        "a domain named " + name + " exists on " + hostName);
             }
             DomainInfo d = s.create(request);
-            LOG.info("event=domain_created domain={} memory_bytes={} vcpus={} type={}", d.name(),
-                    request.getMemoryBytes(), d.vcpus(), d.guestType());
+            LOG.atInfo().setMessage("event=domain_created")
+                    .addKeyValue("domain", d.name())
+                    .addKeyValue("memory_bytes", request.getMemoryBytes())
+                    .addKeyValue("vcpus", d.vcpus())
+                    .addKeyValue("type", d.guestType()).log();
             return ProtoMapping.domain(d, false);
         });
     }
@@ -301,11 +325,12 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             SimDomains s = sim("DestroyDomain");
             String name = existing(name("name", request.getName()));
             if (migratingDomains().contains(name)) {
-                throw new ControlException(Status.Code.FAILED_PRECONDITION,
+                throw new ControlException(Status.Code.FAILED_PRECONDITION, "DOMAIN_BUSY", Map.of("domain", name),
                         "domain " + name + " is migrating; cancel the migration first");
             }
             s.destroy(name);
-            LOG.info("event=domain_destroyed domain={}", name);
+            LOG.atInfo().setMessage("event=domain_destroyed")
+                    .addKeyValue("domain", name).log();
             return DestroyDomainResponse.getDefaultInstance();
         });
     }
@@ -323,7 +348,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                     return s.inspect(name).toBuilder().setDomain(ProtoMapping.domain(info, false)).build();
                 });
             } catch (EngineException.DomainBusyException e) {
-                throw new ControlException(Status.Code.FAILED_PRECONDITION, "domain " + name
+                throw new ControlException(Status.Code.FAILED_PRECONDITION, "DOMAIN_BUSY",
+                        Map.of("domain", name, "migration", e.migrationId()), "domain " + name
                         + " is migrating (" + e.migrationId() + "); inspect it when the migration has ended");
             }
         });
@@ -331,7 +357,8 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private String existing(String name) throws Exception {
         if (hypervisor.findDomain(name).isEmpty()) {
-            throw new ControlException(Status.Code.NOT_FOUND, "no domain named " + name + " on " + hostName);
+            throw new ControlException(Status.Code.NOT_FOUND, "DOMAIN_NOT_FOUND", Map.of("domain", name),
+                    "no domain named " + name + " on " + hostName);
         }
         return name;
     }
@@ -340,10 +367,11 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private static String name(String field, String value) {
         if (value.isEmpty()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " is required");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", field), field + " is required");
         }
         if (value.length() > MAX_NAME_LENGTH || !value.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, field + " must be 1.." + MAX_NAME_LENGTH
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", field),
+                    field + " must be 1.." + MAX_NAME_LENGTH
                     + " printable ASCII characters without spaces");
         }
         return value;
@@ -355,14 +383,15 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
 
     private static Path path(String value) {
         if (value.isEmpty()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is required");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"), "path is required");
         }
         if (value.length() > MAX_PATH_LENGTH || value.indexOf('\0') >= 0) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT, "path is too long or contains a NUL byte");
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"),
+                    "path is too long or contains a NUL byte");
         }
         Path p = Path.of(value);
         if (!p.isAbsolute()) {
-            throw new ControlException(Status.Code.INVALID_ARGUMENT,
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "path"),
                     "path '" + value + "' must be absolute (it is a path on the daemon's host)");
         }
         return p.normalize();

@@ -46,7 +46,9 @@ public final class MetricsEndpoint implements AutoCloseable {
         server.setExecutor(executor);
         server.createContext("/", exchange -> handle(exchange, registry));
         server.start();
-        LOG.info("event=metrics_listening address={} path={}", server.getAddress(), PATH);
+        LOG.atInfo().setMessage("event=metrics_listening")
+                .addKeyValue("address", server.getAddress())
+                .addKeyValue("path", PATH).log();
         return new MetricsEndpoint(server, executor);
     }
 
@@ -83,6 +85,6 @@ public final class MetricsEndpoint implements AutoCloseable {
     public void close() {
         server.stop(STOP_DELAY_SECONDS);
         executor.close();
-        LOG.info("event=metrics_stopped");
+        LOG.atInfo().setMessage("event=metrics_stopped").log();
     }
 }

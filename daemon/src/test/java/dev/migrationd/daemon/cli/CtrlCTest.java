@@ -65,6 +65,9 @@ class CtrlCTest {
         ctl(0, "domain", "create", domain, "--daemon", daemons.aAddr(), "--memory", "128MiB", "--vcpus", "1",
                 "--type", "hvm", "--fill", "random", "--dirty-rate", "0", "--working-set", "25%", "--pattern", "ab");
         List<String> cmd = new ArrayList<>();
+        // a shell that started the test run in the background (`bin/test &`, nohup) left SIGINT ignored, and a
+        // JVM keeps an inherited ignore: give the CLI the default action back, as a terminal's shell would
+        cmd.addAll(List.of("/usr/bin/env", "--default-signal=INT"));
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");

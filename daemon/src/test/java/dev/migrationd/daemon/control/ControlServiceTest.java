@@ -261,7 +261,7 @@ class ControlServiceTest {
         assertStatus(Status.Code.FAILED_PRECONDITION, "already migrating", () -> stub.startMigration(startRequest("k")));
         org.mockito.Mockito.reset(engine);
         when(engine.start(any())).thenThrow(new EngineException.UnknownPeerException("hostB"));
-        assertStatus(Status.Code.NOT_FOUND, "unknown peer 'hostB'", () -> stub.startMigration(startRequest("k")));
+        assertStatus(Status.Code.FAILED_PRECONDITION, "unknown peer 'hostB'", () -> stub.startMigration(startRequest("k")));
         org.mockito.Mockito.reset(engine);
         when(engine.start(any())).thenThrow(new EngineException(EngineException.Kind.NOT_FOUND, "no domain dom7"));
         assertStatus(Status.Code.NOT_FOUND, "no domain dom7", () -> stub.startMigration(startRequest("k")));

@@ -134,6 +134,19 @@ class MigrationFailureTest {
     }
 
     @Test
+    void aDestinationThatCannotBuildTheDomainIsReportedWithItsOwnReason() throws Exception {
+        SimGuest src = busyGuest();
+        pair.b.hv.failCreateForRestore = "cannot read free space of /var/lib/migrationd/sim: Mount point not found";
+        MigrationResult r = run(MigrationOptions.DEFAULTS);
+        assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
+        assertEquals("destination failed before accepting: createForRestore domain=vm1: cannot read free space of "
+                + "/var/lib/migrationd/sim: Mount point not found", r.reason());
+        assertEquals(0, r.rounds());
+        assertEquals(0, src.pauses(), "no page moved, the guest was never paused");
+        assertOnlySourceRuns(src);
+    }
+
+    @Test
     void unknownPeerOnTheSourceIsRefusedAtStart() throws Exception {
         busyGuest();
         assertThrows(EngineException.UnknownPeerException.class,

@@ -5,9 +5,12 @@ import dev.migrationd.hypervisor.ffm.NativeCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
 
 /**
  * The few libc calls the sim needs, bound once through the FFM {@link Linker} (Linux x86-64 values).
@@ -57,6 +60,24 @@ final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle MINCORE = bind("mincore",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle STATVFS = bind("statvfs",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+
+    /**
+     * glibc's {@code struct statvfs} on x86-64 (112 bytes): only the members read here are named; the
+     * others are padding. Checked against the C compiler's {@code offsetof} by LibcStatvfsTest.
+     */
+    static final StructLayout STATVFS_LAYOUT = MemoryLayout.structLayout(
+            ValueLayout.JAVA_LONG.withName("f_bsize"),
+            ValueLayout.JAVA_LONG.withName("f_frsize"),
+            ValueLayout.JAVA_LONG.withName("f_blocks"),
+            ValueLayout.JAVA_LONG.withName("f_bfree"),
+            ValueLayout.JAVA_LONG.withName("f_bavail"),
+            MemoryLayout.paddingLayout(112 - 40));
+    private static final VarHandle F_FRSIZE = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_frsize"));
+    private static final VarHandle F_BLOCKS = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_blocks"));
+    private static final VarHandle F_BAVAIL = STATVFS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("f_bavail"));
+
     private Libc() {
     }
 
@@ -127,6 +148,33 @@ final class Libc {
                 }
             }
             return resident;
+        }
+    }
+
+    /**
+     * What {@code statvfs(2)} says of the file system holding {@code path}.
+     *
+     * @param fragmentSize  the unit of the block counts ({@code f_frsize})
+     * @param blocks        the file system's size in those units
+     * @param availableBlocks the units free for an unprivileged user ({@code f_bavail})
+     */
+    record FileSystemSpace(long fragmentSize, long blocks, long availableBlocks) {
+        /** Bytes an unprivileged user can still write (saturates instead of overflowing). */
+        long usableBytes() {
+            return availableBlocks > Long.MAX_VALUE / Math.max(1, fragmentSize) ? Long.MAX_VALUE : availableBlocks * fragmentSize;
+        }
+    }
+
+    /**
+     * {@code statvfs(path)}: asks the kernel about the directory itself. Unlike the JDK's file-store lookup
+     * (which matches the path against the mount table), it works wherever the path can be reached: in a
+     * chroot whose root is not a mount point, in a container, below a bind mount.
+     */
+    static FileSystemSpace statvfs(String path) throws NativeCallException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(STATVFS_LAYOUT);
+            NativeCalls.call("statvfs", null, path, (st, call) -> (int) STATVFS.invokeExact(st, call.allocateFrom(path), buf));
+            return new FileSystemSpace((long) F_FRSIZE.get(buf, 0L), (long) F_BLOCKS.get(buf, 0L), (long) F_BAVAIL.get(buf, 0L));
         }
     }
 }

@@ -474,9 +474,9 @@ public final class SimHypervisor implements Hypervisor {
     private void checkSpace(String op, String name, long bytes) throws HypervisorException {
         long usable;
         try {
-            usable = Files.getFileStore(root).getUsableSpace();
-        } catch (IOException e) {
-            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.getMessage(), e);
+            usable = Libc.statvfs(root.toString()).usableBytes();
+        } catch (NativeCallException e) {
+            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.problem(), e);
         }
         if (usable < bytes) {
             throw new HypervisorException(op, name, "memory is short: the guest needs " + bytes + " bytes, "

@@ -151,6 +151,7 @@ public final class OutgoingMigration extends MigrationRun {
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
             case HandoverMessage.Accept a -> setupNanos = ticker.nanoTime() - startNanos;
             case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
+            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed before accepting: " + f.reason());
             case HandoverMessage m -> throw protocol("Accept or Reject", m);
         }
         checkpoint();

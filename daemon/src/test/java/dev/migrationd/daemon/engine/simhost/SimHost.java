@@ -44,6 +44,9 @@ public final class SimHost implements Hypervisor {
     public final AtomicLong corruptPfnOnFirstWrite = new AtomicLong(-1);
     /** When set, a restored domain's {@code completeRestore()} fails with this message (end-of-restore faults). */
     public volatile String failCompleteRestore;
+    /** When set, {@code createForRestore} fails with this problem before the sim builds anything (a destination
+     *  that cannot build the domain, e.g. its state directory cannot be read). */
+    public volatile String failCreateForRestore;
 
     private SimHost(SimHypervisor sim, Set<Capability> capabilities) {
         this.sim = sim;
@@ -146,6 +149,10 @@ public final class SimHost implements Hypervisor {
     public Domain createForRestore(DomainShape shape) throws HypervisorException {
         if (!capabilities.contains(Capability.RESTORE)) {
             throw new HypervisorException("createForRestore", shape.name(), "not supported");
+        }
+        String problem = failCreateForRestore;
+        if (problem != null) {
+            throw new HypervisorException("createForRestore", shape.name(), problem);
         }
         return probe((SimDomain) sim.createForRestore(shape), true);
     }
