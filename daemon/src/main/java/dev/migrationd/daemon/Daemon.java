@@ -109,11 +109,13 @@ public final class Daemon implements AutoCloseable {
             throw new StartException(e.getMessage(), e, true);
         }
         opened.push(hypervisor);
-        PeerTransport transport = new PeerTransport();
+        DaemonConfig.Timeouts t = config.timeouts();
+        PeerTransport transport = new PeerTransport(t.connect());
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers());
         try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withTimeouts(t.handshake(), t.idle(), t.inDoubtRetry()).withWaits(t.abortWait(), t.closeWait()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }
@@ -202,16 +204,25 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** The settings a reload does not apply (they wait for a restart), by config key. */
-    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.of(
-            DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
-            DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
-            DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
-            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen);
+    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = restartOnly();
+
+    private static Map<String, java.util.function.Function<DaemonConfig, Object>> restartOnly() {
+        Map<String, java.util.function.Function<DaemonConfig, Object>> m = new java.util.HashMap<>(Map.of(
+                DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
+                DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
+                DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
+                DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen));
+        for (int i = 0; i < DaemonConfig.TIMEOUT_KEYS.size(); i++) {
+            int at = i;
+            m.put(DaemonConfig.TIMEOUT_KEYS.get(i), c -> c.timeouts().values().get(at));
+        }
+        return Map.copyOf(m);
+    }
 
     /**
      * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list is
      * replaced (a migration already connected keeps its connection). Settings that need a restart (name,
-     * backend, state directory, listen addresses, sim-prefault) keep their running values; each that
+     * backend, state directory, listen addresses, sim-prefault, timeouts) keep their running values; each that
      * changed is named in the log and in the returned list.
      *
      * @return the settings that changed but wait for a restart
@@ -227,7 +238,7 @@ public final class Daemon implements AutoCloseable {
         needRestart.sort(null);
         connector.setPeers(next.peers());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
-                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
+                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen(), was.timeouts());
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))
                 .addKeyValue("restart_needed_for", String.join(",", needRestart))

@@ -22,18 +22,24 @@ import java.util.Objects;
  * @param handshakeTimeout  how long to wait for Accept/Reject, Received/Failed, Running
  * @param idleTimeout       how long a receiver waits for the next stream byte before failing
  * @param inDoubtRetry      delay between reconnect attempts while a migration is in doubt
+ * @param abortWait         how long a source that stops before the commit point waits for the destination to
+ *                          confirm that its copy is gone
+ * @param closeWait         how long {@link MigrationEngine#close()} waits for running migrations to end
  * @param maxIncomingBytes  admission limit: total guest memory this daemon accepts in concurrent incoming
  *                          migrations
  * @param historySize       finished migrations kept in {@link MigrationEngine#list()}
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize)
+                           Duration inDoubtRetry, Duration abortWait, Duration closeWait, long maxIncomingBytes,
+                           int historySize)
         implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_IN_DOUBT_RETRY = Duration.ofSeconds(2);
+    public static final Duration DEFAULT_ABORT_WAIT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_CLOSE_WAIT = Duration.ofSeconds(30);
     /** Default admission limit: 1 TiB of incoming guest memory at once. */
     public static final long DEFAULT_MAX_INCOMING_BYTES = 1L << 40;
     public static final int DEFAULT_HISTORY_SIZE = 200;
@@ -48,6 +54,13 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(inDoubtRetry, "inDoubtRetry");
+        Objects.requireNonNull(abortWait, "abortWait");
+        Objects.requireNonNull(closeWait, "closeWait");
+        for (Duration d : new Duration[] {handshakeTimeout, idleTimeout, inDoubtRetry, abortWait, closeWait}) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("timeouts must be positive, not " + d);
+            }
+        }
         MigrationRequest.checkName("local peer name", localPeerName);
         if (maxIncomingBytes <= 0) {
             throw new IllegalArgumentException("maxIncomingBytes must be positive");
@@ -60,22 +73,28 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
     /** A configuration with the default timeouts and limits. */
     public static EngineConfig of(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, Clock.systemUTC(), Ticker.SYSTEM,
-                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_MAX_INCOMING_BYTES,
-                DEFAULT_HISTORY_SIZE);
+                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_ABORT_WAIT,
+                DEFAULT_CLOSE_WAIT, DEFAULT_MAX_INCOMING_BYTES, DEFAULT_HISTORY_SIZE);
     }
 
     public EngineConfig withTimeouts(Duration handshake, Duration idle, Duration inDoubt) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshake, idle, inDoubt,
-                maxIncomingBytes, historySize);
+                abortWait, closeWait, maxIncomingBytes, historySize);
+    }
+
+    /** @param abort see {@link #abortWait()}; @param close see {@link #closeWait()} */
+    public EngineConfig withWaits(Duration abort, Duration close) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
+                idleTimeout, inDoubtRetry, abort, close, maxIncomingBytes, historySize);
     }
 
     public EngineConfig withMaxIncomingBytes(long bytes) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
-                idleTimeout, inDoubtRetry, bytes, historySize);
+                idleTimeout, inDoubtRetry, abortWait, closeWait, bytes, historySize);
     }
 
     public EngineConfig withTicker(Ticker t) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, t, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize);
     }
 }

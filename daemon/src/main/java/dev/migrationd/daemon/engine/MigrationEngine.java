@@ -49,9 +49,6 @@ public final class MigrationEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MigrationEngine.class);
 
-    /** How long {@link #close()} waits for running migrations to end. */
-    static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
-
     private final EngineConfig config;
     private final Journal journal;
     private final MigrationRegistry registry;
@@ -229,7 +226,7 @@ public final class MigrationEngine implements AutoCloseable {
         for (MigrationRun r : live) {
             r.cancel();
         }
-        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        long deadline = System.nanoTime() + config.closeWait().toNanos();
         for (MigrationRun r : live) {
             try {
                 r.result().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

@@ -18,6 +18,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import java.time.Duration;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,17 +37,32 @@ public final class PeerTransport implements AutoCloseable {
 
     /** Event-loop threads: peer connections are few and the work per byte is small. */
     public static final int DEFAULT_THREADS = 2;
-    /** Connect timeout for outgoing peer connections. */
-    public static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+    /** Default connect timeout for outgoing peer connections. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
     private final EventLoopGroup group;
     private final boolean epoll;
+    private final int connectTimeoutMillis;
 
     public PeerTransport() {
-        this(DEFAULT_THREADS, Epoll.isAvailable());
+        this(DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /** @param connectTimeout how long an outgoing connection may take to be established (1 ms .. Integer.MAX_VALUE ms) */
+    public PeerTransport(Duration connectTimeout) {
+        this(DEFAULT_THREADS, Epoll.isAvailable(), connectTimeout);
     }
 
     public PeerTransport(int threads, boolean useEpoll) {
+        this(threads, useEpoll, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    public PeerTransport(int threads, boolean useEpoll, Duration connectTimeout) {
+        long ms = connectTimeout.toMillis();
+        if (ms < 1 || ms > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("connect timeout must be 1 ms .. " + Integer.MAX_VALUE + " ms, not " + connectTimeout);
+        }
+        this.connectTimeoutMillis = (int) ms;
         this.epoll = useEpoll && Epoll.isAvailable();
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(threads, factory);
@@ -65,7 +81,7 @@ public final class PeerTransport implements AutoCloseable {
     Bootstrap bootstrap(String peerName, Consumer<NettyPeerConnection> onActive) {
         return new Bootstrap().group(group)
                 .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                 .handler(initializer(peerName, onActive));

@@ -32,4 +32,7 @@ public interface HandoverSettings {
 
     /** Delay between reconnect attempts while a migration is in doubt. */
     Duration inDoubtRetry();
+
+    /** How long a source that stops before the commit point waits for the destination to confirm its copy is gone. */
+    Duration abortWait();
 }

@@ -383,16 +383,17 @@ public final class OutgoingMigration extends MigrationRun {
     }
 
     /**
-     * Before the commit point: sends Abort and waits (at most {@link #ABORT_WAIT}) until the destination
+     * Before the commit point: sends Abort and waits (at most {@link HandoverSettings#abortWait()}) until the destination
      * has destroyed its copy and closed the connection, so that when this migration reports its end there
      * is nothing left on the destination. A destination that does not answer in time (or a connection
      * already lost) destroys its copy on its own when the connection closes.
      */
     private void abortAndAwaitDestination(String reason) {
+        Duration abortWait = engine.settings().abortWait();
         connection.resetWake();
         Thread guard = Thread.ofVirtual().name("abort-guard-" + info.id()).start(() -> {
             try {
-                Thread.sleep(ABORT_WAIT);
+                Thread.sleep(abortWait);
                 connection.close();
             } catch (InterruptedException done) {
                 // the destination answered in time
@@ -406,7 +407,7 @@ public final class OutgoingMigration extends MigrationRun {
             connection.drain();
             abortSent = true;
             while (true) {
-                PeerConnection.Inbound in = connection.receive(ABORT_WAIT);
+                PeerConnection.Inbound in = connection.receive(abortWait);
                 if (in instanceof PeerConnection.StreamData d) {
                     d.release();
                 }
@@ -432,9 +433,6 @@ public final class OutgoingMigration extends MigrationRun {
                     (ticker.nanoTime() - t0) / 1_000_000);
         }
     }
-
-    /** How long a source that stops before the commit point waits for the destination to clean up. */
-    static final Duration ABORT_WAIT = Duration.ofSeconds(10);
 
     private void restoreGuest() {
         if (throttled) {
