@@ -1,6 +1,9 @@
 package dev.migrationd.faults;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Where the suite finds what it runs, from system properties the launcher ({@code bin/fault-suite}) sets.
@@ -8,6 +11,30 @@ import java.nio.file.Path;
 final class Config {
 
     private Config() {
+    }
+
+    /**
+     * The daemons' timeouts in the lab: short, so that a stall "beyond every timeout" lasts seconds rather
+     * than a minute, yet long enough for a daemon on a loaded 2-core machine to answer in time when no
+     * fault is acting (a JVM there can stall for a second or two).
+     */
+    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration IN_DOUBT_RETRY = Duration.ofSeconds(1);
+    static final Duration ABORT_WAIT = Duration.ofSeconds(5);
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+    /** The flags that give each daemon the lab's timeouts. */
+    static List<String> timeoutFlags() {
+        List<String> f = new ArrayList<>();
+        f.add("--handshake-timeout=" + HANDSHAKE_TIMEOUT.toMillis() + "ms");
+        f.add("--idle-timeout=" + IDLE_TIMEOUT.toMillis() + "ms");
+        f.add("--in-doubt-retry=" + IN_DOUBT_RETRY.toMillis() + "ms");
+        f.add("--abort-wait=" + ABORT_WAIT.toMillis() + "ms");
+        f.add("--close-wait=" + CLOSE_WAIT.toMillis() + "ms");
+        f.add("--connect-timeout=" + CONNECT_TIMEOUT.toMillis() + "ms");
+        return f;
     }
 
     /** The JDK's java (the launcher's, else this JVM's). */

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -33,16 +35,32 @@ public final class FaultSuite {
     }
 
     record Row(String name, boolean passed, String why, int copies, long noneMillis, double resolution, double seconds) {
+
+        /** A failure listed in {@link Scenarios#KNOWN_FAILING}: reported, counted apart, not failing the run. */
+        boolean knownFailure() {
+            return !passed && Scenarios.KNOWN_FAILING.containsKey(name);
+        }
+
+        /** A pass of a scenario listed as known-failing: its entry should go. */
+        boolean unexpectedPass() {
+            return passed && Scenarios.KNOWN_FAILING.containsKey(name);
+        }
+
+        String status() {
+            return knownFailure() ? "KNOWN" : passed ? "PASS" : "FAIL";
+        }
     }
 
     public static void main(String[] args) throws Exception {
         boolean list = false;
         boolean keep = false;
+        boolean ci = false;
         List<String> patterns = new ArrayList<>();
         for (String a : args) {
             switch (a) {
                 case "--list" -> list = true;
                 case "--keep" -> keep = true;
+                case "--ci" -> ci = true;
                 case "-h", "--help" -> {
                     usage();
                     return;
@@ -58,10 +76,16 @@ public final class FaultSuite {
             }
         }
         List<Scenario> all = Scenarios.all();
-        List<Scenario> chosen = select(all, patterns);
+        if (ci && !patterns.isEmpty()) {
+            System.err.println("fault-suite: --ci is a selection of its own; give it without scenario names");
+            System.exit(2);
+        }
+        List<Scenario> chosen = select(all, ci ? Scenarios.CI : patterns);
         if (list) {
             for (Scenario s : chosen) {
-                System.out.printf(Locale.ROOT, "%-36s %s%n", s.name(), s.description());
+                String known = Scenarios.KNOWN_FAILING.get(s.name());
+                System.out.printf(Locale.ROOT, "%-36s %s%s%n", s.name(), s.description(),
+                        known == null ? "" : " [KNOWN-FAILING: " + known + "]");
             }
             return;
         }
@@ -86,6 +110,11 @@ public final class FaultSuite {
         }));
         Lab.setup();
         System.out.println("fault-suite: " + chosen.size() + " scenario(s), run directory " + runDir);
+        if (ci) {
+            for (Map.Entry<String, String> k : new TreeMap<>(Scenarios.KNOWN_FAILING).entrySet()) {
+                System.out.println("fault-suite: KNOWN-FAILING, not in the CI selection: " + k.getKey() + ": " + k.getValue());
+            }
+        }
         List<Row> rows = new ArrayList<>();
         long t0 = System.nanoTime();
         for (Scenario s : chosen) {
@@ -94,13 +123,30 @@ public final class FaultSuite {
         current = null;
         Lab.teardown();
         printTable(rows, (System.nanoTime() - t0) / 1e9);
-        long failed = rows.stream().filter(r -> !r.passed()).count();
-        System.out.println("fault-suite: " + (rows.size() - failed) + " passed, " + failed + " failed");
+        long passed = rows.stream().filter(Row::passed).count();
+        long known = rows.stream().filter(Row::knownFailure).count();
+        long failed = rows.size() - passed - known;
+        for (Row r : rows) {
+            if (r.knownFailure()) {
+                System.out.println("fault-suite: KNOWN-FAILING " + r.name() + " failed as listed: "
+                        + Scenarios.KNOWN_FAILING.get(r.name()));
+            } else if (r.unexpectedPass()) {
+                System.out.println("fault-suite: " + r.name() + " is listed as KNOWN-FAILING but PASSED: remove it from "
+                        + "Scenarios.KNOWN_FAILING (and add it back to the CI selection if it was there)");
+            }
+        }
+        String skipped = ci && !Scenarios.KNOWN_FAILING.isEmpty()
+                ? ", " + Scenarios.KNOWN_FAILING.size() + " known-failing not run" : "";
+        System.out.println("fault-suite: " + passed + " passed, " + failed + " failed, " + known + " known-failing failed"
+                + skipped);
         System.exit(failed == 0 ? 0 : 1);
     }
 
     private static void usage() {
-        System.out.println("usage: bin/fault-suite [--list] [--keep] [SCENARIO|GLOB ...]   (root; e.g. 'kill-*' 'cut-go')");
+        System.out.println("usage: bin/fault-suite [--list] [--keep] [--ci | SCENARIO|GLOB ...]   (root; e.g. 'kill-*' 'cut-go')");
+        System.out.println("  --ci    the selection CI runs (one or more scenarios of every fault kind, about 10-12 minutes)");
+        System.out.println("  --keep  keep the run directories of passing scenarios too");
+        System.out.println("  --list  list the chosen scenarios (no root needed)");
     }
 
     static List<Scenario> select(List<Scenario> all, List<String> patterns) {
@@ -172,7 +218,7 @@ public final class FaultSuite {
         double secs = (System.nanoTime() - t0) / 1e9;
         Row row = new Row(s.name(), passed, why, seen == null ? -1 : seen.maxCopies(),
                 seen == null ? -1 : seen.longestNoneNanos() / 1_000_000, r.resolutionSeconds(), secs);
-        System.out.printf(Locale.ROOT, "%s %s (%.1f s): %s%n", passed ? "PASS" : "FAIL", s.name(), secs, why);
+        System.out.printf(Locale.ROOT, "%s %s (%.1f s): %s%n", row.status(), s.name(), secs, why);
         if (!passed) {
             for (Host h : List.of(r.a, r.b)) {
                 System.out.println("  last lines of " + h.name + "'s log (" + h.log + "):");
@@ -187,11 +233,11 @@ public final class FaultSuite {
 
     private static void printTable(List<Row> rows, double totalSeconds) {
         int w = rows.stream().mapToInt(r -> r.name().length()).max().orElse(10);
-        String fmt = "%-" + w + "s  %-4s  %6s  %9s  %10s  %7s  %s%n";
+        String fmt = "%-" + w + "s  %-5s  %6s  %9s  %10s  %7s  %s%n";
         System.out.println();
         System.out.printf(Locale.ROOT, fmt, "scenario", "", "copies", "none(ms)", "resolve(s)", "time(s)", "outcome / why");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, fmt, r.name(), r.passed() ? "PASS" : "FAIL",
+            System.out.printf(Locale.ROOT, fmt, r.name(), r.status(),
                     r.copies() < 0 ? "-" : Integer.toString(r.copies()),
                     r.noneMillis() < 0 ? "-" : Long.toString(r.noneMillis()),
                     r.resolution() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", r.resolution()),

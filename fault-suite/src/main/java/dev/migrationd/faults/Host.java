@@ -38,8 +38,8 @@ final class Host {
     static final int METRICS_PORT = 9101;
     /** Longest a daemon may take to start (JVM start, journal recovery) on a loaded 2-core machine. */
     static final Duration START_TIMEOUT = Duration.ofSeconds(90);
-    /** SIGTERM grace: the daemon waits up to MigrationEngine.CLOSE_WAIT (30 s) for migrations; then SIGKILL. */
-    static final Duration TERM_TIMEOUT = Duration.ofSeconds(40);
+    /** SIGTERM grace: the daemon waits up to its close-wait ({@link Config#CLOSE_WAIT}) for migrations; then SIGKILL. */
+    static final Duration TERM_TIMEOUT = Config.CLOSE_WAIT.plusSeconds(10);
     static final String TMPFS_SIZE = "384m";
     /** How long the end of a scenario waits for a daemon's clean exit before SIGKILL. */
     static final Duration RELEASE_WAIT = Duration.ofSeconds(10);
@@ -142,6 +142,7 @@ final class Host {
                 "--name", name, "--state-dir", stateDir.toString(),
                 "--control-listen", control(), "--peer-listen", ip + ":" + PEER_PORT,
                 "--metrics-listen", ip + ":" + METRICS_PORT));
+        cmd.addAll(Config.timeoutFlags());
         for (String p : peers) {
             cmd.add("--peer");
             cmd.add(p);

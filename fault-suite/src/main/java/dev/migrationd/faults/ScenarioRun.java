@@ -1,7 +1,6 @@
 package dev.migrationd.faults;
 
 import com.google.gson.JsonObject;
-import dev.migrationd.daemon.engine.EngineConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,10 +32,10 @@ final class ScenarioRun implements AutoCloseable {
     static final long PRECOPY_MARK = 16L << 20;
     static final int PROXY_PORT = 7201;
     /**
-     * A stall "beyond every timeout": the daemon's longest wait for its peer (the handshake and idle
-     * timeouts, 60 s each, hard-coded defaults of {@link EngineConfig}: not daemon settings yet) plus 5 s.
+     * A stall "beyond every timeout": the daemons' longest wait for a peer (the handshake and idle timeouts
+     * the lab gives them, {@link Config}) plus 5 s.
      */
-    static final Duration STALL = max(EngineConfig.DEFAULT_HANDSHAKE_TIMEOUT, EngineConfig.DEFAULT_IDLE_TIMEOUT).plusSeconds(5);
+    static final Duration STALL = max(Config.HANDSHAKE_TIMEOUT, Config.IDLE_TIMEOUT).plusSeconds(5);
     /** How long a killed daemon stays dead before the scenario starts it again. */
     static final Duration RESTART_DELAY = Duration.ofSeconds(1);
     /** Longest wait for the end state once the last fault has been released. */

@@ -1,7 +1,6 @@
 package dev.migrationd.faults;
 
 import com.google.gson.JsonObject;
-import dev.migrationd.daemon.engine.EngineConfig;
 import dev.migrationd.faults.FaultProxy.Verdict;
 import dev.migrationd.faults.ScenarioRun.Owner;
 import java.io.IOException;
@@ -83,6 +82,33 @@ final class Scenarios {
         l.addAll(slow);
         return l;
     }
+
+    /**
+     * What CI runs ({@code bin/fault-suite --ci}, the {@code faults} stage of {@code bin/test}): one scenario
+     * or more of every kind of fault, chosen where the hand-over is most fragile (at and around Go), within
+     * a budget of about 10-12 minutes on a 2-core machine. Known-failing scenarios ({@link #KNOWN_FAILING})
+     * are left out of it and named when it runs.
+     */
+    static final List<String> CI = List.of(
+            "cut-received", "cut-go", "cut-running",                 // connection cut
+            "kill-src-go", "kill-dst-received",                      // SIGKILL either side
+            "full-dst-go",                                           // ENOSPC on the state directory
+            "eio-fsync-dst-go",                                      // EIO
+            "cancel-received",                                       // cancel racing a step
+            "fp-src-crash-after-committing", "fp-dst-crash-after-committed", // crash failpoints around the commit
+            "both-restart-go",                                       // both daemons at once
+            "lost-journal-after-commit",                             // a destination that lost its journal
+            "proxy-corrupt-go",                                      // a corrupted frame
+            "net-reset-after-bytes",                                 // nftables: reset after N bytes
+            "net-drop-go",                                           // nftables: a black hole
+            "stop-dst-go");                                          // SIGSTOP beyond every timeout
+
+    /**
+     * Scenarios that fail today because of a product defect, each with the defect. They still run when
+     * selected (by name, glob or with everything): a failure is reported as KNOWN and counted apart, and
+     * does not fail the run; a pass is reported loudly, so that the entry is removed.
+     */
+    static final java.util.Map<String, String> KNOWN_FAILING = java.util.Map.of();
 
     private static boolean stalls(Scenario s) {
         return s.name().startsWith("stop-") || s.name().startsWith("net-drop-") || s.name().contains("-hang-");
@@ -546,7 +572,7 @@ final class Scenarios {
      * gauge); checked after three in-doubt retry intervals, so an answer has surely been heard.
      */
     private static void expectUndecided(ScenarioRun r) throws Exception {
-        Thread.sleep(EngineConfig.DEFAULT_IN_DOUBT_RETRY.multipliedBy(3).plusSeconds(2).toMillis());
+        Thread.sleep(Config.IN_DOUBT_RETRY.multipliedBy(3).plusSeconds(2).toMillis());
         JsonObject d = Ctl.domains(r.a).get(ScenarioRun.DOMAIN);
         String phase = Ctl.status(r.a, r.id()).map(Ctl::phase).orElse("unknown to hostA");
         if (d == null) {

@@ -34,4 +34,20 @@ class ScenariosTest {
         assertEquals("kill-dst-offer", picked.getFirst());
         assertEquals("cut-go", picked.getLast());
     }
+
+    @Test
+    void theCiSelectionNamesExistingScenariosOfEveryKindAndNoKnownFailure() {
+        Set<String> names = new HashSet<>(Scenarios.all().stream().map(Scenario::name).toList());
+        for (String n : Scenarios.CI) {
+            assertTrue(names.contains(n), "CI names an unknown scenario " + n);
+            assertTrue(!Scenarios.KNOWN_FAILING.containsKey(n), "CI runs the known-failing " + n);
+        }
+        for (String n : Scenarios.KNOWN_FAILING.keySet()) {
+            assertTrue(names.contains(n), "KNOWN_FAILING names an unknown scenario " + n);
+        }
+        for (String kind : List.of("cut-", "kill-src-", "kill-dst-", "full-", "eio-", "cancel-", "fp-", "both-", "lost-journal-",
+                "proxy-", "net-reset-", "net-drop-", "stop-")) {
+            assertTrue(Scenarios.CI.stream().anyMatch(n -> n.startsWith(kind)), "CI runs no " + kind + "* scenario");
+        }
+    }
 }
