@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.fault.Failpoints;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
@@ -173,9 +174,11 @@ public final class IncomingMigration extends MigrationRun {
                     + other.getClass().getSimpleName());
         }
         goNanos = ticker.nanoTime();
+        Failpoints.hit("handover.dest.after-go-received");
         passCommitPoint(() -> engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of()));
         committed = true;
         decided.complete(HandoverMessage.Resolution.COMMITTED);
+        Failpoints.hit("handover.dest.before-unpause");
         domain.resume();
         resumedNanos = ticker.nanoTime();
         try {

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.fault.Failpoints;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
@@ -69,6 +70,8 @@ public final class OutgoingMigration extends MigrationRun {
     /** Start to Accept heard (0 until then). */
     private long setupNanos;
     private long pauseNanos;
+    /** When a failed migration resumed the guest it had paused (0: it did not). */
+    private long resumedNanos;
     private long tailSentNanos;
     private long finalRoundNanos;
     private long stateCaptureNanos;
@@ -104,6 +107,12 @@ public final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
         long bytes = out == null ? 0 : out.bytes();
+        if (resumedNanos != 0) {
+            // the guest was paused from pauseNanos until the source resumed it: what the parts measured
+            // before the failure leave out (the wait for an answer, an in-doubt query) is the completion
+            long measured = finalRoundNanos + stateCaptureNanos + stateSendNanos;
+            completionNanos = Math.max(completionNanos, resumedNanos - pauseNanos - measured);
+        }
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
                         Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
@@ -208,6 +217,7 @@ public final class OutgoingMigration extends MigrationRun {
         committing = true;
         long goNanos = ticker.nanoTime();
         try {
+            Failpoints.hit("handover.source.before-go");
             connection.send(new HandoverMessage.Go(info.id()));
             HandoverMessage m = receiveMessage(cfg.handshakeTimeout(), "Running");
             if (!(m instanceof HandoverMessage.Running running)) {
@@ -215,6 +225,7 @@ public final class OutgoingMigration extends MigrationRun {
             }
             destinationDowntime = running.destinationDowntime();
             completionNanos = ticker.nanoTime() - goNanos;
+            Failpoints.hit("handover.source.after-running");
         } catch (IOException | MigrationAbort e) {
             // not heard: in doubt; cleanup() resolves it
             throw new InDoubt(MigrationAbort.describe(e));
@@ -458,6 +469,7 @@ public final class OutgoingMigration extends MigrationRun {
         if (pausedByUs) {
             try {
                 domain.resume();
+                resumedNanos = ticker.nanoTime();
                 LOG.info("event=source_resumed migration={} domain={}", info.id(), info.domain());
             } catch (HypervisorException | RuntimeException e) {
                 LOG.error("event=cleanup_step_failed migration={} step=resume domain={} error=\"{}\"", info.id(),
