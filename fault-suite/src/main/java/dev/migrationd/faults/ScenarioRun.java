@@ -384,21 +384,41 @@ final class ScenarioRun implements AutoCloseable {
         }
     }
 
-    /** The reported downtime: the larger of the source's and the destination's (zero when none was reported). */
+    /**
+     * The reported downtime: the larger of the source's and the destination's (zero when none was reported),
+     * also counting what {@link #noteDowntime} saw before a restart (a daemon's history does not survive one).
+     */
     Duration reportedDowntime() {
-        Duration d = Duration.ZERO;
+        Duration d = noted;
         for (Host h : List.of(a, b)) {
             if (id == null || h.state() != Host.State.UP) {
                 continue;
             }
             Optional<JsonObject> s = Ctl.status(h, id);
-            if (s.isPresent() && s.get().has("result")) {
-                JsonObject r = s.get().getAsJsonObject("result");
-                for (String k : List.of("downtimeSource", "downtimeDestination")) {
-                    if (r.has(k)) {
-                        Duration x = parseDuration(r.get(k).getAsString());
-                        d = x.compareTo(d) > 0 ? x : d;
-                    }
+            if (s.isPresent()) {
+                Duration x = downtimeIn(s.get());
+                d = x.compareTo(d) > 0 ? x : d;
+            }
+        }
+        return d;
+    }
+
+    /** Keeps the downtime a migration status reports, for {@link #reportedDowntime} after a restart. */
+    void noteDowntime(JsonObject status) {
+        Duration x = downtimeIn(status);
+        noted = x.compareTo(noted) > 0 ? x : noted;
+    }
+
+    private Duration noted = Duration.ZERO;
+
+    private static Duration downtimeIn(JsonObject status) {
+        Duration d = Duration.ZERO;
+        if (status.has("result")) {
+            JsonObject r = status.getAsJsonObject("result");
+            for (String k : List.of("downtimeSource", "downtimeDestination")) {
+                if (r.has(k)) {
+                    Duration x = parseDuration(r.get(k).getAsString());
+                    d = x.compareTo(d) > 0 ? x : d;
                 }
             }
         }

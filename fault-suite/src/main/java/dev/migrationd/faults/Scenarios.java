@@ -95,9 +95,8 @@ final class Scenarios {
             "full-dst-go",                                           // ENOSPC on the state directory
             "eio-fsync-dst-go",                                      // EIO
             "cancel-received",                                       // cancel racing a step
-            "fp-src-crash-after-committing", "fp-dst-crash-after-committed", // crash failpoints around the commit
+            "fp-dst-crash-after-go-received", "fp-src-crash-after-running", // crash failpoints around the commit
             "both-restart-go",                                       // both daemons at once
-            "lost-journal-after-commit",                             // a destination that lost its journal
             "proxy-corrupt-go",                                      // a corrupted frame
             "net-reset-after-bytes",                                 // nftables: reset after N bytes
             "net-drop-go",                                           // nftables: a black hole
@@ -108,7 +107,26 @@ final class Scenarios {
      * selected (by name, glob or with everything): a failure is reported as KNOWN and counted apart, and
      * does not fail the run; a pass is reported loudly, so that the entry is removed.
      */
-    static final java.util.Map<String, String> KNOWN_FAILING = java.util.Map.of();
+    static final java.util.Map<String, String> KNOWN_FAILING = knownFailing();
+
+    private static java.util.Map<String, String> knownFailing() {
+        String unknownResumes = "the source resumes its copy on an UNKNOWN answer (it must keep it paused, raise the "
+                + "alert and wait for migrationctl resolve)";
+        String journalFailpoints = "the journal calls no failpoints yet (journal.append.before-force, "
+                + "journal.after-force.STATE, journal.compact.before-rename/after-rename)";
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("lost-journal-after-commit", unknownResumes);
+        m.put("lost-journal-before-go", unknownResumes);
+        for (String n : List.of("fp-src-crash-before-force", "fp-dst-crash-before-force", "fp-src-crash-after-committing",
+                "fp-dst-crash-after-committed", "fp-src-crash-after-done", "fp-dst-error-after-committed",
+                "both-restart-committed")) {
+            m.put(n, journalFailpoints);
+        }
+        for (String n : List.of("fp-dst-crash-compact-before-rename", "fp-dst-crash-compact-after-rename")) {
+            m.put(n, journalFailpoints + "; the journal is never compacted");
+        }
+        return java.util.Collections.unmodifiableMap(m);
+    }
 
     private static boolean stalls(Scenario s) {
         return s.name().startsWith("stop-") || s.name().startsWith("net-drop-") || s.name().contains("-hang-");
@@ -189,6 +207,7 @@ final class Scenarios {
         while (System.nanoTime() < deadline) {
             Optional<JsonObject> st = r.sourceStatus();
             if (st.isPresent() && Ctl.outcome(st.get()).isPresent()) {
+                r.noteDowntime(st.get()); // the restart below forgets it
                 break;
             }
             Thread.sleep(200);

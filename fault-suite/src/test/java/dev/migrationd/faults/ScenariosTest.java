@@ -45,7 +45,7 @@ class ScenariosTest {
         for (String n : Scenarios.KNOWN_FAILING.keySet()) {
             assertTrue(names.contains(n), "KNOWN_FAILING names an unknown scenario " + n);
         }
-        for (String kind : List.of("cut-", "kill-src-", "kill-dst-", "full-", "eio-", "cancel-", "fp-", "both-", "lost-journal-",
+        for (String kind : List.of("cut-", "kill-src-", "kill-dst-", "full-", "eio-", "cancel-", "fp-", "both-",
                 "proxy-", "net-reset-", "net-drop-", "stop-")) {
             assertTrue(Scenarios.CI.stream().anyMatch(n -> n.startsWith(kind)), "CI runs no " + kind + "* scenario");
         }
