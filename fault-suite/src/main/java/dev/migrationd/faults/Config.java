@@ -14,12 +14,13 @@ final class Config {
     }
 
     /**
-     * The daemons' timeouts in the lab: short, so that a stall "beyond every timeout" lasts seconds rather
-     * than a minute, yet long enough for a daemon on a loaded 2-core machine to answer in time when no
-     * fault is acting (a JVM there can stall for a second or two).
+     * The daemons' timeouts in the lab: shorter than the defaults, so that a stall "beyond every timeout"
+     * lasts half a minute rather than more than one, yet long enough for a daemon on a loaded 2-core
+     * machine to answer in time when no fault is acting: there, a destination's first Accept (a cold JVM
+     * connecting, admitting and building the domain) took 15 s.
      */
-    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
-    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(20);
     static final Duration IN_DOUBT_RETRY = Duration.ofSeconds(1);
     static final Duration ABORT_WAIT = Duration.ofSeconds(5);
     static final Duration CLOSE_WAIT = Duration.ofSeconds(10);

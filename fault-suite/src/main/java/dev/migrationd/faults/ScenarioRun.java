@@ -227,6 +227,7 @@ final class ScenarioRun implements AutoCloseable {
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         long endedAt = -1;
+        String ended = "";
         while (!done.getAsBoolean()) {
             long now = System.nanoTime();
             if (now > deadline) {
@@ -236,10 +237,13 @@ final class ScenarioRun implements AutoCloseable {
                 Optional<JsonObject> st = Ctl.status(a, id);
                 if (st.isPresent() && Ctl.outcome(st.get()).isPresent()) {
                     endedAt = now;
+                    JsonObject result = st.get().getAsJsonObject("result");
+                    ended = " (" + Ctl.outcome(st.get()).get()
+                            + (result.has("message") ? ": " + result.get("message").getAsString() : "") + ")";
                 }
             }
             if (endedAt >= 0 && now - endedAt > FAILPOINT_GRACE.toNanos()) {
-                throw new ScenarioFailure(failpointMessage(h, failpoint, what + ": the migration ended without it"));
+                throw new ScenarioFailure(failpointMessage(h, failpoint, what + ": the migration ended" + ended + " without it"));
             }
             Thread.sleep(50);
         }
@@ -247,8 +251,8 @@ final class ScenarioRun implements AutoCloseable {
 
     private static String failpointMessage(Host h, String failpoint, String what) {
         return "failpoint " + failpoint + " on " + h.name + " " + what + "; the daemon never logged event=failpoint_hit name="
-                + failpoint + (h.log().contains("event=failpoints_armed") ? " (armed, but no code calls Failpoints.hit(\"" + failpoint
-                + "\") in this build)" : " (the daemon did not report it armed)");
+                + failpoint + (h.log().contains("event=failpoints_armed") ? " (armed: the migration never reached the place, or no code "
+                + "calls Failpoints.hit(\"" + failpoint + "\") in this build)" : " (the daemon did not report it armed)");
     }
 
     /** Records that from {@code from} until now the scenario held the guest by a fault that is not a process state. */
