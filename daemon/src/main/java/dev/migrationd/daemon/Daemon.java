@@ -117,15 +117,17 @@ public final class Daemon implements AutoCloseable {
         opened.push(hypervisor);
         tls = openTls();
         LimitsConfig limits = config.limits();
+        DaemonConfig.Timeouts t = config.timeouts();
         PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(),
-                limits.handshakeTimeout(), limits.writeTimeout()));
+                limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
         try {
             engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
                     .withJournalRetention(config.journalRetention())
                     .withMaxIncomingBytes(limits.maxIncomingBytes()).withIncomingLimits(limits.incoming())
-                    .withSaveDirs(config.saveDirs()));
+                    .withSaveDirs(config.saveDirs())
+                    .withTimeouts(t.handshake(), t.idle(), t.inDoubtRetry()).withWaits(t.abortWait(), t.closeWait()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }
@@ -271,14 +273,20 @@ public final class Daemon implements AutoCloseable {
             Map.entry(PeerLinkConfig.KEY_TLS_KEY, c -> c.peerLink().tls().map(TlsFiles::key)),
             Map.entry(PeerLinkConfig.KEY_INSECURE, c -> c.peerLink().insecure()),
             Map.entry("limits", DaemonConfig::limits),
-            Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs));
+            Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs),
+            Map.entry(DaemonConfig.KEY_HANDSHAKE_TIMEOUT, c -> c.timeouts().handshake()),
+            Map.entry(DaemonConfig.KEY_IDLE_TIMEOUT, c -> c.timeouts().idle()),
+            Map.entry(DaemonConfig.KEY_IN_DOUBT_RETRY, c -> c.timeouts().inDoubtRetry()),
+            Map.entry(DaemonConfig.KEY_ABORT_WAIT, c -> c.timeouts().abortWait()),
+            Map.entry(DaemonConfig.KEY_CLOSE_WAIT, c -> c.timeouts().closeWait()),
+            Map.entry(DaemonConfig.KEY_CONNECT_TIMEOUT, c -> c.timeouts().connect()));
 
     /**
      * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list and each
      * peer's permissions are replaced, and the TLS files are read again (new connections use the new
      * material; a migration already connected keeps its connection; unusable files leave the old material
      * in use). Settings that need a restart (name, backend, state directory, listen addresses, sim-prefault,
-     * the TLS file names, limits, save-dirs, journal retention) keep their running values; each that changed is named in the
+     * the TLS file names, limits, save-dirs, journal retention, timeouts) keep their running values; each that changed is named in the
      * log and in the returned list.
      *
      * @return the settings that changed but wait for a restart
@@ -296,7 +304,7 @@ public final class Daemon implements AutoCloseable {
         connector.setPeers(next.peers(), link.allowed());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
                 was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen(), link, was.limits(), was.saveDirs(),
-                was.journalRetention());
+                was.journalRetention(), was.timeouts());
         boolean tlsReloaded = reloadTls();
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))

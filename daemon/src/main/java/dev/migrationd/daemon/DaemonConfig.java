@@ -1,5 +1,7 @@
 package dev.migrationd.daemon;
 
+import dev.migrationd.daemon.engine.EngineConfig;
+import dev.migrationd.daemon.transport.PeerTransport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -42,6 +44,12 @@ import java.util.Optional;
  * max-incoming-migrations = 4           # and the other limits: see LimitsConfig
  * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
  * journal-retention = 7d                # how long the journal keeps ended migrations (NUMBERh or NUMBERd, >= 1h)
+ * handshake-timeout = 60s               # the waits of the hand-over (see {@link Timeouts}); a duration is
+ * idle-timeout      = 60s               #   a whole number with a unit: ms, s, m or h
+ * in-doubt-retry    = 2s
+ * abort-wait        = 10s
+ * close-wait        = 30s
+ * connect-timeout   = 10s
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
  * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
@@ -63,12 +71,13 @@ import java.util.Optional;
  *                      probes that cannot reach the control address; empty: none
  * @param journalRetention how long the journal keeps a migration that ended (a destination answers a source
  *                      in doubt from it for that long)
+ * @param timeouts      how long the daemon waits for peers and for its own migrations
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
                            Map<String, InetSocketAddress> peers, boolean simPrefault,
                            Optional<InetSocketAddress> healthListen, PeerLinkConfig peerLink, LimitsConfig limits,
-                           List<Path> saveDirs, Duration journalRetention) {
+                           List<Path> saveDirs, Duration journalRetention, Timeouts timeouts) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -80,11 +89,22 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_SAVE_DIRS = "save-dirs";
     public static final String KEY_HEALTH_LISTEN = "health-listen";
     public static final String KEY_JOURNAL_RETENTION = "journal-retention";
+    public static final String KEY_HANDSHAKE_TIMEOUT = "handshake-timeout";
+    public static final String KEY_IDLE_TIMEOUT = "idle-timeout";
+    public static final String KEY_IN_DOUBT_RETRY = "in-doubt-retry";
+    public static final String KEY_ABORT_WAIT = "abort-wait";
+    public static final String KEY_CLOSE_WAIT = "close-wait";
+    public static final String KEY_CONNECT_TIMEOUT = "connect-timeout";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
-    public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN, KEY_JOURNAL_RETENTION);
+    /** The timeout keys, in the order of {@link Timeouts}' components. */
+    public static final List<String> TIMEOUT_KEYS = List.of(KEY_HANDSHAKE_TIMEOUT, KEY_IDLE_TIMEOUT, KEY_IN_DOUBT_RETRY,
+            KEY_ABORT_WAIT, KEY_CLOSE_WAIT, KEY_CONNECT_TIMEOUT);
+
+    public static final List<String> KEYS = java.util.stream.Stream.concat(java.util.stream.Stream.of(KEY_NAME,
+            KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN, KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT,
+            KEY_HEALTH_LISTEN, KEY_JOURNAL_RETENTION), TIMEOUT_KEYS.stream()).toList();
     /** Every key: the ones above, the peer link's, the limits' and save-dirs. */
     public static final List<String> ALL_KEYS = allKeys();
 
@@ -108,6 +128,44 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final long MAX_FILE_BYTES = 1 << 20;
     /** Longest daemon or peer name (as the engine accepts). */
     public static final int MAX_NAME_LENGTH = 128;
+    /** Shortest timeout accepted: shorter ones are below the scheduling noise of a loaded host. */
+    public static final Duration MIN_TIMEOUT = Duration.ofMillis(10);
+    /** Longest timeout accepted. */
+    public static final Duration MAX_TIMEOUT = Duration.ofHours(24);
+
+    /**
+     * How long the daemon waits. Each is a setting of the same name (flag and config key); the defaults
+     * suit production, and a test lab (the fault suite) passes short ones.
+     *
+     * @param handshake  {@code handshake-timeout}: for Accept/Reject, Received/Failed, Go, Running and a Query's answer
+     * @param idle       {@code idle-timeout}: a receiver's wait for the next stream byte
+     * @param inDoubtRetry {@code in-doubt-retry}: between reconnect attempts while a migration is in doubt
+     * @param abortWait  {@code abort-wait}: a source that stops before the commit point waits this long for the
+     *                   destination to confirm that its copy is gone
+     * @param closeWait  {@code close-wait}: a stopping daemon waits this long for migrations past the commit point
+     * @param connect    {@code connect-timeout}: for an outgoing peer connection to be established
+     */
+    public record Timeouts(Duration handshake, Duration idle, Duration inDoubtRetry, Duration abortWait,
+                           Duration closeWait, Duration connect) {
+
+        public static final Timeouts DEFAULTS = new Timeouts(EngineConfig.DEFAULT_HANDSHAKE_TIMEOUT,
+                EngineConfig.DEFAULT_IDLE_TIMEOUT, EngineConfig.DEFAULT_IN_DOUBT_RETRY, EngineConfig.DEFAULT_ABORT_WAIT,
+                EngineConfig.DEFAULT_CLOSE_WAIT, PeerTransport.DEFAULT_CONNECT_TIMEOUT);
+
+        public Timeouts {
+            for (Duration d : List.of(handshake, idle, inDoubtRetry, abortWait, closeWait, connect)) {
+                if (d.compareTo(MIN_TIMEOUT) < 0 || d.compareTo(MAX_TIMEOUT) > 0) {
+                    throw new IllegalArgumentException("timeouts must be " + MIN_TIMEOUT.toMillis() + " ms .. "
+                            + MAX_TIMEOUT.toHours() + " h, not " + d);
+                }
+            }
+        }
+
+        /** The values in the order of {@link #TIMEOUT_KEYS}. */
+        public List<Duration> values() {
+            return List.of(handshake, idle, inDoubtRetry, abortWait, closeWait, connect);
+        }
+    }
 
     public DaemonConfig {
         Objects.requireNonNull(name, "name");
@@ -122,6 +180,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(limits, "limits");
         saveDirs = List.copyOf(saveDirs);
         Objects.requireNonNull(journalRetention, "journalRetention");
+        Objects.requireNonNull(timeouts, "timeouts");
     }
 
     /**
@@ -229,8 +288,14 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
                 : Optional.empty();
         Duration retention = retention(where.getOrDefault(KEY_JOURNAL_RETENTION, "default"),
                 values.getOrDefault(KEY_JOURNAL_RETENTION, DEFAULT_JOURNAL_RETENTION));
+        List<Duration> t = new java.util.ArrayList<>();
+        for (int i = 0; i < TIMEOUT_KEYS.size(); i++) {
+            String key = TIMEOUT_KEYS.get(i);
+            t.add(values.containsKey(key) ? duration(where.get(key), key, values.get(key)) : Timeouts.DEFAULTS.values().get(i));
+        }
+        Timeouts timeouts = new Timeouts(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), t.get(5));
         return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, peerLink, limits,
-                saveDirs, retention);
+                saveDirs, retention, timeouts);
     }
 
     /** {@code NUMBERh} or {@code NUMBERd}, from one hour to ten years. */
@@ -242,6 +307,27 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
             throw new ConfigException(where + ": journal retention '" + text
                     + "' must be NUMBERh or NUMBERd between 1h and " + MAX_JOURNAL_RETENTION.toDays()
                     + "d (a destination answers a source in doubt only for that long)");
+        }
+        return d;
+    }
+
+    /** Parses a duration: a whole number and a unit, {@code ms}, {@code s}, {@code m} or {@code h} (e.g. 500ms, 60s). */
+    static Duration duration(String where, String what, String text) throws ConfigException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})(ms|s|m|h)").matcher(text);
+        if (!m.matches()) {
+            throw new ConfigException(where + ": " + what + " '" + text
+                    + "': expected a whole number and a unit (ms, s, m or h), e.g. 500ms or 60s");
+        }
+        long n = Long.parseLong(m.group(1));
+        Duration d = switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofHours(n);
+        };
+        if (d.compareTo(MIN_TIMEOUT) < 0 || d.compareTo(MAX_TIMEOUT) > 0) {
+            throw new ConfigException(where + ": " + what + " '" + text + "': must be between "
+                    + MIN_TIMEOUT.toMillis() + "ms and " + MAX_TIMEOUT.toHours() + "h");
         }
         return d;
     }

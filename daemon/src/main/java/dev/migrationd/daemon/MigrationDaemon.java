@@ -80,6 +80,32 @@ public final class MigrationDaemon implements Callable<Integer> {
                     + "on the node's address while the control API stays on loopback (default: none).")
     String healthListen;
 
+    @Option(names = "--handshake-timeout", paramLabel = "DURATION",
+            description = "How long to wait for a peer's Accept/Reject, Received/Failed, Go, Running and in-doubt answer "
+                    + "(default: 60s). Durations: a whole number with ms, s, m or h.")
+    String handshakeTimeout;
+
+    @Option(names = "--idle-timeout", paramLabel = "DURATION",
+            description = "How long a destination waits for the next stream byte before failing (default: 60s).")
+    String idleTimeout;
+
+    @Option(names = "--in-doubt-retry", paramLabel = "DURATION",
+            description = "Delay between attempts to ask a destination about an in-doubt migration (default: 2s).")
+    String inDoubtRetry;
+
+    @Option(names = "--abort-wait", paramLabel = "DURATION",
+            description = "How long a source stopping before the commit point waits for the destination to confirm "
+                    + "its copy is gone (default: 10s).")
+    String abortWait;
+
+    @Option(names = "--close-wait", paramLabel = "DURATION",
+            description = "How long a stopping daemon waits for migrations past the commit point to end (default: 30s).")
+    String closeWait;
+
+    @Option(names = "--connect-timeout", paramLabel = "DURATION",
+            description = "How long an outgoing peer connection may take to be established (default: 10s).")
+    String connectTimeout;
+
     @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "${env:MIGRATIOND_LOG_FORMAT:-text}",
             description = "Log lines as key=value text (default) or one JSON object per line (logback's JSON encoder); "
                     + "also $MIGRATIOND_LOG_FORMAT. Under systemd each line starts with its journald priority.")
@@ -145,6 +171,12 @@ public final class MigrationDaemon implements Callable<Integer> {
         }
         flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
         flags.put(DaemonConfig.KEY_JOURNAL_RETENTION, journalRetention);
+        flags.put(DaemonConfig.KEY_HANDSHAKE_TIMEOUT, handshakeTimeout);
+        flags.put(DaemonConfig.KEY_IDLE_TIMEOUT, idleTimeout);
+        flags.put(DaemonConfig.KEY_IN_DOUBT_RETRY, inDoubtRetry);
+        flags.put(DaemonConfig.KEY_ABORT_WAIT, abortWait);
+        flags.put(DaemonConfig.KEY_CLOSE_WAIT, closeWait);
+        flags.put(DaemonConfig.KEY_CONNECT_TIMEOUT, connectTimeout);
         return DaemonConfig.resolve(configFile, flags, peers, peerAllows);
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -121,5 +122,40 @@ class DaemonConfigTest {
         DaemonConfig flagWins = DaemonConfig.resolve(file("sim-prefault = true\n"),
                 Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false", PeerLinkConfig.KEY_INSECURE, "true"), List.of());
         assertFalse(flagWins.simPrefault());
+    }
+
+    @Test
+    void timeoutsDefaultToTheEngineDefaultsAndComeFromTheFileOrAFlag() throws Exception {
+        DaemonConfig.Timeouts d = DaemonConfig.resolve(null, Map.of(), List.of()).timeouts();
+        assertEquals(Duration.ofSeconds(60), d.handshake());
+        assertEquals(Duration.ofSeconds(60), d.idle());
+        assertEquals(Duration.ofSeconds(2), d.inDoubtRetry());
+        assertEquals(Duration.ofSeconds(10), d.abortWait());
+        assertEquals(Duration.ofSeconds(30), d.closeWait());
+        assertEquals(Duration.ofSeconds(10), d.connect());
+        DaemonConfig c = DaemonConfig.resolve(file("""
+                handshake-timeout = 5s
+                idle-timeout = 2m
+                in-doubt-retry = 250ms
+                abort-wait = 3s
+                close-wait = 1h
+                connect-timeout = 1500ms
+                """), Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "7s"), List.of());
+        assertEquals(new DaemonConfig.Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(7), Duration.ofMillis(250),
+                Duration.ofSeconds(3), Duration.ofHours(1), Duration.ofMillis(1500)), c.timeouts());
+    }
+
+    @Test
+    void badTimeoutsGetOneLineNamingTheSettingAndTheRule() throws Exception {
+        assertBad("line 1 (handshake-timeout): handshake-timeout '60': expected a whole number and a unit (ms, s, m or h)",
+                file("handshake-timeout = 60\n"), Map.of(), List.of());
+        assertBad("--idle-timeout: idle-timeout '1.5s': expected a whole number and a unit",
+                null, Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "1.5s"), List.of());
+        assertBad("--in-doubt-retry: in-doubt-retry '0s': must be between 10ms and 24h",
+                null, Map.of(DaemonConfig.KEY_IN_DOUBT_RETRY, "0s"), List.of());
+        assertBad("--close-wait: close-wait '25h': must be between 10ms and 24h",
+                null, Map.of(DaemonConfig.KEY_CLOSE_WAIT, "25h"), List.of());
+        assertBad("--connect-timeout: connect-timeout '-1s'", null, Map.of(DaemonConfig.KEY_CONNECT_TIMEOUT, "-1s"), List.of());
+        assertBad("abort-wait '99999999999s'", file("abort-wait = 99999999999s\n"), Map.of(), List.of());
     }
 }

@@ -143,6 +143,10 @@ class DaemonProcessTest {
         String addr = failFast("--config", config().toString(), "--peer-listen", "127.0.0.1:99999");
         assertTrue(addr.contains("port must be 0..65535") && addr.endsWith("(exit 2)"), addr);
 
+        String timeout = failFast("--config", config().toString(), "--handshake-timeout", "soon");
+        assertTrue(timeout.contains("--handshake-timeout: handshake-timeout 'soon': expected a whole number and a unit")
+                && timeout.endsWith("(exit 2)"), timeout);
+
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String inUse = failFast("--config", config().toString(), "--control-listen", "127.0.0.1:" + taken.getLocalPort());
             assertTrue(inUse.contains("cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (control-listen): address already in use")

@@ -25,6 +25,9 @@ import java.util.Objects;
  * @param handshakeTimeout  how long to wait for Accept/Reject, Received/Failed, Running
  * @param idleTimeout       how long a receiver waits for the next stream byte before failing
  * @param inDoubtRetry      delay between reconnect attempts while a migration is in doubt
+ * @param abortWait         how long a source that stops before the commit point waits for the destination to
+ *                          confirm that its copy is gone
+ * @param closeWait         how long {@link MigrationEngine#close()} waits for running migrations to end
  * @param maxIncomingBytes  admission limit: total guest memory this daemon accepts in concurrent incoming
  *                          migrations
  * @param historySize       finished migrations kept in {@link MigrationEngine#list()}
@@ -36,13 +39,16 @@ import java.util.Objects;
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize, Duration journalRetention,
+                           Duration inDoubtRetry, Duration abortWait, Duration closeWait, long maxIncomingBytes,
+                           int historySize, Duration journalRetention,
                            IncomingLimits incomingLimits, List<Path> saveDirs)
         implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_IN_DOUBT_RETRY = Duration.ofSeconds(2);
+    public static final Duration DEFAULT_ABORT_WAIT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_CLOSE_WAIT = Duration.ofSeconds(30);
     /** Default admission limit: 1 TiB of incoming guest memory at once. */
     public static final long DEFAULT_MAX_INCOMING_BYTES = 1L << 40;
     public static final int DEFAULT_HISTORY_SIZE = 200;
@@ -61,6 +67,13 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(inDoubtRetry, "inDoubtRetry");
+        Objects.requireNonNull(abortWait, "abortWait");
+        Objects.requireNonNull(closeWait, "closeWait");
+        for (Duration d : new Duration[] {handshakeTimeout, idleTimeout, inDoubtRetry, abortWait, closeWait}) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("timeouts must be positive, not " + d);
+            }
+        }
         Objects.requireNonNull(incomingLimits, "incomingLimits");
         saveDirs = List.copyOf(saveDirs);
         MigrationRequest.checkName("local peer name", localPeerName);
@@ -79,42 +92,49 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
     /** A configuration with the default timeouts and limits. */
     public static EngineConfig of(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, Clock.systemUTC(), Ticker.SYSTEM,
-                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_MAX_INCOMING_BYTES,
+                DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_ABORT_WAIT,
+                DEFAULT_CLOSE_WAIT, DEFAULT_MAX_INCOMING_BYTES,
                 DEFAULT_HISTORY_SIZE, DEFAULT_JOURNAL_RETENTION, IncomingLimits.DEFAULTS, List.of());
     }
 
     public EngineConfig withTimeouts(Duration handshake, Duration idle, Duration inDoubt) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshake, idle, inDoubt,
-                maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
+                abortWait, closeWait, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withMaxIncomingBytes(long bytes) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
-                idleTimeout, inDoubtRetry, bytes, historySize, journalRetention, incomingLimits, saveDirs);
+                idleTimeout, inDoubtRetry, abortWait, closeWait, bytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withTicker(Ticker t) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, t, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withJournalRetention(Duration retention) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, retention, incomingLimits, saveDirs);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize, retention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withClock(Clock c) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, c, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 
     public EngineConfig withIncomingLimits(IncomingLimits limits) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, limits, saveDirs);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize, journalRetention, limits, saveDirs);
     }
 
     public EngineConfig withSaveDirs(List<Path> dirs) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize, journalRetention, incomingLimits, dirs);
+                inDoubtRetry, abortWait, closeWait, maxIncomingBytes, historySize, journalRetention, incomingLimits, dirs);
+    }
+
+    /** @param abort see {@link #abortWait()}; @param close see {@link #closeWait()} */
+    public EngineConfig withWaits(Duration abort, Duration close) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, abort, close, maxIncomingBytes, historySize, journalRetention, incomingLimits, saveDirs);
     }
 }

@@ -56,8 +56,6 @@ public final class MigrationEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MigrationEngine.class);
 
-    /** How long {@link #close()} waits for running migrations to end. */
-    static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
     /** How long {@link #resolve} waits for the decision to be carried out. */
     static final Duration RESOLVE_WAIT = Duration.ofSeconds(60);
 
@@ -360,7 +358,7 @@ public final class MigrationEngine implements AutoCloseable {
         for (MigrationRun r : live) {
             r.cancel();
         }
-        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        long deadline = System.nanoTime() + config.closeWait().toNanos();
         for (MigrationRun r : live) {
             try {
                 r.result().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

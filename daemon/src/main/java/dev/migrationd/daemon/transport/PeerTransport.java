@@ -24,6 +24,7 @@ import dev.migrationd.daemon.tls.PeerTls;
 import io.netty.handler.ssl.SslHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -53,13 +54,14 @@ public final class PeerTransport implements AutoCloseable {
 
     /** Event-loop threads: peer connections are few and the work per byte is small. */
     public static final int DEFAULT_THREADS = 2;
-    /** Connect timeout for outgoing peer connections. */
-    public static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+    /** Default connect timeout for outgoing peer connections. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
     /** At most one "too many connections" line per this many refused connections. */
     static final int REFUSAL_LOG_EVERY = 100;
 
     private final EventLoopGroup group;
     private final boolean epoll;
+    private final int connectTimeoutMillis;
     private final PeerLinkSettings settings;
     /** Accepted connections open now (the cap's count). */
     private final AtomicInteger openIncoming = new AtomicInteger();
@@ -67,14 +69,28 @@ public final class PeerTransport implements AutoCloseable {
 
     /** A plaintext transport with default bounds (tests of the transport and the engine). */
     public PeerTransport() {
-        this(DEFAULT_THREADS, Epoll.isAvailable(), PeerLinkSettings.PLAINTEXT);
+        this(DEFAULT_THREADS, Epoll.isAvailable(), PeerLinkSettings.PLAINTEXT, DEFAULT_CONNECT_TIMEOUT);
     }
 
     public PeerTransport(PeerLinkSettings settings) {
-        this(DEFAULT_THREADS, Epoll.isAvailable(), settings);
+        this(DEFAULT_THREADS, Epoll.isAvailable(), settings, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /** @param connectTimeout how long an outgoing connection may take to be established (1 ms .. Integer.MAX_VALUE ms) */
+    public PeerTransport(PeerLinkSettings settings, Duration connectTimeout) {
+        this(DEFAULT_THREADS, Epoll.isAvailable(), settings, connectTimeout);
     }
 
     public PeerTransport(int threads, boolean useEpoll, PeerLinkSettings settings) {
+        this(threads, useEpoll, settings, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    public PeerTransport(int threads, boolean useEpoll, PeerLinkSettings settings, Duration connectTimeout) {
+        long ms = connectTimeout.toMillis();
+        if (ms < 1 || ms > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("connect timeout must be 1 ms .. " + Integer.MAX_VALUE + " ms, not " + connectTimeout);
+        }
+        this.connectTimeoutMillis = (int) ms;
         this.epoll = useEpoll && Epoll.isAvailable();
         this.settings = settings;
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -105,7 +121,7 @@ public final class PeerTransport implements AutoCloseable {
     Bootstrap bootstrap(String peerName, int port, Consumer<NettyPeerConnection> onInit) {
         return new Bootstrap().group(group)
                 .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                 .handler(new ChannelInitializer<SocketChannel>() {

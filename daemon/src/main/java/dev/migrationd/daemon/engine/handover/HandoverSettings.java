@@ -36,4 +36,6 @@ public interface HandoverSettings {
 
     /** The bounds of an incoming migration (deadline, minimum rate) and of its admission. */
     IncomingLimits incomingLimits();
+    /** How long a source that stops before the commit point waits for the destination to confirm its copy is gone. */
+    Duration abortWait();
 }

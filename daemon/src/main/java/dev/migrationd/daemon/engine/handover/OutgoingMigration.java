@@ -76,6 +76,8 @@ public final class OutgoingMigration extends MigrationRun {
     /** Start to Accept heard (0 until then). */
     private long setupNanos;
     private long pauseNanos;
+    /** When a failed migration resumed the guest it had paused (0: it did not). */
+    private long resumedNanos;
     private long tailSentNanos;
     private long finalRoundNanos;
     private long stateCaptureNanos;
@@ -111,6 +113,12 @@ public final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
         long bytes = out == null ? 0 : out.bytes();
+        if (resumedNanos != 0) {
+            // the guest was paused from pauseNanos until the source resumed it: what the parts measured
+            // before the failure leave out (the wait for an answer, an in-doubt query) is the completion
+            long measured = finalRoundNanos + stateCaptureNanos + stateSendNanos;
+            completionNanos = Math.max(completionNanos, resumedNanos - pauseNanos - measured);
+        }
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
                         Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
@@ -407,16 +415,17 @@ public final class OutgoingMigration extends MigrationRun {
     }
 
     /**
-     * Before the commit point: sends Abort and waits (at most {@link #ABORT_WAIT}) until the destination
+     * Before the commit point: sends Abort and waits (at most {@link HandoverSettings#abortWait()}) until the destination
      * has destroyed its copy and closed the connection, so that when this migration reports its end there
      * is nothing left on the destination. A destination that does not answer in time (or a connection
      * already lost) destroys its copy on its own when the connection closes.
      */
     private void abortAndAwaitDestination(String reason) {
+        Duration abortWait = engine.settings().abortWait();
         connection.resetWake();
         Thread guard = Thread.ofVirtual().name("abort-guard-" + info.id()).start(() -> {
             try {
-                Thread.sleep(ABORT_WAIT);
+                Thread.sleep(abortWait);
                 connection.close();
             } catch (InterruptedException done) {
                 // the destination answered in time
@@ -430,7 +439,7 @@ public final class OutgoingMigration extends MigrationRun {
             connection.drain();
             abortSent = true;
             while (true) {
-                PeerConnection.Inbound in = connection.receive(ABORT_WAIT);
+                PeerConnection.Inbound in = connection.receive(abortWait);
                 if (in instanceof PeerConnection.StreamData d) {
                     d.release();
                 }
@@ -456,9 +465,6 @@ public final class OutgoingMigration extends MigrationRun {
                     (ticker.nanoTime() - t0) / 1_000_000);
         }
     }
-
-    /** How long a source that stops before the commit point waits for the destination to clean up. */
-    static final Duration ABORT_WAIT = Duration.ofSeconds(10);
 
     private void restoreGuest() {
         restoreGuest(false);
@@ -489,6 +495,7 @@ public final class OutgoingMigration extends MigrationRun {
         if (pausedByUs || always) {
             try {
                 domain.resume();
+                resumedNanos = ticker.nanoTime();
                 LOG.info("event=source_resumed migration={} domain={}", info.id(), info.domain());
             } catch (HypervisorException | RuntimeException e) {
                 LOG.error("event=cleanup_step_failed migration={} step=resume domain={} error=\"{}\"", info.id(),
