@@ -84,29 +84,21 @@ install -m 0644 "$ROOT/README.md" "$DIST/share/doc/README.md"
 say "AOT cache for the CLI (JEP 483/514: classes loaded and linked by a training run, mapped at start)"
 train_dir=$(mktemp -d "${TMPDIR:-/tmp}/migrationd-train.XXXXXX")
 daemon_pid=
-peer_pid=
-cleanup_training() {
-  local p
-  for p in $daemon_pid $peer_pid; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-  rm -rf "$train_dir"
-}
+cleanup_training() { [ -z "$daemon_pid" ] || { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null || true; }; rm -rf "$train_dir"; }
 trap cleanup_training EXIT
-start_training_daemon() { # name log [--peer NAME=ADDR] -> sets started_pid, waits for its ports
-  local name=$1 log=$2; shift 2
-  "$DIST/bin/migrationd" --name "$name" --state-dir "$train_dir/$name" --control-listen 127.0.0.1:0 \
-    --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
-  started_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q 'event=daemon_started' "$log" && return 0
-    kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; echo "make-dist: training daemon $name died" >&2; exit 1; }
-    sleep 0.2
-  done
-  cat "$log" >&2; echo "make-dist: training daemon $name did not start" >&2; exit 1
-}
-log_port() { sed -n "s/.*event=daemon_started.* $2=\\([0-9]*\\).*/\\1/p" "$1"; } # LOG control|peer
-# a daemon to talk to (sim backend, ports picked by the kernel)
-start_training_daemon train "$train_dir/daemon.log"; daemon_pid=$started_pid
-port=$(log_port "$train_dir/daemon.log" control)
+# a daemon to talk to (sim backend, ports picked by the kernel). The daemon gets no cache yet: one worth its
+# build time is trained on a whole migration (its first migration is what warms up slowly).
+"$DIST/bin/migrationd" --name train --state-dir "$train_dir/state" --control-listen 127.0.0.1:0 \
+  --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"$train_dir/daemon.log" 2>&1 &
+daemon_pid=$!
+port=
+for _ in $(seq 1 300); do
+  port=$(sed -n 's/.*event=daemon_started.* control=\([0-9]*\).*/\1/p' "$train_dir/daemon.log")
+  [ -n "$port" ] && break
+  kill -0 "$daemon_pid" 2>/dev/null || { cat "$train_dir/daemon.log" >&2; echo "make-dist: training daemon died" >&2; exit 1; }
+  sleep 0.2
+done
+[ -n "$port" ] || { cat "$train_dir/daemon.log" >&2; echo "make-dist: training daemon did not start" >&2; exit 1; }
 t0=$(date +%s)
 MIGRATIONCTL_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationctl.aot -Xlog:aot=warning" \
   "$DIST/bin/migrationctl" list --daemon "127.0.0.1:$port" >/dev/null 2>"$train_dir/cli.log" \
@@ -114,36 +106,6 @@ MIGRATIONCTL_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationctl.aot -Xlog:aot=
 say "CLI cache trained on 'migrationctl list' in $(( $(date +%s) - t0 ))s"
 kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
 [ -s "$DIST/lib/migrationctl.aot" ] || { echo "make-dist: no CLI AOT cache was written" >&2; exit 1; }
-
-say "AOT cache for the daemon, trained on migrations in both directions (its first migration warms up slowly)"
-# the trained daemon (hostA) and a plain peer (hostB, the training's other end); the cache is written when
-# hostA exits. Ports are the kernel's: hostB learns hostA's by a reload of its config file (SIGHUP).
-t0=$(date +%s)
-: >"$train_dir/b.conf"
-start_training_daemon hostB "$train_dir/b.log" --config "$train_dir/b.conf"; peer_pid=$started_pid
-MIGRATIOND_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationd.aot -Xlog:aot=warning" \
-  start_training_daemon hostA "$train_dir/a.log" --peer "hostB=127.0.0.1:$(log_port "$train_dir/b.log" peer)"
-daemon_pid=$started_pid
-echo "peer.hostA = 127.0.0.1:$(log_port "$train_dir/a.log" peer)" >"$train_dir/b.conf"
-kill -HUP "$peer_pid"
-for _ in $(seq 1 300); do grep -q 'event=config_reloaded' "$train_dir/b.log" && break; sleep 0.1; done
-grep -q 'event=config_reloaded' "$train_dir/b.log" || { cat "$train_dir/b.log" >&2; echo "make-dist: training peer did not reload" >&2; exit 1; }
-a_ctl=127.0.0.1:$(log_port "$train_dir/a.log" control)
-b_ctl=127.0.0.1:$(log_port "$train_dir/b.log" control)
-train_ctl() { "$DIST/bin/migrationctl" "$@" >>"$train_dir/cli.log" 2>&1 || { cat "$train_dir/cli.log" "$train_dir/a.log" >&2; echo "make-dist: training step failed: $*" >&2; exit 1; }; }
-# a loaded build machine can take long to answer the first call: wait until both answer
-for ctl_addr in "$a_ctl" "$b_ctl"; do
-  for _ in $(seq 1 60); do "$DIST/bin/migrationctl" domains --daemon "$ctl_addr" >/dev/null 2>&1 && break; sleep 1; done
-done
-train_ctl domain create t --daemon "$a_ctl" --memory 128MiB --fill random --dirty-rate 16MiB/s
-for _ in 1 2 3; do
-  train_ctl migrate t --to hostB --daemon "$a_ctl"
-  train_ctl migrate t --to hostA --daemon "$b_ctl"
-done
-kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
-kill -TERM "$peer_pid"; wait "$peer_pid" || true; peer_pid=
-[ -s "$DIST/lib/migrationd.aot" ] || { cat "$train_dir/a.log" >&2; echo "make-dist: no daemon AOT cache was written" >&2; exit 1; }
-say "daemon cache trained in $(( $(date +%s) - t0 ))s"
 
 say "Debian package"
 "$(dirname "$0")/make-deb.sh" "$DIST" "$DEBVERSION" "$OUT"
