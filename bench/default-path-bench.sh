@@ -106,7 +106,14 @@ migrationd_run() { # RUN FILL MIGRATIONS
   start_daemon hostA "$root/hostA" "$ac" "$ap" "$am" hostB "$bp"; a=$!
   start_daemon hostB "$root/hostB" "$bc" "$bp" "$bm" hostA "$ap"; b=$!
   wait_ready "$ac" "$a"; wait_ready "$bc" "$b"
-  ctl domain create g --daemon "127.0.0.1:$ac" --memory "${MIB}MiB" --fill "$fill" >/dev/null
+  # filling a big guest can outlast the CLI's call deadline on a loaded machine: then wait until it is there
+  if ! ctl domain create g --daemon "127.0.0.1:$ac" --memory "${MIB}MiB" --fill "$fill" >/dev/null 2>&1; then
+    for _ in $(seq 1 300); do
+      ctl domains --daemon "127.0.0.1:$ac" 2>/dev/null | grep -qw g && break
+      sleep 1
+    done
+    ctl domains --daemon "127.0.0.1:$ac" | grep -qw g || { echo "default-path-bench: guest not created" >&2; exit 1; }
+  fi
   for i in $(seq 1 "$n"); do
     if [ $((i % 2)) = 1 ]; then from=$ac; to=$bc; host=hostB; else from=$bc; to=$ac; host=hostA; fi
     c0=$(( $(ticks "$a") + $(ticks "$b") ))
