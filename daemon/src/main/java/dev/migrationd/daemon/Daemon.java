@@ -113,7 +113,8 @@ public final class Daemon implements AutoCloseable {
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers());
         try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withJournalRetention(config.journalRetention()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }
@@ -206,12 +207,13 @@ public final class Daemon implements AutoCloseable {
             DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
             DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
             DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
-            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen);
+            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen,
+            DaemonConfig.KEY_JOURNAL_RETENTION, DaemonConfig::journalRetention);
 
     /**
      * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list is
      * replaced (a migration already connected keeps its connection). Settings that need a restart (name,
-     * backend, state directory, listen addresses, sim-prefault) keep their running values; each that
+     * backend, state directory, listen addresses, sim-prefault, journal retention) keep their running values; each that
      * changed is named in the log and in the returned list.
      *
      * @return the settings that changed but wait for a restart
@@ -227,7 +229,7 @@ public final class Daemon implements AutoCloseable {
         needRestart.sort(null);
         connector.setPeers(next.peers());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
-                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
+                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen(), was.journalRetention());
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))
                 .addKeyValue("restart_needed_for", String.join(",", needRestart))

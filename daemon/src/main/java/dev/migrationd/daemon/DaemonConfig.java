@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,6 +34,7 @@ import java.util.Optional;
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
  * sim-prefault   = false                # sim: prefault the memory of incoming guests (true|false)
  * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback
+ * journal-retention = 7d                # how long the journal keeps ended migrations (NUMBERh or NUMBERd, >= 1h)
  * </pre>
  * An unknown key, a repeated key, a bad address or a bad name stops the daemon with one line naming the
  * file, the line and the problem. Comments after a value need a space before the {@code #}. A peer
@@ -49,11 +51,13 @@ import java.util.Optional;
  *                      a restore before the first page arrives (refused with another backend)
  * @param healthListen  an extra gRPC listener that serves only the health service (grpc.health.v1), for
  *                      probes that cannot reach the control address; empty: none
+ * @param journalRetention how long the journal keeps a migration that ended (a destination answers a source
+ *                      in doubt from it for that long)
  */
 public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
                            Map<String, InetSocketAddress> peers, boolean simPrefault,
-                           Optional<InetSocketAddress> healthListen) {
+                           Optional<InetSocketAddress> healthListen, Duration journalRetention) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_BACKEND = "backend";
@@ -63,17 +67,21 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
     public static final String KEY_METRICS_LISTEN = "metrics-listen";
     public static final String KEY_SIM_PREFAULT = "sim-prefault";
     public static final String KEY_HEALTH_LISTEN = "health-listen";
+    public static final String KEY_JOURNAL_RETENTION = "journal-retention";
     /** Prefix of peer keys in the file: {@code peer.NAME = HOST:PORT}. */
     public static final String PEER_PREFIX = "peer.";
 
     public static final List<String> KEYS = List.of(KEY_NAME, KEY_BACKEND, KEY_STATE_DIR, KEY_CONTROL_LISTEN,
-            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN);
+            KEY_PEER_LISTEN, KEY_METRICS_LISTEN, KEY_SIM_PREFAULT, KEY_HEALTH_LISTEN, KEY_JOURNAL_RETENTION);
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
     public static final String DEFAULT_CONTROL_LISTEN = "127.0.0.1:7100";
     public static final String DEFAULT_PEER_LISTEN = "127.0.0.1:7101";
     public static final String DEFAULT_METRICS_LISTEN = "127.0.0.1:9101";
+    public static final String DEFAULT_JOURNAL_RETENTION = "7d";
+    /** Longest journal retention accepted (ten years: longer is a typo). */
+    static final Duration MAX_JOURNAL_RETENTION = Duration.ofDays(3650);
     /** Longest config file accepted (it is a handful of lines). */
     public static final long MAX_FILE_BYTES = 1 << 20;
     /** Longest daemon or peer name (as the engine accepts). */
@@ -88,13 +96,15 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
         Objects.requireNonNull(healthListen, "healthListen");
+        Objects.requireNonNull(journalRetention, "journalRetention");
     }
 
-    /** A configuration without a health-only listener. */
+    /** A configuration without a health-only listener, with the default journal retention. */
     public DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
                         InetSocketAddress peerListen, InetSocketAddress metricsListen,
                         Map<String, InetSocketAddress> peers, boolean simPrefault) {
-        this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty());
+        this(name, backend, stateDir, controlListen, peerListen, metricsListen, peers, simPrefault, Optional.empty(),
+                dev.migrationd.daemon.engine.EngineConfig.DEFAULT_JOURNAL_RETENTION);
     }
 
     /**
@@ -167,7 +177,22 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Optional<InetSocketAddress> health = values.containsKey(KEY_HEALTH_LISTEN)
                 ? Optional.of(address(where.get(KEY_HEALTH_LISTEN), KEY_HEALTH_LISTEN, values.get(KEY_HEALTH_LISTEN)))
                 : Optional.empty();
-        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health);
+        Duration retention = retention(where.getOrDefault(KEY_JOURNAL_RETENTION, "default"),
+                values.getOrDefault(KEY_JOURNAL_RETENTION, DEFAULT_JOURNAL_RETENTION));
+        return new DaemonConfig(name, backend, stateDir, control, peer, metrics, peers, simPrefault, health, retention);
+    }
+
+    /** {@code NUMBERh} or {@code NUMBERd}, from one hour to ten years. */
+    static Duration retention(String where, String text) throws ConfigException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,7})([hd])").matcher(text);
+        Duration d = !m.matches() ? null : m.group(2).equals("h") ? Duration.ofHours(Long.parseLong(m.group(1)))
+                : Duration.ofDays(Long.parseLong(m.group(1)));
+        if (d == null || d.compareTo(Duration.ofHours(1)) < 0 || d.compareTo(MAX_JOURNAL_RETENTION) > 0) {
+            throw new ConfigException(where + ": journal retention '" + text
+                    + "' must be NUMBERh or NUMBERd between 1h and " + MAX_JOURNAL_RETENTION.toDays()
+                    + "d (a destination answers a source in doubt only for that long)");
+        }
+        return d;
     }
 
     /** The backend options this configuration asks for (see HypervisorProvider#open). */

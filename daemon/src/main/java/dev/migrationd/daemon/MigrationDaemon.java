@@ -85,6 +85,10 @@ public final class MigrationDaemon implements Callable<Integer> {
                     + "also $MIGRATIOND_LOG_FORMAT. Under systemd each line starts with its journald priority.")
     String logFormat;
 
+    @Option(names = "--journal-retention", paramLabel = "DURATION",
+            description = "How long the journal keeps ended migrations, answering peers in doubt: NUMBERh or NUMBERd (default: 7d).")
+    String journalRetention;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
@@ -102,6 +106,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
         flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
+        flags.put(DaemonConfig.KEY_JOURNAL_RETENTION, journalRetention);
         return DaemonConfig.resolve(configFile, flags, peers);
     }
 

@@ -91,6 +91,20 @@ class DaemonConfigTest {
         assertBad("line 1 (sim-prefault): must be true or false, not 'yes'", file("sim-prefault = yes\n"), Map.of(), List.of());
         assertBad("--sim-prefault: applies to the sim backend only (backend is xen)", null,
                 Map.of(DaemonConfig.KEY_SIM_PREFAULT, "true", DaemonConfig.KEY_BACKEND, "xen"), List.of());
+        assertBad("line 1 (journal-retention): journal retention '7 days' must be NUMBERh or NUMBERd",
+                file("journal-retention = 7 days\n"), Map.of(), List.of());
+        assertBad("--journal-retention: journal retention '30m'", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30m"), List.of());
+        assertBad("between 1h and 3650d", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "0h"), List.of());
+        assertBad("between 1h and 3650d", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "4000d"), List.of());
+    }
+
+    @Test
+    void journalRetentionDefaultsToAWeekAndTakesHoursOrDays() throws Exception {
+        assertEquals(java.time.Duration.ofDays(7), DaemonConfig.resolve(null, Map.of(), List.of()).journalRetention());
+        assertEquals(java.time.Duration.ofHours(36),
+                DaemonConfig.resolve(file("journal-retention = 36h\n"), Map.of(), List.of()).journalRetention());
+        assertEquals(java.time.Duration.ofDays(30), DaemonConfig.resolve(file("journal-retention = 36h\n"),
+                Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30d"), List.of()).journalRetention());
     }
 
     @Test

@@ -17,6 +17,8 @@ import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.MigrationEvent;
 import dev.migrationd.control.v1.MigrationServiceGrpc;
 import dev.migrationd.control.v1.PhaseEvent;
+import dev.migrationd.control.v1.ResolveMigrationRequest;
+import dev.migrationd.control.v1.ResolveMigrationResponse;
 import dev.migrationd.control.v1.RestoreDomainRequest;
 import dev.migrationd.control.v1.RestoreDomainResponse;
 import dev.migrationd.control.v1.SaveDomainRequest;
@@ -34,6 +36,8 @@ import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
+import dev.migrationd.daemon.engine.run.OperatorDecision;
+import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.Hypervisor;
 import io.grpc.Status;
@@ -202,6 +206,32 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             return CancelMigrationResponse.newBuilder()
                     .setMigration(ProtoMapping.migration(hostName, find(id)))
                     .setResult(ProtoMapping.cancel(outcome)).build();
+        });
+    }
+
+    @Override
+    public void resolveMigration(ResolveMigrationRequest request, StreamObserver<ResolveMigrationResponse> observer) {
+        Errors.unary("ResolveMigration", observer, () -> {
+            String id = name("id", request.getId());
+            OperatorDecision decision = switch (request.getDecision()) {
+                case RESOLVE_DECISION_RESUME_SOURCE -> OperatorDecision.RESUME_SOURCE;
+                case RESOLVE_DECISION_CONFIRM_DESTINATION -> OperatorDecision.CONFIRM_DESTINATION;
+                default -> throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "decision"),
+                        "decision: must be RESUME_SOURCE or CONFIRM_DESTINATION");
+            };
+            Resolved r = engine.resolve(id, decision);
+            LOG.atWarn().setMessage("event=resolve_requested")
+                    .addKeyValue("id", id)
+                    .addKeyValue("decision", decision)
+                    .addKeyValue("peer_answer", r.peerAnswer())
+                    .addKeyValue("decided_by", r.decidedBy()).log();
+            Migration m = engine.find(id).map(h -> ProtoMapping.migration(hostName, h))
+                    .or(() -> engine.list().stream().filter(s -> s.info().id().equals(id)).findFirst()
+                            .map(s -> ProtoMapping.migration(hostName, s)))
+                    .orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND, "MIGRATION_NOT_FOUND",
+                            Map.of("migration", id), "no migration with id " + id + " on " + hostName));
+            return ResolveMigrationResponse.newBuilder().setMigration(m).setPeerAnswer(r.peerAnswer())
+                    .setDecidedBy(r.decidedBy()).build();
         });
     }
 

@@ -63,6 +63,10 @@ final class Admission {
         if (registry.knows(request.id())) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "migration id " + request.id() + " is taken");
         }
+        String unusable = journalRefusal(context);
+        if (unusable != null) {
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, unusable);
+        }
         registry.claim(request.domain(), request.id());
         try {
             Domain domain = config.hypervisor().findDomain(request.domain()).orElseThrow(
@@ -89,6 +93,9 @@ final class Admission {
             throws IOException {
         String id = offer.migrationId();
         String refusal = refusal(offer, context.closing());
+        if (refusal == null) {
+            refusal = journalRefusal(context);
+        }
         if (refusal == null && !registry.tryClaim(offer.shape().name(), id)) {
             refusal = "domain " + offer.shape().name() + " is being migrated or restored here already";
         }
@@ -140,6 +147,18 @@ final class Admission {
             return "cannot list domains: " + e.getMessage();
         }
         return null;
+    }
+
+    /**
+     * Null when the journal takes appends (repairing it first if a write had failed), else why not: a
+     * migration that cannot journal its steps must not start.
+     */
+    private String journalRefusal(HandoverContext context) {
+        if (context.repairJournal()) {
+            return null;
+        }
+        return "the journal is unusable since a failed write (" + journal.failure().map(Exception::getMessage).orElse("?")
+                + "): free space on or repair the state directory's disk; the next request tries again";
     }
 
     /** An incoming migration ended: its memory is free for the next offer. */

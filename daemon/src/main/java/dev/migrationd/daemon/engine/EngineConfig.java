@@ -1,6 +1,7 @@
 package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.handover.HandoverSettings;
+import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.Ticker;
@@ -25,10 +26,13 @@ import java.util.Objects;
  * @param maxIncomingBytes  admission limit: total guest memory this daemon accepts in concurrent incoming
  *                          migrations
  * @param historySize       finished migrations kept in {@link MigrationEngine#list()}
+ * @param journalRetention  how long the journal keeps a migration that ended: a destination answers a
+ *                          source's in-doubt question from it for that long, so it must outlast any source's
+ *                          doubt (at least {@link #MIN_JOURNAL_RETENTION})
  */
 public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers,
                            Clock clock, Ticker ticker, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration inDoubtRetry, long maxIncomingBytes, int historySize)
+                           Duration inDoubtRetry, long maxIncomingBytes, int historySize, Duration journalRetention)
         implements HandoverSettings {
 
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
@@ -37,6 +41,10 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
     /** Default admission limit: 1 TiB of incoming guest memory at once. */
     public static final long DEFAULT_MAX_INCOMING_BYTES = 1L << 40;
     public static final int DEFAULT_HISTORY_SIZE = 200;
+    /** Default journal retention (a week: a source in doubt over a weekend is still answered). */
+    public static final Duration DEFAULT_JOURNAL_RETENTION = Journal.DEFAULT_RETENTION;
+    /** Shortest journal retention accepted. */
+    public static final Duration MIN_JOURNAL_RETENTION = Duration.ofHours(1);
 
     public EngineConfig {
         Objects.requireNonNull(localPeerName, "localPeerName");
@@ -55,27 +63,41 @@ public record EngineConfig(String localPeerName, Hypervisor hypervisor, Path sta
         if (historySize < 1) {
             throw new IllegalArgumentException("historySize must be at least 1");
         }
+        Objects.requireNonNull(journalRetention, "journalRetention");
+        if (journalRetention.compareTo(MIN_JOURNAL_RETENTION) < 0) {
+            throw new IllegalArgumentException("journal retention must be at least " + MIN_JOURNAL_RETENTION.toHours() + "h");
+        }
     }
 
     /** A configuration with the default timeouts and limits. */
     public static EngineConfig of(String localPeerName, Hypervisor hypervisor, Path stateDir, PeerConnector peers) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, Clock.systemUTC(), Ticker.SYSTEM,
                 DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_IN_DOUBT_RETRY, DEFAULT_MAX_INCOMING_BYTES,
-                DEFAULT_HISTORY_SIZE);
+                DEFAULT_HISTORY_SIZE, DEFAULT_JOURNAL_RETENTION);
     }
 
     public EngineConfig withTimeouts(Duration handshake, Duration idle, Duration inDoubt) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshake, idle, inDoubt,
-                maxIncomingBytes, historySize);
+                maxIncomingBytes, historySize, journalRetention);
     }
 
     public EngineConfig withMaxIncomingBytes(long bytes) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout,
-                idleTimeout, inDoubtRetry, bytes, historySize);
+                idleTimeout, inDoubtRetry, bytes, historySize, journalRetention);
     }
 
     public EngineConfig withTicker(Ticker t) {
         return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, t, handshakeTimeout, idleTimeout,
-                inDoubtRetry, maxIncomingBytes, historySize);
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention);
+    }
+
+    public EngineConfig withJournalRetention(Duration retention) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, clock, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, retention);
+    }
+
+    public EngineConfig withClock(Clock c) {
+        return new EngineConfig(localPeerName, hypervisor, stateDir, peers, c, ticker, handshakeTimeout, idleTimeout,
+                inDoubtRetry, maxIncomingBytes, historySize, journalRetention);
     }
 }

@@ -5,6 +5,9 @@ import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
 import dev.migrationd.daemon.engine.file.SaveRestore;
 import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.fault.FailpointNames;
+import dev.migrationd.daemon.engine.fault.Failpoints;
+import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.InDoubtResolver;
 import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.handover.OutgoingMigration;
@@ -17,12 +20,16 @@ import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.OperatorDecision;
+import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -51,6 +58,8 @@ public final class MigrationEngine implements AutoCloseable {
 
     /** How long {@link #close()} waits for running migrations to end. */
     static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
+    /** How long {@link #resolve} waits for the decision to be carried out. */
+    static final Duration RESOLVE_WAIT = Duration.ofSeconds(60);
 
     private final EngineConfig config;
     private final Journal journal;
@@ -59,12 +68,17 @@ public final class MigrationEngine implements AutoCloseable {
     private final EngineContext context;
 
     public MigrationEngine(EngineConfig config) throws IOException {
+        this(config, r -> Thread.ofVirtual().name("recovery").start(r));
+    }
+
+    /** With the executor that carries on what recovery cannot finish at once (in-doubt migrations, failing steps). */
+    MigrationEngine(EngineConfig config, java.util.concurrent.Executor recoveryBackground) throws IOException {
         this.config = Objects.requireNonNull(config, "config");
-        this.journal = new Journal(config.stateDir());
+        this.journal = new Journal(config.stateDir(), config.journalRetention(), config.clock(), Journal.COMPACT_THRESHOLD_BYTES);
         this.registry = new MigrationRegistry(config.clock(), config.historySize());
         this.admission = new Admission(config, registry, journal);
         this.context = new EngineContext(config, journal, registry, admission);
-        new Recovery(config.hypervisor(), registry, context).recover(journal.replayed());
+        new Recovery(config.hypervisor(), registry, context, recoveryBackground).recover(journal.replayed());
     }
 
     /** The configuration this engine runs with. */
@@ -122,8 +136,11 @@ public final class MigrationEngine implements AutoCloseable {
             }
             switch (m.message()) {
                 case HandoverMessage.Query q -> {
-                    HandoverMessage.Resolution r = InDoubtResolver.answer(q.migrationId(), registry.incoming(q.migrationId()),
-                            journal, config.handshakeTimeout().multipliedBy(2));
+                    // bounded well inside the asker's own wait, so that it hears PENDING rather than nothing
+                    HandoverMessage.Resolution r = InDoubtResolver.answer(registry.incomingRun(q.migrationId()),
+                            journal.lastState(Journal.Role.DESTINATION, q.migrationId()), registry.isUndecided(q.migrationId()),
+                            config.handshakeTimeout().dividedBy(2));
+                    Failpoints.hit(FailpointNames.DEST_BEFORE_QUERY_ANSWER);
                     LOG.info("event=query_answered migration={} answer={}", q.migrationId(), r);
                     connection.send(new HandoverMessage.QueryAnswer(q.migrationId(), r));
                     connection.drain();
@@ -162,6 +179,82 @@ public final class MigrationEngine implements AutoCloseable {
      */
     public CancelOutcome cancel(String id) throws EngineException {
         return registry.cancel(id);
+    }
+
+    /**
+     * An operator's decision on a source migration in doubt here ({@code migrationctl resolve}): the destination
+     * is asked first, and a decision that contradicts what it answers is refused — {@code RESUME_SOURCE} while it
+     * says COMMITTED, {@code CONFIRM_DESTINATION} while it says NOT_COMMITTED, either while it says PENDING (still
+     * deciding). When it is unreachable or has no record (UNKNOWN), the operator's word decides. Returns once the
+     * decision is carried out (the copy destroyed, or the guest resumed and FAILED journaled), or after
+     * {@link #RESOLVE_WAIT} with the phase it is in then.
+     *
+     * @throws EngineException.UnknownMigrationException when no such migration is known
+     * @throws EngineException with kind FAILED_PRECONDITION when it is not in doubt here, or the destination's
+     *         answer contradicts the decision
+     */
+    public Resolved resolve(String id, OperatorDecision decision) throws EngineException {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(decision, "decision");
+        checkOpen();
+        InDoubtCase c = registry.inDoubt(id).orElse(null);
+        if (c == null) {
+            boolean known = registry.find(id).isPresent() || registry.list().stream().anyMatch(s -> s.info().id().equals(id));
+            if (!known) {
+                throw new EngineException.UnknownMigrationException(id);
+            }
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "migration " + id
+                    + " is not in doubt on this daemon (resolve acts on the source of a migration in doubt)");
+        }
+        Optional<HandoverMessage.Resolution> peer = InDoubtResolver.askOnce(context, id, c.info().peer(), 0);
+        String answer = peer.map(r -> r.name().toLowerCase(Locale.ROOT)).orElse("unreachable");
+        HandoverMessage.Resolution wanted = decision == OperatorDecision.RESUME_SOURCE
+                ? HandoverMessage.Resolution.NOT_COMMITTED : HandoverMessage.Resolution.COMMITTED;
+        String conflict = conflict(decision, peer.orElse(null));
+        if (conflict != null) {
+            LOG.warn("event=resolve_refused migration={} decision={} peer_answer={} reason=\"{}\"", id, decision, answer, conflict);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, conflict);
+        }
+        InDoubtCase.Verdict v = c.decide(new InDoubtCase.Verdict(wanted, InDoubtCase.BY_OPERATOR));
+        if (v.resolution() != wanted) {
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "the destination answered "
+                    + v.resolution() + " meanwhile and the migration was settled that way; nothing else was done");
+        }
+        LOG.warn("event=operator_resolved migration={} domain={} decision={} peer_answer={} decided_by={}", id,
+                c.info().domain(), decision, answer, v.by());
+        MigrationPhase phase;
+        try {
+            phase = c.settled().get(RESOLVE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            phase = new MigrationPhase.InDoubt("decided (" + decision + "), still being carried out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException(EngineException.Kind.INTERNAL, "interrupted while the decision was carried out");
+        } catch (ExecutionException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, "carrying out the decision failed: " + e.getCause(), e);
+        }
+        return new Resolved(id, answer, v.by(), phase);
+    }
+
+    /** Why the destination's answer forbids the decision, or null. */
+    private static String conflict(OperatorDecision decision, HandoverMessage.Resolution peer) {
+        if (peer == HandoverMessage.Resolution.PENDING) {
+            return "the destination is still deciding (it answers PENDING); nothing was done: try again in a moment";
+        }
+        if (decision == OperatorDecision.RESUME_SOURCE && peer == HandoverMessage.Resolution.COMMITTED) {
+            return "the destination answers COMMITTED: the guest runs there; resuming the source would make two copies."
+                    + " Refused (the migration settles by itself; --confirm-destination agrees with it)";
+        }
+        if (decision == OperatorDecision.CONFIRM_DESTINATION && peer == HandoverMessage.Resolution.NOT_COMMITTED) {
+            return "the destination answers NOT_COMMITTED: it destroyed its copy; destroying the source's would lose the"
+                    + " guest. Refused (the migration settles by itself; --resume-source agrees with it)";
+        }
+        return null;
+    }
+
+    /** Whether the journal takes appends (false after a failed write, until it is repaired). */
+    public boolean journalUsable() {
+        return journal.usable();
     }
 
     /** Registers an observer for every migration of this engine (both directions). */

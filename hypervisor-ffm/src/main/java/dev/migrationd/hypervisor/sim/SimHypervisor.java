@@ -7,12 +7,13 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.HvmParamIndex;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -571,9 +572,9 @@ public final class SimHypervisor implements Hypervisor {
         SimMetadata m = d.meta();
         if (layout.type() == GuestType.HVM) {
             p2m.fill((byte) (SimDomain.POPULATED | PageType.NOTAB.nibble()));
-            m.hvmParams.put(SimLayout.HVM_PARAM_STORE_PFN, layout.storePfn());
-            m.hvmParams.put(SimLayout.HVM_PARAM_IOREQ_PFN, layout.ioreqPfn());
-            m.hvmParams.put(SimLayout.HVM_PARAM_BUFIOREQ_PFN, layout.bufioreqPfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_STORE_PFN, layout.storePfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_IOREQ_PFN, layout.ioreqPfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, layout.bufioreqPfn());
         } else {
             for (long pfn = 0; pfn < n; pfn++) {
                 PageType t = layout.isHole(pfn) ? null : layout.pageTableType(pfn);

@@ -14,10 +14,10 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * layer of v2, which Xen's {@code verify-stream-v2 -f libxc} accepts); a sidecar {@code FILE.meta}
  * (properties) records the format and the domain's shape, which neither stream carries up front (vCPU
  * count, UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}: the stream is written to
- * {@code FILE.partial}, synced, then renamed.
+ * {@code FILE.partial}, synced, then renamed (the metadata likewise), and the directory is synced before the
+ * domain is destroyed: a crash never leaves the guest in neither place. A destroy that keeps failing is
+ * reported with the domain left paused.
  *
  * <p>Runs on the caller's thread.
  */
@@ -54,6 +56,8 @@ public final class SaveRestore {
     /** Read size when restoring. */
     static final int READ_CHUNK = 1 << 20;
     static final String META_SUFFIX = ".meta";
+    /** Attempts at destroying a domain whose save is complete before the save reports the failure. */
+    static final int DESTROY_ATTEMPTS = 3;
 
     private SaveRestore() {
     }
@@ -114,7 +118,7 @@ public final class SaveRestore {
                     toSend.setWord(i, toSend.word(i) | extra.word(i));
                 }
             }
-            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
@@ -133,21 +137,64 @@ public final class SaveRestore {
             }
             writeMeta(metaFile(req.file()), info, req.format());
             Files.move(partial, req.file(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            long downtime = ticker.nanoTime() - pausedAt;
-            if (req.leaveRunning()) {
-                domain.resume();
-            } else {
-                domain.destroy();
-            }
-            LOG.info("event=saved domain={} file={} bytes={} rounds={} left_running={}", req.domain(), req.file(), bytes,
-                    rounds, req.leaveRunning());
-            return new SaveResult(req.file(), bytes, rounds, Duration.ofNanos(downtime));
+            // the file, its metadata and their names are on disk before the only other copy may go
+            forceDirectory(req.file().toAbsolutePath().getParent());
         } catch (IOException | HypervisorException e) {
             undoSave(domain, partial, paused, false);
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
                     + MigrationAbort.describe(e), e);
+        }
+        long downtime = ticker.nanoTime() - pausedAt;
+        try {
+            if (req.leaveRunning()) {
+                domain.resume();
+            } else {
+                destroySaved(domain, req);
+            }
+            LOG.info("event=saved domain={} file={} bytes={} rounds={} left_running={}", req.domain(), req.file(), bytes,
+                    rounds, req.leaveRunning());
+            return new SaveResult(req.file(), bytes, rounds, Duration.ofNanos(downtime));
+        } catch (HypervisorException e) {
+            // the save is complete and durable; the guest is left paused rather than resumed, so that the file
+            // and a running guest never both claim to be it
+            LOG.error("event=save_step_failed domain={} file={} step={} error=\"{}\" action=\"the save file is complete; the domain is left paused: destroy it (or resume it and delete the file)\"",
+                    req.domain(), req.file(), req.leaveRunning() ? "resume" : "destroy", e.getMessage());
+            throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " is complete in "
+                    + req.file() + ", but the domain could not be " + (req.leaveRunning() ? "resumed" : "destroyed")
+                    + " (" + e.getMessage() + "); it is left paused", e);
         } finally {
             LOG.debug("event=save_time domain={} ms={}", req.domain(), (ticker.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    /** Destroys the saved domain, retrying a failure a few times ({@link #DESTROY_ATTEMPTS}, 100 ms apart, doubling). */
+    private static void destroySaved(Domain domain, SaveRequest req) throws HypervisorException {
+        long pauseMillis = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                domain.destroy();
+                return;
+            } catch (HypervisorException e) {
+                if (attempt == DESTROY_ATTEMPTS) {
+                    throw e;
+                }
+                LOG.warn("event=save_step_failed domain={} step=destroy attempt={} error=\"{}\"", req.domain(), attempt,
+                        e.getMessage());
+            }
+            try {
+                Thread.sleep(pauseMillis);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new HypervisorException("destroy", req.domain(), "interrupted while retrying");
+            }
+            pauseMillis *= 2;
+        }
+    }
+
+    /** Forces a directory's entries (a created or renamed file) to disk. */
+    private static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
         }
     }
 
@@ -178,10 +225,15 @@ public final class SaveRestore {
         p.setProperty("vcpus", Integer.toString(info.vcpus()));
         p.setProperty("guestType", info.guestType().name());
         p.setProperty("guestWidth", Integer.toString(info.guestWidth().bits()));
-        try (OutputStream o = Files.newOutputStream(meta)) {
+        Path partial = meta.resolveSibling(meta.getFileName() + ".partial");
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING); OutputStream o = java.nio.channels.Channels.newOutputStream(ch)) {
             p.store(o, "migrationd save file metadata (the stream itself is " + meta.getFileName().toString()
                     .replace(META_SUFFIX, "") + ")");
+            o.flush();
+            ch.force(true);
         }
+        Files.move(partial, meta, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** What the metadata beside a save file says: the domain's shape and the stream's format. */
