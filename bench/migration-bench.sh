@@ -152,11 +152,11 @@ stat_ticks() { # STAT_FILE [sys] -> utime+stime (or stime alone) in clock ticks:
 }
 cpu_ticks() { stat_ticks "/proc/$1/stat"; }
 sys_ticks() { stat_ticks "/proc/$1/stat" sys; } # kernel: socket copies, page faults
-sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-reaper), in clock ticks
+sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-populate, sim-reaper), in clock ticks
   local t sum=0 comm
   for t in /proc/"$1"/task/*; do
     comm=$(cat "$t/comm" 2>/dev/null) || continue
-    case "$comm" in sim-prefault|sim-reaper) sum=$((sum + $(stat_ticks "$t/stat"))) ;; esac
+    case "$comm" in sim-prefault|sim-populate|sim-reaper) sum=$((sum + $(stat_ticks "$t/stat"))) ;; esac
   done
   echo "$sum"
 }

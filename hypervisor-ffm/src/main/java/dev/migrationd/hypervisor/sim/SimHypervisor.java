@@ -464,6 +464,11 @@ public final class SimHypervisor implements Hypervisor {
             }
         });
         d.beginRestore();
+        if (!pf) {
+            // populate while the pages arrive, on another core, instead of page by page in the thread that
+            // reads the socket (or all of it before Accept, as --sim-prefault does)
+            d.startPopulateAhead();
+        }
         LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={} prefault={} setup_ms={}",
                 m.name, m.domid, m.guestType, m.p2mSize, m.vcpus, pf, (System.nanoTime() - t0) / 1_000_000);
         return d;

@@ -295,7 +295,7 @@ public final class OutgoingMigration extends MigrationRun {
             long t0 = ticker.nanoTime();
             long bytes0 = out.bytes();
             long dirtied = toSend.cardinality();
-            long sent = sender.send(toSend);
+            long sent = round == 0 ? sender.sendFirstRound(toSend) : sender.send(toSend);
             out.drain();
             long remaining = domain.dirtyLog().fetchAndClear(toSend);
             long t1 = ticker.nanoTime();
