@@ -56,7 +56,7 @@ class LargeGuestSmallHeapTest {
                         new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers))).withTimeouts(t, t, Duration.ofMillis(100)));
                 engines[1] = new MigrationEngine(EngineConfig.of("hostB", hvB, dir.resolve("b"),
                         new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers))).withTimeouts(t, t, Duration.ofMillis(100)));
-                // an ab guest over a 64 MiB working set; the rest of its 2 GiB is zero pages, sent as allocate-only entries
+                // an ab guest over a 64 MiB working set; the rest of its 1 GiB is zero pages, sent as allocate-only entries
                 SimDomain src = hvA.create(SimDomainSpec.of("big", GUEST_BYTES, 2, GuestType.HVM, Width.W64,
                         WorkloadSpec.of(32L << 20, 1.0 / 16, 0.0, WorkloadSpec.Pattern.AB)));
                 long hashBefore;
