@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -49,6 +50,12 @@ import org.slf4j.LoggerFactory;
  *       {@link #writeTimeout} ends the connection.</li>
  *   <li>Every wait to write (backpressure, drain) is bounded by {@link #writeTimeout} without progress:
  *       a peer that stops reading makes the write fail instead of blocking its thread for ever.</li>
+ *   <li>Why the connection ended, {@link #closeReason}, is decided on the event loop (the first reason
+ *       wins) and is final once {@link #channelInactive} has run ({@link #inactiveSeen}). The channel
+ *       reports itself inactive earlier than that: a handler that closes it on a failure (the TLS handler,
+ *       on an alert from the peer) closes first and passes the failure on to {@link #exceptionCaught}
+ *       after. So the migration thread, when it finds the channel inactive, waits for
+ *       {@link #inactiveSeen} (bounded by {@link #CLOSE_REASON_WAIT_MS}) before it reads the reason.</li>
  *   <li>{@link #close} may come from any thread; it closes the channel, which wakes a blocked caller
  *       with an IOException. {@link #wake} (cancel) may too: it sets {@link #woken}, signals
  *       {@link #writable} and puts {@link #WAKE} on {@link #inbound}; every wait of the migration thread
@@ -94,7 +101,10 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private final Object readSwitch = new Object();
     /** Whether autoRead is on; guarded by {@link #readSwitch}. */
     private boolean reading = true;
+    /** Why the connection ended; first writer wins (see the class comment for when it is final). */
     private final AtomicReference<String> closeReason = new AtomicReference<>();
+    /** Opened by {@link #channelInactive} (event loop), after every handler has reported why the channel closed. */
+    private final CountDownLatch inactiveSeen = new CountDownLatch(1);
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition writable = lock.newCondition();
 
@@ -117,6 +127,12 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private static final Object WAKE = new Object();
     /** Longest single wait of the migration thread between checks of {@link #woken}. */
     static final long WAIT_SLICE_MS = 50;
+    /**
+     * Longest wait, once the channel is found closed, for the event loop to finish reporting why
+     * ({@link #channelInactive}); it is already queued by then, so this bound is reached only if the
+     * event loop is stuck or gone.
+     */
+    static final long CLOSE_REASON_WAIT_MS = 2_000;
     /** Set by {@link #wake} (any thread), cleared by {@link #resetWake} (the migration thread). */
     private volatile boolean woken;
 
@@ -201,6 +217,7 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closeReason.compareAndSet(null, "connection closed by peer");
+        inactiveSeen.countDown();
         inbound.add(CLOSED);
         signalReceiver();
         signalWritable();
@@ -354,7 +371,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             throw new IOException("interrupted while draining the connection to " + peerName, e);
         }
         if (!f.isSuccess()) {
-            throw new IOException("write to " + peerName + " failed: " + reason(f.cause()));
+            // a write fails because the connection ended: why it ended says more than the write's error
+            String why = channel.isActive() ? null : settledCloseReason();
+            throw new IOException("write to " + peerName + " failed: " + (why != null ? why : reason(f.cause())));
         }
     }
 
@@ -404,7 +423,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         lock.lock();
         try {
             while (!channel.isWritable()) {
-                checkOpen();
+                if (!channel.isActive()) {
+                    break; // reported by checkOpen below, outside the lock: it may wait for the event loop
+                }
                 checkWoken();
                 if (progress == null) {
                     progress = new Progress();
@@ -518,8 +539,25 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
 
     private void checkOpen() throws IOException {
         if (!channel.isActive()) {
-            throw new IOException(closeReasonOr("connection to " + peerName + " is closed"));
+            String why = settledCloseReason();
+            throw new IOException(why != null ? why : "connection to " + peerName + " is closed");
         }
+    }
+
+    /**
+     * Why the (closed) channel ended, once the event loop has finished saying so: waits for
+     * {@link #channelInactive} at most {@link #CLOSE_REASON_WAIT_MS}. Never waits on the event loop
+     * itself (it would wait for its own next task). Null if no reason was given in that time.
+     */
+    private String settledCloseReason() {
+        if (!channel.eventLoop().inEventLoop()) {
+            try {
+                inactiveSeen.await(CLOSE_REASON_WAIT_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return closeReason.get();
     }
 
     private String closeReasonOr(String fallback) {

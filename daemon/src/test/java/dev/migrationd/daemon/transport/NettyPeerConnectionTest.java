@@ -169,6 +169,33 @@ class NettyPeerConnectionTest {
         });
     }
 
+    /**
+     * The TLS handler, on an alert from the peer, closes the channel first and reports the alert after,
+     * in the same event-loop task; a sender that finds the channel closed in between must still get the
+     * alert as the reason, not a bare "closed".
+     */
+    @Test
+    void aSenderGetsTheFailureReportedJustAfterTheChannelClosed() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<NettyPeerConnection> made = new java.util.concurrent.atomic.AtomicReference<>();
+        io.netty.channel.Channel ch = PeerTransport.connect(transport.bootstrap("dst", server.address().getPort(), made::set),
+                server.address());
+        NettyPeerConnection out = made.get();
+        java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+        ch.eventLoop().execute(() -> {
+            ch.close();
+            closed.countDown();
+            try {
+                Thread.sleep(500); // the sender finds the channel closed while the alert is still being handled
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ch.pipeline().fireExceptionCaught(new javax.net.ssl.SSLHandshakeException("Received fatal alert: unknown_ca"));
+        });
+        assertTrue(closed.await(10, TimeUnit.SECONDS));
+        IOException e = assertThrows(IOException.class, () -> out.send(new HandoverMessage.Accept("m")));
+        assertTrue(e.getMessage().startsWith("destination dst rejected our certificate: unknown CA"), e.getMessage());
+    }
+
     @Test
     void garbageFromAPeerClosesTheConnection() throws Exception {
         try (var raw = new java.net.Socket(server.address().getAddress(), server.address().getPort())) {
