@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.file.FileOperation;
 import dev.migrationd.daemon.engine.file.RestoreRequest;
 import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
@@ -14,7 +15,9 @@ import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
+import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
@@ -173,16 +176,115 @@ public final class MigrationEngine implements AutoCloseable {
         context.observers().remove(observer);
     }
 
-    /** Saves a domain to a file, synchronously (on the caller's thread). */
-    public SaveResult save(SaveRequest request) throws EngineException {
-        return withDomainExclusive(request.domain(), "save",
-                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request));
+    /**
+     * Starts saving a domain to a file as an operation of this engine (direction SAVE): returns once it is
+     * registered; it runs on its own virtual thread and is followed, cancelled and listed like a migration.
+     * A request whose idempotency key was seen before returns the earlier operation; otherwise the operation
+     * gets the id {@code id} (a fresh {@link MigrationRequest#newId()}).
+     *
+     * @throws EngineException.DomainBusyException when the domain is migrating or being saved
+     * @throws EngineException with kind NOT_FOUND (no such domain) or ALREADY_EXISTS (the file exists and
+     *         overwriting was not asked for), before anything is changed
+     */
+    public MigrationHandle startSave(SaveRequest request, String id, String idempotencyKey) throws EngineException {
+        Objects.requireNonNull(request, "request");
+        checkOpen();
+        Optional<MigrationHandle> earlier = registry.forKey(idempotencyKey);
+        if (earlier.isPresent()) {
+            return earlier.get();
+        }
+        if (!request.overwrite() && (java.nio.file.Files.exists(request.file())
+                || java.nio.file.Files.exists(SaveRestore.metaFile(request.file())))) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, request.file() + " exists (use --force to replace it)");
+        }
+        MigrationRequest.checkName("operation id", id);
+        if (registry.knows(id)) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "operation id " + id + " is taken");
+        }
+        registry.claim(request.domain(), id);
+        FileOperation op;
+        try {
+            dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(request.domain()).orElseThrow(
+                    () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + request.domain())).info();
+            op = FileOperation.save(new MigrationInfo(id, idempotencyKey, request.domain(), request.file().toString(),
+                    Direction.SAVE, di.guestType(), MigrationOptions.DEFAULTS.withFormat(request.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+        } catch (dev.migrationd.hypervisor.HypervisorException e) {
+            registry.release(request.domain(), id);
+            throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
+        } catch (EngineException | RuntimeException e) {
+            registry.release(request.domain(), id);
+            throw e;
+        }
+        return launch(op, "save");
     }
 
-    /** Restores a domain from a file, synchronously (on the caller's thread). */
+    /**
+     * Starts restoring a domain from a file as an operation of this engine (direction RESTORE), as
+     * {@link #startSave}.
+     *
+     * @throws EngineException.DomainBusyException when a domain of that name is being restored or received
+     * @throws EngineException with kind NOT_FOUND (no file), ALREADY_EXISTS (a domain of that name exists)
+     *         or INVALID_ARGUMENT (the file's metadata), before anything is built
+     */
+    public MigrationHandle startRestore(RestoreRequest request, String id, String idempotencyKey) throws EngineException {
+        Objects.requireNonNull(request, "request");
+        checkOpen();
+        Optional<MigrationHandle> earlier = registry.forKey(idempotencyKey);
+        if (earlier.isPresent()) {
+            return earlier.get();
+        }
+        MigrationRequest.checkName("operation id", id);
+        if (registry.knows(id)) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "operation id " + id + " is taken");
+        }
+        registry.claim(request.name(), id);
+        FileOperation op;
+        try {
+            SaveRestore.Saved saved = SaveRestore.readMeta(request.file(), request.name());
+            if (config.hypervisor().findDomain(request.name()).isPresent()) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + request.name() + " exists");
+            }
+            op = FileOperation.restore(new MigrationInfo(id, idempotencyKey, request.name(), request.file().toString(),
+                    Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+        } catch (dev.migrationd.hypervisor.HypervisorException e) {
+            registry.release(request.name(), id);
+            throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
+        } catch (EngineException | RuntimeException e) {
+            registry.release(request.name(), id);
+            throw e;
+        }
+        return launch(op, "restore");
+    }
+
+    private MigrationHandle launch(FileOperation op, String what) throws EngineException {
+        MigrationHandle registered = registry.register(op);
+        if (registered == op) {
+            LOG.info("event={}_started operation={} domain={} file={} format={}", what, op.id(), op.info().domain(),
+                    op.info().peer(), op.info().options().format());
+            Thread.ofVirtual().name(what + "-" + op.id()).start(op::run);
+        }
+        return registered;
+    }
+
+    /** Saves a domain to a file and waits for the end (the operation of {@link #startSave}). */
+    public SaveResult save(SaveRequest request) throws EngineException {
+        return awaitFile(startSave(request, MigrationRequest.newId(), null), SaveResult.class);
+    }
+
+    /** Restores a domain from a file and waits for the end (the operation of {@link #startRestore}). */
     public RestoreResult restore(RestoreRequest request) throws EngineException {
-        return withDomainExclusive(request.name(), "restore",
-                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request));
+        return awaitFile(startRestore(request, MigrationRequest.newId(), null), RestoreResult.class);
+    }
+
+    private static <T> T awaitFile(MigrationHandle h, Class<T> type) throws EngineException {
+        h.result().join();
+        Object end = ((FileOperation) h).ended().orElseThrow();
+        if (end instanceof EngineException e) {
+            throw e;
+        }
+        return type.cast(end);
     }
 
     /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */

@@ -42,9 +42,13 @@ public final class MetricsBinder implements MigrationObserver {
     private record Running(Direction direction, MigrationPhase phase) {
     }
 
+    /** The directions these meters count: migrations; saves and restores are not migrations. */
+    private static final List<Direction> MIGRATION_DIRECTIONS =
+            java.util.Arrays.stream(Direction.values()).filter(Direction::migration).toList();
+
     public MetricsBinder(MeterRegistry registry) {
         this.registry = registry;
-        for (Direction d : Direction.values()) {
+        for (Direction d : MIGRATION_DIRECTIONS) {
             Gauge.builder(MigrationMeter.MIGRATIONS_ACTIVE.meterName(), running,
                             m -> m.values().stream().filter(r -> r.direction() == d).count())
                     .description(MigrationMeter.MIGRATIONS_ACTIVE.description())
@@ -53,7 +57,7 @@ public final class MetricsBinder implements MigrationObserver {
         Gauge.builder(MigrationMeter.MIGRATIONS_IN_DOUBT.meterName(), running,
                         m -> m.values().stream().filter(r -> r.phase() instanceof MigrationPhase.InDoubt).count())
                 .description(MigrationMeter.MIGRATIONS_IN_DOUBT.description()).register(registry);
-        for (Direction d : Direction.values()) {
+        for (Direction d : MIGRATION_DIRECTIONS) {
             for (GuestType g : GuestType.values()) {
                 for (MigrationResult.Outcome o : MigrationResult.Outcome.values()) {
                     counter(MigrationMeter.MIGRATIONS_FINISHED, word(d), word(g), word(o));
@@ -65,6 +69,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
+        if (!m.direction().migration()) {
+            return;
+        }
         if (to.terminal()) {
             running.remove(m.id());
         } else {
@@ -74,6 +81,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void roundCompleted(MigrationInfo m, RoundStats s) {
+        if (!m.direction().migration()) {
+            return;
+        }
         String d = word(m.direction());
         String g = word(m.guestType());
         double dirtyRate = s.dirtyRate() * StreamLimits.PAGE_SIZE;
@@ -94,6 +104,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void finished(MigrationInfo m, MigrationResult r) {
+        if (!m.direction().migration()) {
+            return;
+        }
         running.remove(m.id());
         String d = word(m.direction());
         String g = word(m.guestType());

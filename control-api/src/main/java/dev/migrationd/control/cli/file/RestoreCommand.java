@@ -4,18 +4,24 @@ import dev.migrationd.control.cli.ExitCode;
 import dev.migrationd.control.cli.daemon.Connection;
 import dev.migrationd.control.cli.daemon.DaemonCommand;
 import dev.migrationd.control.cli.text.Render;
-import dev.migrationd.control.cli.text.Units;
+import dev.migrationd.control.cli.migrate.Follower;
+import dev.migrationd.control.cli.migrate.Interrupts;
+import dev.migrationd.control.v1.Domain;
+import dev.migrationd.control.v1.ListDomainsRequest;
+import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.RestoreDomainRequest;
-import dev.migrationd.control.v1.RestoreDomainResponse;
+import dev.migrationd.control.v1.StartMigrationResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.UUID;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code migrationctl restore FILE}. */
 @Command(name = "restore", mixinStandardHelpOptions = true, description = {"Builds a domain from a save-stream FILE on the daemon's host",
-        "(a relative FILE is made absolute here). Nothing is left behind when the stream is bad."})
+        "(a relative FILE is made absolute here). Nothing is left behind when the stream is bad.",
+        "The restore runs in the daemon as an operation the CLI follows; Ctrl-C asks whether to cancel or detach."})
 public final class RestoreCommand extends DaemonCommand {
 
     @Parameters(index = "0", paramLabel = "FILE")
@@ -34,18 +40,38 @@ public final class RestoreCommand extends DaemonCommand {
         return dot > 0 ? n.substring(0, dot) : n;
     }
 
+    @Option(names = "--detach", description = "Print the operation id and return once the restore has started.")
+    boolean detach;
+
+    @Option(names = "--idempotency-key", paramLabel = "KEY",
+            description = "Key that makes a retried start return the same restore (default: a fresh UUID).")
+    String idempotencyKey;
+
     @Override
-    protected int call(Connection connection) {
-        RestoreDomainRequest.Builder b = RestoreDomainRequest.newBuilder()
-                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused);
-        b.setName(name != null ? name : defaultName(file));
-        RestoreDomainResponse r = connection.blocking().restoreDomain(b.build());
+    protected int call(Connection connection) throws Exception {
+        RestoreDomainRequest request = RestoreDomainRequest.newBuilder()
+                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused)
+                .setName(name != null ? name : defaultName(file))
+                .setIdempotencyKey(idempotencyKey != null ? idempotencyKey : UUID.randomUUID().toString()).build();
+        StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startRestore(request));
+        Migration m = started.getMigration();
         if (json()) {
-            println(Render.json(r));
+            println(Render.json(started));
         } else {
-            println("restored in " + Units.formatDuration(Render.duration(r.getDuration())));
-            println(Render.domainTable(List.of(r.getDomain())));
+            println((started.getCreated() ? "started" : "already started (same idempotency key)") + " restore " + m.getId()
+                    + ": " + Render.route(m) + " as " + m.getDomain());
         }
-        return ExitCode.OK;
+        if (detach) {
+            return ExitCode.OK;
+        }
+        Follower follower = Follower.of(connection, m, out(), err(), json());
+        Interrupts.install(follower, err());
+        int code = follower.follow();
+        if (code == ExitCode.OK && !json()) {
+            List<Domain> restored = connection.blocking().listDomains(ListDomainsRequest.getDefaultInstance()).getDomainsList()
+                    .stream().filter(d -> d.getName().equals(m.getDomain())).toList();
+            println(Render.domainTable(restored));
+        }
+        return code;
     }
 }

@@ -4,6 +4,7 @@ import dev.migrationd.daemon.engine.precopy.PageSender;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.daemon.engine.stream.DestinationStream;
 import dev.migrationd.daemon.engine.stream.SourceStream;
@@ -58,11 +59,54 @@ public final class SaveRestore {
     private SaveRestore() {
     }
 
+    /**
+     * What a save or restore tells the operation that runs it, on the operation's thread: where it is, each
+     * live-save round, the cancellation checkpoints, and the commit point. The no-op {@link #NONE} is for
+     * callers that only want the result.
+     */
+    public interface Progress {
+        /** A live save is in round {@code round} (0 writes every populated page). */
+        default void preCopy(int round) {
+        }
+
+        /** A live-save round has been written. */
+        default void roundDone(RoundStats stats) {
+        }
+
+        /** The guest is paused; the last pages (save) or the stream (restore) follow. */
+        default void stopped() {
+        }
+
+        /** Throws when the operation was cancelled (or failed elsewhere): nothing is committed yet. */
+        default void check() throws MigrationAbort {
+        }
+
+        /**
+         * The commit point: a save's file is complete and synced, a restore's domain fully built and paused.
+         * Throws, and nothing is committed, when the operation was cancelled before; after it returns the
+         * operation goes on to its end.
+         */
+        default void commit() throws MigrationAbort {
+        }
+
+        Progress NONE = new Progress() {
+        };
+    }
+
     public static Path metaFile(Path file) {
         return file.resolveSibling(file.getFileName() + META_SUFFIX);
     }
 
     public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest req) throws EngineException {
+        return save(hypervisor, ticker, req, Progress.NONE);
+    }
+
+    /**
+     * Saves as {@link #save(Hypervisor, Ticker, SaveRequest)}, telling {@code progress} as it goes; a cancel
+     * seen at a checkpoint or at the commit point leaves no file and the domain resumed.
+     */
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest req, Progress progress)
+            throws EngineException {
         if (!req.overwrite() && (Files.exists(req.file()) || Files.exists(metaFile(req.file())))) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
         }
@@ -88,7 +132,7 @@ public final class SaveRestore {
              DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
             StreamOut out = StreamOut.to(ch);
             SourceStream stream = SourceStream.of(req.format(), out, domain, info);
-            PageSender sender = new PageSender(domain.memory(), stream, out, 0, ticker, () -> { });
+            PageSender sender = new PageSender(domain.memory(), stream, out, req.bandwidthCap(), ticker, progress::check);
             if (req.live()) {
                 domain.dirtyLog().enable();
                 logEnabled = true;
@@ -102,10 +146,18 @@ public final class SaveRestore {
             if (req.live()) {
                 long dirty;
                 do {
-                    sender.send(toSend);
-                    rounds++;
+                    progress.preCopy(rounds);
+                    long r0 = ticker.nanoTime();
+                    long b0 = out.bytes();
+                    long sent = sender.send(toSend);
                     dirty = domain.dirtyLog().fetchAndClear(toSend);
+                    long took = ticker.nanoTime() - r0;
+                    progress.roundDone(new RoundStats(rounds, dirty, sent, out.bytes() - b0, took, 0,
+                            took > 0 ? (out.bytes() - b0) * 1e9 / took : 0, 0, dirty, out.bytes(),
+                            ticker.nanoTime() - t0, info.p2mSize(), 0));
+                    rounds++;
                 } while (dirty >= LIVE_SAVE_MIN_PAGES && rounds < LIVE_SAVE_MAX_ROUNDS);
+                progress.check();
                 domain.pause();
                 paused = true;
                 pausedAt = ticker.nanoTime();
@@ -114,6 +166,7 @@ public final class SaveRestore {
                     toSend.setWord(i, toSend.word(i) | extra.word(i));
                 }
             }
+            progress.stopped();
             PlatformState.TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
@@ -122,10 +175,15 @@ public final class SaveRestore {
             stream.writeTail();
             ch.force(true);
             bytes = out.bytes();
-        } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
+            progress.commit();
+        } catch (MigrationAbort e) {
+            undoSave(domain, partial, paused, logEnabled);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "save of " + req.domain() + ": "
+                    + e.getMessage() + "; no file was written and the domain runs as before", e);
+        } catch (IOException | HypervisorException | RuntimeException e) {
             undoSave(domain, partial, paused, logEnabled);
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
-                    + MigrationAbort.describe(e), e);
+                    + MigrationAbort.describe(e) + "; no file was written and the domain runs as before", e);
         }
         try {
             if (logEnabled) {
@@ -185,14 +243,14 @@ public final class SaveRestore {
     }
 
     /** What the metadata beside a save file says: the domain's shape and the stream's format. */
-    record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
+    public record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
     }
 
     static String formatName(MigrationOptions.StreamFormat f) {
         return f.name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    static Saved readMeta(Path file, String name) throws EngineException {
+    public static Saved readMeta(Path file, String name) throws EngineException {
         Path meta = metaFile(file);
         if (!Files.exists(file)) {
             throw new EngineException(EngineException.Kind.NOT_FOUND, "no save file " + file);
@@ -220,6 +278,15 @@ public final class SaveRestore {
     }
 
     public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest req) throws EngineException {
+        return restore(hypervisor, ticker, req, Progress.NONE);
+    }
+
+    /**
+     * Restores as {@link #restore(Hypervisor, Ticker, RestoreRequest)}, telling {@code progress} as it goes;
+     * a cancel seen at a checkpoint or at the commit point leaves no domain.
+     */
+    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest req, Progress progress)
+            throws EngineException {
         Saved saved = readMeta(req.file(), req.name());
         DomainShape shape = saved.shape();
         long t0 = ticker.nanoTime();
@@ -230,9 +297,11 @@ public final class SaveRestore {
             }
             domain = hypervisor.createForRestore(shape);
             DestinationStream stream = DestinationStream.of(saved.format(), domain, shape, () -> { });
+            progress.stopped();
             try (FileChannel ch = FileChannel.open(req.file(), StandardOpenOption.READ)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK);
                 while (ch.read(buf.clear()) >= 0) {
+                    progress.check();
                     buf.flip();
                     stream.feed(buf);
                     if (buf.hasRemaining()) {
@@ -243,6 +312,7 @@ public final class SaveRestore {
             }
             stream.finish();
             stream.completeRestore();
+            progress.commit();
             if (!req.paused()) {
                 domain.resume();
             }
@@ -251,6 +321,10 @@ public final class SaveRestore {
         } catch (EngineException e) {
             destroyQuietly(domain);
             throw e;
+        } catch (MigrationAbort e) {
+            destroyQuietly(domain);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "restore from " + req.file() + ": "
+                    + e.getMessage() + "; no domain was left behind", e);
         } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
             destroyQuietly(domain);
             throw new EngineException(e instanceof StreamException ? EngineException.Kind.INVALID_ARGUMENT
