@@ -104,8 +104,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                         "destination '" + peer + "' is this daemon; name a peer from its configuration");
             }
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
+            String nameThere = request.getDestinationName().isEmpty() ? null : name("destination_name", request.getDestinationName());
             MigrationRequest req = new MigrationRequest(MigrationRequest.newId(), key, domain, peer,
-                    ProtoMapping.options(request.getOptions()));
+                    ProtoMapping.options(request.getOptions()), nameThere);
             MigrationHandle h = engine.start(req);
             boolean created = h.id().equals(req.id());
             if (!created && (!h.info().domain().equals(domain) || !h.info().peer().equals(peer))) {

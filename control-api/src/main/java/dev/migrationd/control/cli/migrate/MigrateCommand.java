@@ -62,6 +62,9 @@ public final class MigrateCommand extends DaemonCommand {
     @Option(names = "--verify", description = "Resend every page after the last round; the destination compares.")
     boolean verify;
 
+    @Option(names = "--name", paramLabel = "NAME", description = "The domain's name on the destination (default: the same).")
+    String nameThere;
+
     @Option(names = "--detach", description = "Print the migration id and return once it has started.")
     boolean detach;
 
@@ -109,6 +112,7 @@ public final class MigrateCommand extends DaemonCommand {
             o.setFormat(streamFormat.get());
         }
         return StartMigrationRequest.newBuilder().setDomain(domain).setDestination(destination).setOptions(o)
+                .setDestinationName(nameThere != null ? nameThere : "")
                 .setIdempotencyKey(idempotencyKey != null ? idempotencyKey : UUID.randomUUID().toString()).build();
     }
 

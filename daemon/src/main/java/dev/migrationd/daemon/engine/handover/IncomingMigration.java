@@ -42,6 +42,8 @@ public final class IncomingMigration extends MigrationRun {
     private final HandoverContext engine;
     private final PeerConnection connection;
     private final HandoverMessage.Offer offer;
+    /** The name the domain is built under (see the constructor). */
+    private final String buildName;
     private final Ticker ticker;
     private final CompletableFuture<HandoverMessage.Resolution> decided = new CompletableFuture<>();
 
@@ -59,13 +61,27 @@ public final class IncomingMigration extends MigrationRun {
     private long resumedNanos;
 
     public IncomingMigration(HandoverContext engine, MigrationInfo info, PeerConnection connection, HandoverMessage.Offer offer) {
+        this(engine, info, connection, offer, offer.shape().name());
+    }
+
+    /**
+     * @param buildName the name the domain is built under: the offered name, or (when the guest is still on
+     *                  this host under it: a migration between two daemons of one host) a temporary name that
+     *                  becomes the offered one at the commit point
+     */
+    public IncomingMigration(HandoverContext engine, MigrationInfo info, PeerConnection connection, HandoverMessage.Offer offer,
+                             String buildName) {
         super(info, engine.observers());
         this.engine = engine;
         this.connection = connection;
         this.offer = offer;
+        this.buildName = buildName;
         this.ticker = engine.settings().ticker();
         onCancel(connection::close);
     }
+
+    /** The temporary name's suffix, as {@code xl migrate} names an incoming domain. */
+    public static final String INCOMING_SUFFIX = "--incoming";
 
     /** Guest memory this migration reserved against the admission limit. */
     public long offerBytes() {
@@ -103,7 +119,7 @@ public final class IncomingMigration extends MigrationRun {
         HandoverSettings cfg = engine.settings();
         engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
                 "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString()));
-        domain = cfg.hypervisor().createForRestore(offer.shape());
+        domain = cfg.hypervisor().createForRestore(offer.shape().withName(buildName));
         setupNanos = ticker.nanoTime() - startNanos;
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
@@ -176,6 +192,7 @@ public final class IncomingMigration extends MigrationRun {
         passCommitPoint(() -> engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of()));
         committed = true;
         decided.complete(HandoverMessage.Resolution.COMMITTED);
+        takeFinalName();
         domain.resume();
         resumedNanos = ticker.nanoTime();
         try {
@@ -185,6 +202,24 @@ public final class IncomingMigration extends MigrationRun {
         } catch (IOException e) {
             // the source resolves it by asking (in doubt); the guest runs here either way
             LOG.warn("event=running_not_sent migration={} error=\"{}\"", info.id(), e.getMessage());
+        }
+    }
+
+    /**
+     * Past the commit point, a domain built under a temporary name takes the offered one (the source renamed
+     * its copy away before Go). The guest runs either way: a failed rename is logged and the domain keeps
+     * the temporary name, which {@code xl rename} can fix.
+     */
+    private void takeFinalName() {
+        if (buildName.equals(info.domain())) {
+            return;
+        }
+        try {
+            domain.rename(info.domain());
+            LOG.info("event=incoming_renamed migration={} from={} to={}", info.id(), buildName, info.domain());
+        } catch (HypervisorException e) {
+            LOG.error("event=incoming_rename_failed migration={} domain={} name={} error=\"{}\"", info.id(), buildName,
+                    info.domain(), e.getMessage());
         }
     }
 
