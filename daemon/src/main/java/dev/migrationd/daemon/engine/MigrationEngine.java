@@ -188,35 +188,17 @@ public final class MigrationEngine implements AutoCloseable {
      */
     public MigrationHandle startSave(SaveRequest request, String id, String idempotencyKey) throws EngineException {
         Objects.requireNonNull(request, "request");
-        checkOpen();
-        Optional<MigrationHandle> earlier = registry.forKey(idempotencyKey);
-        if (earlier.isPresent()) {
-            return earlier.get();
-        }
-        if (!request.overwrite() && (java.nio.file.Files.exists(request.file())
-                || java.nio.file.Files.exists(SaveRestore.metaFile(request.file())))) {
-            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, request.file() + " exists (use --force to replace it)");
-        }
-        MigrationRequest.checkName("operation id", id);
-        if (registry.knows(id)) {
-            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "operation id " + id + " is taken");
-        }
-        registry.claim(request.domain(), id);
-        FileOperation op;
-        try {
+        return startFile("save", request.domain(), id, idempotencyKey, () -> {
+            if (!request.overwrite() && (java.nio.file.Files.exists(request.file())
+                    || java.nio.file.Files.exists(SaveRestore.metaFile(request.file())))) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, request.file() + " exists (use --force to replace it)");
+            }
             dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(request.domain()).orElseThrow(
                     () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + request.domain())).info();
-            op = FileOperation.save(new MigrationInfo(id, idempotencyKey, request.domain(), request.file().toString(),
+            return FileOperation.save(new MigrationInfo(id, idempotencyKey, request.domain(), request.file().toString(),
                     Direction.SAVE, di.guestType(), MigrationOptions.DEFAULTS.withFormat(request.format()),
                     config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
-        } catch (dev.migrationd.hypervisor.HypervisorException e) {
-            registry.release(request.domain(), id);
-            throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
-        } catch (EngineException | RuntimeException e) {
-            registry.release(request.domain(), id);
-            throw e;
-        }
-        return launch(op, "save");
+        });
     }
 
     /**
@@ -229,6 +211,30 @@ public final class MigrationEngine implements AutoCloseable {
      */
     public MigrationHandle startRestore(RestoreRequest request, String id, String idempotencyKey) throws EngineException {
         Objects.requireNonNull(request, "request");
+        return startFile("restore", request.name(), id, idempotencyKey, () -> {
+            SaveRestore.Saved saved = SaveRestore.readMeta(request.file(), request.name());
+            if (config.hypervisor().findDomain(request.name()).isPresent()) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + request.name() + " exists");
+            }
+            return FileOperation.restore(new MigrationInfo(id, idempotencyKey, request.name(), request.file().toString(),
+                    Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+        });
+    }
+
+    /** Builds a save or restore once its domain is claimed (checks that need the claim come first). */
+    @FunctionalInterface
+    private interface FileOperationFactory {
+        FileOperation create() throws EngineException, dev.migrationd.hypervisor.HypervisorException;
+    }
+
+    /**
+     * What a save and a restore share: the idempotency key (an earlier operation is returned), the id unused,
+     * {@code domain} claimed (released again when the operation cannot be built), registered, started on its
+     * own virtual thread.
+     */
+    private MigrationHandle startFile(String what, String domain, String id, String idempotencyKey,
+                                      FileOperationFactory factory) throws EngineException {
         checkOpen();
         Optional<MigrationHandle> earlier = registry.forKey(idempotencyKey);
         if (earlier.isPresent()) {
@@ -238,27 +244,17 @@ public final class MigrationEngine implements AutoCloseable {
         if (registry.knows(id)) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "operation id " + id + " is taken");
         }
-        registry.claim(request.name(), id);
+        registry.claim(domain, id);
         FileOperation op;
         try {
-            SaveRestore.Saved saved = SaveRestore.readMeta(request.file(), request.name());
-            if (config.hypervisor().findDomain(request.name()).isPresent()) {
-                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + request.name() + " exists");
-            }
-            op = FileOperation.restore(new MigrationInfo(id, idempotencyKey, request.name(), request.file().toString(),
-                    Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
-                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+            op = factory.create();
         } catch (dev.migrationd.hypervisor.HypervisorException e) {
-            registry.release(request.name(), id);
+            registry.release(domain, id);
             throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
         } catch (EngineException | RuntimeException e) {
-            registry.release(request.name(), id);
+            registry.release(domain, id);
             throw e;
         }
-        return launch(op, "restore");
-    }
-
-    private MigrationHandle launch(FileOperation op, String what) throws EngineException {
         MigrationHandle registered = registry.register(op);
         if (registered == op) {
             LOG.info("event={}_started operation={} domain={} file={} format={}", what, op.id(), op.info().domain(),

@@ -3,9 +3,8 @@ package dev.migrationd.control.cli.file;
 import dev.migrationd.control.cli.ExitCode;
 import dev.migrationd.control.cli.daemon.Connection;
 import dev.migrationd.control.cli.daemon.DaemonCommand;
-import dev.migrationd.control.cli.text.Render;
 import dev.migrationd.control.cli.migrate.Follower;
-import dev.migrationd.control.cli.migrate.Interrupts;
+import dev.migrationd.control.cli.text.Render;
 import dev.migrationd.control.v1.Domain;
 import dev.migrationd.control.v1.ListDomainsRequest;
 import dev.migrationd.control.v1.Migration;
@@ -13,8 +12,8 @@ import dev.migrationd.control.v1.RestoreDomainRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.UUID;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -40,33 +39,22 @@ public final class RestoreCommand extends DaemonCommand {
         return dot > 0 ? n.substring(0, dot) : n;
     }
 
-    @Option(names = "--detach", description = "Print the operation id and return once the restore has started.")
-    boolean detach;
-
-    @Option(names = "--idempotency-key", paramLabel = "KEY",
-            description = "Key that makes a retried start return the same restore (default: a fresh UUID).")
-    String idempotencyKey;
+    @Mixin
+    StartOptions start;
 
     @Override
     protected int call(Connection connection) throws Exception {
         RestoreDomainRequest request = RestoreDomainRequest.newBuilder()
                 .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused)
                 .setName(name != null ? name : defaultName(file))
-                .setIdempotencyKey(idempotencyKey != null ? idempotencyKey : UUID.randomUUID().toString()).build();
+                .setIdempotencyKey(start.key()).build();
         StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startRestore(request));
         Migration m = started.getMigration();
-        if (json()) {
-            println(Render.json(started));
-        } else {
-            println((started.getCreated() ? "started" : "already started (same idempotency key)") + " restore " + m.getId()
-                    + ": " + Render.route(m) + " as " + m.getDomain());
+        int code = Follower.announceAndFollow(connection, started, (started.getCreated() ? "started" : "already started (same idempotency key)")
+                + " restore " + m.getId() + ": " + Render.route(m) + " as " + m.getDomain(), start.detach, json(), out(), err());
+        if (start.detach) {
+            return code;
         }
-        if (detach) {
-            return ExitCode.OK;
-        }
-        Follower follower = Follower.of(connection, m, out(), err(), json());
-        Interrupts.install(follower, err());
-        int code = follower.follow();
         if (code == ExitCode.OK && !json()) {
             List<Domain> restored = connection.blocking().listDomains(ListDomainsRequest.getDefaultInstance()).getDomainsList()
                     .stream().filter(d -> d.getName().equals(m.getDomain())).toList();

@@ -4,15 +4,13 @@ import dev.migrationd.control.cli.ExitCode;
 import dev.migrationd.control.cli.daemon.Connection;
 import dev.migrationd.control.cli.daemon.DaemonCommand;
 import dev.migrationd.control.cli.daemon.StreamFormatOption;
-import dev.migrationd.control.cli.text.Render;
 import dev.migrationd.control.cli.migrate.Follower;
-import dev.migrationd.control.cli.migrate.Interrupts;
 import dev.migrationd.control.cli.text.Converters;
+import dev.migrationd.control.cli.text.Render;
 import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.SaveDomainRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
 import java.nio.file.Path;
-import java.util.UUID;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -54,19 +52,15 @@ public final class SaveCommand extends DaemonCommand {
         }
     }
 
-    @Option(names = "--detach", description = "Print the operation id and return once the save has started.")
-    boolean detach;
-
-    @Option(names = "--idempotency-key", paramLabel = "KEY",
-            description = "Key that makes a retried start return the same save (default: a fresh UUID).")
-    String idempotencyKey;
+    @Mixin
+    StartOptions start;
 
     @Override
     protected int call(Connection connection) throws Exception {
         SaveDomainRequest.Builder b = SaveDomainRequest.newBuilder().setDomain(domain)
                 .setPath(file.toAbsolutePath().normalize().toString()).setLive(live).setForce(force)
                 .setLeaveRunning(keepRunning)
-                .setIdempotencyKey(idempotencyKey != null ? idempotencyKey : UUID.randomUUID().toString());
+                .setIdempotencyKey(start.key());
         if (bandwidth != null) {
             b.setBandwidthBytesPerSecond(bandwidth);
         }
@@ -76,18 +70,11 @@ public final class SaveCommand extends DaemonCommand {
         SaveDomainRequest request = b.build();
         StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startSave(request));
         Migration m = started.getMigration();
-        if (json()) {
-            println(Render.json(started));
-        } else {
-            println((started.getCreated() ? "started" : "already started (same idempotency key)") + " save " + m.getId()
-                    + ": " + m.getDomain() + " " + Render.route(m));
+        int code = Follower.announceAndFollow(connection, started, (started.getCreated() ? "started" : "already started (same idempotency key)")
+                + " save " + m.getId() + ": " + m.getDomain() + " " + Render.route(m), start.detach, json(), out(), err());
+        if (start.detach) {
+            return code;
         }
-        if (detach) {
-            return ExitCode.OK;
-        }
-        Follower follower = Follower.of(connection, m, out(), err(), json());
-        Interrupts.install(follower, err());
-        int code = follower.follow();
         if (code == ExitCode.OK && !json()) {
             println(keepRunning ? "saved " + domain + " to " + m.getFile() + "; the domain keeps running"
                     : "saved " + domain + " to " + m.getFile() + "; the domain was destroyed");

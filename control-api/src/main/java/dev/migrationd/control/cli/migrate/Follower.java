@@ -96,6 +96,23 @@ public final class Follower {
         };
     }
 
+    /**
+     * Prints a started operation (as JSON, or {@code line}) and, unless {@code detach}, follows it to its end
+     * with Ctrl-C asking what to do; returns the exit code ({@link ExitCode#OK} when detached).
+     */
+    public static int announceAndFollow(Connection connection, dev.migrationd.control.v1.StartMigrationResponse started,
+                                        String line, boolean detach, boolean json, PrintWriter out, PrintWriter err)
+            throws InterruptedException {
+        out.println(json ? Render.json(started) : line);
+        out.flush();
+        if (detach) {
+            return ExitCode.OK;
+        }
+        Follower follower = of(connection, started.getMigration(), out, err, json);
+        Interrupts.install(follower, err);
+        return follower.follow();
+    }
+
     /** What its going on means for the guest. */
     public String consequence() {
         return consequence;

@@ -121,17 +121,7 @@ public final class MigrateCommand extends DaemonCommand {
         StartMigrationRequest request = request();
         StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startMigration(request));
         Migration m = started.getMigration();
-        if (json()) {
-            println(Render.json(started));
-        } else {
-            println((started.getCreated() ? "started" : "already started (same idempotency key)") + " migration "
-                    + m.getId() + ": " + m.getDomain() + " " + Render.route(m));
-        }
-        if (detach) {
-            return ExitCode.OK;
-        }
-        Follower follower = new Follower(connection, m.getId(), out(), err(), json());
-        Interrupts.install(follower, err());
-        return follower.follow();
+        return Follower.announceAndFollow(connection, started, (started.getCreated() ? "started" : "already started (same idempotency key)")
+                + " migration " + m.getId() + ": " + m.getDomain() + " " + Render.route(m), detach, json(), out(), err());
     }
 }
