@@ -4,6 +4,7 @@
 #
 #   bench/migration-bench.sh                # defaults below; takes several minutes and ~10 GiB of disk
 #   RUNS=5 BIG_MIB=2048 bench/migration-bench.sh
+#   PEER_LINK=insecure bench/migration-bench.sh   # plaintext peer link, to compare with the default mutual TLS
 #
 # What it measures (every figure is the median of RUNS runs; the domain moves A->B, B->A, A->B, ...):
 #   1. throughput: a BIG_GIB guest with random page contents, idle, one connection, no cap, divided by
@@ -111,12 +112,21 @@ start_pair() {
   CUR_A=127.0.0.1:$A_CTL; CUR_B=127.0.0.1:$B_CTL
 }
 
+# the peer link: mutual TLS (default; certificates made on the fly) or PEER_LINK=insecure (plaintext)
+peer_link_flags() { # name
+  if [ "${PEER_LINK:-tls}" = insecure ]; then echo "--insecure-peer-link"; return; fi
+  [ -f "$BENCH_DIR/tls/$1.pem" ] || ctl certs --dir "$BENCH_DIR/tls" hostA hostB >/dev/null
+  echo "--tls-ca $BENCH_DIR/tls/ca.pem --tls-cert $BENCH_DIR/tls/$1.pem --tls-key $BENCH_DIR/tls/$1.key"
+}
+
 start_daemon() { # name root ctl peer metrics peer-name peer-port
+  local link; link=$(peer_link_flags "$1")
   # shellcheck disable=SC2086
   "$JDK/bin/java" --enable-native-access=ALL-UNNAMED $DAEMON_XMX ${MIGRATIOND_JAVA_OPTS:-} -cp "$CP_DAEMON" \
     dev.migrationd.daemon.MigrationDaemon --name "$1" --backend sim --state-dir "$2/$1" \
     --control-listen "127.0.0.1:$3" --peer-listen "127.0.0.1:$4" --metrics-listen "127.0.0.1:$5" \
-    --peer "$6=127.0.0.1:$7" ${DAEMON_EXTRA[@]+"${DAEMON_EXTRA[@]}"} >>"$BENCH_DIR/$1.log" 2>&1 &
+    --peer "$6=127.0.0.1:$7" --peer-allow "$6=migrate,query" $link \
+    ${DAEMON_EXTRA[@]+"${DAEMON_EXTRA[@]}"} >>"$BENCH_DIR/$1.log" 2>&1 &
   PIDS+=($!)
 }
 
@@ -142,11 +152,11 @@ stat_ticks() { # STAT_FILE [sys] -> utime+stime (or stime alone) in clock ticks:
 }
 cpu_ticks() { stat_ticks "/proc/$1/stat"; }
 sys_ticks() { stat_ticks "/proc/$1/stat" sys; } # kernel: socket copies, page faults
-sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-reaper), in clock ticks
+sim_mem_ticks() { # CPU of the sim's own guest-memory threads (sim-prefault, sim-populate, sim-reaper), in clock ticks
   local t sum=0 comm
   for t in /proc/"$1"/task/*; do
     comm=$(cat "$t/comm" 2>/dev/null) || continue
-    case "$comm" in sim-prefault|sim-reaper) sum=$((sum + $(stat_ticks "$t/stat"))) ;; esac
+    case "$comm" in sim-prefault|sim-populate|sim-reaper) sum=$((sum + $(stat_ticks "$t/stat"))) ;; esac
   done
   echo "$sum"
 }

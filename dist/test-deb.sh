@@ -41,12 +41,18 @@ user=$(sed -n 's/^User=//p' "$UNIT"); group=$(sed -n 's/^Group=//p' "$UNIT")
 check "ExecStart is the packaged daemon" '[ "${exec_start%% *}" = /usr/sbin/migrationd ]'
 free_port() { local p; for _ in $(seq 1 200); do p=$(( 20000 + RANDOM % 10000 )); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; exit 1; }
 A_CTL=$(free_port) A_PEER=$(free_port) B_CTL=$(free_port) B_PEER=$(free_port)
+# the peer link is mutual TLS: a lab CA and the two hosts' certificates, made by the packaged migrationctl
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/bin/migrationctl certs --dir "$WORK/tls" hostA hostB >"$WORK/certs.log" 2>&1
+chown -R "$user:$group" "$WORK/tls"
+check "migrationctl certs made a CA and keys only the service user reads" \
+  '[ -f "$WORK/tls/ca.pem" ] && [ "$(stat -c %U:%a "$WORK/tls/hostA.key")" = "$user:600" ]'
 start() { # name ctl peer other other-peer
   local state="$WORK/$1" conf="$WORK/$1.conf"
   install -d -o "$user" -g "$group" -m 0700 "$state"
   sed -e "s|^state-dir .*|state-dir = $state|" -e "s|127.0.0.1:7100|127.0.0.1:$2|" -e "s|127.0.0.1:7101|127.0.0.1:$3|" \
       -e "s|127.0.0.1:9101|127.0.0.1:0|" /etc/migrationd/migrationd.conf > "$conf"
-  printf 'name = %s\npeer.%s = 127.0.0.1:%s\n' "$1" "$4" "$5" >> "$conf"
+  printf 'name = %s\npeer.%s = 127.0.0.1:%s\npeer.%s.allow = migrate,query\n' "$1" "$4" "$5" "$4" >> "$conf"
+  printf 'tls-ca = %s\ntls-cert = %s\ntls-key = %s\n' "$WORK/tls/ca.pem" "$WORK/tls/$1.pem" "$WORK/tls/$1.key" >> "$conf"
   chmod 0644 "$conf"
   # as systemd would: the environment file, then ExecStart's ${VAR} and $VAR expanded, as User=/Group=
   ( set -a; . /etc/default/migrationd; set +a; MIGRATIOND_CONFIG=$conf

@@ -49,6 +49,7 @@ module_inputs() {
   case "$1" in
     control-api) echo "protocol control-api" ;;
     daemon)      echo "protocol hypervisor-ffm control-api daemon" ;;
+    fault-suite) echo "protocol hypervisor-ffm control-api daemon fault-suite" ;;
     *)           echo "$1" ;;
   esac
 }

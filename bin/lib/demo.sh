@@ -3,6 +3,7 @@
 # Starts hostA and hostB on loopback (sim backend, temporary state directories), creates dom7 (1 GiB,
 # dirtying memory with the a-b pattern), migrates it to hostB with live progress, then shows that dom7
 # runs on hostB and not on hostA, that its memory checks out and that its workload keeps counting.
+# The daemons talk mutual TLS with certificates made on the fly by `migrationctl certs` (nothing committed).
 # Stops the daemons it started on every exit path (success, failure, Ctrl-C); leaves nothing running.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -54,7 +55,9 @@ start_daemon() { # name ctl peer metrics peer-name peer-port
   "$JDK/bin/java" --enable-native-access=ALL-UNNAMED -Xmx512m -cp "$(module_classpath daemon)" \
     dev.migrationd.daemon.MigrationDaemon --name "$1" --backend sim --state-dir "$DEMO_DIR/$1" \
     --control-listen "127.0.0.1:$2" --peer-listen "127.0.0.1:$3" --metrics-listen "127.0.0.1:$4" \
-    --peer "$5=127.0.0.1:$6" >"$DEMO_DIR/$1.log" 2>&1 &
+    --peer "$5=127.0.0.1:$6" --peer-allow "$5=migrate,query" \
+    --tls-ca "$DEMO_DIR/tls/ca.pem" --tls-cert "$DEMO_DIR/tls/$1.pem" --tls-key "$DEMO_DIR/tls/$1.key" \
+    >"$DEMO_DIR/$1.log" 2>&1 &
   PIDS+=($!)
 }
 
@@ -67,6 +70,9 @@ wait_ready() { # name ctl-port
   tail -n 5 "$DEMO_DIR/$1.log" >&2 || true
   fail "$1 did not come up on 127.0.0.1:$2"
 }
+
+say "migrationctl certs: a lab CA and certificates for hostA and hostB (mutual TLS between the daemons)"
+ctl certs --dir "$DEMO_DIR/tls" hostA hostB || fail "certs exited $?"
 
 say "starting two daemons: hostA (control 127.0.0.1:$A_CTL) and hostB (control 127.0.0.1:$B_CTL)"
 start_daemon hostA "$A_CTL" "$A_PEER" "$A_MET" hostB "$B_PEER"

@@ -1,13 +1,14 @@
 package dev.migrationd.bench;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.HvmHeader;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
-import dev.migrationd.protocol.legacy.StreamSink;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -89,7 +90,7 @@ public class LegacyStreamBench {
     }
 
     /** Copies what the writer hands over into the wire buffer. */
-    final class WireSink implements StreamSink {
+    final class WireSink implements ByteSink {
         long pos;
 
         @Override
@@ -103,9 +104,9 @@ public class LegacyStreamBench {
     long writeOnce() throws IOException {
         WireSink sink = new WireSink();
         LegacyStreamWriter w = new LegacyStreamWriter(sink, Width.W64, GuestType.HVM);
-        w.write(new LegacyItem.HvmHeader(PAGES));
+        w.write(new HvmHeader(PAGES));
         for (int[] e : entries) {
-            w.writePageBatch(PageBatch.ofGuestMemory(e, guest));
+            w.write(PageBatch.ofGuestMemory(e, guest));
         }
         return sink.pos;
     }

@@ -1,10 +1,10 @@
 package dev.migrationd.bench;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
-import dev.migrationd.protocol.v2.ByteSink;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.ImageHeader;
 import dev.migrationd.protocol.v2.LibxcItem;

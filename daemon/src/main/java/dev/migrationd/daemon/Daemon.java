@@ -9,7 +9,12 @@ import dev.migrationd.daemon.metrics.MetricsBinder;
 import dev.migrationd.daemon.metrics.MetricsEndpoint;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
+import dev.migrationd.daemon.transport.PeerLinkSettings;
 import dev.migrationd.daemon.transport.PeerTransport;
+import dev.migrationd.daemon.tls.PeerTls;
+import dev.migrationd.daemon.tls.TlsException;
+import dev.migrationd.daemon.tls.TlsFiles;
+import io.micrometer.core.instrument.Gauge;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.HypervisorProvider;
@@ -49,6 +54,7 @@ public final class Daemon implements AutoCloseable {
     private PeerServer peers;
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
+    private Optional<PeerTls> tls = Optional.empty();
     private NettyPeerConnector connector;
     private int healthPort = -1;
     /** The configuration in force: replaced by {@link #reload}. */
@@ -109,11 +115,19 @@ public final class Daemon implements AutoCloseable {
             throw new StartException(e.getMessage(), e, true);
         }
         opened.push(hypervisor);
-        PeerTransport transport = new PeerTransport();
+        tls = openTls();
+        LimitsConfig limits = config.limits();
+        DaemonConfig.Timeouts t = config.timeouts();
+        PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(),
+                limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
         opened.push(transport);
-        connector = new NettyPeerConnector(transport, config.peers());
+        connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
         try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector));
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withJournalRetention(config.journalRetention())
+                    .withMaxIncomingBytes(limits.maxIncomingBytes()).withIncomingLimits(limits.incoming())
+                    .withSaveDirs(config.saveDirs())
+                    .withTimeouts(t.handshake(), t.idle(), t.inDoubtRetry()).withWaits(t.abortWait(), t.closeWait()));
         } catch (IOException e) {
             throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
         }
@@ -121,6 +135,9 @@ public final class Daemon implements AutoCloseable {
 
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("host", config.name());
+        Gauge.builder(PEER_LINK_INSECURE_METER, () -> tls.isEmpty() ? 1 : 0)
+                .description("1 when the peer link runs in plaintext (--insecure-peer-link), 0 with mutual TLS")
+                .tag("tls_provider", tls.map(PeerTls::provider).orElse("none")).register(registry);
         engine.addObserver(new MetricsBinder(registry));
         Optional<SimDomains> sim = hypervisor instanceof SimHypervisor s ? Optional.of(new SimBackend(s)) : Optional.empty();
         ControlService service = new ControlService(config.name(), engine, hypervisor, sim, Clock.systemUTC());
@@ -155,8 +172,48 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("control", control.port())
                 .addKeyValue("peer", peers.address().getPort())
                 .addKeyValue("metrics", metrics.address().getPort())
-                .addKeyValue("peers", String.join(",", config.peers().keySet())).log();
+                .addKeyValue("peers", String.join(",", config.peers().keySet()))
+                .addKeyValue("peer_tls", tls.map(PeerTls::provider).orElse("off")).log();
         started = true;
+    }
+
+    /** Prometheus: {@code migrationd_peer_link_insecure}. */
+    public static final String PEER_LINK_INSECURE_METER = "migrationd.peer.link.insecure";
+
+    /** The peer link's TLS, or the explicit, loudly logged plaintext choice. */
+    private Optional<PeerTls> openTls() throws StartException {
+        Optional<TlsFiles> files = config.peerLink().tls();
+        if (files.isEmpty()) {
+            LOG.warn("event=peer_link_insecure name={} peer_listen={} warning=\"PLAINTEXT PEER LINK (--insecure-peer-link): "
+                    + "no TLS, no peer identity; anyone who can reach this port can send migrations claiming a peer's name\"",
+                    config.name(), config.peerListen());
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(PeerTls.open(files.get(), config.name()));
+        } catch (TlsException e) {
+            throw new StartException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * SIGHUP: re-reads the peer link's TLS files. New connections use the new material, open ones (running
+     * migrations) keep theirs; if the new files are unusable the old material stays and the log says why.
+     *
+     * @return whether new material is in use
+     */
+    public boolean reloadTls() {
+        if (tls.isEmpty()) {
+            LOG.info("event=peer_tls_reload_skipped reason=\"insecure peer link\"");
+            return false;
+        }
+        try {
+            tls.get().reload();
+            return true;
+        } catch (TlsException e) {
+            LOG.error("event=peer_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", e.getMessage());
+            return false;
+        }
     }
 
     @FunctionalInterface
@@ -202,17 +259,35 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** The settings a reload does not apply (they wait for a restart), by config key. */
-    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.of(
-            DaemonConfig.KEY_NAME, DaemonConfig::name, DaemonConfig.KEY_BACKEND, DaemonConfig::backend,
-            DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir, DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen,
-            DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen, DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen,
-            DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault, DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen);
+    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.ofEntries(
+            Map.entry(DaemonConfig.KEY_NAME, DaemonConfig::name), Map.entry(DaemonConfig.KEY_BACKEND, DaemonConfig::backend),
+            Map.entry(DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir),
+            Map.entry(DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen),
+            Map.entry(DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen),
+            Map.entry(DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen),
+            Map.entry(DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault),
+            Map.entry(DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen),
+            Map.entry(DaemonConfig.KEY_JOURNAL_RETENTION, DaemonConfig::journalRetention),
+            Map.entry(PeerLinkConfig.KEY_TLS_CA, c -> c.peerLink().tls().map(TlsFiles::ca)),
+            Map.entry(PeerLinkConfig.KEY_TLS_CERT, c -> c.peerLink().tls().map(TlsFiles::cert)),
+            Map.entry(PeerLinkConfig.KEY_TLS_KEY, c -> c.peerLink().tls().map(TlsFiles::key)),
+            Map.entry(PeerLinkConfig.KEY_INSECURE, c -> c.peerLink().insecure()),
+            Map.entry("limits", DaemonConfig::limits),
+            Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs),
+            Map.entry(DaemonConfig.KEY_HANDSHAKE_TIMEOUT, c -> c.timeouts().handshake()),
+            Map.entry(DaemonConfig.KEY_IDLE_TIMEOUT, c -> c.timeouts().idle()),
+            Map.entry(DaemonConfig.KEY_IN_DOUBT_RETRY, c -> c.timeouts().inDoubtRetry()),
+            Map.entry(DaemonConfig.KEY_ABORT_WAIT, c -> c.timeouts().abortWait()),
+            Map.entry(DaemonConfig.KEY_CLOSE_WAIT, c -> c.timeouts().closeWait()),
+            Map.entry(DaemonConfig.KEY_CONNECT_TIMEOUT, c -> c.timeouts().connect()));
 
     /**
-     * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list is
-     * replaced (a migration already connected keeps its connection). Settings that need a restart (name,
-     * backend, state directory, listen addresses, sim-prefault) keep their running values; each that
-     * changed is named in the log and in the returned list.
+     * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list and each
+     * peer's permissions are replaced, and the TLS files are read again (new connections use the new
+     * material; a migration already connected keeps its connection; unusable files leave the old material
+     * in use). Settings that need a restart (name, backend, state directory, listen addresses, sim-prefault,
+     * the TLS file names, limits, save-dirs, journal retention, timeouts) keep their running values; each that changed is named in the
+     * log and in the returned list.
      *
      * @return the settings that changed but wait for a restart
      */
@@ -225,11 +300,15 @@ public final class Daemon implements AutoCloseable {
             }
         });
         needRestart.sort(null);
-        connector.setPeers(next.peers());
+        PeerLinkConfig link = new PeerLinkConfig(was.peerLink().tls(), was.peerLink().insecure(), next.peerLink().allowed());
+        connector.setPeers(next.peers(), link.allowed());
         current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
-                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen());
+                was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen(), link, was.limits(), was.saveDirs(),
+                was.journalRetention(), was.timeouts());
+        boolean tlsReloaded = reloadTls();
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))
+                .addKeyValue("peer_tls_reloaded", tlsReloaded)
                 .addKeyValue("restart_needed_for", String.join(",", needRestart))
                 .log();
         return java.util.List.copyOf(needRestart);

@@ -80,13 +80,68 @@ public final class MigrationDaemon implements Callable<Integer> {
                     + "on the node's address while the control API stays on loopback (default: none).")
     String healthListen;
 
+    @Option(names = "--handshake-timeout", paramLabel = "DURATION",
+            description = "How long to wait for a peer's Accept/Reject, Received/Failed, Go, Running and in-doubt answer "
+                    + "(default: 60s). Durations: a whole number with ms, s, m or h.")
+    String handshakeTimeout;
+
+    @Option(names = "--idle-timeout", paramLabel = "DURATION",
+            description = "How long a destination waits for the next stream byte before failing (default: 60s).")
+    String idleTimeout;
+
+    @Option(names = "--in-doubt-retry", paramLabel = "DURATION",
+            description = "Delay between attempts to ask a destination about an in-doubt migration (default: 2s).")
+    String inDoubtRetry;
+
+    @Option(names = "--abort-wait", paramLabel = "DURATION",
+            description = "How long a source stopping before the commit point waits for the destination to confirm "
+                    + "its copy is gone (default: 10s).")
+    String abortWait;
+
+    @Option(names = "--close-wait", paramLabel = "DURATION",
+            description = "How long a stopping daemon waits for migrations past the commit point to end (default: 30s).")
+    String closeWait;
+
+    @Option(names = "--connect-timeout", paramLabel = "DURATION",
+            description = "How long an outgoing peer connection may take to be established (default: 10s).")
+    String connectTimeout;
+
     @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "${env:MIGRATIOND_LOG_FORMAT:-text}",
             description = "Log lines as key=value text (default) or one JSON object per line (logback's JSON encoder); "
                     + "also $MIGRATIOND_LOG_FORMAT. Under systemd each line starts with its journald priority.")
     String logFormat;
 
+    @Option(names = "--journal-retention", paramLabel = "DURATION",
+            description = "How long the journal keeps ended migrations, answering peers in doubt: NUMBERh or NUMBERd (default: 7d).")
+    String journalRetention;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
+
+    @Option(names = "--peer-allow", paramLabel = "NAME=PERMS", description = "What a peer may do here: migrate, query "
+            + "(comma-separated) or none; deny by default (repeatable; file: peer.NAME.allow = migrate,query).")
+    List<String> peerAllows = new ArrayList<>();
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", description = "Peer link mutual TLS: PEM bundle of trusted CAs.")
+    String tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = "This host's certificate chain (PEM; subjectAltName DNS:NAME).")
+    String tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "Its private key (PEM: PKCS#8, or traditional RSA/EC).")
+    String tlsKey;
+
+    @Option(names = "--insecure-peer-link", arity = "0..1", paramLabel = "true|false", fallbackValue = "true",
+            description = "Plaintext peer link without TLS: anyone who can reach --peer-listen can send migrations.")
+    Boolean insecurePeerLink;
+
+    @Option(names = "--save-dirs", paramLabel = "DIR[,DIR...]", description = "Save and restore only in these directories.")
+    String saveDirs;
+
+    @Option(names = "--limit", paramLabel = "KEY=VALUE", description = "A resource limit (repeatable), e.g. "
+            + "max-incoming-migrations=4, max-offer-memory=64GiB, incoming-min-rate=64KiB/s, peer-write-timeout=30s; "
+            + "the keys and defaults are in the README.")
+    List<String> limits = new ArrayList<>();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -101,8 +156,28 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
+        flags.put(PeerLinkConfig.KEY_TLS_CA, tlsCa);
+        flags.put(PeerLinkConfig.KEY_TLS_CERT, tlsCert);
+        flags.put(PeerLinkConfig.KEY_TLS_KEY, tlsKey);
+        flags.put(PeerLinkConfig.KEY_INSECURE, insecurePeerLink == null ? null : insecurePeerLink.toString());
+        flags.put(DaemonConfig.KEY_SAVE_DIRS, saveDirs);
+        for (String l : limits) {
+            int eq = l.indexOf('=');
+            String key = eq > 0 ? l.substring(0, eq).trim() : "";
+            if (!LimitsConfig.KEYS.contains(key)) {
+                throw new ConfigException("--limit '" + l + "': expected KEY=VALUE with KEY one of " + String.join(", ", LimitsConfig.KEYS));
+            }
+            flags.put(key, l.substring(eq + 1).trim());
+        }
         flags.put(DaemonConfig.KEY_HEALTH_LISTEN, healthListen);
-        return DaemonConfig.resolve(configFile, flags, peers);
+        flags.put(DaemonConfig.KEY_JOURNAL_RETENTION, journalRetention);
+        flags.put(DaemonConfig.KEY_HANDSHAKE_TIMEOUT, handshakeTimeout);
+        flags.put(DaemonConfig.KEY_IDLE_TIMEOUT, idleTimeout);
+        flags.put(DaemonConfig.KEY_IN_DOUBT_RETRY, inDoubtRetry);
+        flags.put(DaemonConfig.KEY_ABORT_WAIT, abortWait);
+        flags.put(DaemonConfig.KEY_CLOSE_WAIT, closeWait);
+        flags.put(DaemonConfig.KEY_CONNECT_TIMEOUT, connectTimeout);
+        return DaemonConfig.resolve(configFile, flags, peers, peerAllows);
     }
 
     @Override

@@ -34,6 +34,7 @@ final class SimBackend implements SimDomains {
         GuestType type = switch (r.getGuestType()) {
             case GUEST_TYPE_PV -> GuestType.PV;
             case GUEST_TYPE_UNSPECIFIED, GUEST_TYPE_HVM -> GuestType.HVM;
+            case GUEST_TYPE_PVH -> throw new IllegalArgumentException("guest_type: the sim backend has no PVH guests (pv or hvm)");
             case UNRECOGNIZED -> throw new IllegalArgumentException("guest_type: unknown value " + r.getGuestTypeValue());
         };
         Width width = switch (r.getGuestWidthBits()) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +41,7 @@ class DaemonConfigTest {
                 """);
         Map<String, String> flags = new HashMap<>();
         flags.put(DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:7999");
+        flags.put(PeerLinkConfig.KEY_INSECURE, "true");
         DaemonConfig c = DaemonConfig.resolve(f, flags, List.of("hostB=127.0.0.1:7202", "hostD=localhost:7401"));
         assertEquals("hostA", c.name());
         assertEquals("sim", c.backend());
@@ -52,9 +54,12 @@ class DaemonConfigTest {
         assertEquals(new InetSocketAddress("::1", 7301), c.peers().get("hostC"));
     }
 
+    /** The explicit plaintext choice, for tests of the other settings. */
+    private static final Map<String, String> INSECURE = Map.of(PeerLinkConfig.KEY_INSECURE, "true");
+
     @Test
     void defaultsWithoutAFile() throws Exception {
-        DaemonConfig c = DaemonConfig.resolve(null, Map.of(), List.of());
+        DaemonConfig c = DaemonConfig.resolve(null, INSECURE, List.of());
         assertEquals("sim", c.backend());
         assertEquals(7100, c.controlListen().getPort());
         assertEquals(Path.of(DaemonConfig.DEFAULT_STATE_DIR), c.stateDir());
@@ -64,7 +69,7 @@ class DaemonConfigTest {
     @Test
     void ownNameInAFleetPeerListIsSkipped() throws Exception {
         DaemonConfig c = DaemonConfig.resolve(file("name = hostA\npeer.hostA = 10.0.0.1:7101\npeer.hostB = 10.0.0.2:7101\n"),
-                Map.of(), List.of());
+                INSECURE, List.of());
         assertEquals(List.of("hostB"), List.copyOf(c.peers().keySet()));
     }
 
@@ -91,17 +96,66 @@ class DaemonConfigTest {
         assertBad("line 1 (sim-prefault): must be true or false, not 'yes'", file("sim-prefault = yes\n"), Map.of(), List.of());
         assertBad("--sim-prefault: applies to the sim backend only (backend is xen)", null,
                 Map.of(DaemonConfig.KEY_SIM_PREFAULT, "true", DaemonConfig.KEY_BACKEND, "xen"), List.of());
+        assertBad("line 1 (journal-retention): journal retention '7 days' must be NUMBERh or NUMBERd",
+                file("journal-retention = 7 days\n"), Map.of(), List.of());
+        assertBad("--journal-retention: journal retention '30m'", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30m"), List.of());
+        assertBad("between 1h and 3650d", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "0h"), List.of());
+        assertBad("between 1h and 3650d", null, Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "4000d"), List.of());
+    }
+
+    @Test
+    void journalRetentionDefaultsToAWeekAndTakesHoursOrDays() throws Exception {
+        assertEquals(java.time.Duration.ofDays(7), DaemonConfig.resolve(null, Map.of(), List.of()).journalRetention());
+        assertEquals(java.time.Duration.ofHours(36),
+                DaemonConfig.resolve(file("journal-retention = 36h\n"), Map.of(), List.of()).journalRetention());
+        assertEquals(java.time.Duration.ofDays(30), DaemonConfig.resolve(file("journal-retention = 36h\n"),
+                Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30d"), List.of()).journalRetention());
     }
 
     @Test
     void simPrefaultFromTheFileOrAFlagBecomesABackendOption() throws Exception {
-        assertFalse(DaemonConfig.resolve(null, Map.of(), List.of()).simPrefault());
-        assertEquals(Map.of(), DaemonConfig.resolve(null, Map.of(), List.of()).backendOptions());
-        DaemonConfig fromFile = DaemonConfig.resolve(file("sim-prefault = true\n"), Map.of(), List.of());
+        assertFalse(DaemonConfig.resolve(null, INSECURE, List.of()).simPrefault());
+        assertEquals(Map.of(), DaemonConfig.resolve(null, INSECURE, List.of()).backendOptions());
+        DaemonConfig fromFile = DaemonConfig.resolve(file("sim-prefault = true\n"), INSECURE, List.of());
         assertTrue(fromFile.simPrefault());
         assertEquals(Map.of("prefault", "true"), fromFile.backendOptions());
         DaemonConfig flagWins = DaemonConfig.resolve(file("sim-prefault = true\n"),
-                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false"), List.of());
+                Map.of(DaemonConfig.KEY_SIM_PREFAULT, "false", PeerLinkConfig.KEY_INSECURE, "true"), List.of());
         assertFalse(flagWins.simPrefault());
+    }
+
+    @Test
+    void timeoutsDefaultToTheEngineDefaultsAndComeFromTheFileOrAFlag() throws Exception {
+        DaemonConfig.Timeouts d = DaemonConfig.resolve(null, Map.of(), List.of()).timeouts();
+        assertEquals(Duration.ofSeconds(60), d.handshake());
+        assertEquals(Duration.ofSeconds(60), d.idle());
+        assertEquals(Duration.ofSeconds(2), d.inDoubtRetry());
+        assertEquals(Duration.ofSeconds(10), d.abortWait());
+        assertEquals(Duration.ofSeconds(30), d.closeWait());
+        assertEquals(Duration.ofSeconds(10), d.connect());
+        DaemonConfig c = DaemonConfig.resolve(file("""
+                handshake-timeout = 5s
+                idle-timeout = 2m
+                in-doubt-retry = 250ms
+                abort-wait = 3s
+                close-wait = 1h
+                connect-timeout = 1500ms
+                """), Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "7s"), List.of());
+        assertEquals(new DaemonConfig.Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(7), Duration.ofMillis(250),
+                Duration.ofSeconds(3), Duration.ofHours(1), Duration.ofMillis(1500)), c.timeouts());
+    }
+
+    @Test
+    void badTimeoutsGetOneLineNamingTheSettingAndTheRule() throws Exception {
+        assertBad("line 1 (handshake-timeout): handshake-timeout '60': expected a whole number and a unit (ms, s, m or h)",
+                file("handshake-timeout = 60\n"), Map.of(), List.of());
+        assertBad("--idle-timeout: idle-timeout '1.5s': expected a whole number and a unit",
+                null, Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "1.5s"), List.of());
+        assertBad("--in-doubt-retry: in-doubt-retry '0s': must be between 10ms and 24h",
+                null, Map.of(DaemonConfig.KEY_IN_DOUBT_RETRY, "0s"), List.of());
+        assertBad("--close-wait: close-wait '25h': must be between 10ms and 24h",
+                null, Map.of(DaemonConfig.KEY_CLOSE_WAIT, "25h"), List.of());
+        assertBad("--connect-timeout: connect-timeout '-1s'", null, Map.of(DaemonConfig.KEY_CONNECT_TIMEOUT, "-1s"), List.of());
+        assertBad("abort-wait '99999999999s'", file("abort-wait = 99999999999s\n"), Map.of(), List.of());
     }
 }

@@ -34,10 +34,12 @@ class DaemonHealthTest {
 
     @Test
     void theHealthListenerServesHealthAndNothingElse() throws Exception {
-        DaemonConfig config = DaemonConfig.resolve(null, Map.of(DaemonConfig.KEY_NAME, "hostA",
-                DaemonConfig.KEY_STATE_DIR, dir.toString(), DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:0",
+        Map<String, String> flags = new java.util.HashMap<>(Map.of(DaemonConfig.KEY_NAME, "hostA",
+                DaemonConfig.KEY_STATE_DIR, dir.resolve("state").toString(), DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:0",
                 DaemonConfig.KEY_PEER_LISTEN, "127.0.0.1:0", DaemonConfig.KEY_METRICS_LISTEN, "127.0.0.1:0",
-                DaemonConfig.KEY_HEALTH_LISTEN, "127.0.0.1:0"), List.of());
+                DaemonConfig.KEY_HEALTH_LISTEN, "127.0.0.1:0"));
+        flags.putAll(TestCerts.keys(TestCerts.host(dir.resolve("tls"), "hostA")));
+        DaemonConfig config = DaemonConfig.resolve(null, flags, List.of());
         try (Daemon d = Daemon.start(config)) {
             assertTrue(d.healthPort() > 0);
             ManagedChannel control = NettyChannelBuilder.forAddress("127.0.0.1", d.controlPort()).usePlaintext().build();

@@ -61,8 +61,9 @@ class DaemonProcessTest {
         throw new AssertionError("no '" + text + "' in " + START_SECONDS + "s:\n" + Files.readString(log));
     }
 
-    private Path config() throws IOException {
+    private Path config() throws Exception {
         Path c = dir.resolve("migrationd.conf");
+        var tls = TestCerts.host(dir.resolve("tls"), "hostA");
         Files.writeString(c, """
                 name = hostA
                 state-dir = %s
@@ -70,17 +71,37 @@ class DaemonProcessTest {
                 peer-listen = 127.0.0.1:0
                 metrics-listen = 127.0.0.1:0
                 peer.hostB = 127.0.0.1:7201
-                """.formatted(dir.resolve("state")));
+                peer.hostB.allow = migrate,query
+                tls-ca = %s
+                tls-cert = %s
+                tls-key = %s
+                """.formatted(dir.resolve("state"), tls.ca(), tls.cert(), tls.key()));
+        return c;
+    }
+
+    /** The same settings without the TLS lines. */
+    private Path configWithoutTls() throws Exception {
+        Path c = dir.resolve("plain.conf");
+        Files.writeString(c, Files.readString(config()).lines().filter(l -> !l.startsWith("tls-"))
+                .collect(java.util.stream.Collectors.joining("\n", "", "\n")));
         return c;
     }
 
     @Test
     void startsLogsAndStopsCleanlyOnSigterm() throws Exception {
         Path log = dir.resolve("daemon.log");
-        Process p = launch(log, "--config", config().toString(), "--name", "hostX");
+        var hostX = TestCerts.host(dir.resolve("tls"), "hostX");
+        Process p = launch(log, "--config", config().toString(), "--name", "hostX", "--tls-cert", hostX.cert().toString(),
+                "--tls-key", hostX.key().toString());
         try {
             String started = waitFor(log, "event=daemon_started", p);
             assertTrue(started.contains("name=hostX"), "the flag overrides the file:\n" + started);
+            assertTrue(started.contains("event=peer_tls_ready provider="), "the TLS provider is logged:\n" + started);
+            assertTrue(!started.contains("peer_link_insecure"), started);
+
+            // SIGHUP re-reads the TLS files
+            assertEquals(0, new ProcessBuilder("kill", "-HUP", Long.toString(p.pid())).start().waitFor());
+            waitFor(log, "event=peer_tls_reloaded cert_names=hostX", p);
             assertTrue(started.contains("event=control_listening"), started);
             assertTrue(started.contains("event=peer_server_listening"), started);
             assertTrue(started.contains("event=metrics_listening"), started);
@@ -121,6 +142,10 @@ class DaemonProcessTest {
 
         String addr = failFast("--config", config().toString(), "--peer-listen", "127.0.0.1:99999");
         assertTrue(addr.contains("port must be 0..65535") && addr.endsWith("(exit 2)"), addr);
+
+        String timeout = failFast("--config", config().toString(), "--handshake-timeout", "soon");
+        assertTrue(timeout.contains("--handshake-timeout: handshake-timeout 'soon': expected a whole number and a unit")
+                && timeout.endsWith("(exit 2)"), timeout);
 
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String inUse = failFast("--config", config().toString(), "--control-listen", "127.0.0.1:" + taken.getLocalPort());
@@ -163,6 +188,38 @@ class DaemonProcessTest {
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
             assertEquals(0, p.exitValue());
         } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void thePeerLinkIsTlsUnlessPlaintextIsAskedForLoudly() throws Exception {
+        String none = failFast("--config", configWithoutTls().toString());
+        assertTrue(none.contains("the peer link needs mutual TLS: set tls-ca, tls-cert and tls-key") && none.contains("--insecure-peer-link")
+                && none.endsWith("(exit 2)"), none);
+        var tls = TestCerts.host(dir.resolve("tls"), "hostA");
+        String partial = failFast("--config", configWithoutTls().toString(), "--tls-ca", tls.ca().toString(),
+                "--tls-cert", tls.cert().toString());
+        assertTrue(partial.contains("TLS settings are incomplete: tls-key is missing") && partial.endsWith("(exit 2)"), partial);
+        String wrongName = failFast("--config", config().toString(), "--name", "hostZ");
+        assertTrue(wrongName.contains("names hostA (subjectAltName DNS), not this daemon's name hostZ") && wrongName.endsWith("(exit 1)"),
+                wrongName);
+
+        Path log = dir.resolve("insecure.log");
+        Process p = launch(log, "--config", configWithoutTls().toString(), "--insecure-peer-link");
+        try {
+            String started = waitFor(log, "event=daemon_started", p);
+            assertTrue(started.contains("level=WARN") && started.contains("event=peer_link_insecure")
+                    && started.contains("PLAINTEXT PEER LINK"), started);
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("event=metrics_listening address=[^0-9]*([0-9.]+:\\d+)").matcher(started);
+            assertTrue(m.find(), started);
+            var client = java.net.http.HttpClient.newHttpClient();
+            String scrape = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + m.group(1) + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(scrape.lines().anyMatch(l -> l.startsWith("migrationd_peer_link_insecure{") && l.endsWith(" 1.0")), scrape);
+        } finally {
+            p.destroy();
+            p.waitFor(30, TimeUnit.SECONDS);
             p.destroyForcibly();
         }
     }

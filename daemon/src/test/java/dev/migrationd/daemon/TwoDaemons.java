@@ -8,7 +8,8 @@ import java.util.Map;
 
 /**
  * Two real daemons (hostA, hostB) in this JVM on loopback, sim backend, each with its own state
- * directory, peered with each other: gRPC, peer transport and metrics over real sockets.
+ * directory, peered with each other over mutual TLS with certificates made on the fly ({@link TestCerts}),
+ * each allowed to migrate to and query the other: gRPC, peer transport and metrics over real sockets.
  */
 public final class TwoDaemons implements AutoCloseable {
 
@@ -27,11 +28,12 @@ public final class TwoDaemons implements AutoCloseable {
         }
     }
 
-    private static DaemonConfig config(String name, Path state, int peerPort, String peer, int otherPeerPort) throws ConfigException {
-        return DaemonConfig.resolve(null, Map.of(DaemonConfig.KEY_NAME, name, DaemonConfig.KEY_STATE_DIR, state.toString(),
-                        DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:0", DaemonConfig.KEY_PEER_LISTEN, "127.0.0.1:" + peerPort,
-                        DaemonConfig.KEY_METRICS_LISTEN, "127.0.0.1:0"),
-                List.of(peer + "=127.0.0.1:" + otherPeerPort));
+    private static DaemonConfig config(String name, Path state, int peerPort, String peer, int otherPeerPort) throws Exception {
+        Map<String, String> flags = new java.util.HashMap<>(Map.of(DaemonConfig.KEY_NAME, name,
+                DaemonConfig.KEY_STATE_DIR, state.toString(), DaemonConfig.KEY_CONTROL_LISTEN, "127.0.0.1:0",
+                DaemonConfig.KEY_PEER_LISTEN, "127.0.0.1:" + peerPort, DaemonConfig.KEY_METRICS_LISTEN, "127.0.0.1:0"));
+        flags.putAll(TestCerts.keys(TestCerts.host(state.resolveSibling("tls"), name)));
+        return DaemonConfig.resolve(null, flags, List.of(peer + "=127.0.0.1:" + otherPeerPort), List.of(peer + "=migrate,query"));
     }
 
     /** A port that was free a moment ago (the peer addresses must be known before both daemons start). */

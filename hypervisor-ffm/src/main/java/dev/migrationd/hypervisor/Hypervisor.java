@@ -2,6 +2,7 @@ package dev.migrationd.hypervisor;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -41,6 +42,15 @@ public interface Hypervisor extends AutoCloseable {
      * @throws HypervisorException when the name is taken, the shape is invalid or memory is short
      */
     Domain createForRestore(DomainShape shape) throws HypervisorException;
+
+    /**
+     * For a backend that keeps guest memory on disk: the bytes free there for new guests (statvfs), so that
+     * an incoming migration can be refused before anything is allocated. Empty for a backend whose guest
+     * memory is host RAM (the hypervisor refuses a domain it cannot build).
+     */
+    default OptionalLong freeSpaceForRestore() throws HypervisorException {
+        return OptionalLong.empty();
+    }
 
     /** Releases the backend's handles. Domains keep running (they belong to the host, not to us). */
     @Override

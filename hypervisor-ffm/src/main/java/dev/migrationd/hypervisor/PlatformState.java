@@ -1,5 +1,6 @@
 package dev.migrationd.hypervisor;
 
+import dev.migrationd.protocol.x86.TscInfo;
 import java.util.BitSet;
 import java.util.Map;
 
@@ -55,12 +56,8 @@ public interface PlatformState {
 
     // ---- both ----------------------------------------------------------------------------------------
 
-    /** TSC mode, elapsed nanoseconds, guest kHz and incarnation ({@code XC_SAVE_ID_TSC_INFO}). */
+    /** TSC mode, elapsed nanoseconds, guest kHz and incarnation (what both stream formats carry). */
     TscInfo tscInfo() throws HypervisorException;
 
     void setTscInfo(TscInfo info) throws HypervisorException;
-
-    /** {@code XC_SAVE_ID_TSC_INFO} / v2 {@code X86_TSC_INFO} content. */
-    record TscInfo(int mode, long nsec, int khz, int incarnation) {
-    }
 }

@@ -1,8 +1,8 @@
 package dev.migrationd.protocol;
 
 /**
- * The type nibble of a page-batch PFN entry ({@code XEN_DOMCTL_PFINFO_* >> 28}); legacy-stream.md §5.1,
- * stream-v2.md §2.5. Nibbles 0x5–0x8 are not valid types and have no constant: {@link #fromNibble(int)}
+ * The type nibble of a page-batch PFN entry ({@code XEN_DOMCTL_PFINFO_* >> 28}); docs/wire-format-legacy.md §5.1,
+ * docs/wire-format-v2.md §2.5. Nibbles 0x5–0x8 are not valid types and have no constant: {@link #fromNibble(int)}
  * throws for them.
  */
 public enum PageType {

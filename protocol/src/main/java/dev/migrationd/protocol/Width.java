@@ -2,7 +2,7 @@ package dev.migrationd.protocol;
 
 /**
  * A word width: the saving toolstack's C {@code unsigned long} (W in the spec) or the guest's
- * word width (GW). The legacy stream carries neither; see {@code legacy-stream.md} §2.
+ * word width (GW). The legacy stream carries neither; see {@code docs/wire-format-legacy.md} §2.
  */
 public enum Width {
     W32(4),

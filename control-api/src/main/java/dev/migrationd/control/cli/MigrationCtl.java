@@ -1,6 +1,7 @@
 package dev.migrationd.control.cli;
 
 import dev.migrationd.control.cli.daemon.GrpcFailures;
+import dev.migrationd.control.cli.certs.CertsCommand;
 import dev.migrationd.control.cli.domain.DomainCommand;
 import dev.migrationd.control.cli.domain.ListDomainsCommand;
 import dev.migrationd.control.cli.file.RestoreCommand;
@@ -8,6 +9,7 @@ import dev.migrationd.control.cli.file.SaveCommand;
 import dev.migrationd.control.cli.migrate.CancelCommand;
 import dev.migrationd.control.cli.migrate.ListMigrationsCommand;
 import dev.migrationd.control.cli.migrate.MigrateCommand;
+import dev.migrationd.control.cli.migrate.ResolveCommand;
 import dev.migrationd.control.cli.migrate.StatusCommand;
 import dev.migrationd.control.cli.migrate.WatchCommand;
 import dev.migrationd.control.cli.stream.StreamCommand;
@@ -32,8 +34,8 @@ import picocli.CommandLine.Mixin;
 @Command(name = "migrationctl", mixinStandardHelpOptions = true, version = "migrationctl 0.1.0",
         description = "Live-migration control for migrationd daemons, and offline Xen save-stream tools.",
         subcommands = {CommandLine.HelpCommand.class, StreamCommand.class, MigrateCommand.class, StatusCommand.class,
-            WatchCommand.class, CancelCommand.class, ListMigrationsCommand.class, ListDomainsCommand.class,
-            DomainCommand.class, SaveCommand.class, RestoreCommand.class})
+            WatchCommand.class, CancelCommand.class, ResolveCommand.class, ListMigrationsCommand.class, ListDomainsCommand.class,
+            DomainCommand.class, SaveCommand.class, RestoreCommand.class, CertsCommand.class})
 public final class MigrationCtl implements Runnable {
 
     @Mixin(name = GlobalOptions.MIXIN)

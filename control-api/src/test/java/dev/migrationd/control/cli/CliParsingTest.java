@@ -42,6 +42,9 @@ class CliParsingTest {
         assertTrue(addr.err().contains("expected HOST:PORT"), addr.err());
         assertEquals(ExitCode.USAGE, run("list", "--format", "yaml").code());
         assertEquals(ExitCode.USAGE, run("list", "--limit", "0").code());
+        assertEquals(ExitCode.USAGE, run("resolve", "m-1").code(), "resolve needs a decision");
+        assertEquals(ExitCode.USAGE, run("resolve", "m-1", "--resume-source", "--confirm-destination").code(),
+                "resolve takes one decision");
     }
 
     @Test
@@ -55,7 +58,7 @@ class CliParsingTest {
     void completionScriptCoversTheCommands() {
         Result r = run("completion");
         assertEquals(0, r.code(), r.err());
-        for (String cmd : new String[] {"migrate", "watch", "cancel", "domains", "restore"}) {
+        for (String cmd : new String[] {"migrate", "watch", "cancel", "resolve", "domains", "restore"}) {
             assertTrue(r.out().contains(cmd), cmd);
         }
         assertTrue(r.out().contains("xen-legacy"), "option values complete too");

@@ -105,6 +105,13 @@ class GlobalOptionsTest {
         }
 
         @Override
+        public void resolveMigration(dev.migrationd.control.v1.ResolveMigrationRequest r,
+                                     StreamObserver<dev.migrationd.control.v1.ResolveMigrationResponse> o) {
+            reply("ResolveMigration:" + r.getDecision(), o, dev.migrationd.control.v1.ResolveMigrationResponse.newBuilder()
+                    .setMigration(MIGRATION).setPeerAnswer("unknown").setDecidedBy("operator").build());
+        }
+
+        @Override
         public void listMigrations(ListMigrationsRequest r, StreamObserver<ListMigrationsResponse> o) {
             reply("ListMigrations", o, ListMigrationsResponse.newBuilder().addMigrations(MIGRATION).build());
         }
@@ -209,6 +216,9 @@ class GlobalOptionsTest {
                 Arguments.of("ListMigrations", List.of("list"), List.of("--limit", "5")),
                 Arguments.of("GetMigration", List.of("status"), List.of("m-1")),
                 Arguments.of("CancelMigration", List.of("cancel"), List.of("m-1")),
+                Arguments.of("ResolveMigration:RESOLVE_DECISION_RESUME_SOURCE", List.of("resolve"), List.of("m-1", "--resume-source")),
+                Arguments.of("ResolveMigration:RESOLVE_DECISION_CONFIRM_DESTINATION", List.of("resolve"),
+                        List.of("m-1", "--confirm-destination")),
                 Arguments.of("StartMigration", List.of("migrate"), List.of("dom7", "--to", "hostB", "--detach")));
     }
 

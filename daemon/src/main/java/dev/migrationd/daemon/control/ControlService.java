@@ -17,6 +17,8 @@ import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.MigrationEvent;
 import dev.migrationd.control.v1.MigrationServiceGrpc;
 import dev.migrationd.control.v1.PhaseEvent;
+import dev.migrationd.control.v1.ResolveMigrationRequest;
+import dev.migrationd.control.v1.ResolveMigrationResponse;
 import dev.migrationd.control.v1.RestoreDomainRequest;
 import dev.migrationd.control.v1.RestoreDomainResponse;
 import dev.migrationd.control.v1.SaveDomainRequest;
@@ -34,6 +36,8 @@ import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
+import dev.migrationd.daemon.engine.run.OperatorDecision;
+import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.Hypervisor;
 import io.grpc.Status;
@@ -207,6 +211,32 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
     }
 
     @Override
+    public void resolveMigration(ResolveMigrationRequest request, StreamObserver<ResolveMigrationResponse> observer) {
+        Errors.unary("ResolveMigration", observer, () -> {
+            String id = name("id", request.getId());
+            OperatorDecision decision = switch (request.getDecision()) {
+                case RESOLVE_DECISION_RESUME_SOURCE -> OperatorDecision.RESUME_SOURCE;
+                case RESOLVE_DECISION_CONFIRM_DESTINATION -> OperatorDecision.CONFIRM_DESTINATION;
+                default -> throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "decision"),
+                        "decision: must be RESUME_SOURCE or CONFIRM_DESTINATION");
+            };
+            Resolved r = engine.resolve(id, decision);
+            LOG.atWarn().setMessage("event=resolve_requested")
+                    .addKeyValue("id", id)
+                    .addKeyValue("decision", decision)
+                    .addKeyValue("peer_answer", r.peerAnswer())
+                    .addKeyValue("decided_by", r.decidedBy()).log();
+            Migration m = engine.find(id).map(h -> ProtoMapping.migration(hostName, h))
+                    .or(() -> engine.list().stream().filter(s -> s.info().id().equals(id)).findFirst()
+                            .map(s -> ProtoMapping.migration(hostName, s)))
+                    .orElseThrow(() -> new ControlException(Status.Code.NOT_FOUND, "MIGRATION_NOT_FOUND",
+                            Map.of("migration", id), "no migration with id " + id + " on " + hostName));
+            return ResolveMigrationResponse.newBuilder().setMigration(m).setPeerAnswer(r.peerAnswer())
+                    .setDecidedBy(r.decidedBy()).build();
+        });
+    }
+
+    @Override
     public void listMigrations(ListMigrationsRequest request, StreamObserver<ListMigrationsResponse> observer) {
         Errors.unary("ListMigrations", observer, () -> {
             int limit = request.getLimit() == 0 ? DEFAULT_LIST_LIMIT : request.getLimit();
@@ -280,7 +310,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("RestoreDomain", observer, () -> {
             Path path = path(request.getPath());
             String name = name("name", request.getName());
-            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused()));
+            RestoreResult r = engine.restore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()));
             LOG.atInfo().setMessage("event=domain_restored")
                     .addKeyValue("domain", r.domain())
                     .addKeyValue("file", path)
@@ -312,7 +342,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             String name = name("name", request.getName());
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
             String id = MigrationRequest.newId();
-            MigrationHandle h = engine.startRestore(new RestoreRequest(path, name, request.getPaused()), id, key);
+            MigrationHandle h = engine.startRestore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()), id, key);
             return started("StartRestore", h, id, key, name, path);
         });
     }

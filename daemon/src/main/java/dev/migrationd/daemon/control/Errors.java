@@ -49,6 +49,7 @@ final class Errors {
                 case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
                 case BUSY, FAILED_PRECONDITION -> Status.Code.FAILED_PRECONDITION;
                 case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
+                case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
                 case INTERNAL -> Status.Code.INTERNAL;
             }, e.kind().name(), Map.of(), e.getMessage());
             // the hypervisor's message names the operation, the domain and the cause

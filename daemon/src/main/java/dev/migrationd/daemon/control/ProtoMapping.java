@@ -267,11 +267,11 @@ final class ProtoMapping {
                 .setName(d.name())
                 .setDomid(d.domid())
                 .setUuid(d.uuid().toString())
-                .setMemoryBytes(d.p2mSize() * StreamLimits.PAGE_SIZE)
+                .setMemoryBytes(d.memoryBytes())
                 .setVcpus(d.vcpus())
                 .setGuestType(switch (d.guestType()) {
                     case PV -> GuestType.GUEST_TYPE_PV;
-                    case HVM -> GuestType.GUEST_TYPE_HVM;
+                    case HVM -> d.pvh() ? GuestType.GUEST_TYPE_PVH : GuestType.GUEST_TYPE_HVM;
                 })
                 .setGuestWidthBits(d.guestWidth().bits())
                 .setState(d.state() == dev.migrationd.hypervisor.DomainState.RUNNING

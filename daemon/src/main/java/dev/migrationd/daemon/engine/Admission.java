@@ -6,6 +6,9 @@ import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerCredentials;
+import dev.migrationd.daemon.engine.peer.PeerPermission;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
@@ -16,6 +19,7 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.HypervisorException;
 import java.io.IOException;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,9 +27,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides whether a migration may start, before anything is changed or allocated. Outgoing: options in
  * range, the peer configured, the id unused, the domain free (claimed for the migration) and present.
- * Incoming: the engine open, the peer configured, a backend that can build domains, an id never seen, no
- * domain of that name here and none arriving, and the guest's memory within the admission limit
- * ({@link EngineConfig#maxIncomingBytes()}); a refused offer is answered with Reject. Admitted migrations
+ * Incoming: the engine open; the claimed source a configured peer that the connection's certificate
+ * names and that may send migrations here; the offer within {@link IncomingLimits} (memory of one
+ * offer, bandwidth cap not below the minimum rate); a backend that can build domains; an id never seen;
+ * no domain of that name here and none arriving; a place among the incoming migrations; the guest's
+ * memory within the total ({@link EngineConfig#maxIncomingBytes()}) and the backend's free space. A
+ * refused offer is answered with Reject naming the reason or the limit. Admitted migrations
  * hold their domain name, and incoming ones their memory, until they end ({@link #released}).
  *
  * <p>Threading: safe from any thread; the memory admitted is an atomic counter, domain names are claimed
@@ -38,8 +45,10 @@ final class Admission {
     private final EngineConfig config;
     private final MigrationRegistry registry;
     private final Journal journal;
-    /** Guest memory of the incoming migrations admitted and not ended. */
+    /** Guest memory of the incoming migrations admitted and not ended (changed under this object's lock). */
     private final AtomicLong incomingBytes = new AtomicLong();
+    /** Incoming migrations admitted and not ended; guarded by this object's lock. */
+    private int incomingCount;
 
     Admission(EngineConfig config, MigrationRegistry registry, Journal journal) {
         this.config = config;
@@ -63,6 +72,10 @@ final class Admission {
         if (registry.knows(request.id())) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "migration id " + request.id() + " is taken");
         }
+        String unusable = journalRefusal(context);
+        if (unusable != null) {
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, unusable);
+        }
         registry.claim(request.domain(), request.id());
         try {
             Domain domain = config.hypervisor().findDomain(request.domain()).orElseThrow(
@@ -81,29 +94,33 @@ final class Admission {
     }
 
     /**
-     * Checks an offer before any page moves. Admitted: the incoming run, live in the registry, holding the
-     * domain name and the memory, not started. Refused: Reject is sent, the connection closed, and the
-     * result is empty.
+     * Checks an offer before any page moves, and before anything is journaled or allocated. Admitted: the
+     * incoming run, live in the registry, holding the domain name, its memory and a place among the
+     * incoming migrations, not started. Refused: Reject (naming the reason or the limit) is sent, the
+     * refusal is logged with the peer's identity, the connection closed, and the result is empty.
      */
     Optional<IncomingMigration> incoming(PeerConnection connection, HandoverMessage.Offer offer, HandoverContext context)
             throws IOException {
         String id = offer.migrationId();
-        String refusal = refusal(offer, context.closing());
+        String refusal = context.closing() ? "daemon is shutting down" : identityRefusal(connection.credentials(), offer);
+        if (refusal == null) {
+            refusal = refusal(offer);
+        }
+        if (refusal == null) {
+            refusal = journalRefusal(context);
+        }
         if (refusal == null && !registry.tryClaim(offer.shape().name(), id)) {
             refusal = "domain " + offer.shape().name() + " is being migrated or restored here already";
         }
         if (refusal == null) {
-            long want = offer.shape().memoryBytes();
-            if (incomingBytes.addAndGet(want) > config.maxIncomingBytes()) {
-                incomingBytes.addAndGet(-want);
+            refusal = reserve(offer);
+            if (refusal != null) {
                 registry.release(offer.shape().name(), id);
-                refusal = "not enough memory admitted for incoming guests (" + want + " bytes asked, limit "
-                        + config.maxIncomingBytes() + ")";
             }
         }
         if (refusal != null) {
-            LOG.warn("event=offer_rejected migration={} peer={} domain={} reason=\"{}\"", id, offer.sourcePeer(),
-                    offer.shape().name(), refusal);
+            LOG.warn("event=offer_rejected migration={} peer={} identity=\"{}\" remote={} domain={} reason=\"{}\"", id,
+                    offer.sourcePeer(), connection.credentials().describe(), connection.peerName(), offer.shape().name(), refusal);
             connection.send(new HandoverMessage.Reject(id, refusal));
             connection.drain();
             connection.close();
@@ -114,17 +131,61 @@ final class Admission {
         String buildName = sameHost(offer) ? incomingName(offer.shape().name()) : offer.shape().name();
         IncomingMigration run = new IncomingMigration(context, info, connection, offer, buildName);
         registry.add(run);
-        LOG.info("event=offer_accepted migration={} peer={} domain={} guest={} p2m_size={} vcpus={}", id,
-                offer.sourcePeer(), info.domain(), offer.shape().guestType(), offer.shape().p2mSize(), offer.shape().vcpus());
+        LOG.info("event=offer_accepted migration={} peer={} identity=\"{}\" domain={} guest={} p2m_size={} vcpus={}", id,
+                offer.sourcePeer(), connection.credentials().describe(), info.domain(), offer.shape().guestType(),
+                offer.shape().p2mSize(), offer.shape().vcpus());
         return Optional.of(run);
     }
 
-    private String refusal(HandoverMessage.Offer offer, boolean closing) {
-        if (closing) {
-            return "daemon is shutting down";
+    /**
+     * Who is asking, and may they: the source the offer claims must be a configured peer, the connection's
+     * certificate must name it (never the claim alone), and the configuration must let it send migrations.
+     */
+    private String identityRefusal(PeerCredentials credentials, HandoverMessage.Offer offer) {
+        String claimed = offer.sourcePeer();
+        if (!credentials.mayClaim(claimed)) {
+            return "the offer claims to come from " + claimed + " but the peer's " + credentials.describe();
         }
-        if (!config.peers().knows(offer.sourcePeer())) {
-            return "unknown peer '" + offer.sourcePeer() + "'";
+        if (!config.peers().knows(claimed)) {
+            return "unknown peer '" + claimed + "'";
+        }
+        if (!config.peers().allows(claimed, PeerPermission.MIGRATE)) {
+            return "peer " + claimed + " is not authorised to send migrations here (peer." + claimed + ".allow has no "
+                    + PeerPermission.MIGRATE.word() + ")";
+        }
+        return null;
+    }
+
+    /**
+     * Whether a Query on this connection may be answered: on a TLS link the certificate must name a
+     * configured peer allowed to query; on a plaintext link anyone may (that is what insecure means).
+     *
+     * @return null when it may, else why not
+     */
+    String queryRefusal(PeerCredentials credentials) {
+        if (!credentials.authenticated()) {
+            return null;
+        }
+        for (String name : credentials.names()) {
+            if (config.peers().knows(name) && config.peers().allows(name, PeerPermission.QUERY)) {
+                return null;
+            }
+        }
+        return "no peer named in the certificate (" + String.join(",", credentials.names()) + ") may query here (peer.NAME.allow "
+                + "has no " + PeerPermission.QUERY.word() + ")";
+    }
+
+    private String refusal(HandoverMessage.Offer offer) {
+        IncomingLimits limits = config.incomingLimits();
+        long want = offer.shape().memoryBytes();
+        if (want > limits.maxOfferBytes()) {
+            return "the guest's memory (" + want + " bytes) is over this daemon's limit for one migration (max-offer-memory "
+                    + limits.maxOfferBytes() + " bytes)";
+        }
+        long cap = offer.options().bandwidthCap();
+        if (cap > 0 && cap < limits.minBytesPerSecond()) {
+            return "the offer's bandwidth cap (" + cap + " bytes/s) is below this daemon's minimum incoming rate "
+                    + "(incoming-min-rate " + limits.minBytesPerSecond() + " bytes/s)";
         }
         if (!config.hypervisor().capabilities().contains(Capability.RESTORE)) {
             return "backend " + config.hypervisor().backend() + " cannot build domains (no RESTORE capability)";
@@ -174,8 +235,54 @@ final class Admission {
         return name + IncomingMigration.INCOMING_SUFFIX;
     }
 
+    /**
+     * Null when the journal takes appends (repairing it first if a write had failed), else why not: a
+     * migration that cannot journal its steps must not start.
+     */
+    private String journalRefusal(HandoverContext context) {
+        if (context.repairJournal()) {
+            return null;
+        }
+        return "the journal is unusable since a failed write (" + journal.failure().map(Exception::getMessage).orElse("?")
+                + "): free space on or repair the state directory's disk; the next request tries again";
+    }
+
+    /**
+     * Reserves a place among the incoming migrations and the guest's memory (against the total, and
+     * against the free space of a backend whose guest memory is on disk), or says which limit refuses.
+     * Reserved together under this object's lock, so two offers cannot both take the last place.
+     */
+    private synchronized String reserve(HandoverMessage.Offer offer) {
+        IncomingLimits limits = config.incomingLimits();
+        long want = offer.shape().memoryBytes();
+        if (incomingCount >= limits.maxMigrations()) {
+            return "too many incoming migrations (" + incomingCount + " running, max-incoming-migrations "
+                    + limits.maxMigrations() + ")";
+        }
+        long admitted = incomingBytes.get();
+        if (admitted + want > config.maxIncomingBytes()) {
+            return "not enough memory admitted for incoming guests (" + want + " bytes asked, " + admitted
+                    + " already admitted, max-incoming-memory " + config.maxIncomingBytes() + " bytes)";
+        }
+        OptionalLong free;
+        try {
+            free = config.hypervisor().freeSpaceForRestore();
+        } catch (HypervisorException e) {
+            return "cannot check free space: " + e.getMessage();
+        }
+        if (free.isPresent() && admitted + want > free.getAsLong()) {
+            return "not enough free space for the guest's memory (" + want + " bytes asked, " + admitted
+                    + " already admitted, " + free.getAsLong() + " bytes free on the " + config.hypervisor().backend()
+                    + " backend's disk)";
+        }
+        incomingCount++;
+        incomingBytes.addAndGet(want);
+        return null;
+    }
+
     /** An incoming migration ended: its memory is free for the next offer. */
-    void released(IncomingMigration run) {
+    synchronized void released(IncomingMigration run) {
         incomingBytes.addAndGet(-run.offerBytes());
+        incomingCount--;
     }
 }

@@ -2,8 +2,11 @@ package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.handover.HandoverContext;
 import dev.migrationd.daemon.engine.handover.HandoverSettings;
+import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.run.Attention;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
@@ -11,6 +14,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the migrations of one engine run in: its settings, journal, observers and closing flag, and the
@@ -21,6 +26,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * set.
  */
 final class EngineContext implements HandoverContext {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EngineContext.class);
 
     private final EngineConfig config;
     private final Journal journal;
@@ -49,6 +56,42 @@ final class EngineContext implements HandoverContext {
     @Override
     public void journal(Journal.Role role, String id, Journal.State state, Map<String, String> fields) throws IOException {
         journal.append(new Journal.Entry(config.clock().instant(), id, role, state, fields));
+    }
+
+    @Override
+    public boolean repairJournal() {
+        if (journal.usable()) {
+            return true;
+        }
+        try {
+            journal.repair();
+            return true;
+        } catch (IOException e) {
+            return false; // logged by the journal
+        }
+    }
+
+    @Override
+    public InDoubtCase openInDoubt(MigrationInfo info) {
+        InDoubtCase c = new InDoubtCase(info);
+        registry.openInDoubt(c);
+        return c;
+    }
+
+    @Override
+    public void closeInDoubt(InDoubtCase c) {
+        registry.closeInDoubt(c);
+    }
+
+    @Override
+    public void attention(MigrationInfo info, Attention why, boolean raised) {
+        for (MigrationObserver o : observers) {
+            try {
+                o.attention(info, why, raised);
+            } catch (RuntimeException e) {
+                LOG.warn("event=observer_failed migration={} callback=attention error=\"{}\"", info.id(), e.toString());
+            }
+        }
     }
 
     @Override

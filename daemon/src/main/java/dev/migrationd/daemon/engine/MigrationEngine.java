@@ -1,13 +1,16 @@
 package dev.migrationd.daemon.engine;
 
 import dev.migrationd.daemon.engine.file.FileOperation;
+import dev.migrationd.daemon.engine.file.FilePolicy;
 import dev.migrationd.daemon.engine.file.RestoreRequest;
 import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
 import dev.migrationd.daemon.engine.file.SaveRestore;
 import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.fault.FailpointNames;
+import dev.migrationd.daemon.engine.fault.Failpoints;
+import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.InDoubtResolver;
-import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
@@ -20,12 +23,19 @@ import dev.migrationd.daemon.engine.run.MigrationHandle;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.OperatorDecision;
+import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -52,8 +62,8 @@ public final class MigrationEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MigrationEngine.class);
 
-    /** How long {@link #close()} waits for running migrations to end. */
-    static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
+    /** How long {@link #resolve} waits for the decision to be carried out. */
+    static final Duration RESOLVE_WAIT = Duration.ofSeconds(60);
 
     private final EngineConfig config;
     private final Journal journal;
@@ -62,12 +72,17 @@ public final class MigrationEngine implements AutoCloseable {
     private final EngineContext context;
 
     public MigrationEngine(EngineConfig config) throws IOException {
+        this(config, r -> Thread.ofVirtual().name("recovery").start(r));
+    }
+
+    /** With the executor that carries on what recovery cannot finish at once (in-doubt migrations, failing steps). */
+    MigrationEngine(EngineConfig config, java.util.concurrent.Executor recoveryBackground) throws IOException {
         this.config = Objects.requireNonNull(config, "config");
-        this.journal = new Journal(config.stateDir());
+        this.journal = new Journal(config.stateDir(), config.journalRetention(), config.clock(), Journal.COMPACT_THRESHOLD_BYTES);
         this.registry = new MigrationRegistry(config.clock(), config.historySize());
         this.admission = new Admission(config, registry, journal);
         this.context = new EngineContext(config, journal, registry, admission);
-        new Recovery(config.hypervisor(), registry, context).recover(journal.replayed());
+        new Recovery(config.hypervisor(), registry, context, recoveryBackground).recover(journal.replayed());
     }
 
     /** The configuration this engine runs with. */
@@ -99,7 +114,7 @@ public final class MigrationEngine implements AutoCloseable {
             LOG.info("event=migration_started migration={} domain={} peer={} guest={} policy={} format={}", run.id(),
                     request.domain(), request.peer(), run.info().guestType(), request.options().policy().cliName(),
                     request.options().format());
-            Thread.ofVirtual().name("migration-out-" + run.id()).start(run::run);
+            Thread.ofVirtual().name("migration-out-" + run.id()).start(() -> runGuarded(run));
         }
         return registered;
     }
@@ -116,7 +131,7 @@ public final class MigrationEngine implements AutoCloseable {
     /** On the connection's thread, on which an admitted offer's migration runs too. */
     private void handleIncoming(PeerConnection connection) {
         try {
-            PeerConnection.Inbound first = connection.receive(config.handshakeTimeout());
+            PeerConnection.Inbound first = connection.receive(config.incomingLimits().offerTimeout());
             if (!(first instanceof PeerConnection.Message m)) {
                 ((PeerConnection.StreamData) first).release();
                 LOG.warn("event=peer_protocol_violation peer={} problem=\"stream data before an offer\"", connection.peerName());
@@ -125,25 +140,62 @@ public final class MigrationEngine implements AutoCloseable {
             }
             switch (m.message()) {
                 case HandoverMessage.Query q -> {
-                    HandoverMessage.Resolution r = InDoubtResolver.answer(q.migrationId(), registry.incoming(q.migrationId()),
-                            journal, config.handshakeTimeout().multipliedBy(2));
+                    String refused = admission.queryRefusal(connection.credentials());
+                    if (refused != null) {
+                        LOG.warn("event=query_refused migration={} identity=\"{}\" remote={} reason=\"{}\"", q.migrationId(),
+                                connection.credentials().describe(), connection.peerName(), refused);
+                        connection.close();
+                        return;
+                    }
+                    // bounded well inside the asker's own wait, so that it hears PENDING rather than nothing
+                    HandoverMessage.Resolution r = InDoubtResolver.answer(registry.incomingRun(q.migrationId()),
+                            journal.lastState(Journal.Role.DESTINATION, q.migrationId()), registry.isUndecided(q.migrationId()),
+                            config.handshakeTimeout().dividedBy(2));
+                    Failpoints.hit(FailpointNames.DEST_BEFORE_QUERY_ANSWER);
                     LOG.info("event=query_answered migration={} answer={}", q.migrationId(), r);
                     connection.send(new HandoverMessage.QueryAnswer(q.migrationId(), r));
                     connection.drain();
                     connection.close();
                 }
-                case HandoverMessage.Offer o -> admission.incoming(connection, o, context).ifPresent(IncomingMigration::run);
+                case HandoverMessage.Offer o -> admission.incoming(connection, o, context).ifPresent(MigrationEngine::runGuarded);
                 case HandoverMessage other -> {
                     LOG.warn("event=peer_protocol_violation peer={} problem=\"{} before an offer\"", connection.peerName(),
                             other.getClass().getSimpleName());
                     connection.close();
                 }
             }
-        } catch (IOException | TimeoutException e) {
+        } catch (TimeoutException e) {
+            LOG.warn("event=incoming_connection_closed peer={} identity=\"{}\" reason=\"no Offer or Query within {} ms "
+                    + "(offer-timeout)\"", connection.peerName(), connection.credentials().describe(),
+                    config.incomingLimits().offerTimeout().toMillis());
+            connection.close();
+        } catch (IOException e) {
             LOG.warn("event=incoming_connection_failed peer={} error=\"{}\"", connection.peerName(), MigrationAbort.describe(e));
             connection.close();
         } catch (InterruptedException e) {
             connection.close();
+        }
+    }
+
+    /** Exit status when a migration could not even clean up (an Error during its cleanup). */
+    public static final int FATAL_EXIT = 70;
+
+    /**
+     * Runs a migration to its end. A run turns every failure of its body, an {@link Error} included, into
+     * its cleanup; if the cleanup itself fails with an Error, the run has not ended (its guest may be paused,
+     * its domain held) and nothing in this process can end it: the daemon stops at once, and the journal
+     * lets the next start resolve what was left, as after a crash.
+     */
+    private static void runGuarded(MigrationRun run) {
+        try {
+            run.run();
+        } catch (Throwable t) {
+            if (run.result().isDone()) {
+                LOG.error("event=migration_error_after_end migration={} error=\"{}\"", run.id(), t.toString());
+                return;
+            }
+            LOG.error("event=migration_cleanup_failed migration={} error=\"{}\" action=stopping_daemon", run.id(), t.toString());
+            Runtime.getRuntime().halt(FATAL_EXIT);
         }
     }
 
@@ -167,6 +219,82 @@ public final class MigrationEngine implements AutoCloseable {
         return registry.cancel(id);
     }
 
+    /**
+     * An operator's decision on a source migration in doubt here ({@code migrationctl resolve}): the destination
+     * is asked first, and a decision that contradicts what it answers is refused — {@code RESUME_SOURCE} while it
+     * says COMMITTED, {@code CONFIRM_DESTINATION} while it says NOT_COMMITTED, either while it says PENDING (still
+     * deciding). When it is unreachable or has no record (UNKNOWN), the operator's word decides. Returns once the
+     * decision is carried out (the copy destroyed, or the guest resumed and FAILED journaled), or after
+     * {@link #RESOLVE_WAIT} with the phase it is in then.
+     *
+     * @throws EngineException.UnknownMigrationException when no such migration is known
+     * @throws EngineException with kind FAILED_PRECONDITION when it is not in doubt here, or the destination's
+     *         answer contradicts the decision
+     */
+    public Resolved resolve(String id, OperatorDecision decision) throws EngineException {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(decision, "decision");
+        checkOpen();
+        InDoubtCase c = registry.inDoubt(id).orElse(null);
+        if (c == null) {
+            boolean known = registry.find(id).isPresent() || registry.list().stream().anyMatch(s -> s.info().id().equals(id));
+            if (!known) {
+                throw new EngineException.UnknownMigrationException(id);
+            }
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "migration " + id
+                    + " is not in doubt on this daemon (resolve acts on the source of a migration in doubt)");
+        }
+        Optional<HandoverMessage.Resolution> peer = InDoubtResolver.askOnce(context, id, c.info().peer(), 0);
+        String answer = peer.map(r -> r.name().toLowerCase(Locale.ROOT)).orElse("unreachable");
+        HandoverMessage.Resolution wanted = decision == OperatorDecision.RESUME_SOURCE
+                ? HandoverMessage.Resolution.NOT_COMMITTED : HandoverMessage.Resolution.COMMITTED;
+        String conflict = conflict(decision, peer.orElse(null));
+        if (conflict != null) {
+            LOG.warn("event=resolve_refused migration={} decision={} peer_answer={} reason=\"{}\"", id, decision, answer, conflict);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, conflict);
+        }
+        InDoubtCase.Verdict v = c.decide(new InDoubtCase.Verdict(wanted, InDoubtCase.BY_OPERATOR));
+        if (v.resolution() != wanted) {
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "the destination answered "
+                    + v.resolution() + " meanwhile and the migration was settled that way; nothing else was done");
+        }
+        LOG.warn("event=operator_resolved migration={} domain={} decision={} peer_answer={} decided_by={}", id,
+                c.info().domain(), decision, answer, v.by());
+        MigrationPhase phase;
+        try {
+            phase = c.settled().get(RESOLVE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            phase = new MigrationPhase.InDoubt("decided (" + decision + "), still being carried out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException(EngineException.Kind.INTERNAL, "interrupted while the decision was carried out");
+        } catch (ExecutionException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, "carrying out the decision failed: " + e.getCause(), e);
+        }
+        return new Resolved(id, answer, v.by(), phase);
+    }
+
+    /** Why the destination's answer forbids the decision, or null. */
+    private static String conflict(OperatorDecision decision, HandoverMessage.Resolution peer) {
+        if (peer == HandoverMessage.Resolution.PENDING) {
+            return "the destination is still deciding (it answers PENDING); nothing was done: try again in a moment";
+        }
+        if (decision == OperatorDecision.RESUME_SOURCE && peer == HandoverMessage.Resolution.COMMITTED) {
+            return "the destination answers COMMITTED: the guest runs there; resuming the source would make two copies."
+                    + " Refused (the migration settles by itself; --confirm-destination agrees with it)";
+        }
+        if (decision == OperatorDecision.CONFIRM_DESTINATION && peer == HandoverMessage.Resolution.NOT_COMMITTED) {
+            return "the destination answers NOT_COMMITTED: it destroyed its copy; destroying the source's would lose the"
+                    + " guest. Refused (the migration settles by itself; --resume-source agrees with it)";
+        }
+        return null;
+    }
+
+    /** Whether the journal takes appends (false after a failed write, until it is repaired). */
+    public boolean journalUsable() {
+        return journal.usable();
+    }
+
     /** Registers an observer for every migration of this engine (both directions). */
     public void addObserver(MigrationObserver observer) {
         context.observers().add(Objects.requireNonNull(observer, "observer"));
@@ -183,21 +311,26 @@ public final class MigrationEngine implements AutoCloseable {
      * gets the id {@code id} (a fresh {@link MigrationRequest#newId()}).
      *
      * @throws EngineException.DomainBusyException when the domain is migrating or being saved
-     * @throws EngineException with kind NOT_FOUND (no such domain) or ALREADY_EXISTS (the file exists and
-     *         overwriting was not asked for), before anything is changed
+     * @throws EngineException with kind NOT_FOUND (no such domain), ALREADY_EXISTS (the file exists and
+     *         overwriting was not asked for) or PERMISSION_DENIED (a file the save may not write), before
+     *         anything is changed
      */
     public MigrationHandle startSave(SaveRequest request, String id, String idempotencyKey) throws EngineException {
         Objects.requireNonNull(request, "request");
-        return startFile("save", request.domain(), id, idempotencyKey, () -> {
-            if (!request.overwrite() && (java.nio.file.Files.exists(request.file())
-                    || java.nio.file.Files.exists(SaveRestore.metaFile(request.file())))) {
-                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, request.file() + " exists (use --force to replace it)");
+        FilePolicy policy = filePolicy();
+        Path target = policy.forWriting(request.file());
+        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
+                request.overwrite(), request.bandwidthCap());
+        return startFile("save", req.domain(), id, idempotencyKey, () -> {
+            if (!req.overwrite() && (Files.exists(target, LinkOption.NOFOLLOW_LINKS)
+                    || Files.exists(SaveRestore.metaFile(target), LinkOption.NOFOLLOW_LINKS))) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, target + " exists (use --force to replace it)");
             }
-            dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(request.domain()).orElseThrow(
-                    () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + request.domain())).info();
-            return FileOperation.save(new MigrationInfo(id, idempotencyKey, request.domain(), request.file().toString(),
-                    Direction.SAVE, di.guestType(), MigrationOptions.DEFAULTS.withFormat(request.format()),
-                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+            dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(req.domain()).orElseThrow(
+                    () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + req.domain())).info();
+            return FileOperation.save(new MigrationInfo(id, idempotencyKey, req.domain(), target.toString(),
+                    Direction.SAVE, di.guestType(), MigrationOptions.DEFAULTS.withFormat(req.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), policy, req);
         });
     }
 
@@ -211,14 +344,20 @@ public final class MigrationEngine implements AutoCloseable {
      */
     public MigrationHandle startRestore(RestoreRequest request, String id, String idempotencyKey) throws EngineException {
         Objects.requireNonNull(request, "request");
-        return startFile("restore", request.name(), id, idempotencyKey, () -> {
-            SaveRestore.Saved saved = SaveRestore.readMeta(request.file(), request.name());
-            if (config.hypervisor().findDomain(request.name()).isPresent()) {
-                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + request.name() + " exists");
+        FilePolicy policy = filePolicy();
+        RestoreRequest req = new RestoreRequest(policy.forReading(request.file()), request.name(), request.paused(),
+                request.newUuid());
+        return startFile("restore", req.name(), id, idempotencyKey, () -> {
+            SaveRestore.Saved saved = SaveRestore.readMeta(req.file(), req.name());
+            if (config.hypervisor().findDomain(req.name()).isPresent()) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
             }
-            return FileOperation.restore(new MigrationInfo(id, idempotencyKey, request.name(), request.file().toString(),
+            if (!req.newUuid()) {
+                SaveRestore.refuseRunningUuid(config.hypervisor(), saved.shape(), req);
+            }
+            return FileOperation.restore(new MigrationInfo(id, idempotencyKey, req.name(), req.file().toString(),
                     Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
-                    config.clock().instant()), context, config.hypervisor(), config.ticker(), request);
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), policy, req);
         });
     }
 
@@ -283,6 +422,10 @@ public final class MigrationEngine implements AutoCloseable {
         return type.cast(end);
     }
 
+    private FilePolicy filePolicy() {
+        return new FilePolicy(config.stateDir(), config.saveDirs());
+    }
+
     /** An action run while the engine holds a domain for it (see {@link #withDomainExclusive}). */
     @FunctionalInterface
     public interface DomainAction<T, X extends Exception> {
@@ -327,7 +470,7 @@ public final class MigrationEngine implements AutoCloseable {
         for (MigrationRun r : live) {
             r.cancel();
         }
-        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        long deadline = System.nanoTime() + config.closeWait().toNanos();
         for (MigrationRun r : live) {
             try {
                 r.result().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.EngineException;
@@ -43,6 +44,10 @@ final class MigrationRegistry {
     private final Deque<MigrationSummary> history = new ConcurrentLinkedDeque<>();
     /** The runs behind the history entries of this engine's lifetime. */
     private final Map<String, MigrationRun> finished = new ConcurrentHashMap<>();
+    /** Source migrations in doubt (live or recovered), by id: what an operator's resolve acts on. */
+    private final Map<String, InDoubtCase> inDoubt = new ConcurrentHashMap<>();
+    /** Destination migrations whose commit this side cannot tell (answered UNKNOWN), by id. */
+    private final Set<String> undecided = ConcurrentHashMap.newKeySet();
 
     MigrationRegistry(Clock clock, int historySize) {
         this.clock = clock;
@@ -86,9 +91,31 @@ final class MigrationRegistry {
         return Optional.ofNullable(live.get(id));
     }
 
-    /** The live incoming migration with this id. */
-    Optional<IncomingMigration> incoming(String id) {
-        return live(id).filter(IncomingMigration.class::isInstance).map(IncomingMigration.class::cast);
+    /** The incoming migration with this id, live or among the finished runs of this engine's lifetime. */
+    Optional<IncomingMigration> incomingRun(String id) {
+        return find(id).filter(IncomingMigration.class::isInstance).map(IncomingMigration.class::cast);
+    }
+
+    void openInDoubt(InDoubtCase c) {
+        inDoubt.put(c.info().id(), c);
+    }
+
+    void closeInDoubt(InDoubtCase c) {
+        inDoubt.remove(c.info().id(), c);
+    }
+
+    /** The source migration in doubt with this id. */
+    Optional<InDoubtCase> inDoubt(String id) {
+        return Optional.ofNullable(inDoubt.get(id));
+    }
+
+    /** Marks a destination migration whose commit this side cannot tell. */
+    void undecided(String id) {
+        undecided.add(id);
+    }
+
+    boolean isUndecided(String id) {
+        return undecided.contains(id);
     }
 
     /** Every live migration (a snapshot). */

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.metrics;
 
+import dev.migrationd.daemon.engine.run.Attention;
 import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
@@ -16,9 +17,11 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -39,6 +42,9 @@ public final class MetricsBinder implements MigrationObserver {
     /** Latest-round gauge values by (meter, direction, guest type); doubles stored as raw long bits. */
     private final Map<String, AtomicLong> lastValues = new ConcurrentHashMap<>();
 
+    /** Migration ids needing an operator, by reason: backs the needing-operator gauges. */
+    private final Map<Attention, Set<String>> attention = new EnumMap<>(Attention.class);
+
     private record Running(Direction direction, MigrationPhase phase) {
     }
 
@@ -57,6 +63,13 @@ public final class MetricsBinder implements MigrationObserver {
         Gauge.builder(MigrationMeter.MIGRATIONS_IN_DOUBT.meterName(), running,
                         m -> m.values().stream().filter(r -> r.phase() instanceof MigrationPhase.InDoubt).count())
                 .description(MigrationMeter.MIGRATIONS_IN_DOUBT.description()).register(registry);
+        for (Attention a : Attention.values()) {
+            Set<String> ids = ConcurrentHashMap.newKeySet();
+            attention.put(a, ids);
+            Gauge.builder(MigrationMeter.MIGRATIONS_NEEDING_OPERATOR.meterName(), ids, Set::size)
+                    .description(MigrationMeter.MIGRATIONS_NEEDING_OPERATOR.description())
+                    .tags(tags(MigrationMeter.MIGRATIONS_NEEDING_OPERATOR, a.tag())).register(registry);
+        }
         for (Direction d : MIGRATION_DIRECTIONS) {
             for (GuestType g : GuestType.values()) {
                 for (MigrationResult.Outcome o : MigrationResult.Outcome.values()) {
@@ -64,6 +77,15 @@ public final class MetricsBinder implements MigrationObserver {
                 }
                 counter(MigrationMeter.MIGRATION_STREAM_BYTES, word(d), word(g));
             }
+        }
+    }
+
+    @Override
+    public void attention(MigrationInfo m, Attention why, boolean raised) {
+        if (raised) {
+            attention.get(why).add(m.id());
+        } else {
+            attention.get(why).remove(m.id());
         }
     }
 

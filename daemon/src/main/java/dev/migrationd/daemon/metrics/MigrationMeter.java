@@ -10,7 +10,8 @@ import java.util.List;
  * meter by name and tags only (not unit), so every name here is distinct.
  *
  * <p>Tags are bounded: {@code direction} (outgoing, incoming), {@code guest_type} (pv, hvm),
- * {@code outcome} (succeeded, failed, cancelled, aborted). A migration id is never a tag: per-migration
+ * {@code outcome} (succeeded, failed, cancelled, aborted), {@code reason} (the {@code Attention} values in lower
+ * case: in_doubt_unknown, unpause_failed, destroy_failed, undecided). A migration id is never a tag: per-migration
  * detail is in the control API; the {@code *_last_*} gauges follow the latest round of any migration of
  * that direction and guest type, which is one migration at a time on most hosts.
  *
@@ -36,6 +37,7 @@ import java.util.List;
  * migrationd_migrations_finished_total              counter  direction, guest_type, outcome
  * migrationd_migrations_active                      gauge    direction
  * migrationd_migrations_in_doubt                    gauge    (none)
+ * migrationd_migrations_needing_operator            gauge    reason
  * </pre>
  */
 public enum MigrationMeter {
@@ -85,14 +87,16 @@ public enum MigrationMeter {
     MIGRATIONS_ACTIVE("migrationd.migrations.active", Type.GAUGE, null,
             "Migrations running now", Tag.DIRECTION),
     MIGRATIONS_IN_DOUBT("migrationd.migrations.in.doubt", Type.GAUGE, null,
-            "Migrations past the commit point whose outcome is not yet known (source copy paused)");
+            "Migrations past the commit point whose outcome is not yet known (source copy paused)"),
+    MIGRATIONS_NEEDING_OPERATOR("migrationd.migrations.needing.operator", Type.GAUGE, null,
+            "Migrations the daemon cannot finish safely on its own, by reason; the guest is kept where nothing is lost", Tag.REASON);
 
     /** Micrometer meter types used here. */
     public enum Type { COUNTER, GAUGE, SUMMARY, TIMER }
 
     /** The tag keys; values are lower-case words. */
     public enum Tag {
-        DIRECTION("direction"), GUEST_TYPE("guest_type"), OUTCOME("outcome");
+        DIRECTION("direction"), GUEST_TYPE("guest_type"), OUTCOME("outcome"), REASON("reason");
 
         private final String key;
 

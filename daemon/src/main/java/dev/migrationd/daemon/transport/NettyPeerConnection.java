@@ -2,6 +2,7 @@ package dev.migrationd.daemon.transport;
 
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.peer.PeerCredentials;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -42,6 +43,12 @@ import org.slf4j.LoggerFactory;
  *   <li>Receive side backpressure: stream bytes handed to the engine but not yet {@link StreamData#release
  *       released} are counted in {@link #unapplied}; above {@link #RECEIVE_HIGH_WATER} autoRead is turned
  *       off (on the event loop), and the releasing thread turns it back on below {@link #RECEIVE_LOW_WATER}.</li>
+ *   <li>Hand-over messages waiting for the migration thread are counted in {@link #queuedMessages}; above
+ *       {@link #MAX_QUEUED_MESSAGES} reading stops too, so a peer that floods messages (Flush after Flush,
+ *       never reading the answers) cannot grow the heap: its answers back up until
+ *       {@link #writeTimeout} ends the connection.</li>
+ *   <li>Every wait to write (backpressure, drain) is bounded by {@link #writeTimeout} without progress:
+ *       a peer that stops reading makes the write fail instead of blocking its thread for ever.</li>
  *   <li>{@link #close} may come from any thread; it closes the channel, which wakes a blocked caller
  *       with an IOException. {@link #wake} (cancel) may too: it sets {@link #woken}, signals
  *       {@link #writable} and puts {@link #WAKE} on {@link #inbound}; every wait of the migration thread
@@ -60,9 +67,21 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     public static final long RECEIVE_HIGH_WATER = 8L << 20;
     /** Unapplied bytes below which reading resumes. */
     public static final long RECEIVE_LOW_WATER = 2L << 20;
+    /** Hand-over messages queued for the migration thread above which the socket is no longer read. */
+    public static final int MAX_QUEUED_MESSAGES = 64;
+    /** Queued messages below which reading resumes. */
+    public static final int RESUME_QUEUED_MESSAGES = 16;
 
     private final Channel channel;
     private final String peerName;
+    /** Whether this side connected (the source); only for describing TLS failures. */
+    private final boolean outgoing;
+    private final java.time.Duration writeTimeout;
+    /** What the transport proved about the other end; set once, before the engine gets the connection. */
+    private volatile PeerCredentials credentials = PeerCredentials.UNAUTHENTICATED;
+    /** False until handed to its user: failures before that (a refused handshake) are logged by the transport. */
+    private volatile boolean established;
+    private final java.util.concurrent.atomic.AtomicInteger queuedMessages = new java.util.concurrent.atomic.AtomicInteger();
     /**
      * Items for the migration thread, in order. Producers (the event loop; {@link #wake} and {@link #close}
      * from any thread) add and then {@link #signalReceiver()}; the consumer ({@link #receive}) publishes
@@ -101,14 +120,27 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     /** Set by {@link #wake} (any thread), cleared by {@link #resetWake} (the migration thread). */
     private volatile boolean woken;
 
-    NettyPeerConnection(Channel channel, String peerName) {
+    NettyPeerConnection(Channel channel, String peerName, boolean outgoing, java.time.Duration writeTimeout) {
         this.channel = channel;
         this.peerName = peerName;
+        this.outgoing = outgoing;
+        this.writeTimeout = writeTimeout;
     }
 
     @Override
     public String peerName() {
         return peerName;
+    }
+
+    @Override
+    public PeerCredentials credentials() {
+        return credentials;
+    }
+
+    /** The transport hands the connection over: what it proved about the other end. */
+    void established(PeerCredentials proved) {
+        this.credentials = proved;
+        this.established = true;
     }
 
     /** The remote socket address, for logs. */
@@ -124,7 +156,9 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             case PeerFrame.Envelope env -> {
                 try {
                     HandoverMessage m = PeerMessages.parse(env.payload().nioBuffer());
+                    queuedMessages.incrementAndGet();
                     inbound.add(new Message(m));
+                    adjustReading();
                 } catch (PeerProtocolException e) {
                     fail(ctx, "protocol violation: " + e.getMessage());
                 } finally {
@@ -175,13 +209,35 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         String why = cause instanceof CorruptedFrameException ? "frame violation: " + cause.getMessage()
+                : isTls(cause) ? tlsFailure(cause)
                 : cause instanceof IOException ? "connection error: " + cause.getMessage()
                 : "pipeline error: " + cause;
         fail(ctx, why);
     }
 
+    private static boolean isTls(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A TLS failure in words. On the source, an alert after our handshake completed is the destination
+     * refusing our certificate (TLS 1.3 clients learn it only then), so say so, with the alert's meaning.
+     */
+    private String tlsFailure(Throwable cause) {
+        String what = dev.migrationd.daemon.tls.PeerTls.describeFailure(cause);
+        if (outgoing && dev.migrationd.daemon.tls.PeerTls.isAlertFromPeer(cause)) {
+            return "destination " + peerName + " rejected our certificate: " + what;
+        }
+        return "TLS failure with " + peerName + ": " + what;
+    }
+
     private void fail(ChannelHandlerContext ctx, String why) {
-        if (closeReason.compareAndSet(null, why)) {
+        if (closeReason.compareAndSet(null, why) && established) {
             LOG.warn("event=peer_connection_failed peer={} remote={} reason=\"{}\"", peerName, remoteAddress(), why);
         }
         ctx.close();
@@ -197,10 +253,11 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private void adjustReading() {
         synchronized (readSwitch) {
             long u = unapplied.get();
-            if (reading && u > RECEIVE_HIGH_WATER) {
+            int q = queuedMessages.get();
+            if (reading && (u > RECEIVE_HIGH_WATER || q > MAX_QUEUED_MESSAGES)) {
                 reading = false;
                 channel.config().setAutoRead(false);
-            } else if (!reading && u < RECEIVE_LOW_WATER) {
+            } else if (!reading && u < RECEIVE_LOW_WATER && q < RESUME_QUEUED_MESSAGES) {
                 reading = true;
                 channel.config().setAutoRead(true);
             }
@@ -223,6 +280,7 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         checkOpen();
         checkWoken();
         writePending(); // stream bytes before this message go first
+        awaitWritable(); // a peer that reads nothing cannot make us queue messages without bound
         byte[] bytes = PeerMessages.toEnvelope(message).toByteArray();
         lastWrite = channel.writeAndFlush(new PeerFrame.Envelope(Unpooled.wrappedBuffer(bytes)));
     }
@@ -285,9 +343,11 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     }
 
     private void awaitWrite(ChannelFuture f) throws IOException {
+        Progress progress = new Progress();
         try {
             while (!f.await(WAIT_SLICE_MS)) {
                 checkWoken();
+                progress.check();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -309,12 +369,47 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         awaitWrite(last);
     }
 
+    /**
+     * How long a write has waited without the peer taking any of our bytes. Progress is the channel's
+     * pending outbound bytes going down; none for {@link #writeTimeout} fails the write. Owned by the
+     * waiting thread.
+     */
+    private final class Progress {
+        private long pending = pendingWriteBytes();
+        private long since = System.nanoTime();
+
+        void check() throws IOException {
+            long now = System.nanoTime();
+            long p = pendingWriteBytes();
+            if (p < pending) {
+                pending = p;
+                since = now;
+            } else if (now - since > writeTimeout.toNanos()) {
+                String why = peerName + " stopped reading: none of " + p + " pending bytes were taken in "
+                        + writeTimeout.toMillis() + " ms (peer-write-timeout)";
+                closeReason.compareAndSet(null, why);
+                channel.close();
+                throw new IOException(why);
+            }
+        }
+    }
+
+    private long pendingWriteBytes() {
+        var buf = channel.unsafe().outboundBuffer();
+        return buf == null ? 0 : buf.totalPendingWriteBytes();
+    }
+
     private void awaitWritable() throws IOException {
+        Progress progress = null;
         lock.lock();
         try {
             while (!channel.isWritable()) {
                 checkOpen();
                 checkWoken();
+                if (progress == null) {
+                    progress = new Progress();
+                }
+                progress.check();
                 writable.await(WAIT_SLICE_MS, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
@@ -342,6 +437,10 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             if (item == CLOSED) {
                 inbound.add(CLOSED); // later receives fail the same way
                 throw new IOException(closeReasonOr("connection closed"));
+            }
+            if (item instanceof Message) {
+                queuedMessages.decrementAndGet();
+                adjustReading();
             }
             return (Inbound) item;
         }

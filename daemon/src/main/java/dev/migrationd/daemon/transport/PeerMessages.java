@@ -69,6 +69,7 @@ public final class PeerMessages {
                         case COMMITTED -> QueryAnswer.Resolution.RESOLUTION_COMMITTED;
                         case NOT_COMMITTED -> QueryAnswer.Resolution.RESOLUTION_NOT_COMMITTED;
                         case UNKNOWN -> QueryAnswer.Resolution.RESOLUTION_UNKNOWN;
+                        case PENDING -> QueryAnswer.Resolution.RESOLUTION_PENDING;
                     }));
         }
         return b.build();
@@ -121,6 +122,7 @@ public final class PeerMessages {
                         case RESOLUTION_COMMITTED -> HandoverMessage.Resolution.COMMITTED;
                         case RESOLUTION_NOT_COMMITTED -> HandoverMessage.Resolution.NOT_COMMITTED;
                         case RESOLUTION_UNKNOWN -> HandoverMessage.Resolution.UNKNOWN;
+                        case RESOLUTION_PENDING -> HandoverMessage.Resolution.PENDING;
                         default -> throw new PeerProtocolException("query answer without a known resolution");
                     });
             case BODY_NOT_SET -> throw new PeerProtocolException("envelope without a message (unknown or empty body)");

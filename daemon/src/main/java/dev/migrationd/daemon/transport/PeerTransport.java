@@ -18,17 +18,35 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import dev.migrationd.daemon.engine.peer.PeerCredentials;
+import dev.migrationd.daemon.tls.CertNames;
+import dev.migrationd.daemon.tls.PeerTls;
+import io.netty.handler.ssl.SslHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The Netty runtime of the peer transport: one event-loop group (epoll where available, NIO otherwise)
- * and the pipeline every peer connection gets: framing ({@link PeerFrameDecoder}/{@link PeerFrameEncoder})
- * then the protocol ({@link NettyPeerConnection}). TLS, when added, goes first.
+ * and the pipeline every peer connection gets: TLS ({@link PeerTls}, unless the link is plaintext by
+ * {@code --insecure-peer-link}), framing ({@link PeerFrameDecoder}/{@link PeerFrameEncoder}), then the
+ * protocol ({@link NettyPeerConnection}).
+ *
+ * <p>An accepted connection reaches the engine only once its TLS handshake succeeded, with the names its
+ * verified certificate proves ({@link PeerCredentials}); a failed handshake (no certificate, an unknown
+ * CA, an expired certificate, a timeout) is logged as a refusal and closed, and the engine never sees it.
+ * Accepted connections beyond {@link PeerLinkSettings#maxConnections()} are closed as they arrive.
  *
  * <p>Threading: the group's event loops run all pipelines. Construction and {@link #close()} happen on
- * the daemon's main thread; {@link #bootstrap}/{@link #serverBootstrap} may be used from any thread.
+ * the daemon's main thread; {@link #bootstrap}/{@link #serverBootstrap} may be used from any thread. The
+ * open-connection count is atomic.
  */
 public final class PeerTransport implements AutoCloseable {
 
@@ -36,21 +54,50 @@ public final class PeerTransport implements AutoCloseable {
 
     /** Event-loop threads: peer connections are few and the work per byte is small. */
     public static final int DEFAULT_THREADS = 2;
-    /** Connect timeout for outgoing peer connections. */
-    public static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+    /** Default connect timeout for outgoing peer connections. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** At most one "too many connections" line per this many refused connections. */
+    static final int REFUSAL_LOG_EVERY = 100;
 
     private final EventLoopGroup group;
     private final boolean epoll;
+    private final int connectTimeoutMillis;
+    private final PeerLinkSettings settings;
+    /** Accepted connections open now (the cap's count). */
+    private final AtomicInteger openIncoming = new AtomicInteger();
+    private final AtomicLong refusedOverCap = new AtomicLong();
 
+    /** A plaintext transport with default bounds (tests of the transport and the engine). */
     public PeerTransport() {
-        this(DEFAULT_THREADS, Epoll.isAvailable());
+        this(DEFAULT_THREADS, Epoll.isAvailable(), PeerLinkSettings.PLAINTEXT, DEFAULT_CONNECT_TIMEOUT);
     }
 
-    public PeerTransport(int threads, boolean useEpoll) {
+    public PeerTransport(PeerLinkSettings settings) {
+        this(DEFAULT_THREADS, Epoll.isAvailable(), settings, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /** @param connectTimeout how long an outgoing connection may take to be established (1 ms .. Integer.MAX_VALUE ms) */
+    public PeerTransport(PeerLinkSettings settings, Duration connectTimeout) {
+        this(DEFAULT_THREADS, Epoll.isAvailable(), settings, connectTimeout);
+    }
+
+    public PeerTransport(int threads, boolean useEpoll, PeerLinkSettings settings) {
+        this(threads, useEpoll, settings, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    public PeerTransport(int threads, boolean useEpoll, PeerLinkSettings settings, Duration connectTimeout) {
+        long ms = connectTimeout.toMillis();
+        if (ms < 1 || ms > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("connect timeout must be 1 ms .. " + Integer.MAX_VALUE + " ms, not " + connectTimeout);
+        }
+        this.connectTimeoutMillis = (int) ms;
         this.epoll = useEpoll && Epoll.isAvailable();
+        this.settings = settings;
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(threads, factory);
-        LOG.info("event=peer_transport_started io={} threads={}", epoll ? "epoll" : "nio", threads);
+        LOG.info("event=peer_transport_started io={} threads={} tls={} max_connections={} write_timeout_ms={}",
+                epoll ? "epoll" : "nio", threads, settings.tls().map(PeerTls::provider).orElse("off"),
+                settings.maxConnections(), settings.writeTimeout().toMillis());
     }
 
     /** Whether the native epoll transport is used. */
@@ -62,13 +109,34 @@ public final class PeerTransport implements AutoCloseable {
         return group;
     }
 
-    Bootstrap bootstrap(String peerName, Consumer<NettyPeerConnection> onActive) {
+    public PeerLinkSettings settings() {
+        return settings;
+    }
+
+    /** Accepted peer connections open now. */
+    public int openIncoming() {
+        return openIncoming.get();
+    }
+
+    Bootstrap bootstrap(String peerName, int port, Consumer<NettyPeerConnection> onInit) {
         return new Bootstrap().group(group)
                 .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
-                .handler(initializer(peerName, onActive));
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        NettyPeerConnection connection = new NettyPeerConnection(ch, peerName, true, settings.writeTimeout());
+                        settings.tls().ifPresent(tls -> {
+                            SslHandler h = tls.clientHandler(ch.alloc(), peerName, port);
+                            h.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+                            ch.pipeline().addLast("tls", h);
+                        });
+                        addProtocol(ch, connection);
+                        onInit.accept(connection);
+                    }
+                });
     }
 
     ServerBootstrap serverBootstrap(Consumer<NettyPeerConnection> onAccepted) {
@@ -76,33 +144,80 @@ public final class PeerTransport implements AutoCloseable {
         return new ServerBootstrap().group(group).channel(serverChannel)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
-                .childHandler(initializer(null, onAccepted));
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accepted(ch, onAccepted);
+                    }
+                });
+    }
+
+    /** On the event loop: counts the connection against the cap, then TLS (if on), then hands it over. */
+    private void accepted(SocketChannel ch, Consumer<NettyPeerConnection> onAccepted) {
+        InetSocketAddress remote = ch.remoteAddress();
+        String remoteText = remote.getAddress().getHostAddress() + ":" + remote.getPort();
+        if (openIncoming.incrementAndGet() > settings.maxConnections()) {
+            openIncoming.decrementAndGet();
+            long n = refusedOverCap.incrementAndGet();
+            if (n % REFUSAL_LOG_EVERY == 1) {
+                LOG.warn("event=peer_connection_refused remote={} reason=\"too many peer connections (max-peer-connections {})\" refused_so_far={}",
+                        remoteText, settings.maxConnections(), n);
+            }
+            ch.close();
+            return;
+        }
+        ch.closeFuture().addListener(f -> openIncoming.decrementAndGet());
+        NettyPeerConnection connection = new NettyPeerConnection(ch, "incoming:" + remoteText, false, settings.writeTimeout());
+        if (settings.tls().isEmpty()) {
+            addProtocol(ch, connection);
+            connection.established(PeerCredentials.UNAUTHENTICATED);
+            onAccepted.accept(connection);
+            return;
+        }
+        PeerTls tls = settings.tls().get();
+        SslHandler h = tls.serverHandler(ch.alloc(), remote.getAddress().getHostAddress(), remote.getPort());
+        h.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+        ch.pipeline().addLast("tls", h);
+        addProtocol(ch, connection);
+        h.handshakeFuture().addListener(f -> {
+            String claimed = tls.claimedBy(remote.getAddress().getHostAddress(), remote.getPort());
+            if (!f.isSuccess()) {
+                LOG.warn("event=peer_refused stage=tls remote={} identity=none claimed_identity={} reason=\"{}\"", remoteText,
+                        claimed, PeerTls.describeFailure(f.cause()));
+                ch.close();
+                return;
+            }
+            List<String> names;
+            try {
+                names = CertNames.dnsNames(h.engine().getSession().getPeerCertificates());
+            } catch (SSLPeerUnverifiedException e) {
+                LOG.warn("event=peer_refused stage=tls remote={} identity=none reason=\"no verified certificate\"", remoteText);
+                ch.close();
+                return;
+            }
+            connection.established(PeerCredentials.certificate(names));
+            LOG.info("event=peer_connected remote={} identity={} protocol={} cipher={}", remoteText, CertNames.describe(names),
+                    h.engine().getSession().getProtocol(), h.engine().getSession().getCipherSuite());
+            onAccepted.accept(connection);
+        });
     }
 
     private static WriteBufferWaterMark waterMark() {
         return new WriteBufferWaterMark(NettyPeerConnection.WRITE_LOW_WATER, NettyPeerConnection.WRITE_HIGH_WATER);
     }
 
-    private static ChannelInitializer<SocketChannel> initializer(String peerName, Consumer<NettyPeerConnection> onInit) {
-        return new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(SocketChannel ch) {
-                NettyPeerConnection connection = new NettyPeerConnection(ch,
-                        peerName != null ? peerName : "incoming:" + ch.remoteAddress());
-                ch.pipeline().addLast("frame-decoder", new PeerFrameDecoder())
-                        .addLast("frame-encoder", PeerFrameEncoder.INSTANCE)
-                        .addLast("protocol", connection);
-                onInit.accept(connection);
-            }
-        };
+    private static void addProtocol(SocketChannel ch, NettyPeerConnection connection) {
+        ch.pipeline().addLast("frame-decoder", new PeerFrameDecoder())
+                .addLast("frame-encoder", PeerFrameEncoder.INSTANCE)
+                .addLast("protocol", connection);
     }
 
     /** Opens a channel to an address, blocking the caller (a migration's virtual thread). */
-    static Channel connect(Bootstrap b, java.net.InetSocketAddress address) throws java.io.IOException {
+    static Channel connect(Bootstrap b, InetSocketAddress address) throws IOException {
         var future = b.connect(address).awaitUninterruptibly();
         if (!future.isSuccess()) {
             Throwable c = future.cause();
-            throw new java.io.IOException("connect to " + address + " failed: "
+            throw new IOException("connect to " + address + " failed: "
                     + (c == null ? "unknown" : c.getMessage()), c);
         }
         return future.channel();

@@ -196,7 +196,11 @@ class CliAgainstDaemonsTest {
         assertTrue(listed.out().lines().anyMatch(l -> l.startsWith(started.group(1)) && l.contains("save")), listed.out());
         Result again = ctl("save", "dom8", file.toString(), "--daemon", daemons.aAddr(), "--keep-running");
         assertEquals(ExitCode.REFUSED, again.code(), "no overwrite without --force: " + again.err());
-        Result restore = ok("restore", file.toString(), "--name", "dom9", "--paused", "--daemon", daemons.aAddr());
+        Result twin = ctl("restore", file.toString(), "--name", "dom9", "--paused", "--daemon", daemons.aAddr());
+        assertEquals(ExitCode.REFUSED, twin.code(), "dom8 still runs with the saved UUID: " + twin.err());
+        assertTrue(twin.err().contains("--new-uuid"), twin.err());
+        assertFalse(hasDomain(daemons.aAddr(), "dom9"));
+        Result restore = ok("restore", file.toString(), "--name", "dom9", "--paused", "--new-uuid", "--daemon", daemons.aAddr());
         assertTrue(restore.out().startsWith("started restore "), restore.out());
         assertTrue(restore.out().contains(": SUCCEEDED"), restore.out());
         assertTrue(restore.out().lines().anyMatch(l -> l.startsWith("dom9 ") && l.contains("paused")), restore.out());

@@ -304,6 +304,27 @@ class ControlServiceTest {
     }
 
     @Test
+    void resolveMigrationPassesTheDecisionAndMapsRefusals() throws Exception {
+        FakeHandle h = new FakeHandle(info("m-1", null, "dom7", "hostB"));
+        h.phase = new MigrationPhase.Failed("operator resolved: source resumed");
+        when(engine.resolve("m-1", dev.migrationd.daemon.engine.run.OperatorDecision.RESUME_SOURCE)).thenReturn(
+                new dev.migrationd.daemon.engine.run.Resolved("m-1", "unknown", "operator", h.phase));
+        when(engine.find("m-1")).thenReturn(Optional.of(h));
+        var r = stub.resolveMigration(dev.migrationd.control.v1.ResolveMigrationRequest.newBuilder().setId("m-1")
+                .setDecision(dev.migrationd.control.v1.ResolveDecision.RESOLVE_DECISION_RESUME_SOURCE).build());
+        assertEquals("unknown", r.getPeerAnswer());
+        assertEquals("operator", r.getDecidedBy());
+        assertEquals(Phase.PHASE_FAILED, r.getMigration().getPhase());
+        when(engine.resolve("m-1", dev.migrationd.daemon.engine.run.OperatorDecision.CONFIRM_DESTINATION)).thenThrow(
+                new EngineException(EngineException.Kind.FAILED_PRECONDITION, "the destination answers NOT_COMMITTED"));
+        assertStatus(Status.Code.FAILED_PRECONDITION, "answers NOT_COMMITTED",
+                () -> stub.resolveMigration(dev.migrationd.control.v1.ResolveMigrationRequest.newBuilder().setId("m-1")
+                        .setDecision(dev.migrationd.control.v1.ResolveDecision.RESOLVE_DECISION_CONFIRM_DESTINATION).build()));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "decision",
+                () -> stub.resolveMigration(dev.migrationd.control.v1.ResolveMigrationRequest.newBuilder().setId("m-1").build()));
+    }
+
+    @Test
     void cancelMigrationReportsWhatHappened() throws Exception {
         FakeHandle h = new FakeHandle(info("m-1", null, "dom7", "hostB"));
         h.phase = new MigrationPhase.Cancelled();

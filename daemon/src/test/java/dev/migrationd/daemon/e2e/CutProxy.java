@@ -14,6 +14,17 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import dev.migrationd.daemon.tls.TlsException;
+import dev.migrationd.daemon.tls.TlsFiles;
+import dev.migrationd.daemon.tls.TlsMaterial;
 
 /**
  * A TCP proxy between a source daemon and its peer (the source's {@code --peer hostB=} points here) that
@@ -23,8 +34,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * before the frame is (or is not) forwarded. Later connections (the source reconnecting to resolve an
  * in-doubt migration) pass through untouched.
  *
- * <p>Threading: one acceptor thread, two pump threads per connection (one per direction); the rule is
- * taken atomically, so exactly one pump fires it.
+ * <p>The daemons talk mutual TLS, so the proxy ends TLS on both sides to read the frames: towards the
+ * source it presents the destination's certificate, towards the destination the source's (the test CA
+ * signed both), and it asks the source for its certificate as a daemon does.
+ *
+ * <p>Threading: one acceptor thread, one set-up thread per connection (the two TLS handshakes), then two
+ * pump threads per connection (one per direction); the rule is taken atomically, so exactly one pump
+ * fires it.
  */
 final class CutProxy implements AutoCloseable {
 
@@ -55,9 +71,26 @@ final class CutProxy implements AutoCloseable {
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
-    CutProxy(int targetPort) throws IOException {
+    private final SSLContext asDestination;
+    private final SSLContext asSource;
+
+    /**
+     * @param source      the source's TLS files (presented to the destination)
+     * @param destination the destination's TLS files (presented to the source)
+     */
+    CutProxy(int targetPort, TlsFiles source, TlsFiles destination) throws IOException {
         this.targetPort = targetPort;
-        server = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
+        try {
+            asDestination = context(TlsMaterial.load(destination));
+            asSource = context(TlsMaterial.load(source));
+        } catch (GeneralSecurityException | TlsException e) {
+            throw new IOException("cut-proxy: TLS material: " + e.getMessage(), e);
+        }
+        SSLServerSocket s = (SSLServerSocket) asDestination.getServerSocketFactory()
+                .createServerSocket(0, 16, InetAddress.getLoopbackAddress());
+        s.setNeedClientAuth(true);
+        s.setEnabledProtocols(new String[] {"TLSv1.3"});
+        server = s;
         Thread.ofPlatform().daemon().name("cut-proxy-accept").start(this::acceptLoop);
     }
 
@@ -89,22 +122,59 @@ final class CutProxy implements AutoCloseable {
         return firedAt;
     }
 
+    private static SSLContext context(TlsMaterial m) throws GeneralSecurityException, IOException {
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        keys.load(null, null);
+        keys.setKeyEntry("host", m.key(), new char[0], m.chain().toArray(new X509Certificate[0]));
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(keys, new char[0]);
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        for (int i = 0; i < m.trusted().size(); i++) {
+            trust.setCertificateEntry("ca" + i, m.trusted().get(i));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext c = SSLContext.getInstance("TLSv1.3");
+        c.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+        return c;
+    }
+
     private void acceptLoop() {
         while (!closed) {
             try {
                 Socket in = server.accept();
-                Socket out = new Socket();
-                out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 10_000);
-                in.setTcpNoDelay(true);
-                out.setTcpNoDelay(true);
-                open.add(in);
-                open.add(out);
-                Thread.ofPlatform().daemon().name("cut-proxy-to-destination").start(() -> pump(in, out, Dir.TO_DESTINATION, in, out));
-                Thread.ofPlatform().daemon().name("cut-proxy-to-source").start(() -> pump(out, in, Dir.TO_SOURCE, in, out));
+                Thread.ofPlatform().daemon().name("cut-proxy-setup").start(() -> connect((SSLSocket) in));
             } catch (IOException e) {
                 if (!closed) {
-                    System.err.println("cut-proxy: accept/connect failed: " + e);
+                    System.err.println("cut-proxy: accept failed: " + e);
                 }
+            }
+        }
+    }
+
+    private void connect(SSLSocket in) {
+        SSLSocket out = null;
+        try {
+            in.setTcpNoDelay(true);
+            open.add(in);
+            in.startHandshake();
+            out = (SSLSocket) asSource.getSocketFactory().createSocket();
+            open.add(out);
+            out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 10_000);
+            out.setTcpNoDelay(true);
+            out.setEnabledProtocols(new String[] {"TLSv1.3"});
+            out.startHandshake();
+            SSLSocket o = out;
+            Thread.ofPlatform().daemon().name("cut-proxy-to-destination").start(() -> pump(in, o, Dir.TO_DESTINATION, in, o));
+            Thread.ofPlatform().daemon().name("cut-proxy-to-source").start(() -> pump(o, in, Dir.TO_SOURCE, in, o));
+        } catch (IOException e) {
+            if (!closed) {
+                System.err.println("cut-proxy: connect/handshake failed: " + e);
+            }
+            closeQuietly(in);
+            if (out != null) {
+                closeQuietly(out);
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.e2e;
 
+import dev.migrationd.daemon.TestCerts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,7 +68,11 @@ final class DaemonProcess implements AutoCloseable {
         for (String p : peers) {
             cmd.add("--peer");
             cmd.add(p);
+            cmd.add("--peer-allow");
+            cmd.add(p.substring(0, p.indexOf('=')) + "=migrate,query");
         }
+        // mutual TLS with certificates made on the fly, one CA for the test's daemons
+        cmd.addAll(TestCerts.flags(TestCerts.host(stateDir.resolveSibling("tls"), name)));
         long offset = Files.exists(log) ? Files.size(log) : 0;
         starts++;
         Files.writeString(log, "---- start " + starts + " ----\n", Files.exists(log)

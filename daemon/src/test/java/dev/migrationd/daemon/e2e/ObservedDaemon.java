@@ -36,15 +36,18 @@ public final class ObservedDaemon {
     public static void main(String[] args) throws Exception {
         Map<String, String> flags = new LinkedHashMap<>();
         List<String> peers = new ArrayList<>();
+        List<String> allows = new ArrayList<>();
         for (int i = 0; i + 1 < args.length; i += 2) {
             String key = args[i].replaceFirst("^--", "");
             if (key.equals("peer")) {
                 peers.add(args[i + 1]);
+            } else if (key.equals("peer-allow")) {
+                allows.add(args[i + 1]);
             } else {
                 flags.put(key, args[i + 1]);
             }
         }
-        DaemonConfig config = DaemonConfig.resolve(null, flags, peers);
+        DaemonConfig config = DaemonConfig.resolve(null, flags, peers, allows);
         Daemon daemon = Daemon.start(config);
         SimHypervisor hv = (SimHypervisor) daemon.engine().config().hypervisor();
         daemon.engine().addObserver(new MigrationObserver() {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import dev.migrationd.daemon.TestCerts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -33,7 +34,8 @@ final class ProcessPair implements AutoCloseable {
     static ProcessPair start(Path dir) throws Exception {
         int aPeer = freePort();
         int bPeer = freePort();
-        CutProxy proxy = new CutProxy(bPeer);
+        Path tls = dir.resolve("tls");
+        CutProxy proxy = new CutProxy(bPeer, TestCerts.host(tls, "hostA"), TestCerts.host(tls, "hostB"));
         CompletableFuture<DaemonProcess> fb = CompletableFuture.supplyAsync(() -> launch("hostB", dir, bPeer, "hostA=127.0.0.1:" + aPeer));
         CompletableFuture<DaemonProcess> fa = CompletableFuture.supplyAsync(() -> launch("hostA", dir, aPeer, "hostB=127.0.0.1:" + proxy.port()));
         try {

@@ -3,6 +3,9 @@ package dev.migrationd.daemon.engine;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
+import dev.migrationd.daemon.engine.run.Attention;
+import dev.migrationd.daemon.engine.peer.PeerPermission;
+import dev.migrationd.daemon.TestPeers;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
@@ -22,6 +25,8 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -67,11 +72,16 @@ final class EnginePair implements AutoCloseable {
         }
 
         void startEngine(Map<String, InetSocketAddress> peers, boolean wrap) throws IOException {
-            connector = new NettyPeerConnector(transport, peers);
+            connector = new NettyPeerConnector(transport, peers, TestPeers.allowAll(peers));
             PeerConnector port = !wrap ? connector : new PeerConnector() {
                 @Override
                 public boolean knows(String peer) {
                     return connector.knows(peer);
+                }
+
+                @Override
+                public boolean allows(String peer, PeerPermission what) {
+                    return connector.allows(peer, what);
                 }
 
                 @Override
@@ -88,6 +98,19 @@ final class EnginePair implements AutoCloseable {
             engine.close();
             engine = new MigrationEngine(EngineConfig.of(name, hv, stateDir,
                     engine.config().peers()).withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)));
+        }
+
+        /**
+         * Restarts the engine with {@code observer} registered before anything recovery left to the background
+         * (an in-doubt resolution, say) starts, so that it hears every callback.
+         */
+        void restartEngine(MigrationObserver observer) throws IOException {
+            engine.close();
+            List<Runnable> later = new ArrayList<>();
+            engine = new MigrationEngine(EngineConfig.of(name, hv, stateDir, engine.config().peers())
+                    .withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)), later::add);
+            engine.addObserver(observer);
+            later.forEach(r -> Thread.ofVirtual().name("recovery").start(r));
         }
 
         @Override
@@ -160,6 +183,13 @@ final class EnginePair implements AutoCloseable {
         final CopyOnWriteArrayList<String> phases = new CopyOnWriteArrayList<>();
         final CopyOnWriteArrayList<RoundStats> rounds = new CopyOnWriteArrayList<>();
         final CopyOnWriteArrayList<MigrationResult> results = new CopyOnWriteArrayList<>();
+        /** "ID ATTENTION raised|cleared". */
+        final CopyOnWriteArrayList<String> attentions = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void attention(MigrationInfo m, Attention why, boolean raised) {
+            attentions.add(m.id() + " " + why + (raised ? " raised" : " cleared"));
+        }
 
         @Override
         public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {

@@ -126,7 +126,7 @@ class MigrationFailureTest {
     @Test
     void destinationRejectsAnUnknownPeer() throws Exception {
         SimGuest src = busyGuest();
-        pair.b.connector.setPeers(Map.of("hostB", pair.b.server.address()));
+        pair.b.connector.setPeers(Map.of("hostB", pair.b.server.address()), Map.of());
         MigrationResult r = run(MigrationOptions.DEFAULTS);
         assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
         assertTrue(r.reason().contains("unknown peer 'hostA'"), r.reason());
@@ -290,6 +290,33 @@ class MigrationFailureTest {
         assertTrue(r.reason().contains("did not commit"), r.reason());
         assertTrue(rec.phases.contains("in-doubt"), rec.phases.toString());
         assertOnlySourceRuns(src);
+    }
+
+    /** The guest stays paused while the source waits to learn that Go was lost; that wait is downtime too. */
+    @Test
+    void aFailedMigrationReportsTheWholeTimeTheGuestWasPausedAsDowntime() throws Exception {
+        SimGuest src = busyGuest();
+        long stall = 600;
+        pair.wrapA = c -> new EnginePair.Wrapped(c) {
+            @Override
+            public void send(HandoverMessage m) throws IOException {
+                if (m instanceof HandoverMessage.Go) {
+                    try {
+                        Thread.sleep(stall); // the guest is paused meanwhile
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    super.close();
+                    throw new IOException("connection lost while sending Go");
+                }
+                super.send(m);
+            }
+        };
+        MigrationResult r = run(MigrationOptions.DEFAULTS);
+        assertEquals(MigrationResult.Outcome.FAILED, r.outcome());
+        assertOnlySourceRuns(src);
+        assertTrue(r.downtime().total().toMillis() >= stall, "downtime " + r.downtime() + " includes the " + stall
+                + " ms the guest stayed paused before the source resumed it");
     }
 
     @ParameterizedTest

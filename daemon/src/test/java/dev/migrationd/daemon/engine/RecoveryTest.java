@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.journal.JournalReader;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.EngineException;
@@ -14,6 +16,8 @@ import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
+import dev.migrationd.daemon.engine.run.OperatorDecision;
+import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
 import java.nio.file.Files;
@@ -48,6 +52,10 @@ class RecoveryTest {
                 : Map.of("domain", d.name(), "peer", peer, "guest", "HVM", "uuid", d.uuid().toString()));
     }
 
+    static Journal.Entry lastEntry(Path stateDir) throws Exception {
+        return JournalReader.read(Files.readAllBytes(stateDir.resolve(Journal.FILE_NAME))).entries().getLast();
+    }
+
     private static void await(BooleanSupplier cond, String what) throws Exception {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!cond.getAsBoolean()) {
@@ -74,54 +82,152 @@ class RecoveryTest {
             assertTrue(dst.running());
             await(() -> pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("m1")
                     && s.phase() instanceof MigrationPhase.Done), "history shows m1 done");
-            List<String> lines = Files.readAllLines(pair.a.stateDir.resolve(Journal.FILE_NAME));
-            assertTrue(lines.getLast().contains("state=DONE"), lines.getLast());
+            assertEquals(Journal.State.DONE, lastEntry(pair.a.stateDir).state());
         }
     }
 
     @Test
-    void sourceInDoubtAfterRestartResumesWhenTheDestinationNeverSawGo() throws Exception {
+    void sourceInDoubtAfterRestartResumesOnlyOnTheDestinationsDurableNotCommitted() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
             SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause();
             write(pair.a.stateDir, entry("m2", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m2", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
                     entry("m2", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            write(pair.b.stateDir, entry("m2", Journal.Role.DESTINATION, Journal.State.ACCEPTED, null, "hostA"),
+                    entry("m2", Journal.Role.DESTINATION, Journal.State.FAILED, null, null));
+            pair.b.restartEngine();
             pair.a.restartEngine();
             await(src::running, "source resumed");
             assertFalse(src.destroyed());
             await(() -> pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("m2")
                     && s.phase() instanceof MigrationPhase.Failed), "history shows m2 failed");
+            assertEquals(Journal.State.FAILED, lastEntry(pair.a.stateDir).state());
         }
     }
 
     @Test
-    void sourceInDoubtWaitsWhileTheDestinationIsUnreachable() throws Exception {
+    void aGuestTheOperatorHadPausedStaysPausedWhenTheDestinationDidNotCommit() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
+            src.pause(); // paused before the migration: no PAUSING record
+            write(pair.a.stateDir, entry("m5", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m5", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            write(pair.b.stateDir, entry("m5", Journal.Role.DESTINATION, Journal.State.ACCEPTED, null, "hostA"),
+                    entry("m5", Journal.Role.DESTINATION, Journal.State.FAILED, null, null));
+            pair.b.restartEngine();
+            pair.a.restartEngine();
+            await(() -> pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("m5")
+                    && s.phase() instanceof MigrationPhase.Failed), "history shows m5 failed");
+            assertFalse(src.running(), "the migration did not pause it, so it does not resume it");
+            assertFalse(src.destroyed());
+        }
+    }
+
+    @Test
+    void aDestinationWithNoRecordKeepsTheSourcePausedAndAlertsUntilAnOperatorConfirmsTheDestination() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
             SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause();
-            write(pair.a.stateDir, entry("m3", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
-                    entry("m3", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
-            pair.b.server.close(); // destination down
-            pair.a.restartEngine();
-            Thread.sleep(500); // several retries
-            assertFalse(src.running(), "an in-doubt guest stays paused");
+            write(pair.a.stateDir, entry("m6", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m6", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
+                    entry("m6", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            EnginePair.Recorder rec = new EnginePair.Recorder();
+            pair.a.restartEngine(rec); // hostB's journal knows nothing of m6 (lost, say): it answers UNKNOWN
+            await(() -> rec.attentions.contains("m6 IN_DOUBT_UNKNOWN raised"), "operator alert raised");
+            Thread.sleep(300); // more questions, same answer
+            assertFalse(src.running(), "UNKNOWN never resumes the source");
             assertFalse(src.destroyed());
-            EngineException.DomainBusyException busy = org.junit.jupiter.api.Assertions.assertThrows(
-                    EngineException.DomainBusyException.class,
-                    () -> pair.a.engine.start(MigrationRequest.of("vm1", "hostB", MigrationOptions.DEFAULTS)));
-            assertEquals("m3", busy.migrationId());
+            assertTrue(pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("m6")
+                    && s.phase() instanceof MigrationPhase.InDoubt d && d.why().contains("migrationctl resolve")));
+            Resolved r = pair.a.engine.resolve("m6", OperatorDecision.CONFIRM_DESTINATION);
+            assertEquals("unknown", r.peerAnswer());
+            assertEquals(InDoubtCase.BY_OPERATOR, r.decidedBy());
+            assertTrue(r.phase() instanceof MigrationPhase.Done, r.toString());
+            assertTrue(src.destroyed());
+            assertEquals(Journal.State.DONE, lastEntry(pair.a.stateDir).state());
+            await(() -> rec.attentions.contains("m6 IN_DOUBT_UNKNOWN cleared"), "operator alert cleared");
         }
     }
 
     @Test
-    void sourceRestartBeforeTheCommitPointResumesTheGuest() throws Exception {
+    void resolveRefusesWhatTheDestinationContradictsAndActsWhenItCannotBeReached() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
+            src.pause();
+            write(pair.a.stateDir, entry("m7", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m7", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
+                    entry("m7", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            pair.b.server.close(); // the destination cannot be reached: the source waits
+            pair.a.restartEngine();
+            Thread.sleep(300);
+            assertFalse(src.running());
+            EngineException notInDoubt = org.junit.jupiter.api.Assertions.assertThrows(EngineException.class,
+                    () -> pair.a.engine.resolve("nope", OperatorDecision.RESUME_SOURCE));
+            assertEquals(EngineException.Kind.NOT_FOUND, notInDoubt.kind());
+            Resolved r = pair.a.engine.resolve("m7", OperatorDecision.RESUME_SOURCE);
+            assertEquals("unreachable", r.peerAnswer());
+            assertTrue(r.phase() instanceof MigrationPhase.Failed, r.toString());
+            assertTrue(src.running(), "the operator's word resumes the guest");
+            EngineException again = org.junit.jupiter.api.Assertions.assertThrows(EngineException.class,
+                    () -> pair.a.engine.resolve("m7", OperatorDecision.CONFIRM_DESTINATION));
+            assertEquals(EngineException.Kind.FAILED_PRECONDITION, again.kind(), "settled: no longer in doubt");
+        }
+    }
+
+    @Test
+    void resumeSourceIsRefusedWhileTheDestinationAnswersCommitted() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
+            src.pause();
+            SimGuest dst = pair.b.hv.createRunning("vm1", GuestType.HVM, 64, 2);
+            write(pair.a.stateDir, entry("m8", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m8", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
+                    entry("m8", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            write(pair.b.stateDir, entry("m8", Journal.Role.DESTINATION, Journal.State.ACCEPTED, dst, "hostA"),
+                    entry("m8", Journal.Role.DESTINATION, Journal.State.COMMITTED, null, null));
+            pair.b.restartEngine();
+            // hold the source's own resolver back: it must not settle m8 before the operator asks
+            pair.a.engine.close();
+            pair.a.engine = new MigrationEngine(pair.a.engine.config(), r -> { });
+            EngineException e = org.junit.jupiter.api.Assertions.assertThrows(EngineException.class,
+                    () -> pair.a.engine.resolve("m8", OperatorDecision.RESUME_SOURCE));
+            assertEquals(EngineException.Kind.FAILED_PRECONDITION, e.kind());
+            assertTrue(e.getMessage().contains("answers COMMITTED"), e.getMessage());
+            assertFalse(src.running(), "refused: nothing was done");
+            assertFalse(src.destroyed());
+            assertTrue(dst.running());
+        }
+    }
+
+    @Test
+    void sourceRestartAfterThePauseAsksTheDestinationBeforeResuming() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
             SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
             src.pause(); // crashed during stop-and-copy
-            write(pair.a.stateDir, entry("m4", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"));
+            write(pair.a.stateDir, entry("m4", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m4", Journal.Role.SOURCE, Journal.State.PAUSING, null, null));
+            write(pair.b.stateDir, entry("m4", Journal.Role.DESTINATION, Journal.State.ACCEPTED, null, "hostA"),
+                    entry("m4", Journal.Role.DESTINATION, Journal.State.FAILED, null, null));
+            pair.b.restartEngine();
             pair.a.restartEngine();
-            assertTrue(src.running());
-            assertTrue(Files.readAllLines(pair.a.stateDir.resolve(Journal.FILE_NAME)).getLast().contains("state=FAILED"));
+            await(src::running, "source resumed once the destination said NOT_COMMITTED");
+            assertEquals(Journal.State.FAILED, lastEntry(pair.a.stateDir).state());
+        }
+    }
+
+    @Test
+    void sourceRestartBeforeThePauseLeavesTheGuestAsItIs() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest running = pair.guest("vm1", GuestType.HVM, 64);
+            SimGuest paused = pair.guest("vm2", GuestType.HVM, 64);
+            paused.pause(); // by the operator, before or during pre-copy
+            write(pair.a.stateDir, entry("m9", Journal.Role.SOURCE, Journal.State.STARTED, running, "hostB"),
+                    entry("m10", Journal.Role.SOURCE, Journal.State.STARTED, paused, "hostB"));
+            pair.a.restartEngine();
+            assertTrue(running.running());
+            assertFalse(paused.running(), "the migration had not paused it");
+            assertEquals(Journal.State.FAILED, lastEntry(pair.a.stateDir).state());
         }
     }
 

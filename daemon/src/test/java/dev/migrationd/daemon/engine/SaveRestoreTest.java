@@ -70,6 +70,32 @@ class SaveRestoreTest {
     }
 
     @Test
+    void aSavedDomainThatCannotBeDestroyedIsReportedAndLeftPausedWithTheFileComplete() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 128);
+            Path file = dir.resolve("vm1.save");
+            pair.a.hv.failDestroy = "injected: the hypervisor refuses to destroy";
+            try {
+                EngineException e = assertThrows(EngineException.class, () -> pair.a.engine.save(
+                        new SaveRequest("vm1", file, MigrationOptions.StreamFormat.LEGACY, false, false, false)));
+                assertTrue(e.getMessage().contains("destroying the domain failed") && e.getMessage().contains("still exists, paused"), e.getMessage());
+            } finally {
+                pair.a.hv.failDestroy = null;
+            }
+            assertFalse(src.destroyed());
+            assertFalse(src.running(), "neither resumed (the file is the guest now) nor gone");
+            assertTrue(Files.size(file) > 0);
+            assertTrue(Files.exists(SaveRestore.metaFile(file)));
+            assertFalse(Files.exists(dir.resolve("vm1.save.partial")));
+            assertFalse(Files.exists(dir.resolve("vm1.save.meta.partial")));
+            // the file restores the guest once the paused copy is gone
+            src.destroy();
+            pair.b.engine.restore(new RestoreRequest(file, "vm1", false));
+            assertTrue(pair.b.hv.guest("vm1").orElseThrow().running());
+        }
+    }
+
+    @Test
     void refusesToOverwriteAndLeavesNoHalfBuiltDomain() throws Exception {
         try (EnginePair pair = new EnginePair(dir)) {
             SimGuest src = pair.guest("vm1", GuestType.HVM, 128);

@@ -112,6 +112,24 @@ class MetricsBinderTest {
     }
 
     @Test
+    void migrationsNeedingAnOperatorAreCountedByReasonUntilCleared() {
+        MigrationInfo a = info("a", Direction.OUTGOING);
+        MigrationInfo b = info("b", Direction.OUTGOING);
+        String s = registry.scrape();
+        assertEquals(0, value(s, "migrationd_migrations_needing_operator{host=\"hostA\",reason=\"in_doubt_unknown\"}"));
+        binder.attention(a, dev.migrationd.daemon.engine.run.Attention.IN_DOUBT_UNKNOWN, true);
+        binder.attention(b, dev.migrationd.daemon.engine.run.Attention.IN_DOUBT_UNKNOWN, true);
+        binder.attention(b, dev.migrationd.daemon.engine.run.Attention.DESTROY_FAILED, true);
+        s = registry.scrape();
+        assertEquals(2, value(s, "migrationd_migrations_needing_operator{host=\"hostA\",reason=\"in_doubt_unknown\"}"));
+        assertEquals(1, value(s, "migrationd_migrations_needing_operator{host=\"hostA\",reason=\"destroy_failed\"}"));
+        binder.attention(a, dev.migrationd.daemon.engine.run.Attention.IN_DOUBT_UNKNOWN, false);
+        s = registry.scrape();
+        assertEquals(1, value(s, "migrationd_migrations_needing_operator{host=\"hostA\",reason=\"in_doubt_unknown\"}"));
+        assertEquals(0, value(s, "migrationd_migrations_needing_operator{host=\"hostA\",reason=\"undecided\"}"));
+    }
+
+    @Test
     void everyDeclaredMeterIsExportedWithItsHelp() {
         runMigration("m-1", MigrationResult.Outcome.SUCCEEDED);
         MigrationInfo d = info("d", Direction.OUTGOING);

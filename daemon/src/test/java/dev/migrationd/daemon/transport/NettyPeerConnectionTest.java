@@ -37,7 +37,7 @@ class NettyPeerConnectionTest {
     void setUp() throws IOException {
         transport = new PeerTransport();
         server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), accepted::add);
-        connector = new NettyPeerConnector(transport, Map.of("dst", server.address()));
+        connector = new NettyPeerConnector(transport, Map.of("dst", server.address()), Map.of());
     }
 
     @AfterEach
@@ -184,7 +184,7 @@ class NettyPeerConnectionTest {
     @Test
     void readingStopsAboveTheHighWaterMarkAndResumesBelowTheLowOne() throws Exception {
         io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
-        NettyPeerConnection c = new NettyPeerConnection(ch, "peer");
+        NettyPeerConnection c = new NettyPeerConnection(ch, "peer", true, PeerLinkSettings.DEFAULT_WRITE_TIMEOUT);
         ch.pipeline().addLast(new PeerFrameDecoder(), c);
         int mib = 1 << 20;
         int frames = (int) (NettyPeerConnection.RECEIVE_HIGH_WATER / mib) + 1;
@@ -208,7 +208,7 @@ class NettyPeerConnectionTest {
     @Test
     void outgoingFramesAreDirectWithFewEnoughBuffersForWritev() throws Exception {
         io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
-        NettyPeerConnection c = new NettyPeerConnection(ch, "peer");
+        NettyPeerConnection c = new NettyPeerConnection(ch, "peer", true, PeerLinkSettings.DEFAULT_WRITE_TIMEOUT);
         ch.pipeline().addLast(c);
         java.io.ByteArrayOutputStream expected = new java.io.ByteArrayOutputStream();
         int pieces = NettyPeerConnection.MAX_FRAME_COMPONENTS + 100;

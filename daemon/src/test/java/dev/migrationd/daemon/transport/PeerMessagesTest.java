@@ -40,7 +40,8 @@ class PeerMessagesTest {
                 new HandoverMessage.Running("m1", java.util.Optional.of(Duration.ofNanos(123_456_789))), new HandoverMessage.Query("m1"),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.COMMITTED),
                 new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.NOT_COMMITTED),
-                new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.UNKNOWN));
+                new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.UNKNOWN),
+                new HandoverMessage.QueryAnswer("m1", HandoverMessage.Resolution.PENDING));
     }
 
     @ParameterizedTest

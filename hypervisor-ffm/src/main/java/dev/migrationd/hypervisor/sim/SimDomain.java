@@ -71,6 +71,8 @@ public final class SimDomain implements Domain {
     private volatile Path dir;
     private volatile WriteJournal journal;
     private volatile boolean destroyed;
+    /** The walk populating this restore's memory ahead of the stream, or null; see PopulateAhead for its threads. */
+    private volatile PopulateAhead populateAhead;
     private volatile boolean detached;
     volatile boolean running;
     volatile boolean stopping;
@@ -133,6 +135,21 @@ public final class SimDomain implements Domain {
             memory.prefault();
         } catch (NativeCallException e) {
             throw new HypervisorException("prefault", meta.name, "cannot prefault guest memory: " + e.problem(), e);
+        }
+    }
+
+    /** Starts populating the memory ahead of the restore's writer on the {@code sim-populate} thread. */
+    void startPopulateAhead() {
+        PopulateAhead p = new PopulateAhead(meta.name, memory.segment());
+        populateAhead = p;
+        p.start();
+    }
+
+    /** The restore wrote the page at {@code pfn} (its one writer thread): the populate walk skips past it. */
+    void pageWritten(long pfn) {
+        PopulateAhead p = populateAhead;
+        if (p != null) {
+            p.written(pfn * PAGE);
         }
     }
 
@@ -267,6 +284,10 @@ public final class SimDomain implements Domain {
             if (restoring) {
                 persist("complete_restore");
                 restoring = false;
+            }
+            PopulateAhead p = populateAhead;
+            if (p != null) {
+                p.requestStop(); // every page of the stream is in: the rest stays unpopulated until touched
             }
         } finally {
             stateLock.unlock();
@@ -459,6 +480,10 @@ public final class SimDomain implements Domain {
     }
 
     private void closeResources() {
+        PopulateAhead p = populateAhead;
+        if (p != null) {
+            p.stop();
+        }
         dirtyLog.close();
         memory.close();
         p2m.close();

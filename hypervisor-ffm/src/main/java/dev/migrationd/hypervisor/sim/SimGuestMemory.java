@@ -151,6 +151,7 @@ final class SimGuestMemory implements GuestMemory {
         }
         MemorySegment.copy(src, 0, domain.memorySegment(), pfn * PAGE, PAGE);
         domain.setType(pfn, type);
+        domain.pageWritten(pfn);
     }
 
     @Override

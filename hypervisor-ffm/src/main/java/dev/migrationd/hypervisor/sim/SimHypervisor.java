@@ -7,12 +7,13 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.HvmParamIndex;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -33,6 +34,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -491,9 +493,24 @@ public final class SimHypervisor implements Hypervisor {
             }
         });
         d.beginRestore();
+        if (!pf) {
+            // populate while the pages arrive, on another core, instead of page by page in the thread that
+            // reads the socket (or all of it before Accept, as --sim-prefault does)
+            d.startPopulateAhead();
+        }
         LOG.info("event=domain_created_for_restore domain={} domid={} type={} p2m_size={} vcpus={} prefault={} setup_ms={}",
                 m.name, m.domid, m.guestType, m.p2mSize, m.vcpus, pf, (System.nanoTime() - t0) / 1_000_000);
         return d;
+    }
+
+    /** Guest memory is a file under the state directory: its file system's free space (statvfs f_bavail). */
+    @Override
+    public OptionalLong freeSpaceForRestore() throws HypervisorException {
+        try {
+            return OptionalLong.of(Files.getFileStore(root).getUsableSpace());
+        } catch (IOException e) {
+            throw new HypervisorException("free_space", null, "cannot read free space of " + root + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -595,9 +612,9 @@ public final class SimHypervisor implements Hypervisor {
         SimMetadata m = d.meta();
         if (layout.type() == GuestType.HVM) {
             p2m.fill((byte) (SimDomain.POPULATED | PageType.NOTAB.nibble()));
-            m.hvmParams.put(SimLayout.HVM_PARAM_STORE_PFN, layout.storePfn());
-            m.hvmParams.put(SimLayout.HVM_PARAM_IOREQ_PFN, layout.ioreqPfn());
-            m.hvmParams.put(SimLayout.HVM_PARAM_BUFIOREQ_PFN, layout.bufioreqPfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_STORE_PFN, layout.storePfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_IOREQ_PFN, layout.ioreqPfn());
+            m.hvmParams.put(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, layout.bufioreqPfn());
         } else {
             for (long pfn = 0; pfn < n; pfn++) {
                 PageType t = layout.isHole(pfn) ? null : layout.pageTableType(pfn);

@@ -36,9 +36,6 @@ record SimLayout(GuestType type, Width width, long p2mSize, int l1Pages, long p2
     static final long MAPPED_PAGES = 8192;
     static final long HOLE_PERIOD = 1024;
     static final long HOLE_PAGES = 64;
-    static final int HVM_PARAM_STORE_PFN = 1;
-    static final int HVM_PARAM_IOREQ_PFN = 5;
-    static final int HVM_PARAM_BUFIOREQ_PFN = 6;
 
     static SimLayout of(GuestType type, Width width, long p2mSize) {
         if (p2mSize < MIN_P2M_SIZE) {

@@ -1,10 +1,10 @@
 package dev.migrationd.hypervisor.sim;
 
 import dev.migrationd.hypervisor.DomainState;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;

@@ -5,6 +5,7 @@ import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.util.BitSet;
 import java.util.Collections;
 import java.util.Map;

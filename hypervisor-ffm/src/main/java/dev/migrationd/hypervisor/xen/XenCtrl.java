@@ -1,8 +1,8 @@
 package dev.migrationd.hypervisor.xen;
 
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.MemorySegment;
 
 /**

@@ -6,6 +6,7 @@ import dev.migrationd.hypervisor.DirtyBitmap;
 import dev.migrationd.hypervisor.DirtyLog;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.protocol.GuestType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.slf4j.Logger;
@@ -21,6 +22,12 @@ final class XenDirtyLog implements DirtyLog {
 
     private static final Logger LOG = LoggerFactory.getLogger(XenDirtyLog.class);
     private static final long PAGE = 4096;
+    /** EOPNOTSUPP: Xen's answer to log-dirty for a PV guest when it was built without shadow paging. */
+    static final int EOPNOTSUPP = 95;
+    /** Why a PV guest cannot be moved live on such a Xen, and what the operator can do instead (one line). */
+    static final String PV_LOGDIRTY_UNSUPPORTED = "live migration of a PV guest is not possible on this host: PV log-dirty"
+            + " needs shadow paging and this Xen was built without it (the hypervisor answered EOPNOTSUPP);"
+            + " the guest keeps running here; alternatives: save and restore it (not live), or run it as a PVH or HVM guest";
 
     private final XenDomain domain;
     /** Guarded by this: the hypercall buffer while enabled, else null. */
@@ -49,11 +56,20 @@ final class XenDirtyLog implements DirtyLog {
             try {
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
             } catch (NativeCallException first) {
+                if (pvWithoutLogDirty(first)) {
+                    throw first; // no retry: turning shadow mode off fails too (EINVAL, measured on Debian's Xen 4.17)
+                }
                 // As xc_domain_save: a domain left in shadow mode refuses; turn it off and retry once.
                 LOG.info("event=logdirty_retry backend=xen domain={} domid={} error=\"{}\"", domain.name, domain.domid, first.getMessage());
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_OFF, 0);
                 domain.hv.ctrl.shadowControl(domain.domid, XenLayouts.XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, 0);
             }
+        } catch (NativeCallException e) {
+            domain.hv.ctrl.hypercallBufferFreePages(buf);
+            if (pvWithoutLogDirty(e)) {
+                throw new HypervisorException("dirtyLog.enable", domain.name, PV_LOGDIRTY_UNSUPPORTED, e);
+            }
+            throw e;
         } catch (HypervisorException | RuntimeException e) {
             domain.hv.ctrl.hypercallBufferFreePages(buf);
             throw e;
@@ -61,6 +77,11 @@ final class XenDirtyLog implements DirtyLog {
         buffer = buf;
         pages = p2m;
         LOG.info("event=logdirty_enabled backend=xen domain={} domid={} pages={}", domain.name, domain.domid, p2m);
+    }
+
+    /** Xen's answer to log-dirty for a PV guest when it was built without shadow paging. */
+    private boolean pvWithoutLogDirty(NativeCallException e) {
+        return e.errno() == EOPNOTSUPP && domain.guestType == GuestType.PV;
     }
 
     @Override

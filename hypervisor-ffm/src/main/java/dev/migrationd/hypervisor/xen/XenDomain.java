@@ -132,7 +132,7 @@ final class XenDomain implements Domain {
         if (restoreShape != null && info.p2mSize() < restoreShape.p2mSize()) {
             // a domain being restored is populated as pages arrive; its p2m is the incoming shape's
             return new DomainInfo(info.name(), info.domid(), info.uuid(), restoreShape.p2mSize(), info.vcpus(),
-                    info.guestType(), restoreShape.guestWidth(), info.state());
+                    info.guestType(), restoreShape.guestWidth(), info.state(), info.memoryBytes(), info.pvh());
         }
         return info;
     }

@@ -2,6 +2,7 @@ package dev.migrationd.hypervisor.xen;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.hypervisor.Capability;
@@ -48,6 +49,9 @@ public final class XenHypervisor implements Hypervisor {
     static final int DEFAULT_MAX_EVTCHN_PORT = 1023;
     /** libxl's {@code LIBXL_MAXMEM_CONSTANT}: KiB of headroom above the guest's RAM for maxmem. */
     static final long MAXMEM_SLACK_KB = 1024;
+    private static final long PAGE_BYTES = 4096;
+    /** The longest {@code memory/static-max} accepted: 16 decimal digits of KiB is far beyond any host. */
+    static final int MAX_KIB_DIGITS = 16;
 
     final XenCtrl ctrl;
     final ForeignMemory fmem;
@@ -222,7 +226,32 @@ public final class XenHypervisor implements Hypervisor {
         long p2mSize = ctrl.domainMaximumGpfn(raw.domid) + 1;
         int vcpus = raw.maxVcpuId == XEN_INVALID_MAX_VCPU_ID ? 0 : raw.maxVcpuId + 1;
         return new DomainInfo(name, raw.domid, raw.uuid, p2mSize, vcpus, type, width,
-                raw.paused() ? DomainState.PAUSED : DomainState.RUNNING);
+                raw.paused() ? DomainState.PAUSED : DomainState.RUNNING, memoryBytes(raw), raw.pvh());
+    }
+
+    static String staticMaxPath(int domid) {
+        return "/local/domain/" + domid + "/memory/static-max";
+    }
+
+    /**
+     * The guest's memory: what its toolstack configured ({@code memory/static-max}, KiB, which libxl writes and
+     * the guest cannot), when that is a number within Xen's limit for the domain; otherwise the pages it holds.
+     */
+    long memoryBytes(RawInfo raw) throws HypervisorException {
+        long limit = raw.maxPages * PAGE_BYTES;
+        Optional<String> text = store.read(staticMaxPath(raw.domid));
+        if (text.isPresent()) {
+            String t = text.get().strip();
+            if (!t.isEmpty() && t.length() <= MAX_KIB_DIGITS && t.chars().allMatch(Character::isDigit)) {
+                long bytes = Long.parseLong(t) * 1024;
+                if (bytes > 0 && bytes <= limit) {
+                    return bytes;
+                }
+            }
+            LOG.warn("event=static_max_ignored backend=xen domid={} value=\"{}\" max_pages={}", raw.domid,
+                    t.length() > MAX_KIB_DIGITS ? t.substring(0, MAX_KIB_DIGITS) + "..." : t, raw.maxPages);
+        }
+        return raw.totPages * PAGE_BYTES;
     }
 
     private Width pvWidth(int domid, String name) throws HypervisorException {
@@ -258,7 +287,8 @@ public final class XenHypervisor implements Hypervisor {
     }
 
     /** The fields of {@code xc_domaininfo_t} the adapter uses. */
-    record RawInfo(int domid, int flags, int maxVcpuId, UUID uuid, long sharedInfoFrame) {
+    record RawInfo(int domid, int flags, int maxVcpuId, UUID uuid, long sharedInfoFrame, long totPages, long maxPages,
+                   int emulationFlags) {
         static RawInfo read(MemorySegment s) {
             var l = XenLayouts.XC_DOMAININFO;
             int domid = Short.toUnsignedInt(s.get(JAVA_SHORT, XenLayouts.offset(l, "domain")));
@@ -266,11 +296,18 @@ public final class XenHypervisor implements Hypervisor {
             ByteBuffer b = ByteBuffer.wrap(s.asSlice(handle, 16).toArray(JAVA_BYTE));
             return new RawInfo(domid, s.get(JAVA_INT, XenLayouts.offset(l, "flags")),
                     s.get(JAVA_INT, XenLayouts.offset(l, "max_vcpu_id")), new UUID(b.getLong(), b.getLong()),
-                    s.get(java.lang.foreign.ValueLayout.JAVA_LONG, XenLayouts.offset(l, "shared_info_frame")));
+                    s.get(JAVA_LONG, XenLayouts.offset(l, "shared_info_frame")),
+                    s.get(JAVA_LONG, XenLayouts.offset(l, "tot_pages")), s.get(JAVA_LONG, XenLayouts.offset(l, "max_pages")),
+                    s.get(JAVA_INT, XenLayouts.offset(l, "arch_config", "emulation_flags")));
         }
 
         boolean hvm() {
             return (flags & XenLayouts.XEN_DOMINF_HVM_GUEST) != 0;
+        }
+
+        /** An HVM guest whose only emulated device is the local APIC (PCI config emulation aside): Xen's PVH. */
+        boolean pvh() {
+            return hvm() && (emulationFlags & ~(XenLayouts.XEN_X86_EMU_LAPIC | XenLayouts.XEN_X86_EMU_VPCI)) == 0;
         }
 
         boolean paused() {

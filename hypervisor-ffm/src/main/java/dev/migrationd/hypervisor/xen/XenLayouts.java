@@ -10,12 +10,15 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
 import java.lang.foreign.GroupLayout;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.UnionLayout;
 import java.lang.foreign.ValueLayout;
+import java.util.stream.IntStream;
 
 /**
  * The C structures of Xen 4.17's tool interface (Debian libxen-dev headers), as FFM layouts. Member names
@@ -303,36 +306,22 @@ public final class XenLayouts {
     /** {@code XEN_DOMCTL_CDF_*}. */
     public static final int XEN_DOMCTL_CDF_HVM = 1 << 0;
     public static final int XEN_DOMCTL_CDF_HAP = 1 << 1;
+    /** {@code XEN_X86_EMU_LAPIC}: the one emulated device a PVH guest has (libxl's PVH domains). */
+    public static final int XEN_X86_EMU_LAPIC = 1;
+    /** {@code XEN_X86_EMU_VPCI}: PCI config space emulation (a PVH dom0's, never a PVH domU's only). */
+    public static final int XEN_X86_EMU_VPCI = 1 << 10;
     /** {@code XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI}: what libxl gives an HVM guest. */
     public static final int XEN_X86_EMU_HVM_DEFAULT = 0x3FF;
     /** {@code XEN_DOMCTL_GRANT_version(2)}. */
     public static final int XEN_DOMCTL_GRANT_VERSION_2 = 2;
 
-    /** {@code HVM_PARAM_*} carried by the stream (docs/wire-format-legacy.md Appendix A). */
-    public static final int HVM_PARAM_STORE_PFN = 1;
-    public static final int HVM_PARAM_IOREQ_PFN = 5;
-    public static final int HVM_PARAM_BUFIOREQ_PFN = 6;
-    public static final int HVM_PARAM_VIRIDIAN = 9;
-    public static final int HVM_PARAM_IDENT_PT = 12;
-    public static final int HVM_PARAM_VM86_TSS = 15;
-    public static final int HVM_PARAM_CONSOLE_PFN = 17;
-    public static final int HVM_PARAM_ACPI_IOPORTS_LOCATION = 19;
-    public static final int HVM_PARAM_PAGING_RING_PFN = 27;
-    public static final int HVM_PARAM_MONITOR_RING_PFN = 28;
-    public static final int HVM_PARAM_SHARING_RING_PFN = 29;
-    public static final int HVM_PARAM_IOREQ_SERVER_PFN = 32;
-    public static final int HVM_PARAM_NR_IOREQ_SERVER_PAGES = 33;
-    public static final int HVM_PARAM_VM_GENERATION_ID_ADDR = 34;
-    /** {@code HVM_NR_PARAMS} in 4.17. */
-    public static final int HVM_NR_PARAMS = 39;
-
-    /** The params {@link dev.migrationd.hypervisor.PlatformState#hvmParams()} reads, in the sender's order. */
-    public static final int[] STREAM_HVM_PARAMS = {
-        HVM_PARAM_VM_GENERATION_ID_ADDR, HVM_PARAM_IDENT_PT, HVM_PARAM_PAGING_RING_PFN, HVM_PARAM_MONITOR_RING_PFN,
-        HVM_PARAM_SHARING_RING_PFN, HVM_PARAM_VM86_TSS, HVM_PARAM_CONSOLE_PFN, HVM_PARAM_ACPI_IOPORTS_LOCATION,
-        HVM_PARAM_VIRIDIAN, HVM_PARAM_IOREQ_SERVER_PFN, HVM_PARAM_NR_IOREQ_SERVER_PAGES,
-        HVM_PARAM_IOREQ_PFN, HVM_PARAM_BUFIOREQ_PFN, HVM_PARAM_STORE_PFN,
-    };
+    /**
+     * The params {@link dev.migrationd.hypervisor.PlatformState#hvmParams()} reads, in the sender's order: those of
+     * the legacy HVM-param chunks, then the HVM tail's magic PFNs.
+     */
+    public static final int[] STREAM_HVM_PARAMS = IntStream.concat(
+            ChunkType.hvmParamChunks().stream().mapToInt(ChunkType::hvmParamIndex),
+            HvmMagicPfns.HVM_PARAMS.stream().mapToInt(Integer::intValue)).toArray();
 
     /** {@code HVM_FILE_MAGIC}. */
     public static final int HVM_FILE_MAGIC = 0x54381286;

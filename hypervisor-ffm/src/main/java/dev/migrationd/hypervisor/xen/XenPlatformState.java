@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
+import dev.migrationd.protocol.x86.HvmParamIndex;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -291,9 +293,9 @@ final class XenPlatformState implements PlatformState {
     public void setHvmParam(int index, long value) throws HypervisorException {
         domain.requireAlive("platform.setHvmParam");
         domain.requireHvm("platform.setHvmParam", "HVM params for a PV guest");
-        if (index < 0 || index >= XenLayouts.HVM_NR_PARAMS) {
+        if (index < 0 || index >= HvmParamIndex.HVM_NR_PARAMS) {
             throw new HypervisorException("platform.setHvmParam", domain.name,
-                    "HVM param index " + index + " outside 0.." + (XenLayouts.HVM_NR_PARAMS - 1));
+                    "HVM param index " + index + " outside 0.." + (HvmParamIndex.HVM_NR_PARAMS - 1));
         }
         domain.hv.ctrl.hvmParamSet(domain.domid, index, value);
     }

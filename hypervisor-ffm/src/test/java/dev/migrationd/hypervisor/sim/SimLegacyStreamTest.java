@@ -16,12 +16,23 @@ import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.testing.XenTools;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -108,10 +119,10 @@ class SimLegacyStreamTest {
         }, Width.W64, info.guestType());
         PlatformState ps = src.platform();
         if (info.guestType() == GuestType.PV) {
-            w.writeHeader(new LegacyItem.PvHeader(info.p2mSize(), Bytes.of(ps.pvVcpuContext(0)), true, 0,
+            w.write(new PvHeader(info.p2mSize(), Bytes.of(ps.pvVcpuContext(0)), true, 0,
                     ps.p2mFrameList()));
         } else {
-            w.writeHeader(new LegacyItem.HvmHeader(info.p2mSize()));
+            w.write(new HvmHeader(info.p2mSize()));
         }
         try (DirtyBitmap bm = new DirtyBitmap(info.p2mSize())) {
             src.dirtyLog().enable();
@@ -124,29 +135,28 @@ class SimLegacyStreamTest {
             }
             SimTestSupport.sleepQuietly(20);
             src.pause();
-            PlatformState.TscInfo tsc = ps.tscInfo();
-            w.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+            w.writeTscInfo(ps.tscInfo());
             src.dirtyLog().fetchAndClear(bm);
             sendPages(w, src.memory(), bm);
             src.dirtyLog().disable();
         }
         int[] online = ps.onlineVcpus().stream().toArray();
-        w.writeVcpuInfo(LegacyItem.VcpuInfo.ofOnline(online));
+        w.write(VcpuInfo.ofOnline(online));
         w.writeMarker(ChunkType.LAST_CHECKPOINT);
         w.writeEndOfBody();
         if (info.guestType() == GuestType.PV) {
-            w.writeUnmappedPfns(new LegacyItem.PvUnmappedPfns(new long[0]));
+            w.write(new PvUnmappedPfns(new long[0]));
             for (int v : online) {
-                w.writeVcpuRecord(new LegacyItem.PvVcpuRecord(v, Bytes.of(ps.pvVcpuContext(v)),
+                w.write(new PvVcpuRecord(v, Bytes.of(ps.pvVcpuContext(v)),
                         Bytes.of(ps.pvExtendedContext(v)), null));
             }
-            w.writeSharedInfo(new LegacyItem.PvSharedInfo(Bytes.of(ps.sharedInfo())));
+            w.write(new PvSharedInfo(Bytes.of(ps.sharedInfo())));
         } else {
             var params = ps.hvmParams();
-            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.get(SimLayout.HVM_PARAM_IOREQ_PFN),
-                    params.get(SimLayout.HVM_PARAM_BUFIOREQ_PFN), params.get(SimLayout.HVM_PARAM_STORE_PFN)));
-            w.writeHvmContext(new LegacyItem.HvmContext(Bytes.of(ps.hvmContext())));
-            w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
+            w.write(new HvmMagicPfns(params.get(HvmParamIndex.HVM_PARAM_IOREQ_PFN),
+                    params.get(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN), params.get(HvmParamIndex.HVM_PARAM_STORE_PFN)));
+            w.write(new HvmTailContext(Bytes.of(ps.hvmContext())));
+            w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY));
         }
         return out.toByteArray();
     }
@@ -178,7 +188,7 @@ class SimLegacyStreamTest {
                     pages.add(m.page(i).asByteBuffer());
                 }
             }
-            w.writePageBatch(PageBatch.of(entries, pages.toArray(ByteBuffer[]::new)));
+            w.write(PageBatch.of(entries, pages.toArray(ByteBuffer[]::new)));
         }
     }
 
@@ -190,7 +200,7 @@ class SimLegacyStreamTest {
         int vcpu = 0;
         for (LegacyItem item : items) {
             switch (item) {
-                case LegacyItem.PvHeader h -> ps.setP2mFrameList(h.p2mFrames());
+                case PvHeader h -> ps.setP2mFrameList(h.p2mFrames());
                 case PageBatch batch -> {
                     for (int i = 0; i < batch.count(); i++) {
                         if (batch.hasData(i)) {
@@ -200,20 +210,19 @@ class SimLegacyStreamTest {
                         }
                     }
                 }
-                case LegacyItem.TscInfo t -> ps.setTscInfo(new PlatformState.TscInfo(t.tscMode(), t.nsec(), t.khz(),
-                        t.incarnation()));
-                case LegacyItem.PvVcpuRecord r -> {
+                case TscInfoChunk t -> ps.setTscInfo(t.tsc());
+                case PvVcpuRecord r -> {
                     ps.setPvVcpuContext(r.vcpuId(), r.context().toArray());
                     ps.setPvExtendedContext(r.vcpuId(), r.extContext().toArray());
                     vcpu++;
                 }
-                case LegacyItem.PvSharedInfo s -> ps.setSharedInfo(s.page().toArray());
-                case LegacyItem.HvmMagicPfns m -> {
-                    ps.setHvmParam(SimLayout.HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
-                    ps.setHvmParam(SimLayout.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
-                    ps.setHvmParam(SimLayout.HVM_PARAM_STORE_PFN, m.storePfn());
+                case PvSharedInfo s -> ps.setSharedInfo(s.page().toArray());
+                case HvmMagicPfns m -> {
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
+                    ps.setHvmParam(HvmParamIndex.HVM_PARAM_STORE_PFN, m.storePfn());
                 }
-                case LegacyItem.HvmContext c -> ps.setHvmContext(c.blob().toArray());
+                case HvmTailContext c -> ps.setHvmContext(c.blob().toArray());
                 default -> {
                     // header, VCPU_INFO, markers, QEMU record, checkpoint end: nothing to apply in the sim
                 }

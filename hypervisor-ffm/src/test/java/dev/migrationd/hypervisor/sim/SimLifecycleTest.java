@@ -19,6 +19,7 @@ import dev.migrationd.hypervisor.HypervisorProvider;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -162,12 +163,12 @@ class SimLifecycleTest {
             var d = hv.createForRestore(new DomainShape("r", UUID.randomUUID(), 4096, 1, GuestType.HVM, Width.W64));
             Path dir = state.resolve("sim/r");
             assertEquals(4096L * 4096, Files.size(dir.resolve(SimDomain.MEMORY_FILE)));
-            var restored = new dev.migrationd.hypervisor.PlatformState.TscInfo(1, 123_456_789L, 2_000_000, 7);
+            var restored = new TscInfo(1, 123_456_789L, 2_000_000, 7);
             d.platform().setTscInfo(restored);
             assertNotEquals(restored, SimMetadata.load(dir).tsc, "during a restore a setter writes nothing yet");
             d.completeRestore();
             assertEquals(restored, SimMetadata.load(dir).tsc, "completeRestore makes the restored state durable");
-            var later = new dev.migrationd.hypervisor.PlatformState.TscInfo(1, 5L, 2_000_000, 8);
+            var later = new TscInfo(1, 5L, 2_000_000, 8);
             d.platform().setTscInfo(later);
             assertEquals(later, SimMetadata.load(dir).tsc, "after the restore a setter persists at once again");
         }

@@ -6,9 +6,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.hypervisor.ffm.NativeCalls;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -55,6 +55,11 @@ final class FakeXen {
         TscInfo tsc = new TscInfo(0, 0, 0, 0);
         int maxVcpus;
         long maxMemKb;
+        /** Pages the domain holds and may hold, as xc_domaininfo_t reports them. */
+        long totPages;
+        long maxPages;
+        /** xen_arch_domainconfig.emulation_flags: what libxl gives an HVM guest, LAPIC alone for PVH, 0 for PV. */
+        int emulationFlags;
         long pagingPool;
         byte[] createConfig;
         // PV model
@@ -277,6 +282,9 @@ final class FakeXen {
         d.flags = XenLayouts.XEN_DOMINF_HVM_GUEST;
         d.maxVcpuId = vcpus - 1;
         d.maxGpfn = p2mSize - 1;
+        d.totPages = p2mSize;
+        d.maxPages = p2mSize;
+        d.emulationFlags = XenLayouts.XEN_X86_EMU_HVM_DEFAULT;
         d.onlineVcpus.set(0, vcpus);
         domains.put(d.domid, d);
         if (name != null) {
@@ -288,7 +296,22 @@ final class FakeXen {
     Dom addPv(String name, long p2mSize, int vcpus, int widthBytes) {
         Dom d = addHvm(name, p2mSize, vcpus);
         d.flags = 0;
+        d.emulationFlags = 0;
         d.guestWidth = widthBytes;
+        return d;
+    }
+
+    /**
+     * A PVH guest as libxl builds it: {@code memMib} of RAM (its toolstack's {@code memory/static-max}), a few
+     * extra pages Xen counts, a maxmem with libxl's 1 MiB of slack, and special pages just below 0xff000 that
+     * make its highest PFN far larger than its RAM.
+     */
+    Dom addPvh(String name, long memMib, int vcpus) {
+        Dom d = addHvm(name, 0xfeff9 + 1, vcpus);
+        d.emulationFlags = XenLayouts.XEN_X86_EMU_LAPIC;
+        d.totPages = memMib * 256 + 5;
+        d.maxPages = memMib * 256 + 256;
+        xenstore.put("/local/domain/" + d.domid + "/memory/static-max", Long.toString(memMib * 1024));
         return d;
     }
 
@@ -336,6 +359,9 @@ final class FakeXen {
                 s.set(JAVA_INT, XenLayouts.offset(l, "flags"), d.flags);
                 s.set(JAVA_INT, XenLayouts.offset(l, "max_vcpu_id"), d.maxVcpuId);
                 s.set(JAVA_LONG, XenLayouts.offset(l, "shared_info_frame"), d.sharedInfoMfn);
+                s.set(JAVA_LONG, XenLayouts.offset(l, "tot_pages"), Math.max(d.totPages, Math.max(d.pages.size(), d.pfnToMfn.size())));
+                s.set(JAVA_LONG, XenLayouts.offset(l, "max_pages"), Math.max(d.maxPages, d.maxMemKb / 4));
+                s.set(JAVA_INT, XenLayouts.offset(l, "arch_config", "emulation_flags"), d.emulationFlags);
                 ByteBuffer b = ByteBuffer.allocate(16).putLong(d.uuid.getMostSignificantBits()).putLong(d.uuid.getLeastSignificantBits());
                 MemorySegment.copy(MemorySegment.ofArray(b.array()), 0, s, XenLayouts.offset(l, "handle"), 16);
                 n++;
@@ -524,6 +550,7 @@ final class FakeXen {
             ByteBuffer b = ByteBuffer.wrap(config.asSlice(XenLayouts.offset(l, "handle"), 16).toArray(JAVA_BYTE));
             d.uuid = new UUID(b.getLong(), b.getLong());
             d.maxGpfn = 0;
+            d.emulationFlags = config.get(JAVA_INT, XenLayouts.offset(l, "arch", "emulation_flags"));
             domains.put(d.domid, d);
             if (d.pv()) {
                 d.sharedInfoMfn = allocMfn(d.domid);

@@ -110,6 +110,31 @@ class XenDirtyLogTest {
     }
 
     @Test
+    void aPvGuestOnAXenWithoutShadowPagingIsRefusedWithTheReasonAndTheAlternatives() throws Exception {
+        xen.addPvGuest("pv", 512, 1, 8, java.util.Set.of());
+        DirtyLog log = xen.hypervisor().domain("pv").dirtyLog();
+        // as Debian's Xen 4.17 answered in the lab: ENABLE_LOGDIRTY fails with EOPNOTSUPP (and OFF would fail with EINVAL)
+        xen.fail("xc_shadow_control", XenDirtyLog.EOPNOTSUPP, FakeXen.EINVAL);
+        HypervisorException e = assertThrows(HypervisorException.class, log::enable);
+        assertEquals("dirtyLog.enable domain=pv: live migration of a PV guest is not possible on this host: PV log-dirty"
+                + " needs shadow paging and this Xen was built without it (the hypervisor answered EOPNOTSUPP);"
+                + " the guest keeps running here; alternatives: save and restore it (not live), or run it as a PVH or HVM guest",
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        assertFalse(log.enabled());
+        assertTrue(xen.liveBuffers.isEmpty());
+        assertEquals(List.of("xc_shadow_control"), xen.calls.stream().filter(c -> c.startsWith("xc_shadow")).toList(),
+                "no OFF and retry after EOPNOTSUPP");
+    }
+
+    @Test
+    void eopnotsuppForAnHvmGuestIsReportedAsXenSaidIt() throws Exception {
+        xen.fail("xc_shadow_control", XenDirtyLog.EOPNOTSUPP, 0, XenDirtyLog.EOPNOTSUPP);
+        NativeCallException e = assertThrows(NativeCallException.class, domain().dirtyLog()::enable);
+        assertEquals(XenDirtyLog.EOPNOTSUPP, e.errno());
+    }
+
+    @Test
     void misuseIsRefusedWithAClearMessage() throws Exception {
         DirtyLog log = domain().dirtyLog();
         try (DirtyBitmap b = new DirtyBitmap(P2M); DirtyBitmap small = new DirtyBitmap(P2M - 1)) {

@@ -42,6 +42,40 @@ class XenHypervisorTest {
     }
 
     @Test
+    void aPvhGuestIsListedAsPvhWithTheMemoryItsToolstackGaveIt() throws Exception {
+        FakeXen.Dom g = xen.addPvh("g2", 128, 1);
+        DomainInfo info = xen.hypervisor().listDomains().getFirst();
+        assertTrue(info.pvh(), "emulation flags LAPIC alone: PVH");
+        assertEquals(GuestType.HVM, info.guestType(), "a PVH guest travels in an HVM stream");
+        assertEquals(128L << 20, info.memoryBytes(), "memory/static-max, not the highest PFN + 1 (4 GiB)");
+        assertEquals(0xfeff9 + 1, info.p2mSize(), "the stream still covers every PFN up to the special pages");
+        assertEquals(g.uuid, info.uuid());
+    }
+
+    @Test
+    void aFullHvmGuestIsNotPvhAndAPvGuestsMemoryIsWhatItHoldsWithoutAStaticMax() throws Exception {
+        xen.addHvm("hvm", 0x8000, 1);
+        FakeXen.Dom pv = xen.addPv("pv", 0x8000, 1, 8);
+        pv.totPages = 0x7f00;
+        List<DomainInfo> list = xen.hypervisor().listDomains();
+        assertFalse(list.get(0).pvh());
+        assertFalse(list.get(1).pvh());
+        assertEquals(0x7f00L * 4096, list.get(1).memoryBytes());
+    }
+
+    @Test
+    void aStaticMaxThatIsNotANumberOrExceedsXensLimitIsIgnored() throws Exception {
+        FakeXen.Dom g = xen.addPvh("g", 64, 1);
+        long held = g.totPages * 4096;
+        for (String bad : List.of("", "12ab", "-5", "0", Long.toString(g.maxPages * 4 + 1), "9".repeat(40))) {
+            xen.xenstore.put("/local/domain/" + g.domid + "/memory/static-max", bad);
+            assertEquals(held, xen.hypervisor().listDomains().getFirst().memoryBytes(), "static-max \"" + bad + "\"");
+        }
+        xen.xenstore.put("/local/domain/" + g.domid + "/memory/static-max", " 65536\n");
+        assertEquals(64L << 20, xen.hypervisor().listDomains().getFirst().memoryBytes(), "whitespace around a number is fine");
+    }
+
+    @Test
     void listingPagesThroughGetinfolistInBatches() throws Exception {
         for (int i = 0; i < 150; i++) {
             xen.addHvm("vm" + i, 16, 1);

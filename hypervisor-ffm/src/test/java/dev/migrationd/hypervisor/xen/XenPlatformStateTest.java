@@ -8,8 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
-import dev.migrationd.hypervisor.PlatformState.TscInfo;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
+import dev.migrationd.protocol.x86.HvmParamIndex;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.BitSet;
@@ -69,16 +70,16 @@ class XenPlatformStateTest {
 
     @Test
     void paramsAreTheNonZeroOnesTheStreamCarries() throws Exception {
-        dom.params.put(XenLayouts.HVM_PARAM_STORE_PFN, 0xFEFFFL);
-        dom.params.put(XenLayouts.HVM_PARAM_IDENT_PT, 0xFEFFD000L);
-        dom.params.put(XenLayouts.HVM_PARAM_VIRIDIAN, 0L);
+        dom.params.put(HvmParamIndex.HVM_PARAM_STORE_PFN, 0xFEFFFL);
+        dom.params.put(HvmParamIndex.HVM_PARAM_IDENT_PT, 0xFEFFD000L);
+        dom.params.put(HvmParamIndex.HVM_PARAM_VIRIDIAN, 0L);
         dom.params.put(2, 7L); // STORE_EVTCHN: host-local, not carried
         Map<Integer, Long> params = platform().hvmParams();
-        assertEquals(Map.of(XenLayouts.HVM_PARAM_STORE_PFN, 0xFEFFFL, XenLayouts.HVM_PARAM_IDENT_PT, 0xFEFFD000L), params);
+        assertEquals(Map.of(HvmParamIndex.HVM_PARAM_STORE_PFN, 0xFEFFFL, HvmParamIndex.HVM_PARAM_IDENT_PT, 0xFEFFD000L), params);
 
-        platform().setHvmParam(XenLayouts.HVM_PARAM_CONSOLE_PFN, 0xFEFFEL);
-        assertEquals(0xFEFFEL, dom.params.get(XenLayouts.HVM_PARAM_CONSOLE_PFN));
-        assertThrows(HypervisorException.class, () -> platform().setHvmParam(XenLayouts.HVM_NR_PARAMS, 1));
+        platform().setHvmParam(HvmParamIndex.HVM_PARAM_CONSOLE_PFN, 0xFEFFEL);
+        assertEquals(0xFEFFEL, dom.params.get(HvmParamIndex.HVM_PARAM_CONSOLE_PFN));
+        assertThrows(HypervisorException.class, () -> platform().setHvmParam(HvmParamIndex.HVM_NR_PARAMS, 1));
         assertThrows(HypervisorException.class, () -> platform().setHvmParam(-1, 1));
     }
 

@@ -1,16 +1,34 @@
 package dev.migrationd.protocol.convert;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
+import dev.migrationd.protocol.legacy.Toolstack;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.v2.BlobRecord;
-import dev.migrationd.protocol.v2.ByteSink;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;
@@ -21,9 +39,9 @@ import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.LibxlSignalRecord;
 import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.PageData;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
@@ -40,7 +58,7 @@ import java.util.Set;
 
 /**
  * Converts legacy items ({@link LegacyItem}, in stream order) into a v2 stream, in process, following
- * {@code convert-legacy-stream} (stream-v2.md §5) record for record, with two additions that keep what Xen's
+ * {@code convert-legacy-stream} (docs/wire-format-v2.md §5) record for record, with two additions that keep what Xen's
  * converter drops:
  * <ul>
  *   <li><b>Every checkpoint.</b> A checkpoint that is not the last ends with the libxc CHECKPOINT record (and,
@@ -102,7 +120,7 @@ public final class LegacyToV2Converter {
     private int[] onlineVcpus = {};
     private final List<HvmParams.Param> hvmParams = new ArrayList<>();
     private final ByteArrayOutputStream xenstore = new ByteArrayOutputStream();
-    private LegacyItem.QemuRecord qemu;
+    private QemuRecord qemu;
     private long sourceOffset;
 
     public LegacyToV2Converter(Options options, ByteSink sink) {
@@ -137,7 +155,7 @@ public final class LegacyToV2Converter {
         if (ended) {
             throw bad(item, 0, "item after the last checkpoint");
         }
-        if (guest == null && !(item instanceof LegacyItem.HvmHeader) && !(item instanceof LegacyItem.PvHeader)) {
+        if (guest == null && !(item instanceof HvmHeader) && !(item instanceof PvHeader)) {
             throw bad(item, 0, "item before the stream header");
         }
         try {
@@ -150,48 +168,48 @@ public final class LegacyToV2Converter {
 
     private void convert(LegacyItem item) throws IOException, StreamException {
         switch (item) {
-            case LegacyItem.HvmHeader h -> begin(GuestType.HVM);
-            case LegacyItem.PvHeader h -> {
+            case HvmHeader h -> begin(GuestType.HVM);
+            case PvHeader h -> {
                 begin(GuestType.PV);
                 libxc.write(h.guestWidth() == Width.W64 ? X86PvInfo.GUEST_64 : X86PvInfo.GUEST_32);
                 libxc.write(SignalRecord.STATIC_DATA_END);
                 libxc.write(new X86PvP2mFrames(0, h.p2mSize() - 1, h.p2mFrames()));
             }
             case PageBatch b -> pageBatch(b);
-            case LegacyItem.Marker m -> {
+            case Marker m -> {
                 if (m.type() == ChunkType.ENABLE_COMPRESSION) {
                     throw bad(item, m.type().code(), "checkpoint compression has no v2 equivalent");
                 }
                 // ENABLE_VERIFY_MODE, LAST_CHECKPOINT: nothing (as convert-legacy-stream)
             }
-            case LegacyItem.VcpuInfo v -> onlineVcpus = v.onlineVcpus();
-            case LegacyItem.HvmParam p -> {
+            case VcpuInfo v -> onlineVcpus = v.onlineVcpus();
+            case HvmParam p -> {
                 if (guest != GuestType.HVM) {
                     throw bad(item, p.type().code(), "HVM-only param in PV stream");
                 }
                 if (hvmParams.size() >= HvmParams.MAX_COUNT) {
                     throw bad(item, p.type().code(), "more than " + HvmParams.MAX_COUNT + " HVM params in one body");
                 }
-                hvmParams.add(new HvmParams.Param(hvmParamIndex(p.type()), p.value()));
+                hvmParams.add(new HvmParams.Param(p.type().hvmParamIndex(), p.value()));
             }
-            case LegacyItem.TscInfo t -> libxc.write(new TscInfo(t.tscMode(), t.khz(), t.nsec(), t.incarnation()));
-            case LegacyItem.Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
-            case LegacyItem.TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
-            case LegacyItem.CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),
+            case TscInfoChunk t -> libxc.write(new TscInfoRecord(t.tsc()));
+            case Tmem t -> throw bad(item, ChunkType.TMEM.code(), "TMEM has no v2 equivalent");
+            case TmemExtra t -> throw bad(item, ChunkType.TMEM_EXTRA.code(), "TMEM_EXTRA has no v2 equivalent");
+            case CompressedData c -> throw bad(item, ChunkType.COMPRESSED_DATA.code(),
                     "compressed checkpoints have no v2 equivalent");
-            case LegacyItem.Toolstack t -> {
+            case Toolstack t -> {
                 if (options.format() == Format.LIBXL) {
                     physmapToXenstore(t, ByteBuffer.wrap(t.data().toArray()).order(ByteOrder.LITTLE_ENDIAN));
                 }
             }
-            case LegacyItem.EndOfBody e -> {
+            case EndOfBody e -> {
                 if (!hvmParams.isEmpty()) {
                     libxc.write(new HvmParams(hvmParams));
                     hvmParams.clear();
                 }
             }
-            case LegacyItem.PvUnmappedPfns u -> unmappedPfns(u);
-            case LegacyItem.PvVcpuRecord v -> {
+            case PvUnmappedPfns u -> unmappedPfns(u);
+            case PvVcpuRecord v -> {
                 libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_BASIC, v.vcpuId(),
                         v.context().asByteBuffer()));
                 if (v.extContext() != null) {
@@ -200,22 +218,20 @@ public final class LegacyToV2Converter {
                 }
                 if (v.xsave() != null) {
                     libxc.write(new VcpuRecord(dev.migrationd.protocol.v2.RecordType.X86_PV_VCPU_XSAVE, v.vcpuId(),
-                            v.xsave().buffer().asByteBuffer()));
+                            ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
-            case LegacyItem.PvSharedInfo s -> libxc.write(new SharedInfo(s.page().asByteBuffer()));
-            case LegacyItem.HvmMagicPfns m -> libxc.write(new HvmParams(List.of(
-                    new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, m.ioreqPfn()),
-                    new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn()),
-                    new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, m.storePfn()))));
-            case LegacyItem.HvmContext c -> {
+            case PvSharedInfo s -> libxc.write(new SharedInfoRecord(s.page().asByteBuffer()));
+            case HvmMagicPfns m -> libxc.write(new HvmParams(m.hvmParams().entrySet().stream()
+                    .map(e -> new HvmParams.Param(e.getKey(), e.getValue())).toList()));
+            case HvmTailContext c -> {
                 if (c.blob().size() == 0) {
                     throw bad(item, 0, "empty HVM context");
                 }
                 libxc.write(BlobRecord.hvmContext(c.blob().asByteBuffer()));
             }
-            case LegacyItem.QemuRecord q -> qemu = q;
-            case LegacyItem.CheckpointEnd c -> endCheckpoint(c.last());
+            case QemuRecord q -> qemu = q;
+            case CheckpointEnd c -> endCheckpoint(c.last());
         }
     }
 
@@ -289,7 +305,7 @@ public final class LegacyToV2Converter {
         libxc.write(PageData.of(java.util.Arrays.copyOf(entries, n), pages.toArray(ByteBuffer[]::new)));
     }
 
-    private void unmappedPfns(LegacyItem.PvUnmappedPfns u) throws IOException {
+    private void unmappedPfns(PvUnmappedPfns u) throws IOException {
         long[] pfns = u.pfns();
         for (int from = 0; from < pfns.length; from += dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE) {
             int n = Math.min(pfns.length - from, dev.migrationd.protocol.StreamLimits.MAX_BATCH_SIZE);
@@ -392,24 +408,6 @@ public final class LegacyToV2Converter {
         out.write(0);
         out.writeBytes(value);
         out.write(0);
-    }
-
-    /** {@code HVM_PARAM_*} index of a legacy "pad+u64" chunk (stream-v2.md §5). */
-    static long hvmParamIndex(ChunkType t) {
-        return switch (t) {
-            case HVM_GENERATION_ID_ADDR -> HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR;
-            case HVM_IDENT_PT -> HvmParams.HVM_PARAM_IDENT_PT;
-            case HVM_PAGING_RING_PFN -> HvmParams.HVM_PARAM_PAGING_RING_PFN;
-            case HVM_ACCESS_RING_PFN -> HvmParams.HVM_PARAM_MONITOR_RING_PFN;
-            case HVM_SHARING_RING_PFN -> HvmParams.HVM_PARAM_SHARING_RING_PFN;
-            case HVM_VM86_TSS -> HvmParams.HVM_PARAM_VM86_TSS;
-            case HVM_CONSOLE_PFN -> HvmParams.HVM_PARAM_CONSOLE_PFN;
-            case HVM_ACPI_IOPORTS_LOCATION -> HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION;
-            case HVM_VIRIDIAN -> HvmParams.HVM_PARAM_VIRIDIAN;
-            case HVM_IOREQ_SERVER_PFN -> HvmParams.HVM_PARAM_IOREQ_SERVER_PFN;
-            case HVM_NR_IOREQ_SERVER_PAGES -> HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES;
-            default -> throw new IllegalArgumentException(t + " is not an HVM param chunk");
-        };
     }
 
     private RecordException bad(LegacyItem item, long code, String problem) {

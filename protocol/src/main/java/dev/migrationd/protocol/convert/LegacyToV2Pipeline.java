@@ -1,10 +1,10 @@
 package dev.migrationd.protocol.convert;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
-import dev.migrationd.protocol.v2.ByteSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;

@@ -14,7 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Remus checkpoint compression (legacy-stream.md §11, Xen 4.2–4.5 {@code xc_compression.c}), byte-exact.
+ * Remus checkpoint compression (docs/wire-format-legacy.md §11, Xen 4.2–4.5 {@code xc_compression.c}), byte-exact.
  *
  * <p>Each page of a Format B checkpoint is encoded as one of:
  * <pre>

@@ -5,7 +5,8 @@ import dev.migrationd.protocol.Width;
 /**
  * Every constant of the Xen legacy libxc save stream (Xen 4.0–4.5), named as Xen names them
  * ({@code xg_save_restore.h}, {@code xc_domain_save.c}, {@code xc_compression.c}), so a grep works across C,
- * Python and Java. The authoritative description is {@code legacy-stream.md}; section numbers below refer to it.
+ * Python and Java. {@code docs/wire-format-legacy.md} describes the stream as this project implements it; the
+ * section numbers below refer to it.
  *
  * <p>All integers are little-endian. {@code ulong} is the saving toolstack's {@code unsigned long}: W = 4 or 8
  * bytes ({@link Width}). Nothing is padded unless drawn.
@@ -32,8 +33,8 @@ import dev.migrationd.protocol.Width;
  *     −3,−4,−8,−10,−11,−14..−17,−19,−20  HVM params: u32 pad (0); u64 value        16 bytes with the id
  *     −5  TMEM                 u32 version, max_pools, 0xFFFFFFFF, client_flags, weight, cap, 0xFFFFFFFF;
  *                              { u32 pool_id; u32 flags; u32 n_pages; u64 uuid[2];
- *                                { u64 oid[3]; u32 index; u8 data[1 &lt;&lt; (((flags&gt;&gt;4)&amp;0xF)+12)] }* [u64 oid[3] = ~0] }*
- *                              u32 0xFFFFFFFF
+ *                                { u64 oid[3]; u32 index; u8 data[1 &lt;&lt; (((flags&gt;&gt;4)&amp;0xF)+12)] }* [u64
+ * oid[3] = ~0] }*                              u32 0xFFFFFFFF
  *     −6  TMEM_EXTRA           { u32 pool_id; u64 oid[3]; u32 index }*  u32 0xFFFFFFFF
  *     −7  TSC_INFO             u32 tsc_mode; u64 nsec; u32 khz; u32 incarnation          24 bytes with the id
  *     −9  LAST_CHECKPOINT      (nothing)
@@ -145,30 +146,6 @@ public final class LegacyFormat {
     public static final int QEMU_SIGNATURE_SIZE = 21;
     /** QEMU savevm magic that a {@code QemuDeviceModelRecord} state must start with. */
     public static final int QEMU_VM_FILE_MAGIC = 0x5145564d; // "QEVM" big-endian
-    public static final int HVM_FILE_MAGIC = 0x54381286;
-    public static final int HVM_FILE_VERSION = 1;
-    /** hvm_save_descriptor: u16 typecode, u16 instance, u32 length. */
-    public static final int HVM_SAVE_DESCRIPTOR_SIZE = 8;
-    public static final int HVM_SAVE_CODE_END = 0;
-    public static final int HVM_SAVE_CODE_HEADER = 1;
-    public static final int HVM_SAVE_LENGTH_HEADER = 24;
-
-    // ---- HVM params carried by the pad+u64 chunks and the tail ----
-    public static final int HVM_PARAM_STORE_PFN = 1;
-    public static final int HVM_PARAM_PAE_ENABLED = 4;
-    public static final int HVM_PARAM_IOREQ_PFN = 5;
-    public static final int HVM_PARAM_BUFIOREQ_PFN = 6;
-    public static final int HVM_PARAM_VIRIDIAN = 9;
-    public static final int HVM_PARAM_IDENT_PT = 12;
-    public static final int HVM_PARAM_VM86_TSS = 15;
-    public static final int HVM_PARAM_CONSOLE_PFN = 17;
-    public static final int HVM_PARAM_ACPI_IOPORTS_LOCATION = 19;
-    public static final int HVM_PARAM_PAGING_RING_PFN = 27;
-    public static final int HVM_PARAM_ACCESS_RING_PFN = 28;
-    public static final int HVM_PARAM_SHARING_RING_PFN = 29;
-    public static final int HVM_PARAM_IOREQ_SERVER_PFN = 32;
-    public static final int HVM_PARAM_NR_IOREQ_SERVER_PAGES = 33;
-    public static final int HVM_PARAM_VM_GENERATION_ID_ADDR = 34;
 
     // ---- checkpoint compression (§11, xc_compression.c) ----
     /** Pages in the sender's delta cache ({@code DELTA_CACHE_SIZE} = 32 MiB). */
@@ -203,6 +180,13 @@ public final class LegacyFormat {
     public static long p2mFrameCount(long p2mSize, Width guestWidth) {
         long fpp = PAGE_SIZE / guestWidth.bytes();
         return (p2mSize + fpp - 1) / fpp;
+    }
+
+    /** Checks a p2m_size for a header item: 1 … {@link #MAX_P2M_SIZE}. */
+    static void checkP2mSize(long p2mSize) {
+        if (p2mSize < 1 || p2mSize > MAX_P2M_SIZE) {
+            throw new IllegalArgumentException("p2m_size must be in 1..0x0FFFFFFF: 0x" + Long.toHexString(p2mSize));
+        }
     }
 
     /** Whether a PFN entry is followed by a page: type ∉ {BROKEN, XALLOC, XTAB}. */

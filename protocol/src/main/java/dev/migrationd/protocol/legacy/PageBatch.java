@@ -1,6 +1,9 @@
 package dev.migrationd.protocol.legacy;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.Width;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -9,7 +12,7 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * A page batch (legacy-stream.md §5): {@code i32 count, ulong pfn_entry[count]}, then one 4 KiB page per
+ * A page batch (docs/wire-format-legacy.md §5): {@code i32 count, ulong pfn_entry[count]}, then one 4 KiB page per
  * data-bearing entry (type not BROKEN/XALLOC/XTAB), in entry order. In Format B (after ENABLE_COMPRESSION, §11)
  * a batch carries no pages ({@link #pfnsOnly()}).
  *
@@ -33,6 +36,11 @@ public final class PageBatch implements LegacyItem {
 
     private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
                       boolean pfnsOnly) {
+        this(entries, contiguous, pages, guestMemory, pfnsOnly, false);
+    }
+
+    private PageBatch(int[] entries, ByteBuffer contiguous, ByteBuffer[] pages, MemorySegment guestMemory,
+                      boolean pfnsOnly, boolean streamed) {
         if (entries.length < 1 || entries.length > LegacyFormat.MAX_BATCH_SIZE) {
             throw new IllegalArgumentException("a batch holds 1..1024 entries, not " + entries.length);
         }
@@ -47,7 +55,7 @@ public final class PageBatch implements LegacyItem {
         this.pages = pages;
         this.guestMemory = guestMemory;
         this.pfnsOnly = pfnsOnly;
-        this.streamed = false;
+        this.streamed = streamed;
         if (contiguous != null && contiguous.remaining() != (long) n * LegacyFormat.PAGE_SIZE) {
             throw new IllegalArgumentException("need " + n + " pages of data, got " + contiguous.remaining() + " bytes");
         }
@@ -110,22 +118,7 @@ public final class PageBatch implements LegacyItem {
 
     /** Reader side with a {@link LegacyStreamReader.PageListener}: entries only, the pages follow one by one. */
     static PageBatch streamed(int[] entries) {
-        return new PageBatch(entries, true);
-    }
-
-    private PageBatch(int[] entries, boolean streamed) {
-        this.entries = entries;
-        this.dataIndex = new int[entries.length];
-        int n = 0;
-        for (int i = 0; i < entries.length; i++) {
-            dataIndex[i] = LegacyFormat.hasData(entries[i]) ? n++ : -1;
-        }
-        this.dataCount = n;
-        this.contiguous = null;
-        this.pages = null;
-        this.guestMemory = null;
-        this.pfnsOnly = false;
-        this.streamed = streamed;
+        return new PageBatch(entries, null, null, null, false, true);
     }
 
     /**
@@ -229,11 +222,24 @@ public final class PageBatch implements LegacyItem {
         return new PageBatch(entries.clone(), copy, null, null, false);
     }
 
+    @Override
+    public void write(ByteSink sink, Width width) throws IOException {
+        ByteBuffer b = Wire.alloc(4 + entries.length * width.bytes()).putInt(entries.length);
+        for (int e : entries) {
+            if ((e & LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_MASK) == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                e = LegacyFormat.XEN_DOMCTL_PFINFO_XTAB; // an XTAB entry goes out as exactly 0xF0000000
+            }
+            Wire.putUlong(b, width, e & 0xFFFF_FFFFL);
+        }
+        Wire.send(sink, b);
+        writePages(sink);
+    }
+
     /**
      * Hands the page data to {@code sink} as views in as few writes as possible (contiguous data in one write,
      * consecutive guest PFNs coalesced).
      */
-    void writePages(StreamSink sink) throws IOException {
+    private void writePages(ByteSink sink) throws IOException {
         if (pfnsOnly || dataCount == 0) {
             return;
         }
@@ -269,6 +275,89 @@ public final class PageBatch implements LegacyItem {
                 i = j;
             }
         }
+    }
+
+    /**
+     * Checks a batch for the writer: no invalid type (0x5–0x8), every PFN below {@code p2mSize} (XTAB entries, whatever
+     * their PFN bits, aside), not only XTAB entries, no PFN twice.
+     *
+     * @param scratch room for 1024 PFNs
+     * @throws IllegalArgumentException naming the first problem
+     */
+    void checkWritable(long p2mSize, int[] scratch) {
+        int distinct = 0;
+        for (int i = 0; i < entries.length; i++) {
+            int e = entries[i];
+            if (LegacyFormat.isInvalidType(e)) {
+                throw new IllegalArgumentException("entry " + i + " has invalid page type 0x" + Integer.toHexString(e >>> 28));
+            }
+            if ((e & LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_MASK) == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                continue;
+            }
+            if ((e & LegacyFormat.PFN_MASK) >= p2mSize) {
+                throw new IllegalArgumentException("entry " + i + " pfn 0x" + Integer.toHexString(e & LegacyFormat.PFN_MASK)
+                        + " >= p2m_size 0x" + Long.toHexString(p2mSize));
+            }
+            scratch[distinct++] = e & LegacyFormat.PFN_MASK;
+        }
+        if (distinct == 0) {
+            throw new IllegalArgumentException("a batch of only XTAB entries must not be written");
+        }
+        int dup = duplicate(scratch, distinct);
+        if (dup >= 0) {
+            throw new IllegalArgumentException("duplicate pfn 0x" + Integer.toHexString(dup) + " in batch");
+        }
+    }
+
+    /**
+     * Reads the PFN array of a batch of {@code count} entries (§5.1), checking each entry as it comes: no bits above
+     * 31, no invalid type, a PFN below {@code p2mSize} (the exact XTAB entry 0xF0000000 aside); then not only XTAB
+     * entries and no PFN twice.
+     *
+     * @param scratch room for 1024 PFNs
+     */
+    static int[] readEntries(Framer in, ByteBuffer f, int count, long p2mSize, int[] scratch) throws RecordException {
+        int[] entries = new int[count];
+        int distinct = 0;
+        for (int i = 0; i < count; i++) {
+            long v = in.ulong(f);
+            if ((v >>> 32) != 0) {
+                throw in.record("entry " + i + " 0x" + Long.toHexString(v) + " has bits above 31 set");
+            }
+            int e = (int) v;
+            if (LegacyFormat.isInvalidType(e)) {
+                throw in.record("entry " + i + " has invalid page type 0x" + Integer.toHexString(e >>> 28));
+            }
+            entries[i] = e;
+            if (e == LegacyFormat.XEN_DOMCTL_PFINFO_XTAB) {
+                continue;
+            }
+            int pfn = e & LegacyFormat.PFN_MASK;
+            if (pfn >= p2mSize) {
+                throw in.record("entry " + i + " pfn 0x" + Integer.toHexString(pfn) + " >= p2m_size 0x"
+                        + Long.toHexString(p2mSize));
+            }
+            scratch[distinct++] = pfn;
+        }
+        if (distinct == 0) {
+            throw in.record("batch holds only XTAB (0xf0000000) entries");
+        }
+        int dup = duplicate(scratch, distinct);
+        if (dup >= 0) {
+            throw in.record("duplicate pfn 0x" + Integer.toHexString(dup) + " in batch");
+        }
+        return entries;
+    }
+
+    /** A PFN that stands twice among the first {@code n} of {@code pfns} (which it sorts), or −1. */
+    private static int duplicate(int[] pfns, int n) {
+        Arrays.sort(pfns, 0, n);
+        for (int i = 1; i < n; i++) {
+            if (pfns[i] == pfns[i - 1]) {
+                return pfns[i];
+            }
+        }
+        return -1;
     }
 
     @Override

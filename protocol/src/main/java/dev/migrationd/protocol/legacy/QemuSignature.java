@@ -2,7 +2,7 @@ package dev.migrationd.protocol.legacy;
 
 import java.nio.charset.StandardCharsets;
 
-/** The 21-byte signature that opens the QEMU record at the end of an HVM tail (legacy-stream.md §7.2). */
+/** The 21-byte signature that opens the QEMU record at the end of an HVM tail (docs/wire-format-legacy.md §7.2). */
 public enum QemuSignature {
     /** xend: QEMU state (starting with "QEVM") until the end of the stream, no length. */
     QEMU_DEVICE_MODEL_RECORD("QemuDeviceModelRecord", false),

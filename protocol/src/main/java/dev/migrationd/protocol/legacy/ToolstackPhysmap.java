@@ -8,7 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * libxl's TOOLSTACK blob, "version 1" (legacy-stream.md §6.9): {@code u32 version = 1, u32 count}, then per entry
+ * libxl's TOOLSTACK blob, "version 1" (docs/wire-format-legacy.md §6.9): {@code u32 version = 1, u32 count}, then per
+ * entry
  * {@code u64 phys_offset, u64 start_addr, u64 size, u32 namelen, u8 name[namelen]} (NUL-terminated) followed by
  * 4 junk bytes when the toolstack is 64-bit (the C struct is 32 bytes there, 28 on 32-bit). PV: version 1, count 0.
  */

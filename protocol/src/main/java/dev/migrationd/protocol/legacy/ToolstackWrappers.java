@@ -10,7 +10,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The toolstack headers that precede a libxc stream in a save file or migration (legacy-stream.md §12): xl's
+ * The toolstack headers that precede a libxc stream in a save file or migration (docs/wire-format-legacy.md §12): xl's
  * header (Xen 4.1+) and xend's {@code "LinuxGuestRecord"} (Xen ≤ 4.4). Parsing needs the whole header in one
  * buffer: {@link #xlHeaderLength(ByteBuffer)} says how long it is once the first 48 bytes are there.
  */

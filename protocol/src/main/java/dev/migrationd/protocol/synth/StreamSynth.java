@@ -1,19 +1,32 @@
 package dev.migrationd.protocol.synth;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.CheckpointCompression;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyFormat;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Toolstack;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.v2.BlobRecord;
-import dev.migrationd.protocol.v2.ByteSink;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;
@@ -25,13 +38,14 @@ import dev.migrationd.protocol.v2.LibxlSignalRecord;
 import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Format;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import dev.migrationd.protocol.x86.PvExtVcpuContext;
 import dev.migrationd.protocol.x86.QemuSavevm;
 import dev.migrationd.protocol.x86.XsaveRecord;
@@ -132,7 +146,7 @@ public final class StreamSynth {
         private final LegacyStreamWriter w;
         private CheckpointCompression.Encoder encoder;
 
-        Legacy(SynthGuest g, dev.migrationd.protocol.legacy.StreamSink sink) {
+        Legacy(SynthGuest g, ByteSink sink) {
             this.g = g;
             this.o = g.options();
             this.w = new LegacyStreamWriter(sink, o.toolstackWidth(), o.guest(), o.checkpoints() > 1);
@@ -140,10 +154,10 @@ public final class StreamSynth {
 
         void run() throws IOException {
             if (o.guest() == GuestType.PV) {
-                w.write(new LegacyItem.PvHeader(g.p2mSize(), Bytes.of(g.pvRawVcpu0Context()), true,
+                w.write(new PvHeader(g.p2mSize(), Bytes.of(g.pvRawVcpu0Context()), true,
                         g.pvXsave().xsaveLen(), g.p2mFrames()));
             } else {
-                w.write(new LegacyItem.HvmHeader(g.p2mSize()));
+                w.write(new HvmHeader(g.p2mSize()));
             }
             for (int k = 0; k < o.checkpoints(); k++) {
                 checkpoint(k);
@@ -157,7 +171,7 @@ public final class StreamSynth {
             boolean last = k == o.checkpoints() - 1;
             boolean formatB = o.compress() && k > 0;
             if (k == 0) {
-                w.write(new LegacyItem.TscInfo(0, g.tscNsec(), (int) g.tscKhz(), 1));
+                w.write(new TscInfoChunk(g.tsc()));
             }
             for (long[] pfns : batches(g, k)) {
                 int[] entries = new int[pfns.length];
@@ -173,34 +187,33 @@ public final class StreamSynth {
             }
             int[] online = new int[o.vcpus()];
             Arrays.setAll(online, i -> i);
-            w.write(LegacyItem.VcpuInfo.ofOnline(online));
+            w.write(VcpuInfo.ofOnline(online));
             if (o.guest() == GuestType.HVM) {
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_GENERATION_ID_ADDR, SynthGuest.HVM_GENERATION_ID_ADDR));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_IDENT_PT, SynthGuest.HVM_IDENT_PT));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_VM86_TSS, SynthGuest.HVM_VM86_TSS));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_CONSOLE_PFN, g.consolePfn()));
-                w.write(new LegacyItem.HvmParam(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 1));
+                w.write(new HvmParam(ChunkType.HVM_GENERATION_ID_ADDR, SynthGuest.HVM_GENERATION_ID_ADDR));
+                w.write(new HvmParam(ChunkType.HVM_IDENT_PT, SynthGuest.HVM_IDENT_PT));
+                w.write(new HvmParam(ChunkType.HVM_VM86_TSS, SynthGuest.HVM_VM86_TSS));
+                w.write(new HvmParam(ChunkType.HVM_CONSOLE_PFN, g.consolePfn()));
+                w.write(new HvmParam(ChunkType.HVM_ACPI_IOPORTS_LOCATION, 1));
             }
-            w.write(new LegacyItem.Toolstack(ToolstackPhysmap.encode(o.toolstackWidth(), List.of())));
+            w.write(new Toolstack(ToolstackPhysmap.encode(o.toolstackWidth(), List.of())));
             if (last) {
-                w.write(new LegacyItem.Marker(ChunkType.LAST_CHECKPOINT));
+                w.write(new Marker(ChunkType.LAST_CHECKPOINT));
             }
             if (k == 0 && o.compress()) {
-                w.write(new LegacyItem.Marker(ChunkType.ENABLE_COMPRESSION));
+                w.write(new Marker(ChunkType.ENABLE_COMPRESSION));
             }
-            w.write(new LegacyItem.EndOfBody());
+            w.write(new EndOfBody());
             if (o.guest() == GuestType.PV) {
-                w.write(new LegacyItem.PvUnmappedPfns(new long[0]));
-                XsaveRecord x = g.pvXsave();
+                w.write(new PvUnmappedPfns(new long[0]));
                 for (int v = 0; v < o.vcpus(); v++) {
-                    w.write(new LegacyItem.PvVcpuRecord(v, Bytes.of(g.pvVcpuContext(v)), Bytes.of(g.pvExtContext(v)),
-                            new LegacyItem.XsaveRecord(x.xfeatureMask(), Bytes.of(x.buffer()))));
+                    w.write(new PvVcpuRecord(v, Bytes.of(g.pvVcpuContext(v)), Bytes.of(g.pvExtContext(v)),
+                            g.pvXsave()));
                 }
-                w.write(new LegacyItem.PvSharedInfo(Bytes.of(g.sharedInfo())));
+                w.write(new PvSharedInfo(Bytes.of(g.sharedInfo())));
             } else {
-                w.write(new LegacyItem.HvmMagicPfns(g.ioreqPfn(), g.bufioreqPfn(), g.storePfn()));
-                w.write(new LegacyItem.HvmContext(Bytes.of(g.hvmContext())));
-                w.write(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002,
+                w.write(new HvmMagicPfns(g.ioreqPfn(), g.bufioreqPfn(), g.storePfn()));
+                w.write(new HvmTailContext(Bytes.of(g.hvmContext())));
+                w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002,
                         Bytes.of(QemuSavevm.minimal(QemuSavevm.MACHINE_XENFV))));
             }
         }
@@ -265,9 +278,9 @@ public final class StreamSynth {
                     }
                     libxc.write(PageData.of(entries, views));
                 }
-                libxc.write(new TscInfo(0, (int) g.tscKhz(), g.tscNsec(), 1));
+                libxc.write(new TscInfoRecord(g.tsc()));
                 if (o.guest() == GuestType.PV) {
-                    libxc.write(new SharedInfo(ByteBuffer.wrap(g.sharedInfo())));
+                    libxc.write(new SharedInfoRecord(ByteBuffer.wrap(g.sharedInfo())));
                     XsaveRecord x = g.pvXsave();
                     for (int v = 0; v < o.vcpus(); v++) {
                         libxc.write(new VcpuRecord(RecordType.X86_PV_VCPU_BASIC, v, ByteBuffer.wrap(g.pvVcpuContext(v))));
@@ -278,13 +291,13 @@ public final class StreamSynth {
                     }
                 } else {
                     libxc.write(new HvmParams(List.of(
-                            new HvmParams.Param(HvmParams.HVM_PARAM_STORE_PFN, g.storePfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_IOREQ_PFN, g.ioreqPfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_BUFIOREQ_PFN, g.bufioreqPfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_CONSOLE_PFN, g.consolePfn()),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION, 1),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_IDENT_PT, SynthGuest.HVM_IDENT_PT),
-                            new HvmParams.Param(HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR,
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_STORE_PFN, g.storePfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_IOREQ_PFN, g.ioreqPfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN, g.bufioreqPfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_CONSOLE_PFN, g.consolePfn()),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_ACPI_IOPORTS_LOCATION, 1),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_IDENT_PT, SynthGuest.HVM_IDENT_PT),
+                            new HvmParams.Param(HvmParamIndex.HVM_PARAM_VM_GENERATION_ID_ADDR,
                                     SynthGuest.HVM_GENERATION_ID_ADDR))));
                     libxc.write(BlobRecord.hvmContext(ByteBuffer.wrap(g.hvmContext())));
                 }

@@ -8,6 +8,7 @@ import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.PvExtVcpuContext;
 import dev.migrationd.protocol.x86.PvVcpuContext;
 import dev.migrationd.protocol.x86.SharedInfo;
+import dev.migrationd.protocol.x86.TscInfo;
 import dev.migrationd.protocol.x86.XsaveRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -351,12 +352,10 @@ public final class SynthGuest {
         return b.build().encode();
     }
 
-    public long tscNsec() {
-        return 1_000_000_000L + Math.floorMod(mix(o.seed(), 0, 0, 0x75C), 1_000_000_000_000L);
-    }
-
-    public long tscKhz() {
-        return TSC_KHZ;
+    /** The guest's TSC state: default mode, a seeded elapsed time, {@link #TSC_KHZ}, first incarnation. */
+    public TscInfo tsc() {
+        return new TscInfo(0, 1_000_000_000L + Math.floorMod(mix(o.seed(), 0, 0, 0x75C), 1_000_000_000_000L),
+                (int) TSC_KHZ, 1);
     }
 
     /** SplitMix64-style mixing of the seed with coordinates. */

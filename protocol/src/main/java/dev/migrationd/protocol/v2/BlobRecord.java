@@ -66,15 +66,6 @@ public record BlobRecord(RecordType type, ByteBuffer data) implements LibxcRecor
     }
 
     @Override
-    public int fixedLength() {
-        return 0;
-    }
-
-    @Override
-    public void writeFixed(ByteBuffer out) {
-    }
-
-    @Override
     public ByteBuffer[] payload() {
         return data.hasRemaining() ? new ByteBuffer[] {data()} : Bodies.NO_PAYLOAD;
     }

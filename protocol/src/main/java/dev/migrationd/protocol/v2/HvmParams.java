@@ -6,7 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * HVM_PARAMS (0x0A): {@code (index, value)} pairs for {@code xc_hvm_param_set}.
+ * HVM_PARAMS (0x0A): {@code (index, value)} pairs for {@code xc_hvm_param_set} (indexes:
+ * {@link dev.migrationd.protocol.x86.HvmParamIndex}).
  * <pre>
  *  0       4       8               16              24
  * +-------+-------+---------------+---------------+-- ... --+
@@ -19,35 +20,6 @@ public record HvmParams(List<Param> params) implements LibxcRecord {
     /** One parameter: {@code HVM_PARAM_*} index and its value. */
     public record Param(long index, long value) {
     }
-
-    /** {@code HVM_PARAM_STORE_PFN}. */
-    public static final long HVM_PARAM_STORE_PFN = 1;
-    /** {@code HVM_PARAM_IOREQ_PFN}. */
-    public static final long HVM_PARAM_IOREQ_PFN = 5;
-    /** {@code HVM_PARAM_BUFIOREQ_PFN}. */
-    public static final long HVM_PARAM_BUFIOREQ_PFN = 6;
-    /** {@code HVM_PARAM_VIRIDIAN}. */
-    public static final long HVM_PARAM_VIRIDIAN = 9;
-    /** {@code HVM_PARAM_IDENT_PT}. */
-    public static final long HVM_PARAM_IDENT_PT = 12;
-    /** {@code HVM_PARAM_VM86_TSS}. */
-    public static final long HVM_PARAM_VM86_TSS = 15;
-    /** {@code HVM_PARAM_CONSOLE_PFN}. */
-    public static final long HVM_PARAM_CONSOLE_PFN = 17;
-    /** {@code HVM_PARAM_ACPI_IOPORTS_LOCATION}. */
-    public static final long HVM_PARAM_ACPI_IOPORTS_LOCATION = 19;
-    /** {@code HVM_PARAM_PAGING_RING_PFN}. */
-    public static final long HVM_PARAM_PAGING_RING_PFN = 27;
-    /** {@code HVM_PARAM_MONITOR_RING_PFN} (legacy ACCESS_RING_PFN). */
-    public static final long HVM_PARAM_MONITOR_RING_PFN = 28;
-    /** {@code HVM_PARAM_SHARING_RING_PFN}. */
-    public static final long HVM_PARAM_SHARING_RING_PFN = 29;
-    /** {@code HVM_PARAM_IOREQ_SERVER_PFN}. */
-    public static final long HVM_PARAM_IOREQ_SERVER_PFN = 32;
-    /** {@code HVM_PARAM_NR_IOREQ_SERVER_PAGES}. */
-    public static final long HVM_PARAM_NR_IOREQ_SERVER_PAGES = 33;
-    /** {@code HVM_PARAM_VM_GENERATION_ID_ADDR}. */
-    public static final long HVM_PARAM_VM_GENERATION_ID_ADDR = 34;
 
     /** Most entries one record may carry (Xen 4.17 defines 39 params; this bounds the list). */
     public static final int MAX_COUNT = 1024;

@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Incremental, push-based reader of a libxc v2 stream (stream-v2.md §2). Feed it buffers split
+ * Incremental, push-based reader of a libxc v2 stream (docs/wire-format-v2.md §2). Feed it buffers split
  * anywhere ({@link #feed}); it returns the items completed by that call, then {@link #finish()} at
  * the end of input. One byte at a time yields the same items as one buffer.
  *
@@ -283,7 +283,7 @@ public final class LibxcReader {
         rawType = type;
         recType = t;
         if (t == null && (type & V2Format.REC_TYPE_OPTIONAL) != 0) {
-            // an optional record this reader does not know: skipped without gathering it (stream-v2.md §2.3)
+            // an optional record this reader does not know: skipped without gathering it (docs/wire-format-v2.md §2.3)
             if (len > limits.maxRecordBytes()) {
                 throw new StreamFatalException(UNKNOWN, type, at, "optional record length " + len
                         + " exceeds the limit " + limits.maxRecordBytes());
@@ -421,8 +421,8 @@ public final class LibxcReader {
             case X86_PV_P2M_FRAMES -> X86PvP2mFrames.read(body, at, limits);
             case X86_PV_VCPU_BASIC, X86_PV_VCPU_EXTENDED, X86_PV_VCPU_XSAVE, X86_PV_VCPU_MSRS ->
                     VcpuRecord.read(t, body, at, limits);
-            case SHARED_INFO -> SharedInfo.read(body, at);
-            case X86_TSC_INFO -> TscInfo.read(body, at);
+            case SHARED_INFO -> SharedInfoRecord.read(body, at);
+            case X86_TSC_INFO -> TscInfoRecord.read(body, at);
             case HVM_PARAMS -> HvmParams.read(body, at);
             case HVM_CONTEXT, X86_CPUID_POLICY, X86_MSR_POLICY, TOOLSTACK, CHECKPOINT_DIRTY_PFN_LIST ->
                     BlobRecord.read(t, body, at, limits);

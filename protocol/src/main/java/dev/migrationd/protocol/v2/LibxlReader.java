@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Incremental, push-based reader of a libxl v2 stream (stream-v2.md §3) with its embedded libxc
+ * Incremental, push-based reader of a libxl v2 stream (docs/wire-format-v2.md §3) with its embedded libxc
  * stream: yields the libxl header and records and, after LIBXC_CONTEXT, the libxc items, in stream
  * order. Checkpointed streams: at each libxc CHECKPOINT the reader returns to libxl records until
  * CHECKPOINT_END, then continues with libxc records. The same contract as {@link LibxcReader}

@@ -1,6 +1,6 @@
 package dev.migrationd.protocol.v2;
 
-/** The libxl record types ({@code REC_TYPE_*} of {@code libxl_sr_stream_format.h}, stream-v2.md §3.2). */
+/** The libxl record types ({@code REC_TYPE_*} of {@code libxl_sr_stream_format.h}, docs/wire-format-v2.md §3.2). */
 public enum LibxlRecordType {
     END(0),
     LIBXC_CONTEXT(1),

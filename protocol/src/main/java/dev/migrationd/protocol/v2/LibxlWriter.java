@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.v2;
 
+import dev.migrationd.protocol.ByteSink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

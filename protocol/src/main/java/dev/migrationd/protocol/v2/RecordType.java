@@ -1,7 +1,7 @@
 package dev.migrationd.protocol.v2;
 
 /**
- * The libxc record types ({@code REC_TYPE_*}, stream-v2.md §2.4). {@link #fromCode(int)} throws on an
+ * The libxc record types ({@code REC_TYPE_*}, docs/wire-format-v2.md §2.4). {@link #fromCode(int)} throws on an
  * unknown code; {@link #fromCodeOrNull(int)} is for readers that report the error themselves.
  */
 public enum RecordType {

@@ -1,6 +1,5 @@
 package dev.migrationd.protocol.v2;
 
-import java.nio.ByteBuffer;
 
 /**
  * The libxc records whose body is empty: END (0x00), VERIFY (0x0D), CHECKPOINT (0x0E) and
@@ -32,14 +31,5 @@ public record SignalRecord(RecordType type) implements LibxcRecord {
             case STATIC_DATA_END -> STATIC_DATA_END;
             default -> new SignalRecord(type);
         };
-    }
-
-    @Override
-    public int fixedLength() {
-        return 0;
-    }
-
-    @Override
-    public void writeFixed(ByteBuffer out) {
     }
 }

@@ -3,7 +3,7 @@ package dev.migrationd.protocol.v2;
 /**
  * Every constant of the v2 migration stream in one place, named as Xen names them
  * ({@code xg_sr_stream_format.h}, {@code libxl_sr_stream_format.h}, {@code xen/migration/libxc.py}),
- * so a grep works across C, Python and Java. Spec: {@code stream-v2.md}.
+ * so a grep works across C, Python and Java. Spec: {@code docs/wire-format-v2.md}.
  *
  * <h2>libxc image header (24 octets, big-endian)</h2>
  * <pre>

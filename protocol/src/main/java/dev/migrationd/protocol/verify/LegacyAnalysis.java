@@ -3,11 +3,23 @@ package dev.migrationd.protocol.verify;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.QemuSavevm;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -77,12 +89,12 @@ final class LegacyAnalysis extends StreamAnalysis {
         if (deferred != null) {
             return;
         }
-        if (!(item instanceof LegacyItem.CheckpointEnd)) {
+        if (!(item instanceof CheckpointEnd)) {
             s.item(item.itemName(), bytes);
         }
         switch (item) {
-            case LegacyItem.HvmHeader h -> s.p2mSize(h.p2mSize());
-            case LegacyItem.PvHeader h -> {
+            case HvmHeader h -> s.p2mSize(h.p2mSize());
+            case PvHeader h -> {
                 s.p2mSize(h.p2mSize());
                 s.guestWidth(h.guestWidth());
                 s.tail("extended_vcpu_context", h.extv());
@@ -95,15 +107,15 @@ final class LegacyAnalysis extends StreamAnalysis {
                     pv.page(b.pfn(i), b.type(i));
                 }
             }
-            case LegacyItem.CheckpointEnd c -> {
+            case CheckpointEnd c -> {
                 s.checkpoints(c.index() + 1);
                 s.endCheckpoint();
             }
-            case LegacyItem.TscInfo t -> s.tail("tsc", "mode " + t.tscMode() + ", " + Integer.toUnsignedLong(t.khz())
+            case TscInfoChunk(TscInfo t) -> s.tail("tsc", "mode " + t.mode() + ", " + Integer.toUnsignedLong(t.khz())
                     + " kHz, " + t.nsec() + " ns, incarnation " + Integer.toUnsignedLong(t.incarnation()));
-            case LegacyItem.VcpuInfo v -> s.tail("online_vcpus", v.onlineVcpus().length);
-            case LegacyItem.PvUnmappedPfns u -> s.tail("unmapped_pfns", u.count());
-            case LegacyItem.PvVcpuRecord v -> {
+            case VcpuInfo v -> s.tail("online_vcpus", v.onlineVcpus().length);
+            case PvUnmappedPfns u -> s.tail("unmapped_pfns", u.count());
+            case PvVcpuRecord v -> {
                 vcpuRecords++;
                 try {
                     pv.vcpu(v.vcpuId(), v.context().toArray(), s.guestWidth(), s.p2mSize().orElse(-1), start);
@@ -111,10 +123,10 @@ final class LegacyAnalysis extends StreamAnalysis {
                     deferred = e;
                 }
             }
-            case LegacyItem.PvSharedInfo si -> s.tail("shared_info", si.page().size() + " bytes");
-            case LegacyItem.HvmMagicPfns m -> s.tail("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
+            case PvSharedInfo si -> s.tail("shared_info", si.page().size() + " bytes");
+            case HvmMagicPfns m -> s.tail("magic_pfns", "ioreq 0x" + Long.toHexString(m.ioreqPfn())
                     + ", bufioreq 0x" + Long.toHexString(m.bufioreqPfn()) + ", store 0x" + Long.toHexString(m.storePfn()));
-            case LegacyItem.HvmContext c -> {
+            case HvmTailContext c -> {
                 try {
                     // the blob follows the u32 hvm_ctx_len
                     hvmContext(HvmContext.parse(MemorySegment.ofArray(c.blob().toArray()), start + 4));
@@ -122,7 +134,7 @@ final class LegacyAnalysis extends StreamAnalysis {
                     deferred = e;
                 }
             }
-            case LegacyItem.QemuRecord q -> {
+            case QemuRecord q -> {
                 byte[] state = q.state().toArray();
                 s.tail("qemu_record", q.signature().text() + ", " + state.length + " bytes"
                         + (QemuSavevm.hasSavevmHeader(state) ? ", QEVM v3" : ", no QEVM header"));

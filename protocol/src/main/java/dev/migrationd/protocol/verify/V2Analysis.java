@@ -1,7 +1,6 @@
 package dev.migrationd.protocol.verify;
 
 import dev.migrationd.protocol.GuestType;
-import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
@@ -19,13 +18,14 @@ import dev.migrationd.protocol.v2.LibxlRecord;
 import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Item;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
 import dev.migrationd.protocol.x86.HvmContext;
 import dev.migrationd.protocol.x86.PvVcpuContext;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -196,7 +196,7 @@ final class V2Analysis extends StreamAnalysis {
                     pv.vcpu(v.vcpuId(), ctx, guestWidth, p2mSize, start);
                 }
             }
-            case TscInfo t -> s.tail("tsc", "mode " + t.mode() + ", " + t.khz() + " kHz, " + t.nsec() + " ns, incarnation "
+            case TscInfoRecord(TscInfo t) -> s.tail("tsc", "mode " + t.mode() + ", " + t.khz() + " kHz, " + t.nsec() + " ns, incarnation "
                     + t.incarnation());
             case HvmParams hp -> {
                 List<String> ps = new ArrayList<>();

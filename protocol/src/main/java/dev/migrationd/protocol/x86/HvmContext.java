@@ -4,6 +4,8 @@ import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamLimits;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -12,7 +14,7 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * The HVM context blob of a legacy HVM tail and of a v2 {@code HVM_CONTEXT} record (legacy-stream.md
+ * The HVM context blob of a legacy HVM tail and of a v2 {@code HVM_CONTEXT} record (docs/wire-format-legacy.md
  * §10): what {@code XEN_DOMCTL_gethvmcontext} returns. A sequence of records, no padding between them:
  *
  * <pre>
@@ -25,7 +27,8 @@ import java.util.Set;
  *
  * <p>{@link #parse} validates structure and what Xen's loader would refuse (magic, version, unknown
  * typecodes, fixed lengths, CR0 of CPU records, duplicate instances, END, trailing bytes); every error is
- * a {@link RecordException} naming the record and its stream offset. Immutable.
+ * a {@link RecordException} naming the record and its stream offset. {@link #framingProblem} is the looser
+ * check of a reader that only passes the blob on. Immutable.
  */
 public final class HvmContext {
     /** {@code HVM_FILE_MAGIC}. */
@@ -257,6 +260,61 @@ public final class HvmContext {
                 }
             }
             off += DESCRIPTOR_SIZE + length;
+        }
+    }
+
+    /**
+     * The framing check a stream reader applies to a blob it only passes on (the legacy HVM tail): a HEADER
+     * record (typecode 1, length 24, magic, version 1) first, then {@code u16 typecode, u16 instance, u32 length,
+     * body} records with known typecodes that stay inside the blob, ending with an all-zero END descriptor exactly
+     * at its end. Record bodies are not interpreted: that is {@link #parse}'s part, as it is Xen's loader's.
+     *
+     * @param blob the blob (its remaining bytes; position unchanged)
+     * @return null when the blob is well framed, else what is wrong
+     */
+    public static String framingProblem(ByteBuffer blob) {
+        ByteBuffer b = blob.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int base = b.position();
+        int len = b.remaining();
+        int d = DESCRIPTOR_SIZE;
+        int headerLength = HvmSaveType.HEADER.length();
+        if (len < d + headerLength + d) {
+            return "blob of " + len + " bytes is shorter than HEADER + END";
+        }
+        int code = b.getShort(base) & 0xFFFF;
+        int rlen = b.getInt(base + 4);
+        if (code != HvmSaveType.HEADER.code() || rlen != headerLength) {
+            return "first record must be HEADER (typecode 1, length 24), got typecode " + code + " length " + rlen;
+        }
+        if (b.getInt(base + d) != HVM_FILE_MAGIC) {
+            return "HEADER magic 0x" + Integer.toHexString(b.getInt(base + d)) + " is not 0x54381286";
+        }
+        if (b.getInt(base + d + 4) != HVM_FILE_VERSION) {
+            return "HEADER version " + b.getInt(base + d + 4) + " is not 1";
+        }
+        long off = d + headerLength;
+        while (true) {
+            if (off + d > len) {
+                return "record descriptor at offset " + off + " runs past the end (no END record)";
+            }
+            code = b.getShort(base + (int) off) & 0xFFFF;
+            long l = b.getInt(base + (int) off + 4) & 0xFFFF_FFFFL;
+            if (code == HvmSaveType.END.code()) {
+                if (l != 0 || b.getShort(base + (int) off + 2) != 0) {
+                    return "END descriptor at offset " + off + " is not all zero";
+                }
+                if (off + d != len) {
+                    return (len - off - d) + " bytes after the END descriptor";
+                }
+                return null;
+            }
+            if (code > HvmSaveType.MAX_CODE) {
+                return "unknown typecode " + code + " at offset " + off;
+            }
+            if (off + d + l > len) {
+                return "record typecode " + code + " at offset " + off + " of length " + l + " runs past the end";
+            }
+            off += d + l;
         }
     }
 

@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * A view over the HVM context CPU record body, Xen's {@code struct hvm_hw_cpu} as of Xen 4.5 (1024
- * bytes; legacy-stream.md §10). All fields little-endian; offsets checked against
+ * bytes; docs/wire-format-legacy.md §10). All fields little-endian; offsets checked against
  * {@code xen/arch-x86/hvm/save.h} by a test (Xen ≥ 4.7 appends {@code u32 flags, pad}, not used here).
  *
  * <pre>
@@ -230,7 +230,7 @@ public final class HvmHwCpu {
     }
 
     /**
-     * What Xen's loader rejects in CR0 (legacy-stream.md §10): reserved bits, ET clear, PG without PE.
+     * What Xen's loader rejects in CR0 (docs/wire-format-legacy.md §10): reserved bits, ET clear, PG without PE.
      * Returns null when CR0 is acceptable, else the problem.
      */
     public static String cr0Problem(long cr0) {

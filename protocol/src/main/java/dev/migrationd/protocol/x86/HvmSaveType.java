@@ -1,7 +1,7 @@
 package dev.migrationd.protocol.x86;
 
 /**
- * Record typecodes of the HVM context blob (Xen's {@code HVM_SAVE_CODE}, legacy-stream.md §10), with
+ * Record typecodes of the HVM context blob (Xen's {@code HVM_SAVE_CODE}, docs/wire-format-legacy.md §10), with
  * the body length Xen 4.5 writes. A length of -1 means variable; {@link #CPU} also accepts the pre-3.4
  * form of 1016 bytes and Xen 4.7+'s 1032 bytes (u32 flags, u32 pad appended), every size a Xen writes and
  * Xen 4.17's loader takes.

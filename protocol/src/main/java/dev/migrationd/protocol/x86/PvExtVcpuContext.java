@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The 128-byte extended vCPU context of a legacy PV tail record (legacy-stream.md §8.2): the whole
+ * The 128-byte extended vCPU context of a legacy PV tail record (docs/wire-format-legacy.md §8.2): the whole
  * union of {@code xen_domctl_ext_vcpucontext}, the struct followed by zeros. The same 128 bytes go
  * verbatim into a converted v2 {@code X86_PV_VCPU_EXTENDED} record.
  *

@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A minimal QEMU savevm stream, the content of the HVM tail's device-model record (legacy-stream.md
+ * A minimal QEMU savevm stream, the content of the HVM tail's device-model record (docs/wire-format-legacy.md
  * §7.2, §10). QEMU's format is big-endian:
  *
  * <pre>

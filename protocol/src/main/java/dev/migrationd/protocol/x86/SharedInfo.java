@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * The 4096-byte PV shared-info page at the end of a legacy PV tail and in a v2 {@code SHARED_INFO}
- * record (legacy-stream.md §8.3). Offsets for both guest widths; {@code vcpu_info} is 64 bytes for both.
+ * record (docs/wire-format-legacy.md §8.3). Offsets for both guest widths; {@code vcpu_info} is 64 bytes for both.
  *
  * <pre>
  *  GW=8                                          GW=4

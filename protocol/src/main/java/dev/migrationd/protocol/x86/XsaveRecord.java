@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
- * A per-vCPU XSAVE record of a legacy PV tail (legacy-stream.md §8.4), present for every online vCPU
+ * A per-vCPU XSAVE record of a legacy PV tail (docs/wire-format-legacy.md §8.4), present for every online vCPU
  * when the extended info announced {@code xcnt}:
  *
  * <pre>

@@ -1,5 +1,5 @@
 /**
- * The x86 guest structures the save streams carry (legacy-stream.md §8, §10), as small views over a
+ * The x86 guest structures the save streams carry (docs/wire-format-legacy.md §8, §10), as small views over a
  * {@link java.lang.foreign.MemorySegment} or {@code byte[]} with every offset named:
  * <ul>
  *   <li>{@link dev.migrationd.protocol.x86.PvVcpuContext} — PV {@code vcpu_guest_context}, 64-bit (0x1430) and

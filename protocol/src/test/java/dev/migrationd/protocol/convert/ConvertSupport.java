@@ -57,8 +57,8 @@ final class ConvertSupport {
 
     /**
      * verify-stream-v2 must accept the stream. Its Python 3 build rejects every EMULATOR_XENSTORE_DATA record
-     * ("Data not NUL terminated", stream-v2.md §4); for such a stream that exact failure is asserted and the same
-     * stream without that record must verify.
+     * ("Data not NUL terminated", docs/wire-format-v2.md §4); for such a stream that exact failure is asserted and the
+     * same stream without that record must verify.
      */
     static void verify(byte[] v2, boolean libxl, List<V2Item> items) throws Exception {
         String fmt = libxl ? "libxl" : "libxc";

@@ -9,8 +9,11 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.HvmParam;
 import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.testing.XenV2Tools;
 import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxlSignalRecord;
@@ -96,7 +99,7 @@ class ConverterCheckpointTest {
         GuestContent cur = new GuestContent();
         for (LegacyItem i : items) {
             cur.add(i);
-            if (i instanceof LegacyItem.CheckpointEnd) {
+            if (i instanceof CheckpointEnd) {
                 out.add(cur);
                 cur = new GuestContent();
             }
@@ -134,7 +137,7 @@ class ConverterCheckpointTest {
         conv.setSourceOffset(1234);
         conv.accept(items.getFirst());
         StreamException e = assertThrows(StreamException.class, () -> conv.accept(
-                new LegacyItem.Marker(ChunkType.ENABLE_COMPRESSION)));
+                new Marker(ChunkType.ENABLE_COMPRESSION)));
         assertInstanceOf(RecordException.class, e);
         assertEquals("XC_SAVE_ID_ENABLE_COMPRESSION (code 0xfffffff3) at offset 1234: checkpoint compression"
                 + " has no v2 equivalent", e.getMessage());
@@ -144,7 +147,7 @@ class ConverterCheckpointTest {
         pv.accept(LegacyFixtures.items(new LegacyFixtures.Case(GuestType.PV, Width.W64, Width.W64, 1, true), 2)
                 .getFirst());
         StreamException e2 = assertThrows(RecordException.class, () -> pv.accept(
-                new LegacyItem.HvmParam(ChunkType.HVM_VIRIDIAN, 1)));
+                new HvmParam(ChunkType.HVM_VIRIDIAN, 1)));
         assertTrue(e2.getMessage().contains("HVM-only param in PV stream"), e2.getMessage());
 
         LegacyToV2Converter early = new LegacyToV2Converter(LegacyToV2Converter.Options.of(

@@ -7,8 +7,11 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
 import dev.migrationd.protocol.testing.RandomLegacyStream;
 import dev.migrationd.protocol.testing.XenV2Tools;
 import dev.migrationd.protocol.v2.V2Item;
@@ -38,10 +41,10 @@ class ConverterRandomStreamsTest {
     void convertsWithContentIntactOrRejectsWhatV2CannotCarry(long seed) throws Exception {
         RandomLegacyStream.Generated g = RandomLegacyStream.generate(seed);
         byte[] legacy = g.bytes();
-        boolean unsupported = g.items().stream().anyMatch(i -> i instanceof LegacyItem.Tmem
-                || i instanceof LegacyItem.TmemExtra || i instanceof LegacyItem.CompressedData
+        boolean unsupported = g.items().stream().anyMatch(i -> i instanceof Tmem
+                || i instanceof TmemExtra || i instanceof CompressedData
                 || (i instanceof PageBatch b && b.pfnsOnly())
-                || (i instanceof LegacyItem.Marker m && m.type() == ChunkType.ENABLE_COMPRESSION));
+                || (i instanceof Marker m && m.type() == ChunkType.ENABLE_COMPRESSION));
         for (boolean libxl : new boolean[] {false, true}) {
             String what = g + (libxl ? " libxl" : " libxc");
             byte[] out;

@@ -1,18 +1,27 @@
 package dev.migrationd.protocol.convert;
 
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
 import dev.migrationd.protocol.v2.BlobRecord;
 import dev.migrationd.protocol.v2.EmulatorRecord;
 import dev.migrationd.protocol.v2.HvmParams;
 import dev.migrationd.protocol.v2.LibxlRecordType;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 import dev.migrationd.protocol.v2.V2Item;
 import dev.migrationd.protocol.v2.VcpuRecord;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,28 +70,28 @@ final class GuestContent {
                     page(b.pfn(i), b.type(i), b.hasData(i) ? b.page(i) : null);
                 }
             }
-            case LegacyItem.TscInfo t -> tsc = new TscInfo(t.tscMode(), t.khz(), t.nsec(), t.incarnation());
-            case LegacyItem.HvmParam p -> params.add(new HvmParams.Param(
-                    LegacyToV2Converter.hvmParamIndex(p.type()), p.value()));
-            case LegacyItem.HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
+            case TscInfoChunk t -> tsc = t.tsc();
+            case HvmParam p -> params.add(new HvmParams.Param(
+                    p.type().hvmParamIndex(), p.value()));
+            case HvmMagicPfns m -> params.addAll(List.of(new HvmParams.Param(5, m.ioreqPfn()),
                     new HvmParams.Param(6, m.bufioreqPfn()), new HvmParams.Param(1, m.storePfn())));
-            case LegacyItem.HvmContext c -> hvmContext = copy(c.blob().asByteBuffer());
-            case LegacyItem.PvSharedInfo s -> sharedInfo = copy(s.page().asByteBuffer());
-            case LegacyItem.PvVcpuRecord v -> {
+            case HvmTailContext c -> hvmContext = copy(c.blob().asByteBuffer());
+            case PvSharedInfo s -> sharedInfo = copy(s.page().asByteBuffer());
+            case PvVcpuRecord v -> {
                 vcpus.put("basic/" + v.vcpuId(), copy(v.context().asByteBuffer()));
                 if (v.extContext() != null) {
                     vcpus.put("extended/" + v.vcpuId(), copy(v.extContext().asByteBuffer()));
                 }
                 if (v.xsave() != null) {
-                    vcpus.put("xsave/" + v.vcpuId(), copy(v.xsave().buffer().asByteBuffer()));
+                    vcpus.put("xsave/" + v.vcpuId(), copy(ByteBuffer.wrap(v.xsave().buffer())));
                 }
             }
-            case LegacyItem.PvUnmappedPfns u -> {
+            case PvUnmappedPfns u -> {
                 for (long p : u.pfns()) {
                     unmapped.add(p);
                 }
             }
-            case LegacyItem.QemuRecord q -> qemu = copy(q.state().asByteBuffer());
+            case QemuRecord q -> qemu = copy(q.state().asByteBuffer());
             default -> { }
         }
     }
@@ -102,10 +111,10 @@ final class GuestContent {
                     page(d.pfn(i), d.pageType(i), d.pageType(i).hasData() ? d.page(i) : null);
                 }
             }
-            case TscInfo t -> tsc = t;
+            case TscInfoRecord t -> tsc = t.tsc();
             case HvmParams p -> params.addAll(p.params());
             case BlobRecord b when b.type() == RecordType.HVM_CONTEXT -> hvmContext = copy(b.data());
-            case SharedInfo s -> sharedInfo = copy(s.page());
+            case SharedInfoRecord s -> sharedInfo = copy(s.page());
             case VcpuRecord v -> vcpus.put(switch (v.type()) {
                 case X86_PV_VCPU_BASIC -> "basic/";
                 case X86_PV_VCPU_EXTENDED -> "extended/";

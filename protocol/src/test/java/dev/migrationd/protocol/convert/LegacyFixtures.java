@@ -4,12 +4,29 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Toolstack;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
+import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,28 +72,28 @@ final class LegacyFixtures {
             for (int i = 0; i < frames.length; i++) {
                 frames[i] = r.nextInt((int) p2mSize);
             }
-            items.add(new LegacyItem.PvHeader(p2mSize, bytes(r, ctxSize), true, 16 + xsaveBuffer, frames));
+            items.add(new PvHeader(p2mSize, bytes(r, ctxSize), true, 16 + xsaveBuffer, frames));
         } else {
-            items.add(new LegacyItem.HvmHeader(p2mSize));
+            items.add(new HvmHeader(p2mSize));
         }
         for (int cp = 0; cp < c.checkpoints(); cp++) {
             boolean last = cp == c.checkpoints() - 1;
             if (cp == 0) {
-                items.add(new LegacyItem.TscInfo(1 + r.nextInt(3), r.nextLong() >>> 2, 1_000_000 + r.nextInt(3_000_000),
-                        r.nextInt(50)));
+                items.add(new TscInfoChunk(new TscInfo(1 + r.nextInt(3), r.nextLong() >>> 2,
+                        1_000_000 + r.nextInt(3_000_000), r.nextInt(50))));
             }
             int batches = 1 + r.nextInt(3);
             for (int b = 0; b < batches; b++) {
                 items.add(batch(r, c.guest(), p2mSize));
             }
-            items.add(LegacyItem.VcpuInfo.ofOnline(online));
+            items.add(VcpuInfo.ofOnline(online));
             if (c.guest() == GuestType.HVM) {
                 for (ChunkType t : new ChunkType[] {ChunkType.HVM_GENERATION_ID_ADDR, ChunkType.HVM_IDENT_PT,
                         ChunkType.HVM_PAGING_RING_PFN, ChunkType.HVM_ACCESS_RING_PFN, ChunkType.HVM_SHARING_RING_PFN,
                         ChunkType.HVM_VM86_TSS, ChunkType.HVM_CONSOLE_PFN, ChunkType.HVM_ACPI_IOPORTS_LOCATION,
                         ChunkType.HVM_VIRIDIAN, ChunkType.HVM_IOREQ_SERVER_PFN, ChunkType.HVM_NR_IOREQ_SERVER_PAGES}) {
                     if (r.nextInt(3) > 0) {
-                        items.add(new LegacyItem.HvmParam(t, 1 + r.nextInt(0xFFFFF)));
+                        items.add(new HvmParam(t, 1 + r.nextInt(0xFFFFF)));
                     }
                 }
             }
@@ -84,32 +101,32 @@ final class LegacyFixtures {
                     ? List.of(new ToolstackPhysmap.Entry(0xF000_0000L, 0xF000_0000L, 0x80_0000, "vga.vram"),
                             new ToolstackPhysmap.Entry(0xF100_0000L + cp, 0xF100_0000L, 0x1_0000, "rom@0x" + cp))
                     : List.of();
-            items.add(new LegacyItem.Toolstack(ToolstackPhysmap.encode(c.toolstack(), physmap)));
+            items.add(new Toolstack(ToolstackPhysmap.encode(c.toolstack(), physmap)));
             if (last && c.lastMarker()) {
-                items.add(new LegacyItem.Marker(ChunkType.LAST_CHECKPOINT));
+                items.add(new Marker(ChunkType.LAST_CHECKPOINT));
             }
-            items.add(new LegacyItem.EndOfBody());
+            items.add(new EndOfBody());
             if (c.guest() == GuestType.PV) {
                 Set<Long> un = new HashSet<>();
                 int n = r.nextInt(6);
                 while (un.size() < n) {
                     un.add((long) r.nextInt((int) p2mSize));
                 }
-                items.add(new LegacyItem.PvUnmappedPfns(un.stream().mapToLong(Long::longValue).sorted().toArray()));
+                items.add(new PvUnmappedPfns(un.stream().mapToLong(Long::longValue).sorted().toArray()));
                 for (int v : online) {
-                    items.add(new LegacyItem.PvVcpuRecord(v, bytes(r, ctxSize), bytes(r, 128),
-                            new LegacyItem.XsaveRecord(r.nextLong(), bytes(r, xsaveBuffer))));
+                    items.add(new PvVcpuRecord(v, bytes(r, ctxSize), bytes(r, 128),
+                            new XsaveRecord(r.nextLong(), bytes(r, xsaveBuffer).toArray())));
                 }
-                items.add(new LegacyItem.PvSharedInfo(bytes(r, 4096)));
+                items.add(new PvSharedInfo(bytes(r, 4096)));
             } else {
-                items.add(new LegacyItem.HvmMagicPfns(0xFEFF0 + cp, 0xFEFF1, 0xFEFF2));
-                items.add(new LegacyItem.HvmContext(hvmContext(r)));
+                items.add(new HvmMagicPfns(0xFEFF0 + cp, 0xFEFF1, 0xFEFF2));
+                items.add(new HvmTailContext(hvmContext(r)));
                 byte[] qemu = new byte[4 + r.nextInt(3000)];
                 r.nextBytes(qemu);
                 System.arraycopy("QEVM".getBytes(), 0, qemu, 0, 4);
-                items.add(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(qemu)));
+                items.add(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(qemu)));
             }
-            items.add(new LegacyItem.CheckpointEnd(cp, last && (c.lastMarker() || !c.checkpointed())));
+            items.add(new CheckpointEnd(cp, last && (c.lastMarker() || !c.checkpointed())));
         }
         return items;
     }

@@ -6,24 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
-import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
-import dev.migrationd.protocol.legacy.LegacyItem.Marker;
-import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.PvUnmappedPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.QemuRecord;
-import dev.migrationd.protocol.legacy.LegacyItem.Tmem;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemExtra;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
-import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
 import dev.migrationd.protocol.testing.LegacyFixtures;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -155,7 +139,7 @@ class LegacyGoldenBytesTest {
                 15 cd 5b 07 00 00 00 00   # nsec 123456789 (before khz)
                 00 9f 24 00   # khz 2400000
                 03 00 00 00   # incarnation 3
-                """), hvmChunk(Width.W64, new TscInfo(1, 123456789L, 2400000, 3)));
+                """), hvmChunk(Width.W64, new TscInfoChunk(new TscInfo(1, 123456789L, 2400000, 3))));
         // −2 VCPU_INFO with max_vcpu_id 64: two map words
         assertArrayEquals(hex("""
                 fe ff ff ff   # id −2
@@ -231,7 +215,7 @@ class LegacyGoldenBytesTest {
         LegacyFixtures.ByteArraySink s = new LegacyFixtures.ByteArraySink();
         LegacyStreamWriter w = new LegacyStreamWriter(s, Width.W32, GuestType.HVM, true);
         for (LegacyItem i : List.of(new HvmHeader(16), VcpuInfo.ofOnline(0), new Marker(ChunkType.ENABLE_COMPRESSION),
-                new EndOfBody(), new HvmMagicPfns(1, 2, 3), new LegacyItem.HvmContext(LegacyFixtures.minimalHvmContext(1)),
+                new EndOfBody(), new HvmMagicPfns(1, 2, 3), new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.EMPTY))) {
             w.write(i);
         }
@@ -250,7 +234,7 @@ class LegacyGoldenBytesTest {
     @Test
     void tails() throws IOException, StreamException {
         byte[] b = hvmChunk(Width.W64, VcpuInfo.ofOnline(0), new EndOfBody(), new HvmMagicPfns(0xff, 0xfe, 0xfd),
-                new LegacyItem.HvmContext(LegacyFixtures.minimalHvmContext(1)),
+                new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(new byte[] {'Q', 'E', 'V', 'M'})));
         int t = 16 + 4;
         assertArrayEquals(hex("""
@@ -280,7 +264,7 @@ class LegacyGoldenBytesTest {
     void qemuToEndOfStream() throws IOException, StreamException {
         byte[] all = LegacyFixtures.write(Width.W64, GuestType.HVM, false, List.of(new HvmHeader(1),
                 VcpuInfo.ofOnline(0), new EndOfBody(), new HvmMagicPfns(0, 0, 0),
-                new LegacyItem.HvmContext(LegacyFixtures.minimalHvmContext(1)),
+                new HvmTailContext(LegacyFixtures.minimalHvmContext(1)),
                 new QemuRecord(QemuSignature.QEMU_DEVICE_MODEL_RECORD, Bytes.of(new byte[] {'Q', 'E', 'V', 'M', 3}))));
         assertArrayEquals(hex("51 65 6d 75 44 65 76 69 63 65 4d 6f 64 65 6c 52 65 63 6f 72 64 | 51 45 56 4d 03"),
                 Arrays.copyOfRange(all, all.length - 26, all.length)); // "QemuDeviceModelRecord", no length

@@ -305,7 +305,7 @@ class LegacyRejectionSmallHeapTest {
         expect(RecordException.class, c.done(), o, "XC_SAVE_ID_ENABLE_COMPRESSION", -13, cp1, "after the first checkpoint");
         // and the well-formed checkpointed stream ends cleanly at EOF after checkpoint 0
         try {
-            assertEquals(new LegacyItem.CheckpointEnd(0, false), LegacyFixtures.read(ok, o).getLast());
+            assertEquals(new CheckpointEnd(0, false), LegacyFixtures.read(ok, o).getLast());
         } catch (StreamException e) {
             fail(e);
         }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.testing.RandomLegacyStream;
 import dev.migrationd.protocol.testing.RandomLegacyStream.Generated;
+import dev.migrationd.protocol.testing.RandomLegacyStream;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Set;
@@ -29,10 +29,10 @@ class RandomStreamCoverageTest {
             for (LegacyItem i : g.items()) {
                 kinds.add(i.getClass());
                 switch (i) {
-                    case LegacyItem.Marker m -> chunks.add(m.type());
-                    case LegacyItem.HvmParam p -> chunks.add(p.type());
-                    case LegacyItem.QemuRecord q -> sigs.add(q.signature());
-                    case LegacyItem.CheckpointEnd c -> multiCheckpoint += c.index() > 0 ? 1 : 0;
+                    case Marker m -> chunks.add(m.type());
+                    case HvmParam p -> chunks.add(p.type());
+                    case QemuRecord q -> sigs.add(q.signature());
+                    case CheckpointEnd c -> multiCheckpoint += c.index() > 0 ? 1 : 0;
                     case PageBatch b -> fullBatches += b.count() > 500 ? 1 : 0;
                     default -> { }
                 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
-import dev.migrationd.protocol.testing.RandomLegacyStream;
 import dev.migrationd.protocol.testing.RandomLegacyStream.Generated;
+import dev.migrationd.protocol.testing.RandomLegacyStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -50,7 +50,7 @@ class RemusCompressionEndToEndTest {
                             }
                         }
                     }
-                    case LegacyItem.CompressedData c -> {
+                    case CompressedData c -> {
                         sawCompressed[0] = true;
                         startFormatB(decoder, dataPfns, memory);
                         try {
@@ -59,7 +59,7 @@ class RemusCompressionEndToEndTest {
                             throw new AssertionError(e);
                         }
                     }
-                    case LegacyItem.EndOfBody e -> {
+                    case EndOfBody e -> {
                         if (decoder[0] != null) {
                             assertEquals(dataPfns.size(), decoder[0].pagesDecoded());
                             decoder[0] = null;

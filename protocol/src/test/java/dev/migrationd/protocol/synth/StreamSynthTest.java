@@ -12,9 +12,13 @@ import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.CheckpointCompression;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
 import dev.migrationd.protocol.testing.XenTools;
 import dev.migrationd.protocol.v2.LibxcReader;
 import dev.migrationd.protocol.v2.LibxlReader;
@@ -97,7 +101,7 @@ class StreamSynthTest {
                                 memory.put(b.pfn(i), a);
                             }
                         }
-                    } else if (item instanceof LegacyItem.CompressedData cd) {
+                    } else if (item instanceof CompressedData cd) {
                         CheckpointCompression.Decoder d = new CheckpointCompression.Decoder(
                                 idx -> ByteBuffer.wrap(memory.get(formatBPfns.get((int) idx)[0])));
                         try {
@@ -106,7 +110,7 @@ class StreamSynthTest {
                             throw new AssertionError(e);
                         }
                         formatBPfns.subList(0, (int) d.pagesDecoded()).clear();
-                    } else if (item instanceof LegacyItem.CheckpointEnd) {
+                    } else if (item instanceof CheckpointEnd) {
                         checkpoints[0]++;
                     } else {
                         items.add(item);
@@ -131,15 +135,15 @@ class StreamSynthTest {
         }
         assertEquals(populated, memory.size());
         if (o.guest() == GuestType.PV) {
-            LegacyItem.PvVcpuRecord v0 = items.stream().filter(i -> i instanceof LegacyItem.PvVcpuRecord)
-                    .map(i -> (LegacyItem.PvVcpuRecord) i).findFirst().orElseThrow();
+            PvVcpuRecord v0 = items.stream().filter(i -> i instanceof PvVcpuRecord)
+                    .map(i -> (PvVcpuRecord) i).findFirst().orElseThrow();
             PvVcpuContext ctx = PvVcpuContext.wrap(o.guestWidth(), v0.context().toArray());
             assertTrue(ctx.isOnline());
             assertEquals(g.topTablePfn(), ctx.cr3Pfn());
             assertEquals(g.startInfoPfn(), ctx.rdx());
         } else {
-            LegacyItem.HvmContext hc = items.stream().filter(i -> i instanceof LegacyItem.HvmContext)
-                    .map(i -> (LegacyItem.HvmContext) i).findFirst().orElseThrow();
+            HvmTailContext hc = items.stream().filter(i -> i instanceof HvmTailContext)
+                    .map(i -> (HvmTailContext) i).findFirst().orElseThrow();
             HvmContext ctx = HvmContext.parse(hc.blob().toArray(), 0);
             assertEquals(o.vcpus(), ctx.cpus().size());
             assertEquals(0xFFF0, ctx.cpus().get(0).rip());

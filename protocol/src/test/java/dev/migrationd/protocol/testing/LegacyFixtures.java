@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.testing;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
@@ -9,7 +10,7 @@ import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
-import dev.migrationd.protocol.legacy.StreamSink;
+import dev.migrationd.protocol.x86.HvmContext;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,7 +25,7 @@ public final class LegacyFixtures {
     }
 
     /** A sink collecting everything into a byte array (copies each buffer as it arrives). */
-    public static final class ByteArraySink implements StreamSink {
+    public static final class ByteArraySink implements ByteSink {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
         @Override
@@ -128,13 +129,13 @@ public final class LegacyFixtures {
     }
 
     /**
-     * A minimal valid HVM context (legacy-stream.md §10): HEADER (magic 0x54381286, version 1) + one CPU record of
-     * 1024 bytes in x86 reset state per vcpu + END. 1072 bytes for one vcpu.
+     * A minimal valid HVM context (docs/wire-format-legacy.md §10): HEADER (magic 0x54381286, version 1) + one CPU
+     * record of 1024 bytes in x86 reset state per vcpu + END. 1072 bytes for one vcpu.
      */
     public static Bytes minimalHvmContext(int vcpus) {
         ByteBuffer b = ByteBuffer.allocate(8 + 24 + vcpus * (8 + 1024) + 8).order(ByteOrder.LITTLE_ENDIAN);
         b.putShort((short) 1).putShort((short) 0).putInt(24);
-        b.putInt(LegacyFormat.HVM_FILE_MAGIC).putInt(LegacyFormat.HVM_FILE_VERSION).putLong(-1L)
+        b.putInt(HvmContext.HVM_FILE_MAGIC).putInt(HvmContext.HVM_FILE_VERSION).putLong(-1L)
                 .putInt(0x000306c3).putInt(2_400_000);
         for (int v = 0; v < vcpus; v++) {
             b.putShort((short) 2).putShort((short) v).putInt(1024);

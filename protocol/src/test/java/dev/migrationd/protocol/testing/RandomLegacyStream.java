@@ -4,35 +4,36 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.CheckpointCompression;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.EndOfBody;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem;
-import dev.migrationd.protocol.legacy.LegacyItem.CheckpointEnd;
-import dev.migrationd.protocol.legacy.LegacyItem.CompressedData;
-import dev.migrationd.protocol.legacy.LegacyItem.EndOfBody;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmContext;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmMagicPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.HvmParam;
-import dev.migrationd.protocol.legacy.LegacyItem.Marker;
-import dev.migrationd.protocol.legacy.LegacyItem.PvHeader;
-import dev.migrationd.protocol.legacy.LegacyItem.PvSharedInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.PvUnmappedPfns;
-import dev.migrationd.protocol.legacy.LegacyItem.PvVcpuRecord;
-import dev.migrationd.protocol.legacy.LegacyItem.QemuRecord;
-import dev.migrationd.protocol.legacy.LegacyItem.Tmem;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemExtra;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemInvalidation;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPage;
-import dev.migrationd.protocol.legacy.LegacyItem.TmemPool;
-import dev.migrationd.protocol.legacy.LegacyItem.Toolstack;
-import dev.migrationd.protocol.legacy.LegacyItem.TscInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.VcpuInfo;
-import dev.migrationd.protocol.legacy.LegacyItem.XsaveRecord;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
+import dev.migrationd.protocol.legacy.TmemInvalidation;
+import dev.migrationd.protocol.legacy.TmemPage;
+import dev.migrationd.protocol.legacy.TmemPool;
+import dev.migrationd.protocol.legacy.Toolstack;
 import dev.migrationd.protocol.legacy.ToolstackPhysmap;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
+import dev.migrationd.protocol.x86.TscInfo;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -177,13 +178,13 @@ public final class RandomLegacyStream {
                     Bytes ctx = xenCompatible ? LegacyFixtures.pvVcpuContext(gw) : randomBytes(pv.vcpuContext().size());
                     Bytes ext = pv.extv() ? randomBytes(128) : null;
                     XsaveRecord xs = pv.xsaveLen() != 0
-                            ? new XsaveRecord(7, randomBytes(pv.xsaveLen() - LegacyFormat.XSAVE_RECORD_HEADER)) : null;
+                            ? new XsaveRecord(7, randomBytes(pv.xsaveLen() - LegacyFormat.XSAVE_RECORD_HEADER).toArray()) : null;
                     items.add(new PvVcpuRecord(v, ctx, ext, xs));
                 }
                 items.add(new PvSharedInfo(randomBytes(4096)));
             } else {
                 items.add(new HvmMagicPfns(rnd.nextLong(p2m), rnd.nextLong(p2m), rnd.nextLong(p2m)));
-                items.add(new HvmContext(LegacyFixtures.minimalHvmContext(1 + rnd.nextInt(3))));
+                items.add(new HvmTailContext(LegacyFixtures.minimalHvmContext(1 + rnd.nextInt(3))));
                 QemuSignature sig = QemuSignature.DEVICE_MODEL_RECORD_0002;
                 if (!xenCompatible) {
                     int k = rnd.nextInt(checkpointed ? 2 : 3);
@@ -296,8 +297,8 @@ public final class RandomLegacyStream {
         return chunks;
     }
 
-    private TscInfo randomTsc() {
-        return new TscInfo(rnd.nextInt(4), rnd.nextLong(), rnd.nextInt(), rnd.nextInt());
+    private TscInfoChunk randomTsc() {
+        return new TscInfoChunk(new TscInfo(rnd.nextInt(4), rnd.nextLong(), rnd.nextInt(), rnd.nextInt()));
     }
 
     private VcpuInfo randomVcpuInfo(GuestType g) {

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs Xen's own stream tools ({@code convert-legacy-stream}, {@code verify-stream-v2} from Debian's
- * xen-utils-4.17, legacy-stream.md §16) as test oracles. Missing tools are a test failure, never a skip:
+ * xen-utils-4.17, docs/wire-format-legacy.md §16) as test oracles. Missing tools are a test failure, never a skip:
  * {@link #require()} throws with what to install.
  *
  * <p>Location: {@code $XENLIB} (default {@code /usr/lib/xen-4.17}) with {@code bin/} and {@code lib/python};
@@ -56,7 +56,7 @@ public final class XenTools {
         if (!missing.isEmpty()) {
             throw new AssertionError("Xen stream tools missing: " + missing + ". Install Debian's xen-utils-4.17 "
                     + "(apt-get install xen-utils-4.17) or set XENLIB to an unpacked copy (dpkg -x) and XEN_PYTHON "
-                    + "to a python3; see legacy-stream.md §16");
+                    + "to a python3; see docs/wire-format-legacy.md §16");
         }
         return new XenTools(lib, py);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -170,14 +171,14 @@ class V2GoldenBytesTest {
                 """);
         ByteBuffer shared = ByteBuffer.allocate(4096);
         shared.put(0, (byte) 1);
-        golden(GuestType.PV, new SharedInfo(shared), """
+        golden(GuestType.PV, new SharedInfoRecord(shared), """
                 07000000 00100000        type 7 SHARED_INFO, length 4096
                 01""" + "00".repeat(4095) + "  the page");
     }
 
     @Test
     void commonAndHvmRecords() throws Exception {
-        golden(GuestType.HVM, new TscInfo(1, 2_000_000, 0x1122334455L, 3), """
+        golden(GuestType.HVM, new TscInfoRecord(new TscInfo(1, 0x1122334455L, 2_000_000, 3)), """
                 08000000 18000000        type 8 X86_TSC_INFO, length 24
                 01000000                 mode 1
                 80841e00                 khz 2000000 (before nsec, unlike legacy)

@@ -3,6 +3,7 @@ package dev.migrationd.protocol.v2;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.migrationd.protocol.ByteSink;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,9 +1,11 @@
 package dev.migrationd.protocol.v2;
 
+import dev.migrationd.protocol.ByteSink;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,12 +66,14 @@ public final class V2Streams {
                 items.add(randomPageData(r, s.guest(), p2mSize));
             }
             if (cp == 0) {
-                items.add(new TscInfo(r.nextInt(4), 1_000_000 + r.nextInt(3_000_000), r.nextLong() >>> 1,
-                        r.nextInt(100)));
+                int mode = r.nextInt(4);
+                int khz = 1_000_000 + r.nextInt(3_000_000);
+                long nsec = r.nextLong() >>> 1;
+                items.add(new TscInfoRecord(new TscInfo(mode, nsec, khz, r.nextInt(100))));
             }
             if (s.guest() == GuestType.PV) {
                 if (cp == 0) {
-                    items.add(new SharedInfo(randomBytes(r, 4096)));
+                    items.add(new SharedInfoRecord(randomBytes(r, 4096)));
                 }
                 int vcpus = 1 + r.nextInt(3);
                 for (int v = 0; v < vcpus; v++) {

@@ -10,8 +10,8 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
 import dev.migrationd.protocol.synth.StreamSynth;
 import dev.migrationd.protocol.synth.SynthGuest;
 import dev.migrationd.protocol.synth.SynthOptions;
@@ -20,7 +20,7 @@ import dev.migrationd.protocol.verify.DetectedStream.Kind;
 import dev.migrationd.protocol.verify.DetectedStream.Wrapper;
 import dev.migrationd.protocol.verify.Report.Source;
 import dev.migrationd.protocol.x86.HvmHwCpu;
-import dev.migrationd.protocol.x86.PvVcpuContext;
+import dev.migrationd.protocol.x86.PvVcpuLayout;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -199,13 +199,13 @@ class StreamVerifierTest {
         long[] vcpu0 = {-1};
         LegacyStreamReader[] r = new LegacyStreamReader[1];
         r[0] = new LegacyStreamReader(LegacyStreamReader.Options.detect(), item -> {
-            if (item instanceof LegacyItem.PvUnmappedPfns) {
+            if (item instanceof PvUnmappedPfns) {
                 vcpu0[0] = r[0].offset(); // the first vCPU record follows the unmapped-PFN list
             }
         });
         r[0].feed(ByteBuffer.wrap(b));
         r[0].finish();
-        int cr3At = (int) vcpu0[0] + PvVcpuContext.X64.CTRLREG + 3 * 8;
+        int cr3At = (int) vcpu0[0] + PvVcpuLayout.X64.CTRLREG + 3 * 8;
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(0L, bb.getLong(cr3At) >>> 12, "synth puts the L4 at pfn 0");
         bb.putLong(cr3At, 10L << 12); // an ordinary data page

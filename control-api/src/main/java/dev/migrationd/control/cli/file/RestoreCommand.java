@@ -32,6 +32,10 @@ public final class RestoreCommand extends DaemonCommand {
     @Option(names = "--paused", description = "Leave the restored domain paused.")
     boolean paused;
 
+    @Option(names = "--new-uuid", description = "Give the domain a new UUID, as a copy of the saved guest "
+            + "(without it, restoring a guest whose UUID runs on that host is refused).")
+    boolean newUuid;
+
     /** {@code /tmp/dom7.save} → {@code dom7}. */
     static String defaultName(Path file) {
         String n = file.getFileName().toString();
@@ -45,7 +49,7 @@ public final class RestoreCommand extends DaemonCommand {
     @Override
     protected int call(Connection connection) throws Exception {
         RestoreDomainRequest request = RestoreDomainRequest.newBuilder()
-                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused)
+                .setPath(file.toAbsolutePath().normalize().toString()).setPaused(paused).setNewUuid(newUuid)
                 .setName(name != null ? name : defaultName(file))
                 .setIdempotencyKey(start.key()).build();
         StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startRestore(request));

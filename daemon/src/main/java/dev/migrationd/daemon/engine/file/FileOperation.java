@@ -31,31 +31,33 @@ public final class FileOperation extends MigrationRun implements SaveRestore.Pro
     private final RunContext context;
     private final Hypervisor hypervisor;
     private final Ticker ticker;
+    private final FilePolicy policy;
     private final SaveRequest save;
     private final RestoreRequest restore;
     /** What the body ended with, for {@link dev.migrationd.daemon.engine.MigrationEngine#save} and restore. */
     private final AtomicReference<Object> outcome = new AtomicReference<>();
 
     private FileOperation(MigrationInfo info, RunContext context, Hypervisor hypervisor, Ticker ticker,
-                          SaveRequest save, RestoreRequest restore) {
+                          FilePolicy policy, SaveRequest save, RestoreRequest restore) {
         super(info, context.observers());
         this.context = context;
         this.hypervisor = hypervisor;
         this.ticker = ticker;
+        this.policy = policy;
         this.save = save;
         this.restore = restore;
     }
 
     /** A save of {@code request.domain()}; {@code info} has direction SAVE and the file as its peer. */
     public static FileOperation save(MigrationInfo info, RunContext context, Hypervisor hypervisor, Ticker ticker,
-                                     SaveRequest request) {
-        return new FileOperation(info, context, hypervisor, ticker, request, null);
+                                     FilePolicy policy, SaveRequest request) {
+        return new FileOperation(info, context, hypervisor, ticker, policy, request, null);
     }
 
     /** A restore into {@code request.name()}; {@code info} has direction RESTORE and the file as its peer. */
     public static FileOperation restore(MigrationInfo info, RunContext context, Hypervisor hypervisor, Ticker ticker,
-                                        RestoreRequest request) {
-        return new FileOperation(info, context, hypervisor, ticker, null, request);
+                                        FilePolicy policy, RestoreRequest request) {
+        return new FileOperation(info, context, hypervisor, ticker, policy, null, request);
     }
 
     @Override
@@ -64,8 +66,8 @@ public final class FileOperation extends MigrationRun implements SaveRestore.Pro
         AtomicReference<Object> done = new AtomicReference<>();
         Ending end = attempt(() -> {
             try {
-                done.set(save != null ? SaveRestore.save(hypervisor, ticker, save, this)
-                        : SaveRestore.restore(hypervisor, ticker, restore, this));
+                done.set(save != null ? SaveRestore.save(hypervisor, ticker, save, policy, this)
+                        : SaveRestore.restore(hypervisor, ticker, restore, policy, this));
             } catch (EngineException e) {
                 outcome.set(e);
                 // a cancel seen inside the save or restore is the run's own recorded abort, which counts first

@@ -13,12 +13,19 @@ import java.util.Objects;
  *
  * @param file   the save file
  * @param name   the new domain's name (must be free)
- * @param paused leave the domain paused after the restore
+ * @param paused  leave the domain paused after the restore
+ * @param newUuid give the domain a new UUID (a copy of the saved guest); otherwise a saved UUID already
+ *                running here is refused
  */
-public record RestoreRequest(Path file, String name, boolean paused) {
+public record RestoreRequest(Path file, String name, boolean paused, boolean newUuid) {
     public RestoreRequest {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(name, "name");
         MigrationRequest.checkName("domain name", name);
+    }
+
+    /** Keeping the saved UUID. */
+    public RestoreRequest(Path file, String name, boolean paused) {
+        this(file, name, paused, false);
     }
 }

@@ -15,16 +15,17 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -39,8 +40,18 @@ import org.slf4j.LoggerFactory;
  * migration uses. The file holds exactly the save stream in the requested format (legacy, or the libxc
  * layer of v2, which Xen's {@code verify-stream-v2 -f libxc} accepts); a sidecar {@code FILE.meta}
  * (properties) records the format and the domain's shape, which neither stream carries up front (vCPU
- * count, UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}: the stream is written to
- * {@code FILE.partial}, synced, then renamed.
+ * count, UUID). Nothing is overwritten without {@link SaveRequest#overwrite()}.
+ *
+ * <p>Files are written so that nothing else is touched and nothing is claimed before it is durable: the
+ * stream goes to {@code FILE.partial} and the metadata to {@code FILE.meta.partial}, each created with
+ * {@code O_EXCL} semantics (an existing file or symbolic link there, planted or left over, stops the save:
+ * nothing is truncated or followed), each forced to disk, then renamed into place, then the directory is
+ * forced; only then is the source domain destroyed (retried; a destroy that keeps failing is reported,
+ * not claimed done). A symbolic link at the target or its {@code .meta} is refused, so is a path inside the
+ * daemon's state directory or outside {@code save-dirs} ({@link FilePolicy}).
+ *
+ * <p>Restore refuses a saved domain whose UUID is running on this host (two copies of one guest) unless
+ * the request asks for a new UUID.
  *
  * <p>Runs on the caller's thread.
  */
@@ -55,7 +66,6 @@ public final class SaveRestore {
     /** Read size when restoring. */
     static final int READ_CHUNK = 1 << 20;
     static final String META_SUFFIX = ".meta";
-
     private SaveRestore() {
     }
 
@@ -97,17 +107,32 @@ public final class SaveRestore {
         return file.resolveSibling(file.getFileName() + META_SUFFIX);
     }
 
-    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest req) throws EngineException {
-        return save(hypervisor, ticker, req, Progress.NONE);
+    /** Attempts at destroying the source domain after a save before the failure is reported. */
+    static final int DESTROY_ATTEMPTS = 3;
+    /** Pause between those attempts. */
+    static final Duration DESTROY_RETRY = Duration.ofMillis(200);
+    static final String PARTIAL_SUFFIX = ".partial";
+
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy)
+            throws EngineException {
+        return save(hypervisor, ticker, request, policy, Progress.NONE);
     }
 
     /**
-     * Saves as {@link #save(Hypervisor, Ticker, SaveRequest)}, telling {@code progress} as it goes; a cancel
-     * seen at a checkpoint or at the commit point leaves no file and the domain resumed.
+     * Saves as {@link #save(Hypervisor, Ticker, SaveRequest, FilePolicy)}, telling {@code progress} as it goes;
+     * a cancel seen at a checkpoint or at the commit point leaves no file and the domain resumed.
      */
-    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest req, Progress progress)
-            throws EngineException {
-        if (!req.overwrite() && (Files.exists(req.file()) || Files.exists(metaFile(req.file())))) {
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy,
+                                  Progress progress) throws EngineException {
+        Path target = policy.forWriting(request.file());
+        Path metaTarget = metaFile(target);
+        if (Files.isSymbolicLink(metaTarget)) {
+            throw new EngineException(EngineException.Kind.PERMISSION_DENIED, metaTarget
+                    + " is a symbolic link; save never writes through or replaces one");
+        }
+        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
+                request.overwrite(), request.bandwidthCap());
+        if (!req.overwrite() && (Files.exists(target, LinkOption.NOFOLLOW_LINKS) || Files.exists(metaTarget, LinkOption.NOFOLLOW_LINKS))) {
             throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
         }
         Domain domain;
@@ -119,15 +144,15 @@ public final class SaveRestore {
         } catch (HypervisorException e) {
             throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
         }
-        Path partial = req.file().resolveSibling(req.file().getFileName() + ".partial");
+        Path partial = req.file().resolveSibling(req.file().getFileName() + PARTIAL_SUFFIX);
+        FileChannel ch0 = createExclusive(partial);
         boolean paused = false;
         boolean logEnabled = false;
         long t0 = ticker.nanoTime();
         long pausedAt = 0;
         int rounds = 0;
         long bytes;
-        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
+        try (FileChannel ch = ch0;
              DirtyBitmap toSend = new DirtyBitmap(info.p2mSize());
              DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
             StreamOut out = StreamOut.to(ch);
@@ -167,7 +192,7 @@ public final class SaveRestore {
                 }
             }
             progress.stopped();
-            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
@@ -185,36 +210,108 @@ public final class SaveRestore {
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
                     + MigrationAbort.describe(e) + "; no file was written and the domain runs as before", e);
         }
+        Path metaPartial = metaTarget.resolveSibling(metaTarget.getFileName() + PARTIAL_SUFFIX);
+        boolean metaCreated = false;
         try {
             if (logEnabled) {
                 domain.dirtyLog().disable();
             }
-            writeMeta(metaFile(req.file()), info, req.format());
+            try (FileChannel meta = createExclusive(metaPartial)) {
+                metaCreated = true;
+                writeMeta(meta, req.file(), info, req.format());
+            }
+            Files.move(metaPartial, metaTarget, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             Files.move(partial, req.file(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            long downtime = ticker.nanoTime() - pausedAt;
+            forceDirectory(req.file().getParent());
+        } catch (IOException | HypervisorException | EngineException e) {
+            if (metaCreated) {
+                deleteQuietly(metaPartial);
+            }
+            undoSave(domain, partial, paused, false);
+            throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
+                    + MigrationAbort.describe(e), e);
+        }
+        // the file, its metadata and their names are on disk: only now may the domain go
+        long downtime = ticker.nanoTime() - pausedAt;
+        try {
             if (req.leaveRunning()) {
                 domain.resume();
             } else {
-                domain.destroy();
+                destroyAfterSave(domain, req);
             }
             LOG.info("event=saved domain={} file={} bytes={} rounds={} left_running={}", req.domain(), req.file(), bytes,
                     rounds, req.leaveRunning());
             return new SaveResult(req.file(), bytes, rounds, Duration.ofNanos(downtime));
-        } catch (IOException | HypervisorException e) {
-            undoSave(domain, partial, paused, false);
-            throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
-                    + MigrationAbort.describe(e), e);
+        } catch (HypervisorException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, "saved " + req.domain() + " to " + req.file()
+                    + " but could not resume it: " + e.getMessage() + "; it is paused", e);
         } finally {
             LOG.debug("event=save_time domain={} ms={}", req.domain(), (ticker.nanoTime() - t0) / 1_000_000);
         }
     }
 
-    private static void undoSave(Domain domain, Path partial, boolean paused, boolean logEnabled) {
-        try {
-            Files.deleteIfExists(partial);
-        } catch (IOException e) {
-            LOG.warn("event=cleanup_step_failed step=delete_partial file={} error=\"{}\"", partial, e.getMessage());
+    /**
+     * Destroys the saved domain, retrying a failure; if it keeps failing the save is reported as not done
+     * (the file is complete, the domain still exists, paused), never as a success.
+     */
+    private static void destroyAfterSave(Domain domain, SaveRequest req) throws EngineException {
+        HypervisorException last = null;
+        for (int attempt = 1; attempt <= DESTROY_ATTEMPTS; attempt++) {
+            try {
+                domain.destroy();
+                return;
+            } catch (HypervisorException e) {
+                last = e;
+                LOG.warn("event=destroy_after_save_failed domain={} attempt={} of={} error=\"{}\"", req.domain(), attempt,
+                        DESTROY_ATTEMPTS, e.getMessage());
+                try {
+                    Thread.sleep(DESTROY_RETRY);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
         }
+        LOG.error("event=save_incomplete domain={} file={} error=\"{}\"", req.domain(), req.file(), last == null ? "interrupted" : last.getMessage());
+        throw new EngineException(EngineException.Kind.INTERNAL, "saved " + req.domain() + " to " + req.file()
+                + ", but destroying the domain failed after " + DESTROY_ATTEMPTS + " attempts ("
+                + (last == null ? "interrupted" : last.getMessage()) + "); it still exists, paused: destroy it before "
+                + "restoring the file", last);
+    }
+
+    /**
+     * Creates {@code file} for writing, failing if anything exists under that name, a symbolic link
+     * included (O_CREAT|O_EXCL never follows one).
+     */
+    private static FileChannel createExclusive(Path file) throws EngineException {
+        try {
+            return FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+        } catch (FileAlreadyExistsException e) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, file + " exists (left by an interrupted save, "
+                    + "or put there by someone else): remove it and save again; nothing was written");
+        } catch (IOException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, "cannot create " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Forces a directory's entries (the renames into it) to disk. */
+    private static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            LOG.warn("event=cleanup_step_failed step=delete_partial file={} error=\"{}\"", p, e.getMessage());
+        }
+    }
+
+    /** Before the file is in place: removes the temporary file this save created, and lets the guest run again. */
+    private static void undoSave(Domain domain, Path partial, boolean paused, boolean logEnabled) {
+        deleteQuietly(partial);
         try {
             if (logEnabled) {
                 domain.dirtyLog().disable();
@@ -227,7 +324,7 @@ public final class SaveRestore {
         }
     }
 
-    private static void writeMeta(Path meta, DomainInfo info, MigrationOptions.StreamFormat format) throws IOException {
+    private static void writeMeta(FileChannel meta, Path file, DomainInfo info, MigrationOptions.StreamFormat format) throws IOException {
         Properties p = new Properties();
         p.setProperty("format", formatName(format));
         p.setProperty("name", info.name());
@@ -236,10 +333,13 @@ public final class SaveRestore {
         p.setProperty("vcpus", Integer.toString(info.vcpus()));
         p.setProperty("guestType", info.guestType().name());
         p.setProperty("guestWidth", Integer.toString(info.guestWidth().bits()));
-        try (OutputStream o = Files.newOutputStream(meta)) {
-            p.store(o, "migrationd save file metadata (the stream itself is " + meta.getFileName().toString()
-                    .replace(META_SUFFIX, "") + ")");
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        p.store(o, "migrationd save file metadata (the stream itself is " + file.getFileName() + ")");
+        ByteBuffer b = ByteBuffer.wrap(o.toByteArray());
+        while (b.hasRemaining()) {
+            meta.write(b);
         }
+        meta.force(true);
     }
 
     /** What the metadata beside a save file says: the domain's shape and the stream's format. */
@@ -277,18 +377,27 @@ public final class SaveRestore {
         }
     }
 
-    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest req) throws EngineException {
-        return restore(hypervisor, ticker, req, Progress.NONE);
+    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest request, FilePolicy policy)
+            throws EngineException {
+        return restore(hypervisor, ticker, request, policy, Progress.NONE);
     }
 
     /**
-     * Restores as {@link #restore(Hypervisor, Ticker, RestoreRequest)}, telling {@code progress} as it goes;
-     * a cancel seen at a checkpoint or at the commit point leaves no domain.
+     * Restores as {@link #restore(Hypervisor, Ticker, RestoreRequest, FilePolicy)}, telling {@code progress} as
+     * it goes; a cancel seen at a checkpoint or at the commit point leaves no domain.
      */
-    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest req, Progress progress)
-            throws EngineException {
+    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest request, FilePolicy policy,
+                                        Progress progress) throws EngineException {
+        RestoreRequest req = new RestoreRequest(policy.forReading(request.file()), request.name(), request.paused(),
+                request.newUuid());
         Saved saved = readMeta(req.file(), req.name());
         DomainShape shape = saved.shape();
+        if (req.newUuid()) {
+            shape = new DomainShape(shape.name(), UUID.randomUUID(), shape.p2mSize(), shape.vcpus(), shape.guestType(),
+                    shape.guestWidth());
+        } else {
+            refuseRunningUuid(hypervisor, shape, req);
+        }
         long t0 = ticker.nanoTime();
         Domain domain = null;
         try {
@@ -329,6 +438,21 @@ public final class SaveRestore {
             destroyQuietly(domain);
             throw new EngineException(e instanceof StreamException ? EngineException.Kind.INVALID_ARGUMENT
                     : EngineException.Kind.INTERNAL, "restore from " + req.file() + " failed: " + MigrationAbort.describe(e), e);
+        }
+    }
+
+    /** Two running copies of one guest (one UUID) is what a second restore of the same file would make. */
+    public static void refuseRunningUuid(Hypervisor hypervisor, DomainShape shape, RestoreRequest req) throws EngineException {
+        try {
+            for (DomainInfo d : hypervisor.listDomains()) {
+                if (d.uuid().equals(shape.uuid())) {
+                    throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "domain " + d.name() + " with UUID "
+                            + shape.uuid() + " (the one saved in " + req.file() + ") exists here; restoring it again would "
+                            + "run two copies of one guest (use --new-uuid to restore it as a new guest)");
+                }
+            }
+        } catch (HypervisorException e) {
+            throw new EngineException(EngineException.Kind.INTERNAL, "cannot list domains: " + e.getMessage(), e);
         }
     }
 

@@ -9,6 +9,7 @@ import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxcWriter;
 import dev.migrationd.protocol.v2.RecordType;
@@ -127,10 +128,10 @@ public final class GuestOps {
     }
 
     /** The vCPUs a stream carries: the online ones, and vcpu0 always (docs/wire-format-legacy.md §6.2). */
-    public static LegacyItem.VcpuInfo vcpuInfo(BitSet online) {
+    public static VcpuInfo vcpuInfo(BitSet online) {
         BitSet o = (BitSet) online.clone();
         o.set(0);
-        return LegacyItem.VcpuInfo.ofOnline(o.stream().toArray());
+        return VcpuInfo.ofOnline(o.stream().toArray());
     }
 
     /** A record's bytes, copied (the buffer is a view of the receive buffer). */

@@ -8,8 +8,13 @@ import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.legacy.Bytes;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.HvmHeader;
+import dev.migrationd.protocol.legacy.HvmMagicPfns;
+import dev.migrationd.protocol.legacy.HvmParam;
+import dev.migrationd.protocol.legacy.HvmTailContext;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.QemuRecord;
 import dev.migrationd.protocol.legacy.QemuSignature;
 import dev.migrationd.protocol.v2.BlobRecord;
 import dev.migrationd.protocol.v2.HvmParams;
@@ -17,11 +22,10 @@ import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxcWriter;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SignalRecord;
+import dev.migrationd.protocol.x86.HvmParamIndex;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
@@ -33,37 +37,15 @@ import java.util.function.LongSupplier;
  */
 final class HvmOps {
 
-    /** {@code HVM_PARAM_*} index of each legacy HVM-param chunk (docs/wire-format-legacy.md §6). */
-    static final Map<ChunkType, Integer> HVM_PARAM_INDEX = new EnumMap<>(Map.ofEntries(
-            Map.entry(ChunkType.HVM_IDENT_PT, (int) HvmParams.HVM_PARAM_IDENT_PT),
-            Map.entry(ChunkType.HVM_VM86_TSS, (int) HvmParams.HVM_PARAM_VM86_TSS),
-            Map.entry(ChunkType.HVM_CONSOLE_PFN, (int) HvmParams.HVM_PARAM_CONSOLE_PFN),
-            Map.entry(ChunkType.HVM_ACPI_IOPORTS_LOCATION, (int) HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION),
-            Map.entry(ChunkType.HVM_VIRIDIAN, (int) HvmParams.HVM_PARAM_VIRIDIAN),
-            Map.entry(ChunkType.HVM_GENERATION_ID_ADDR, (int) HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR),
-            Map.entry(ChunkType.HVM_PAGING_RING_PFN, (int) HvmParams.HVM_PARAM_PAGING_RING_PFN),
-            Map.entry(ChunkType.HVM_ACCESS_RING_PFN, (int) HvmParams.HVM_PARAM_MONITOR_RING_PFN),
-            Map.entry(ChunkType.HVM_SHARING_RING_PFN, (int) HvmParams.HVM_PARAM_SHARING_RING_PFN),
-            Map.entry(ChunkType.HVM_IOREQ_SERVER_PFN, (int) HvmParams.HVM_PARAM_IOREQ_SERVER_PFN),
-            Map.entry(ChunkType.HVM_NR_IOREQ_SERVER_PAGES, (int) HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES)));
-    static final int HVM_PARAM_STORE_PFN = (int) HvmParams.HVM_PARAM_STORE_PFN;
-    static final int HVM_PARAM_IOREQ_PFN = (int) HvmParams.HVM_PARAM_IOREQ_PFN;
-    static final int HVM_PARAM_BUFIOREQ_PFN = (int) HvmParams.HVM_PARAM_BUFIOREQ_PFN;
-    /** {@code HVM_PARAM_X87_FIP_WIDTH}. */
-    static final long HVM_PARAM_X87_FIP_WIDTH = 36;
-    /** {@code HVM_PARAM_VM86_TSS_SIZED}. */
-    static final long HVM_PARAM_VM86_TSS_SIZED = 37;
-    /** {@code HVM_PARAM_MCA_CAP}. */
-    static final long HVM_PARAM_MCA_CAP = 38;
-
     /** HVM params a native v2 saver sends (docs/wire-format-v2.md §2.6), in its order; zero values are left out. */
-    static final long[] HVM_PARAMS_SENT = {HvmParams.HVM_PARAM_STORE_PFN, HvmParams.HVM_PARAM_IOREQ_PFN,
-            HvmParams.HVM_PARAM_BUFIOREQ_PFN, HvmParams.HVM_PARAM_PAGING_RING_PFN, HvmParams.HVM_PARAM_MONITOR_RING_PFN,
-            HvmParams.HVM_PARAM_SHARING_RING_PFN, HVM_PARAM_VM86_TSS_SIZED, HvmParams.HVM_PARAM_CONSOLE_PFN,
-            HvmParams.HVM_PARAM_ACPI_IOPORTS_LOCATION, HvmParams.HVM_PARAM_VIRIDIAN, HvmParams.HVM_PARAM_IDENT_PT,
-            HvmParams.HVM_PARAM_VM_GENERATION_ID_ADDR, HvmParams.HVM_PARAM_IOREQ_SERVER_PFN,
-            HvmParams.HVM_PARAM_NR_IOREQ_SERVER_PAGES, HVM_PARAM_X87_FIP_WIDTH, HVM_PARAM_MCA_CAP,
-            HvmParams.HVM_PARAM_VM86_TSS};
+    static final int[] HVM_PARAMS_SENT = {
+        HvmParamIndex.HVM_PARAM_STORE_PFN, HvmParamIndex.HVM_PARAM_IOREQ_PFN, HvmParamIndex.HVM_PARAM_BUFIOREQ_PFN,
+        HvmParamIndex.HVM_PARAM_PAGING_RING_PFN, HvmParamIndex.HVM_PARAM_MONITOR_RING_PFN,
+        HvmParamIndex.HVM_PARAM_SHARING_RING_PFN, HvmParamIndex.HVM_PARAM_VM86_TSS_SIZED,
+        HvmParamIndex.HVM_PARAM_CONSOLE_PFN, HvmParamIndex.HVM_PARAM_ACPI_IOPORTS_LOCATION,
+        HvmParamIndex.HVM_PARAM_VIRIDIAN, HvmParamIndex.HVM_PARAM_IDENT_PT, HvmParamIndex.HVM_PARAM_VM_GENERATION_ID_ADDR,
+        HvmParamIndex.HVM_PARAM_IOREQ_SERVER_PFN, HvmParamIndex.HVM_PARAM_NR_IOREQ_SERVER_PAGES,
+        HvmParamIndex.HVM_PARAM_X87_FIP_WIDTH, HvmParamIndex.HVM_PARAM_MCA_CAP, HvmParamIndex.HVM_PARAM_VM86_TSS};
 
     /** Highest HVM param index accepted (Xen 4.17 defines indexes below 39; HVM_NR_PARAMS is 64-bounded). */
     static final int MAX_HVM_PARAM_INDEX = 63;
@@ -85,20 +67,18 @@ final class HvmOps {
 
         @Override
         public void writeLegacyHeader(LegacyStreamWriter w) throws IOException {
-            w.writeHeader(new LegacyItem.HvmHeader(info.p2mSize()));
+            w.write(new HvmHeader(info.p2mSize()));
         }
 
         @Override
         public void writeLegacyEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeVcpuInfo(GuestOps.vcpuInfo(p.onlineVcpus()));
+            w.write(GuestOps.vcpuInfo(p.onlineVcpus()));
             Map<Integer, Long> params = p.hvmParams();
-            List<ChunkType> order = new ArrayList<>(HVM_PARAM_INDEX.keySet());
-            order.sort(Comparator.comparingInt(ChunkType::hvmParamRank));
-            for (ChunkType t : order) {
-                long v = params.getOrDefault(HVM_PARAM_INDEX.get(t), 0L);
+            for (ChunkType t : ChunkType.hvmParamChunks()) {
+                long v = params.getOrDefault(t.hvmParamIndex(), 0L);
                 if (v != 0) {
-                    w.writeHvmParam(new LegacyItem.HvmParam(t, v));
+                    w.write(new HvmParam(t, v));
                 }
             }
             w.writeMarker(ChunkType.LAST_CHECKPOINT);
@@ -108,11 +88,9 @@ final class HvmOps {
         @Override
         public void writeLegacyTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            Map<Integer, Long> params = p.hvmParams();
-            w.writeMagicPfns(new LegacyItem.HvmMagicPfns(params.getOrDefault(HVM_PARAM_IOREQ_PFN, 0L),
-                    params.getOrDefault(HVM_PARAM_BUFIOREQ_PFN, 0L), params.getOrDefault(HVM_PARAM_STORE_PFN, 0L)));
-            w.writeHvmContext(new LegacyItem.HvmContext(Bytes.of(p.hvmContext())));
-            w.writeQemuRecord(new LegacyItem.QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
+            w.write(HvmMagicPfns.fromHvmParams(p.hvmParams()));
+            w.write(new HvmTailContext(Bytes.of(p.hvmContext())));
+            w.write(new QemuRecord(QemuSignature.DEVICE_MODEL_RECORD_0002, Bytes.of(EMPTY_QEMU_STATE)));
         }
 
         @Override
@@ -125,8 +103,8 @@ final class HvmOps {
             PlatformState p = domain.platform();
             Map<Integer, Long> params = p.hvmParams();
             List<HvmParams.Param> sent = new ArrayList<>();
-            for (long index : HVM_PARAMS_SENT) {
-                long v = params.getOrDefault((int) index, 0L);
+            for (int index : HVM_PARAMS_SENT) {
+                long v = params.getOrDefault(index, 0L);
                 if (v != 0) {
                     sent.add(new HvmParams.Param(index, v));
                 }
@@ -153,15 +131,15 @@ final class HvmOps {
         public void applyLegacy(LegacyItem item) throws StreamException, HypervisorException {
             PlatformState p = domain.platform();
             switch (item) {
-                case LegacyItem.HvmHeader h -> requireOfferP2mSize(item, h.p2mSize());
-                case LegacyItem.HvmParam hp -> p.setHvmParam(HVM_PARAM_INDEX.get(hp.type()), hp.value());
-                case LegacyItem.HvmMagicPfns m -> {
-                    p.setHvmParam(HVM_PARAM_IOREQ_PFN, m.ioreqPfn());
-                    p.setHvmParam(HVM_PARAM_BUFIOREQ_PFN, m.bufioreqPfn());
-                    p.setHvmParam(HVM_PARAM_STORE_PFN, m.storePfn());
+                case HvmHeader h -> requireOfferP2mSize(item, h.p2mSize());
+                case HvmParam hp -> p.setHvmParam(hp.type().hvmParamIndex(), hp.value());
+                case HvmMagicPfns m -> {
+                    for (Map.Entry<Integer, Long> e : m.hvmParams().entrySet()) {
+                        p.setHvmParam(e.getKey(), e.getValue());
+                    }
                 }
-                case LegacyItem.HvmContext c -> p.setHvmContext(c.blob().toArray());
-                case LegacyItem.QemuRecord q -> {
+                case HvmTailContext c -> p.setHvmContext(c.blob().toArray());
+                case QemuRecord q -> {
                     // no device model behind the hypervisor interface: the record is validated by the reader only
                 }
                 default -> throw mismatch(item, "not expected in an HVM stream");

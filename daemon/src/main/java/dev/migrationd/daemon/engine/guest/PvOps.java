@@ -14,14 +14,19 @@ import dev.migrationd.protocol.legacy.ChunkType;
 import dev.migrationd.protocol.legacy.LegacyFormat;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
+import dev.migrationd.protocol.legacy.PvHeader;
+import dev.migrationd.protocol.legacy.PvSharedInfo;
+import dev.migrationd.protocol.legacy.PvUnmappedPfns;
+import dev.migrationd.protocol.legacy.PvVcpuRecord;
 import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxcWriter;
 import dev.migrationd.protocol.v2.RecordType;
-import dev.migrationd.protocol.v2.SharedInfo;
+import dev.migrationd.protocol.v2.SharedInfoRecord;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.VcpuRecord;
 import dev.migrationd.protocol.v2.X86PvInfo;
 import dev.migrationd.protocol.v2.X86PvP2mFrames;
+import dev.migrationd.protocol.x86.XsaveRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,13 +56,13 @@ final class PvOps {
             PlatformState p = domain.platform();
             byte[] xsave0 = p.pvXsave(0);
             xsaveLen = xsave0.length == 0 ? 0 : LegacyFormat.XSAVE_RECORD_HEADER + xsave0.length;
-            w.writeHeader(new LegacyItem.PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
+            w.write(new PvHeader(info.p2mSize(), Bytes.of(p.pvVcpuContext(0)), true, xsaveLen,
                     p.p2mFrameList()));
         }
 
         @Override
         public void writeLegacyEndOfBody(LegacyStreamWriter w) throws IOException, HypervisorException {
-            w.writeVcpuInfo(GuestOps.vcpuInfo(domain.platform().onlineVcpus()));
+            w.write(GuestOps.vcpuInfo(domain.platform().onlineVcpus()));
             w.writeMarker(ChunkType.LAST_CHECKPOINT);
             w.writeEndOfBody();
         }
@@ -65,9 +70,9 @@ final class PvOps {
         @Override
         public void writeLegacyTail(LegacyStreamWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.writeUnmappedPfns(new LegacyItem.PvUnmappedPfns(new long[0]));
+            w.write(new PvUnmappedPfns(new long[0]));
             for (int vcpu : GuestOps.vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
-                LegacyItem.XsaveRecord xsave = null;
+                XsaveRecord xsave = null;
                 if (xsaveLen != 0) {
                     byte[] area = p.pvXsave(vcpu);
                     int size = xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER;
@@ -77,12 +82,12 @@ final class PvOps {
                     }
                     // mask 0 and a zeroed area for a vcpu without XSAVE state keeps the tail in sync (docs/wire-format-legacy.md §7.1)
                     long mask = area.length >= 8 ? ByteBuffer.wrap(area).order(ByteOrder.LITTLE_ENDIAN).getLong(0) : 0;
-                    xsave = new LegacyItem.XsaveRecord(mask, area.length == 0 ? Bytes.zeros(size) : Bytes.of(area));
+                    xsave = new XsaveRecord(mask, area.length == 0 ? new byte[size] : area);
                 }
-                w.writeVcpuRecord(new LegacyItem.PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
+                w.write(new PvVcpuRecord(vcpu, Bytes.of(p.pvVcpuContext(vcpu)),
                         Bytes.of(p.pvExtendedContext(vcpu)), xsave));
             }
-            w.writeSharedInfo(new LegacyItem.PvSharedInfo(Bytes.of(p.sharedInfo())));
+            w.write(new PvSharedInfo(Bytes.of(p.sharedInfo())));
         }
 
         @Override
@@ -95,7 +100,7 @@ final class PvOps {
         @Override
         public void writeV2Tail(LibxcWriter w) throws IOException, HypervisorException {
             PlatformState p = domain.platform();
-            w.write(new SharedInfo(ByteBuffer.wrap(p.sharedInfo())));
+            w.write(new SharedInfoRecord(ByteBuffer.wrap(p.sharedInfo())));
             for (int vcpu : GuestOps.vcpuInfo(p.onlineVcpus()).onlineVcpus()) {
                 w.write(new VcpuRecord(RecordType.X86_PV_VCPU_BASIC, vcpu, ByteBuffer.wrap(p.pvVcpuContext(vcpu))));
                 byte[] ext = p.pvExtendedContext(vcpu);
@@ -129,17 +134,17 @@ final class PvOps {
         public void applyLegacy(LegacyItem item) throws StreamException, HypervisorException {
             PlatformState p = domain.platform();
             switch (item) {
-                case LegacyItem.PvHeader h -> {
+                case PvHeader h -> {
                     requireOfferP2mSize(item, h.p2mSize());
                     requireOfferWidth(item.itemName(), 0, h.guestWidth());
                     p.setP2mFrameList(h.p2mFrames());
                 }
-                case LegacyItem.PvUnmappedPfns u -> {
+                case PvUnmappedPfns u -> {
                     for (long pfn : u.pfns()) {
                         domain.memory().populateOnly(pfn, PageType.XTAB);
                     }
                 }
-                case LegacyItem.PvVcpuRecord v -> {
+                case PvVcpuRecord v -> {
                     if (v.vcpuId() >= shape.vcpus()) {
                         throw mismatch(item, "vcpu " + v.vcpuId() + " beyond the offer's " + shape.vcpus());
                     }
@@ -148,10 +153,10 @@ final class PvOps {
                         p.setPvExtendedContext(v.vcpuId(), v.extContext().toArray());
                     }
                     if (v.xsave() != null) {
-                        p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer().toArray());
+                        p.setPvXsave(v.vcpuId(), v.xsave().xfeatureMask() == 0 ? new byte[0] : v.xsave().buffer());
                     }
                 }
-                case LegacyItem.PvSharedInfo s -> p.setSharedInfo(s.page().toArray());
+                case PvSharedInfo s -> p.setSharedInfo(s.page().toArray());
                 default -> throw mismatch(item, "not expected in a PV stream");
             }
         }
@@ -176,7 +181,7 @@ final class PvOps {
                     p.setP2mFrameList(f.frames());
                     p2mFrames = true;
                 }
-                case SharedInfo s -> {
+                case SharedInfoRecord s -> {
                     p.setSharedInfo(GuestOps.bytes(s.page()));
                     sharedInfo = true;
                 }

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.peer.PeerConnector;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.hypervisor.Hypervisor;
@@ -32,4 +33,9 @@ public interface HandoverSettings {
 
     /** Delay between reconnect attempts while a migration is in doubt. */
     Duration inDoubtRetry();
+
+    /** The bounds of an incoming migration (deadline, minimum rate) and of its admission. */
+    IncomingLimits incomingLimits();
+    /** How long a source that stops before the commit point waits for the destination to confirm its copy is gone. */
+    Duration abortWait();
 }

@@ -1,8 +1,12 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.fault.FailpointNames;
+import dev.migrationd.daemon.engine.fault.Failpoints;
+import dev.migrationd.daemon.engine.run.IncomingLimits;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
+import dev.migrationd.daemon.engine.run.Attention;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationPhase;
@@ -50,6 +54,9 @@ public final class IncomingMigration extends MigrationRun {
     // owned by the migration thread
     private Domain domain;
     private boolean committed;
+    private boolean goReceived;
+    /** COMMITTED failed to append and the journal could not be repaired: the record may be on disk. */
+    private boolean commitUncertain;
     private boolean sourceGone;
     private long bytes;
     private long startNanos;
@@ -126,8 +133,9 @@ public final class IncomingMigration extends MigrationRun {
 
         DestinationStream stream = DestinationStream.of(offer.options().format(), domain, offer.shape(),
                 () -> pausedAtSourceNanos = ticker.nanoTime());
+        RateFloor floor = new RateFloor(cfg.incomingLimits(), ticker.nanoTime());
         while (true) {
-            PeerConnection.Inbound in = receiveItem(cfg.idleTimeout(), "stream data");
+            PeerConnection.Inbound in = receiveStreamItem(cfg, floor);
             if (in instanceof PeerConnection.StreamData d) {
                 try {
                     if (stream.complete()) {
@@ -135,6 +143,7 @@ public final class IncomingMigration extends MigrationRun {
                     }
                     var data = d.data();
                     bytes += data.remaining();
+                    floor.add(data.remaining());
                     stream.feed(data);
                     if (data.hasRemaining()) {
                         throw MigrationAbort.failed("protocol violation: " + data.remaining()
@@ -175,8 +184,9 @@ public final class IncomingMigration extends MigrationRun {
 
         advance(new MigrationPhase.AwaitingGo());
         checkpoint();
+        Failpoints.hit(FailpointNames.DEST_BEFORE_RECEIVED);
         connection.send(new HandoverMessage.Received(info.id()));
-        PeerConnection.Inbound in = receiveItem(cfg.handshakeTimeout(), "Go");
+        PeerConnection.Inbound in = receiveItem(boundedByDeadline(cfg.handshakeTimeout()), "Go");
         if (!(in instanceof PeerConnection.Message msg)) {
             ((PeerConnection.StreamData) in).release();
             throw MigrationAbort.failed("protocol violation: stream data while waiting for Go");
@@ -188,14 +198,29 @@ public final class IncomingMigration extends MigrationRun {
             case HandoverMessage other -> throw MigrationAbort.failed("protocol violation: expected Go, got "
                     + other.getClass().getSimpleName());
         }
+        goReceived = true;
         goNanos = ticker.nanoTime();
-        passCommitPoint(() -> engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of()));
+        Failpoints.hit(FailpointNames.DEST_AFTER_GO_RECEIVED);
+        try {
+            passCommitPoint(() -> engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.COMMITTED, Map.of()));
+        } catch (IOException e) {
+            // whether the record reached the disk is unknown: only a repair makes it certainly absent, and
+            // only then may the copy be destroyed
+            commitUncertain = !engine.repairJournal();
+            throw MigrationAbort.failed("COMMITTED could not be made durable: " + e.getMessage());
+        }
         committed = true;
         decided.complete(HandoverMessage.Resolution.COMMITTED);
         takeFinalName();
-        domain.resume();
+        if (!Retry.untilDone(engine, info, Attention.UNPAUSE_FAILED, "unpause", () -> {
+            Failpoints.hit(FailpointNames.DEST_BEFORE_UNPAUSE);
+            domain.resume();
+        })) {
+            return; // engine closing: the journal says COMMITTED, the next start unpauses
+        }
         resumedNanos = ticker.nanoTime();
         try {
+            Failpoints.hit(FailpointNames.DEST_BEFORE_RUNNING);
             // the source reports the downtime seen here next to its own
             connection.send(new HandoverMessage.Running(info.id(), Optional.of(downtime().total())));
             connection.drain();
@@ -229,6 +254,94 @@ public final class IncomingMigration extends MigrationRun {
                 : MigrationResult.Outcome.FAILED, "source aborted: " + a.reason());
     }
 
+    /**
+     * The next item of the stream, within every bound: the idle timeout, the migration's total deadline
+     * ({@code incoming-deadline}) and the minimum rate ({@code incoming-min-rate}, checked at the end of each
+     * window even when nothing arrives: a peer that dribbles bytes slower than a whole frame never delivers
+     * an item at all).
+     */
+    private PeerConnection.Inbound receiveStreamItem(HandoverSettings cfg, RateFloor floor)
+            throws IOException, MigrationAbort, InterruptedException {
+        long idleEnd = ticker.nanoTime() + cfg.idleTimeout().toNanos();
+        while (true) {
+            long now = ticker.nanoTime();
+            checkDeadline(now);
+            String slow = floor.check(now);
+            if (slow != null) {
+                throw MigrationAbort.failed(slow);
+            }
+            if (now >= idleEnd) {
+                throw MigrationAbort.failed("no stream data from " + info.peer() + " within " + cfg.idleTimeout().toMillis() + " ms");
+            }
+            long wait = Math.min(idleEnd, Math.min(floor.windowEnd(), deadlineNanos())) - now;
+            try {
+                return connection.receive(Duration.ofNanos(Math.max(1, wait)));
+            } catch (TimeoutException e) {
+                // a bound is due: checked at the top
+            } catch (IOException e) {
+                checkpoint(); // closed by a local cancel
+                sourceGone = true;
+                throw MigrationAbort.failed("connection to the source lost before Go: " + e.getMessage());
+            }
+        }
+    }
+
+    private long deadlineNanos() {
+        return startNanos + engine.settings().incomingLimits().deadline().toNanos();
+    }
+
+    private void checkDeadline(long now) throws MigrationAbort {
+        if (now >= deadlineNanos()) {
+            throw MigrationAbort.failed("the incoming migration ran past its deadline of "
+                    + engine.settings().incomingLimits().deadline().toSeconds() + " s (incoming-deadline)");
+        }
+    }
+
+    /** {@code timeout}, or less if the migration's deadline comes first. */
+    private Duration boundedByDeadline(Duration timeout) throws MigrationAbort {
+        long now = ticker.nanoTime();
+        checkDeadline(now);
+        return Duration.ofNanos(Math.min(timeout.toNanos(), deadlineNanos() - now));
+    }
+
+    /**
+     * The minimum rate of the stream, measured over consecutive windows: each window must bring at least
+     * {@link IncomingLimits#minBytesPerWindow()} bytes. Owned by the migration thread.
+     */
+    static final class RateFloor {
+        private final IncomingLimits limits;
+        private long windowStart;
+        private long windowBytes;
+
+        RateFloor(IncomingLimits limits, long now) {
+            this.limits = limits;
+            this.windowStart = now;
+        }
+
+        void add(long n) {
+            windowBytes += n;
+        }
+
+        long windowEnd() {
+            return windowStart + limits.rateWindow().toNanos();
+        }
+
+        /** At or after a window's end: null if it brought enough (a new window starts), else why not. */
+        String check(long now) {
+            if (now < windowEnd()) {
+                return null;
+            }
+            long need = limits.minBytesPerWindow();
+            if (windowBytes < need) {
+                return "the source sent " + windowBytes + " bytes in " + limits.rateWindow().toMillis()
+                        + " ms, below the minimum rate of " + limits.minBytesPerSecond() + " bytes/s (incoming-min-rate)";
+            }
+            windowStart = now;
+            windowBytes = 0;
+            return null;
+        }
+    }
+
     private PeerConnection.Inbound receiveItem(Duration timeout, String waitingFor)
             throws IOException, MigrationAbort, InterruptedException {
         try {
@@ -242,29 +355,35 @@ public final class IncomingMigration extends MigrationRun {
         }
     }
 
-    /** Exactly once. Before Go: destroy what was built, then tell the source. After: the guest runs here. */
+    /**
+     * Exactly once. Committed: the guest runs here (or is to, at the next start). Not committed: destroy what
+     * was built, tell the source, journal the end once the copy is gone. Undecidable: leave the domain.
+     */
     private MigrationPhase cleanup(MigrationResult.Outcome outcome, String reason) {
         if (committed) {
             connection.close();
-            if (resumedNanos != 0) {
-                journalQuietly(Journal.State.DONE, "");
-            } else {
-                // journal says COMMITTED: recovery at the next start unpauses it
-                return new MigrationPhase.Failed("committed, but unpausing failed: " + reason);
+            if (resumedNanos == 0) {
+                // journal says COMMITTED: the next start unpauses it
+                return new MigrationPhase.Failed("committed, but the engine stopped before the guest was unpaused"
+                        + (reason.isEmpty() ? "" : ": " + reason) + "; the next start unpauses it");
             }
+            journalQuietly(Journal.State.DONE, "");
             return new MigrationPhase.Done();
+        }
+        if (commitUncertain) {
+            connection.close();
+            engine.attention(info, Attention.UNDECIDED, true);
+            LOG.error("event=operator_needed migration={} domain={} reason={} action=\"COMMITTED may or may not be on disk and the journal cannot be repaired: the domain is left paused, the source is answered PENDING; fix the state directory and restart migrationd, which decides from the journal\"",
+                    info.id(), info.domain(), Attention.UNDECIDED.tag());
+            return new MigrationPhase.Failed(reason + "; the domain is left paused until migrationd restarts");
+        }
+        if (!goReceived) {
+            // it can no longer commit, whatever becomes of the copy
+            decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
         }
         // destroy first, then tell the source (Failed, or the close after its Abort): when the source
         // reports the end, nothing is left here
-        if (domain != null) {
-            try {
-                domain.destroy();
-                LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
-            } catch (HypervisorException | RuntimeException e) {
-                LOG.error("event=cleanup_step_failed migration={} step=destroy_partial domain={} error=\"{}\"",
-                        info.id(), info.domain(), e.getMessage());
-            }
-        }
+        boolean gone = domain == null || Retry.attempts(info, "destroy_partial", Retry.QUICK_ATTEMPTS, this::destroyIfPresent);
         if (!sourceGone) {
             try {
                 connection.send(new HandoverMessage.Failed(info.id(), reason));
@@ -275,9 +394,25 @@ public final class IncomingMigration extends MigrationRun {
             }
         }
         connection.close();
-        journalQuietly(outcome == MigrationResult.Outcome.CANCELLED ? Journal.State.CANCELLED : Journal.State.FAILED, reason);
-        decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
+        if (!gone) {
+            gone = Retry.untilDone(engine, info, Attention.DESTROY_FAILED, "destroy_partial", this::destroyIfPresent);
+        }
+        if (!gone) {
+            // the journal still says ACCEPTED: the next start destroys it
+            return new MigrationPhase.Failed(reason + "; the partial domain could not be destroyed before shutdown");
+        }
+        if (journalQuietly(outcome == MigrationResult.Outcome.CANCELLED ? Journal.State.CANCELLED : Journal.State.FAILED, reason)) {
+            decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
+        }
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
+    }
+
+    private void destroyIfPresent() throws Exception {
+        var d = engine.settings().hypervisor().findDomain(info.domain());
+        if (d.isPresent() && d.get().info().uuid().equals(offer.shape().uuid())) {
+            domain.destroy();
+            LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
+        }
     }
 
     /**
@@ -308,11 +443,14 @@ public final class IncomingMigration extends MigrationRun {
     /** How long a failed destination waits for the source to read its Failed message and close. */
     static final Duration FAILED_LINGER = Duration.ofSeconds(2);
 
-    private void journalQuietly(Journal.State state, String reason) {
+    /** Journals a terminal state; true when it is durable. */
+    private boolean journalQuietly(Journal.State state, String reason) {
         try {
             engine.journal(Journal.Role.DESTINATION, info.id(), state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+            return true;
         } catch (IOException e) {
             LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());
+            return false;
         }
     }
 }

@@ -1,11 +1,14 @@
 package dev.migrationd.daemon.engine.handover;
 
+import dev.migrationd.daemon.engine.fault.FailpointNames;
+import dev.migrationd.daemon.engine.fault.Failpoints;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.precopy.PageSender;
 import dev.migrationd.daemon.engine.precopy.Policies;
 import dev.migrationd.daemon.engine.precopy.PrecopyPolicy;
+import dev.migrationd.daemon.engine.run.Attention;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
@@ -23,9 +26,9 @@ import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -38,11 +41,13 @@ import org.slf4j.LoggerFactory;
  * The source side of one migration, on its own virtual thread, which owns the domain (exclusively:
  * the engine refuses a second migration of it), its dirty log, throttle and the peer connection.
  *
- * <p>Order: Offer → Accept; enable log-dirty; header; round 0 (all populated pages); later rounds
- * (fetch-and-clear, send) while the policy says so; pause; TSC_INFO; final round; [verify resend];
- * end of body; tail; StreamEnd → Received; journal COMMITTING; Go → Running; destroy; journal DONE.
- * Before Go every failure (or cancel) resumes the guest here; after Go without Running the migration
- * is in doubt and resolved by asking the destination (the guest stays paused meanwhile).
+ * <p>Order: enable log-dirty (a guest this host cannot track is refused before the destination hears of it);
+ * Offer → Accept; header; round 0 (all populated pages); later rounds
+ * (fetch-and-clear, send) while the policy says so; journal PAUSING (when the guest runs); pause; TSC_INFO;
+ * final round; [verify resend]; end of body; tail; StreamEnd → Received; journal COMMITTING; Go → Running;
+ * destroy; journal DONE. Before Go every failure (or cancel) resumes the guest here if this migration paused
+ * it; after Go without Running the migration is in doubt and resolved by the destination's durable answer or
+ * an operator (the guest stays paused meanwhile).
  */
 public final class OutgoingMigration extends MigrationRun {
 
@@ -64,6 +69,8 @@ public final class OutgoingMigration extends MigrationRun {
     private boolean pausedByUs;
     private boolean throttled;
     private boolean committing;
+    /** A successful migration's loose end, reported with its result ("" when there is none). */
+    private String leftover = "";
     private int rounds;
     /** The stream's byte counter once the stream has begun (read at the end whatever the outcome). */
     private StreamOut out;
@@ -73,6 +80,8 @@ public final class OutgoingMigration extends MigrationRun {
     /** Start to Accept heard (0 until then). */
     private long setupNanos;
     private long pauseNanos;
+    /** When a failed migration resumed the guest it had paused (0: it did not). */
+    private long resumedNanos;
     private long tailSentNanos;
     private long finalRoundNanos;
     private long stateCaptureNanos;
@@ -110,11 +119,17 @@ public final class OutgoingMigration extends MigrationRun {
         }
         if (terminal instanceof MigrationPhase.Done) {
             outcome = MigrationResult.Outcome.SUCCEEDED;
-            reason = "";
+            reason = leftover;
         }
         long end = ticker.nanoTime();
         // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
         long bytes = out == null ? 0 : out.bytes();
+        if (resumedNanos != 0) {
+            // the guest was paused from pauseNanos until the source resumed it: what the parts measured
+            // before the failure leave out (the wait for an answer, an in-doubt query) is the completion
+            long measured = finalRoundNanos + stateCaptureNanos + stateSendNanos;
+            completionNanos = Math.max(completionNanos, resumedNanos - pauseNanos - measured);
+        }
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
                 new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
                         Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
@@ -150,6 +165,8 @@ public final class OutgoingMigration extends MigrationRun {
     private void migrate() throws IOException, HypervisorException, MigrationAbort, InterruptedException {
         HandoverSettings cfg = engine.settings();
         engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.STARTED, fields());
+        domain.dirtyLog().enable();
+        dirtyLogEnabled = true;
         try {
             connection = cfg.peers().connect(info.peer());
         } catch (EngineException.UnknownPeerException e) {
@@ -170,8 +187,6 @@ public final class OutgoingMigration extends MigrationRun {
         out = StreamOut.to(connection);
         long p2m = domainInfo.p2mSize();
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
-            domain.dirtyLog().enable();
-            dirtyLogEnabled = true;
             SourceStream stream = SourceStream.of(options.format(), out, domain, domainInfo);
             stream.writeHeader();
             PageSender sender = new PageSender(domain.memory(), stream, out, options.bandwidthCap(), ticker, this::checkpoint);
@@ -182,13 +197,18 @@ public final class OutgoingMigration extends MigrationRun {
             // stop-and-copy: the guest is paused from here on
             advance(new MigrationPhase.StopAndCopy());
             checkpoint();
-            pauseNanos = ticker.nanoTime();
             boolean wasPaused = domain.info().state() == DomainState.PAUSED;
-            domain.pause();
+            if (!wasPaused) {
+                // before the pause, so that recovery after a crash resumes only a guest this migration paused
+                engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.PAUSING, Map.of());
+                Failpoints.hit(FailpointNames.SOURCE_BEFORE_PAUSE);
+            }
             pausedByUs = !wasPaused; // a guest the operator had paused stays paused if we fail
+            pauseNanos = ticker.nanoTime();
+            domain.pause();
             domain.dirtyLog().fetchAndClear(extra);
             or(toSend, extra);
-            PlatformState.TscInfo tsc = domain.platform().tscInfo();
+            TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
             rounds++;
@@ -216,17 +236,29 @@ public final class OutgoingMigration extends MigrationRun {
 
         makeRoomForTheDestinationsCopy();
         // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
-        passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of()));
+        Failpoints.hit(FailpointNames.SOURCE_AFTER_RECEIVED);
+        try {
+            passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of()));
+        } catch (IOException e) {
+            // Go is not sent, so the destination cannot commit: a failure before the commit point. Whether the
+            // record reached the disk is unknown; a repair makes it certainly absent (and if the daemon stops
+            // first, recovery asks the destination, which answers NOT_COMMITTED)
+            engine.repairJournal();
+            throw e;
+        }
         committing = true;
         long goNanos = ticker.nanoTime();
         try {
+            Failpoints.hit(FailpointNames.SOURCE_BEFORE_GO);
             connection.send(new HandoverMessage.Go(info.id()));
+            Failpoints.hit(FailpointNames.SOURCE_AFTER_GO);
             HandoverMessage m = receiveMessage(cfg.handshakeTimeout(), "Running");
             if (!(m instanceof HandoverMessage.Running running)) {
                 throw new IOException("expected Running, got " + m.getClass().getSimpleName());
             }
             destinationDowntime = running.destinationDowntime();
             completionNanos = ticker.nanoTime() - goNanos;
+            Failpoints.hit(FailpointNames.SOURCE_AFTER_RUNNING);
         } catch (IOException | MigrationAbort e) {
             // not heard: in doubt; cleanup() resolves it
             throw new InDoubt(MigrationAbort.describe(e));
@@ -275,7 +307,7 @@ public final class OutgoingMigration extends MigrationRun {
             long t0 = ticker.nanoTime();
             long bytes0 = out.bytes();
             long dirtied = toSend.cardinality();
-            long sent = sender.send(toSend);
+            long sent = round == 0 ? sender.sendFirstRound(toSend) : sender.send(toSend);
             out.drain();
             long remaining = domain.dirtyLog().fetchAndClear(toSend);
             long t1 = ticker.nanoTime();
@@ -395,16 +427,17 @@ public final class OutgoingMigration extends MigrationRun {
     }
 
     /**
-     * Before the commit point: sends Abort and waits (at most {@link #ABORT_WAIT}) until the destination
+     * Before the commit point: sends Abort and waits (at most {@link HandoverSettings#abortWait()}) until the destination
      * has destroyed its copy and closed the connection, so that when this migration reports its end there
      * is nothing left on the destination. A destination that does not answer in time (or a connection
      * already lost) destroys its copy on its own when the connection closes.
      */
     private void abortAndAwaitDestination(String reason) {
+        Duration abortWait = engine.settings().abortWait();
         connection.resetWake();
         Thread guard = Thread.ofVirtual().name("abort-guard-" + info.id()).start(() -> {
             try {
-                Thread.sleep(ABORT_WAIT);
+                Thread.sleep(abortWait);
                 connection.close();
             } catch (InterruptedException done) {
                 // the destination answered in time
@@ -418,7 +451,7 @@ public final class OutgoingMigration extends MigrationRun {
             connection.drain();
             abortSent = true;
             while (true) {
-                PeerConnection.Inbound in = connection.receive(ABORT_WAIT);
+                PeerConnection.Inbound in = connection.receive(abortWait);
                 if (in instanceof PeerConnection.StreamData d) {
                     d.release();
                 }
@@ -445,9 +478,6 @@ public final class OutgoingMigration extends MigrationRun {
         }
     }
 
-    /** How long a source that stops before the commit point waits for the destination to clean up. */
-    static final Duration ABORT_WAIT = Duration.ofSeconds(10);
-
     /**
      * A migration between two daemons of one host: the destination built its copy under a temporary name
      * ({@code NAME--incoming}, the same UUID) because this copy still holds the name; this copy takes
@@ -473,6 +503,11 @@ public final class OutgoingMigration extends MigrationRun {
     public static final String MIGRATED_AWAY_SUFFIX = "--migratedaway";
 
     private void restoreGuest() {
+        restoreGuest(false);
+    }
+
+    /** Unthrottles, disables log-dirty, and resumes the guest if this migration paused it (or {@code always}). */
+    private void restoreGuest(boolean always) {
         if (renamedAway != null) {
             try {
                 domain.rename(info.domain());
@@ -502,9 +537,10 @@ public final class OutgoingMigration extends MigrationRun {
                 LOG.warn("event=cleanup_step_failed migration={} step=disable_log_dirty error=\"{}\"", info.id(), e.getMessage());
             }
         }
-        if (pausedByUs) {
+        if (pausedByUs || always) {
             try {
                 domain.resume();
+                resumedNanos = ticker.nanoTime();
                 LOG.info("event=source_resumed migration={} domain={}", info.id(), info.domain());
             } catch (HypervisorException | RuntimeException e) {
                 LOG.error("event=cleanup_step_failed migration={} step=resume domain={} error=\"{}\"", info.id(),
@@ -513,38 +549,59 @@ public final class OutgoingMigration extends MigrationRun {
         }
     }
 
-    /** After COMMITTING: Running heard → destroy; otherwise in doubt → ask the destination until it answers. */
+    /**
+     * After COMMITTING: Running heard → destroy; otherwise in doubt → the destination's durable answer or an
+     * operator decides. Only NOT_COMMITTED resumes the guest here.
+     */
     private MigrationPhase committingCleanup(String inDoubtReason) {
         if (connection != null) {
             connection.close();
         }
         if (inDoubtReason == null) {
-            destroyCommitted();
-            return new MigrationPhase.Done();
+            return destroyCommitted("Running heard");
         }
         advance(new MigrationPhase.InDoubt(inDoubtReason));
-        Optional<HandoverMessage.Resolution> answer = InDoubtResolver.resolve(engine, info.id(), info.peer());
-        if (answer.isEmpty()) {
-            // engine closing: the journal says COMMITTING; recovery at the next start resolves it
-            return new MigrationPhase.Failed("in doubt at shutdown: guest left paused; resolved at the next start");
+        InDoubtCase c = engine.openInDoubt(info);
+        MigrationPhase end;
+        try {
+            end = settle(c, inDoubtReason);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            end = new MigrationPhase.Failed(IN_DOUBT_AT_SHUTDOWN);
         }
-        return switch (answer.get()) {
-            case COMMITTED -> {
-                destroyCommitted();
-                yield new MigrationPhase.Done();
-            }
-            // a destination that does not know the id never journaled COMMITTED for it
-            case NOT_COMMITTED, UNKNOWN -> {
-                committing = false;
-                restoreGuest();
-                String why = "destination did not commit (" + inDoubtReason + "); guest resumed on the source";
-                journalQuietly(Journal.State.FAILED, why);
-                yield new MigrationPhase.Failed(why);
-            }
-        };
+        c.settle(end);
+        engine.closeInDoubt(c);
+        return end;
     }
 
-    private void destroyCommitted() {
+    static final String IN_DOUBT_AT_SHUTDOWN = "in doubt at shutdown: guest left paused; resolved at the next start";
+
+    private MigrationPhase settle(InDoubtCase c, String inDoubtReason) throws InterruptedException {
+        Optional<InDoubtCase.Verdict> verdict = InDoubtResolver.resolve(engine, c, why -> advance(new MigrationPhase.InDoubt(why)));
+        if (verdict.isEmpty()) {
+            // engine closing: the journal says COMMITTING; recovery at the next start resolves it
+            return new MigrationPhase.Failed(IN_DOUBT_AT_SHUTDOWN);
+        }
+        InDoubtCase.Verdict v = verdict.get();
+        if (v.resolution() == HandoverMessage.Resolution.COMMITTED) {
+            return destroyCommitted("committed, by the " + v.by());
+        }
+        committing = false;
+        boolean byOperator = v.by().equals(InDoubtCase.BY_OPERATOR);
+        restoreGuest(byOperator); // an operator's --resume-source resumes the guest even if it was paused before
+        String why = (byOperator ? "operator resolved: source resumed (" : "destination did not commit (") + inDoubtReason
+                + "); guest resumed on the source";
+        journalQuietly(Journal.State.FAILED, why);
+        return new MigrationPhase.Failed(why);
+    }
+
+    /**
+     * The destination committed: destroys the copy here, again and again if it must (the copy stays paused
+     * meanwhile and the operator is alerted), and journals DONE only once it is gone. If the engine closes
+     * first the journal still says COMMITTING and the next start finishes it; the guest runs on the
+     * destination either way.
+     */
+    private MigrationPhase destroyCommitted(String how) {
         try {
             if (dirtyLogEnabled) {
                 domain.dirtyLog().disable();
@@ -552,13 +609,32 @@ public final class OutgoingMigration extends MigrationRun {
         } catch (HypervisorException | RuntimeException e) {
             LOG.debug("event=disable_log_dirty_failed migration={} error=\"{}\"", info.id(), e.getMessage());
         }
-        try {
-            domain.destroy();
-        } catch (HypervisorException e) {
-            LOG.error("event=cleanup_step_failed migration={} step=destroy_source domain={} error=\"{}\"", info.id(),
-                    info.domain(), e.getMessage());
+        boolean gone = Retry.untilDone(engine, info, Attention.DESTROY_FAILED, "destroy_source", () -> {
+            if (engine.settings().hypervisor().findDomain(info.domain())
+                    .filter(d -> sameDomain(d)).isPresent()) {
+                domain.destroy();
+            }
+        });
+        if (!gone) {
+            leftover = "committed (" + how + "), but the engine stopped before the source copy was destroyed: it is"
+                    + " left paused and destroyed at the next start";
+            return new MigrationPhase.Done();
         }
-        journalQuietly(Journal.State.DONE, "");
+        try {
+            Failpoints.hit(FailpointNames.SOURCE_AFTER_DESTROY);
+            engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.DONE, Map.of());
+        } catch (IOException e) {
+            LOG.error("event=journal_write_failed migration={} state=DONE error=\"{}\"", info.id(), e.getMessage());
+        }
+        return new MigrationPhase.Done();
+    }
+
+    private boolean sameDomain(Domain d) {
+        try {
+            return d.info().uuid().equals(domainInfo.uuid());
+        } catch (HypervisorException e) {
+            return true; // cannot tell: destroying it again fails harmlessly if it is gone
+        }
     }
 
     private void journalQuietly(Journal.State state, String reason) {

@@ -83,14 +83,19 @@ public sealed interface HandoverMessage {
     record QueryAnswer(String migrationId, Resolution resolution) implements HandoverMessage {
     }
 
-    /** What the destination's journal says about a migration. */
+    /** What the destination has made durable about a migration (docs/handover.md §6). */
     enum Resolution {
-        /** COMMITTED is journaled: the guest runs (or will run) on the destination. */
+        /** COMMITTED is durable: the guest runs (or is to run) on the destination. */
         COMMITTED,
-        /** Go was never seen: the destination destroyed (or will destroy) its copy. */
+        /**
+         * The destination will never commit: it never received Go and its copy is gone, or it received Go and
+         * durably recorded that it destroyed its copy. The only answer on which a source resumes its guest.
+         */
         NOT_COMMITTED,
-        /** The destination does not know the id at all (same consequence as NOT_COMMITTED). */
-        UNKNOWN
+        /** The destination has no record of the migration (a lost journal?): an operator decides. */
+        UNKNOWN,
+        /** The destination is still deciding, or its decision is not durable yet: ask again. */
+        PENDING
     }
 
     /** The migration id the message belongs to. */

@@ -13,8 +13,19 @@ import java.time.Duration;
  */
 public interface PeerConnection extends AutoCloseable {
 
-    /** The other daemon's peer name (as configured here for outgoing; as claimed in the offer for incoming). */
+    /**
+     * The other daemon's peer name as configured here, for outgoing connections; for incoming ones a label
+     * for logs (the name the peer claims is in its messages, and {@link #credentials()} says whether it may).
+     */
     String peerName();
+
+    /**
+     * What the transport proved about the other end (its verified certificate's names), before the engine
+     * got the connection. The default, for in-memory doubles, proves nothing.
+     */
+    default PeerCredentials credentials() {
+        return PeerCredentials.UNAUTHENTICATED;
+    }
 
     /** Sends a hand-over message (queued in order with stream data; flushed). */
     void send(HandoverMessage message) throws IOException;

@@ -13,6 +13,9 @@ public interface PeerConnector {
     /** Whether {@code peer} is in this daemon's peer map (incoming offers from other names are rejected). */
     boolean knows(String peer);
 
+    /** Whether the configuration lets {@code peer} do {@code what} here (deny by default: unknown peers may not). */
+    boolean allows(String peer, PeerPermission what);
+
     /**
      * Connects to {@code peer}.
      *

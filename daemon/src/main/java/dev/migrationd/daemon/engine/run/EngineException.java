@@ -16,6 +16,8 @@ public class EngineException extends Exception {
         BUSY,
         /** The request is malformed. */
         INVALID_ARGUMENT,
+        /** The configuration forbids it (a path outside save-dirs or inside the state directory). */
+        PERMISSION_DENIED,
         /** The host cannot do it now (backend lacks the capability, engine shutting down). */
         FAILED_PRECONDITION,
         /** The operation itself failed (I/O, hypervisor, stream error). */

@@ -23,4 +23,11 @@ public interface MigrationObserver {
     /** The migration ended (called once, after the terminal phase change). */
     default void finished(MigrationInfo migration, MigrationResult result) {
     }
+
+    /**
+     * The migration needs an operator for {@code why} ({@code raised}), or no longer does. Raised at most once
+     * per cause until cleared; a migration recovered after a restart raises it anew.
+     */
+    default void attention(MigrationInfo migration, Attention why, boolean raised) {
+    }
 }

@@ -65,7 +65,10 @@ public record MigrationResult(Outcome outcome, String reason, Duration totalTime
      * @param finalRound   sending the pages dirtied before the pause
      * @param stateCapture reading vCPU and platform state
      * @param stateSend    sending the tail and waiting for Received
-     * @param completion   Go → Running (source) or last byte → unpause (destination)
+     * @param completion   Go → Running (source) or last byte → unpause (destination); on a source whose
+     *                     migration failed after it paused the guest, the rest of the time until it resumed
+     *                     its copy (the wait for an answer, an in-doubt query), so that the total is the
+     *                     time the guest did not run
      */
     public record Downtime(Duration finalRound, Duration stateCapture, Duration stateSend, Duration completion) {
         public static final Downtime NONE = new Downtime(Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO);

@@ -139,7 +139,9 @@ public abstract class MigrationRun implements MigrationHandle {
     /**
      * Runs {@code body} and turns how it ended into an {@link Ending}: its own abort, or any other failure
      * described by {@code describe}, is recorded unless an earlier error was (a cancel, say), and the first
-     * one counts. A RuntimeException is a bug and is logged with its stack.
+     * one counts. A RuntimeException is a bug and is logged with its stack. An {@link Error} (out of memory,
+     * say) is recorded the same way, so the side's cleanup still runs (the guest resumed, the domain
+     * released); the engine stops the daemon if the cleanup cannot run either.
      */
     protected final Ending attempt(Body body, java.util.function.Function<Exception, String> describe) {
         MigrationAbort first;
@@ -155,6 +157,9 @@ public abstract class MigrationRun implements MigrationHandle {
             if (e instanceof RuntimeException) {
                 LOG.error("event=migration_bug migration={} error=\"{}\"", info.id(), e.toString(), e);
             }
+        } catch (Error e) {
+            first = recordError(MigrationAbort.failed("internal error: " + e));
+            LOG.error("event=migration_error migration={} error=\"{}\" action=cleanup", info.id(), e.toString());
         }
         return new Ending(first.outcome(), first.getMessage());
     }

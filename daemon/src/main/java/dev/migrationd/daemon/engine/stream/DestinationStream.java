@@ -5,10 +5,10 @@ import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.function.LongSupplier;
@@ -164,7 +164,7 @@ public abstract sealed class DestinationStream permits LegacyDestinationStream, 
     }
 
     /** The stream reached the stop-and-copy point: the source has just paused the guest. */
-    final void stopAndCopy(PlatformState.TscInfo tsc) throws HypervisorException {
+    final void stopAndCopy(TscInfo tsc) throws HypervisorException {
         onStopAndCopy.run();
         domain.platform().setTscInfo(tsc);
     }

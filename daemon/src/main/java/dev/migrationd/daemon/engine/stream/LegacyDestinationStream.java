@@ -3,15 +3,23 @@ package dev.migrationd.daemon.engine.stream;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.ChunkType;
+import dev.migrationd.protocol.legacy.CompressedData;
+import dev.migrationd.protocol.legacy.EndOfBody;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.Marker;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.legacy.Tmem;
+import dev.migrationd.protocol.legacy.TmemExtra;
+import dev.migrationd.protocol.legacy.Toolstack;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
+import dev.migrationd.protocol.legacy.VcpuInfo;
 
 /**
  * The legacy stream on the destination side, through {@link LegacyStreamReader}: page batches, TSC_INFO,
@@ -39,14 +47,14 @@ final class LegacyDestinationStream extends DestinationStream {
                     }
                 }
             }
-            case LegacyItem.TscInfo t -> stopAndCopy(new PlatformState.TscInfo(t.tscMode(), t.nsec(), t.khz(), t.incarnation()));
-            case LegacyItem.VcpuInfo v -> {
+            case TscInfoChunk t -> stopAndCopy(t.tsc());
+            case VcpuInfo v -> {
                 if (v.maxVcpuId() >= shape.vcpus()) {
                     throw new RecordException(item.itemName(), ChunkType.VCPU_INFO.code(), offset(),
                             "max vcpu id " + v.maxVcpuId() + " beyond the offer's " + shape.vcpus() + " vcpus");
                 }
             }
-            case LegacyItem.Marker m -> {
+            case Marker m -> {
                 switch (m.type()) {
                     case ENABLE_VERIFY_MODE -> startVerify();
                     case LAST_CHECKPOINT -> {
@@ -55,20 +63,20 @@ final class LegacyDestinationStream extends DestinationStream {
                             "not supported by this daemon");
                 }
             }
-            case LegacyItem.EndOfBody e -> {
+            case EndOfBody e -> {
             }
-            case LegacyItem.Toolstack t -> {
+            case Toolstack t -> {
                 // the toolstack's own chunk: no toolstack state behind the hypervisor interface
             }
-            case LegacyItem.CheckpointEnd c -> {
+            case CheckpointEnd c -> {
                 if (!c.last()) {
                     throw new RecordException(item.itemName(), 0, offset(), "checkpointed streams are not accepted");
                 }
                 markComplete();
             }
-            case LegacyItem.Tmem t -> throw unsupported(item);
-            case LegacyItem.TmemExtra t -> throw unsupported(item);
-            case LegacyItem.CompressedData c -> throw unsupported(item);
+            case Tmem t -> throw unsupported(item);
+            case TmemExtra t -> throw unsupported(item);
+            case CompressedData c -> throw unsupported(item);
             default -> guest.applyLegacy(item);
         }
     }

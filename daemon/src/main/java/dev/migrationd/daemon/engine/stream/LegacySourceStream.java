@@ -3,13 +3,12 @@ package dev.migrationd.daemon.engine.stream;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.ChunkType;
-import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamWriter;
 import dev.migrationd.protocol.legacy.PageBatch;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -46,13 +45,13 @@ final class LegacySourceStream extends SourceStream {
         if (!real) {
             return false; // a batch of only XTAB entries must not be written (docs/wire-format-legacy.md §5.1)
         }
-        writer.writePageBatch(PageBatch.of(entries, dataPages));
+        writer.write(PageBatch.of(entries, dataPages));
         return true;
     }
 
     @Override
     void writeContiguous(long[] pfns, PageType[] types, int n, MemorySegment data) throws IOException {
-        writer.writePageBatch(PageBatch.ofContiguous(entries(pfns, types, n), data));
+        writer.write(PageBatch.ofContiguous(entries(pfns, types, n), data));
     }
 
     private static int[] entries(long[] pfns, PageType[] types, int n) {
@@ -66,8 +65,8 @@ final class LegacySourceStream extends SourceStream {
     }
 
     @Override
-    public void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException {
-        writer.writeTscInfo(new LegacyItem.TscInfo(tsc.mode(), tsc.nsec(), tsc.khz(), tsc.incarnation()));
+    public void writeStopAndCopy(TscInfo tsc) throws IOException {
+        writer.writeTscInfo(tsc);
     }
 
     @Override

@@ -5,8 +5,8 @@ import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -64,7 +64,7 @@ public abstract sealed class SourceStream permits LegacySourceStream, V2SourceSt
     abstract void writeContiguous(long[] pfns, PageType[] types, int n, MemorySegment data) throws IOException;
 
     /** The guest was just paused: the final round follows. */
-    public abstract void writeStopAndCopy(PlatformState.TscInfo tsc) throws IOException;
+    public abstract void writeStopAndCopy(TscInfo tsc) throws IOException;
 
     /** Verify mode: every page is sent once more and the receiver compares instead of writing. */
     public abstract void writeVerifyStart() throws IOException;

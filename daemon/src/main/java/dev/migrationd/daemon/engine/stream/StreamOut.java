@@ -1,7 +1,7 @@
 package dev.migrationd.daemon.engine.stream;
 
 import dev.migrationd.daemon.engine.peer.PeerConnection;
-import dev.migrationd.protocol.legacy.StreamSink;
+import dev.migrationd.protocol.ByteSink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -10,7 +10,7 @@ import java.nio.channels.FileChannel;
  * Where a migration's or a save's stream bytes go: a peer connection or a file. Counts the bytes.
  * Confined to the thread that drives the stream writer.
  */
-public abstract sealed class StreamOut implements StreamSink {
+public abstract sealed class StreamOut implements ByteSink {
 
     private long bytes;
 

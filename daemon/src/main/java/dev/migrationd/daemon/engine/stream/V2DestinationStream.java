@@ -3,7 +3,6 @@ package dev.migrationd.daemon.engine.stream;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
@@ -15,7 +14,7 @@ import dev.migrationd.protocol.v2.LibxcReader;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
 
 /**
  * The Xen migration stream v2 (libxc layer) on the destination side, through {@link LibxcReader}: the
@@ -52,7 +51,7 @@ final class V2DestinationStream extends DestinationStream {
                     entry(RecordType.PAGE_DATA.name(), RecordType.PAGE_DATA.code(), pd.pfn(i), pd.pageType(i));
                 }
             }
-            case TscInfo t -> stopAndCopy(new PlatformState.TscInfo(t.mode(), t.nsec(), t.khz(), t.incarnation()));
+            case TscInfoRecord t -> stopAndCopy(t.tsc());
             case BlobRecord b when b.type() == RecordType.X86_CPUID_POLICY || b.type() == RecordType.X86_MSR_POLICY -> {
                 // no CPU policy behind the hypervisor interface: validated by the reader only
             }

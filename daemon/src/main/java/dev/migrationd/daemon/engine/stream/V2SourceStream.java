@@ -3,14 +3,14 @@ package dev.migrationd.daemon.engine.stream;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.DomainInfo;
 import dev.migrationd.hypervisor.HypervisorException;
-import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.v2.DomainHeader;
 import dev.migrationd.protocol.v2.ImageHeader;
 import dev.migrationd.protocol.v2.LibxcWriter;
 import dev.migrationd.protocol.v2.PageData;
 import dev.migrationd.protocol.v2.SignalRecord;
-import dev.migrationd.protocol.v2.TscInfo;
+import dev.migrationd.protocol.v2.TscInfoRecord;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -30,7 +30,7 @@ final class V2SourceStream extends SourceStream {
 
     private final LibxcWriter writer;
     private final DomainInfo info;
-    private PlatformState.TscInfo tsc;
+    private TscInfo tsc;
 
     V2SourceStream(StreamOut out, Domain domain, DomainInfo info) {
         super(domain, info);
@@ -65,7 +65,7 @@ final class V2SourceStream extends SourceStream {
     }
 
     @Override
-    public void writeStopAndCopy(PlatformState.TscInfo tsc) {
+    public void writeStopAndCopy(TscInfo tsc) {
         this.tsc = tsc; // written after the final round's pages (docs/wire-format-v2.md §2.6)
     }
 
@@ -79,7 +79,7 @@ final class V2SourceStream extends SourceStream {
         if (tsc == null) {
             throw new IllegalStateException("end of body before the stop-and-copy point");
         }
-        writer.write(new TscInfo(tsc.mode(), tsc.khz(), tsc.nsec(), tsc.incarnation()));
+        writer.write(new TscInfoRecord(tsc));
     }
 
     @Override

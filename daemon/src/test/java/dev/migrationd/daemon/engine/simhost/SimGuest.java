@@ -15,6 +15,7 @@ import dev.migrationd.hypervisor.sim.WorkloadSpec;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.StreamLimits;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -180,6 +181,10 @@ public final class SimGuest implements Domain {
 
     @Override
     public void resume() throws HypervisorException {
+        String fault = host.failResume;
+        if (fault != null) {
+            throw new HypervisorException("resume", name, fault);
+        }
         if (restored && atStart == null) {
             atStart = snapshot();
         }
@@ -207,6 +212,10 @@ public final class SimGuest implements Domain {
 
     @Override
     public void destroy() throws HypervisorException {
+        String fault = host.failDestroy;
+        if (fault != null) {
+            throw new HypervisorException("destroy", name, fault);
+        }
         sim.destroy();
         destroyed = true;
         host.forget(this, sim);

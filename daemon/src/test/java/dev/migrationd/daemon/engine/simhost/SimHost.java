@@ -14,7 +14,8 @@ import dev.migrationd.hypervisor.sim.WorkloadSpec;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.Width;
-import dev.migrationd.protocol.v2.HvmParams;
+import dev.migrationd.protocol.x86.HvmParamIndex;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
@@ -44,6 +45,10 @@ public final class SimHost implements Hypervisor {
     public final AtomicLong corruptPfnOnFirstWrite = new AtomicLong(-1);
     /** When set, a restored domain's {@code completeRestore()} fails with this message (end-of-restore faults). */
     public volatile String failCompleteRestore;
+    /** When set, every {@code resume()} of a domain of this host fails with this message (until cleared). */
+    public volatile String failResume;
+    /** When set, every {@code destroy()} of a domain of this host fails with this message (until cleared). */
+    public volatile String failDestroy;
     /** When set, {@code createForRestore} fails with this problem before the sim builds anything (a destination
      *  that cannot build the domain, e.g. its state directory cannot be read). */
     public volatile String failCreateForRestore;
@@ -76,11 +81,11 @@ public final class SimHost implements Hypervisor {
                 SimDomainSpec.Fill.RANDOM, WorkloadSpec.IDLE, true));
         SimGuest g = probe(d, false);
         PlatformState p = d.platform();
-        p.setTscInfo(new PlatformState.TscInfo(1, 123456789L, 2_400_000, 7));
+        p.setTscInfo(new TscInfo(1, 123456789L, 2_400_000, 7));
         SplittableRandom r = new SplittableRandom(d.uuid().getLeastSignificantBits());
         if (type == GuestType.HVM) {
-            p.setHvmParam((int) HvmParams.HVM_PARAM_IDENT_PT, 0xFEFFC000L);
-            p.setHvmParam((int) HvmParams.HVM_PARAM_VIRIDIAN, 0x1FL);
+            p.setHvmParam(HvmParamIndex.HVM_PARAM_IDENT_PT, 0xFEFFC000L);
+            p.setHvmParam(HvmParamIndex.HVM_PARAM_VIRIDIAN, 0x1FL);
         } else {
             for (int v = 0; v < vcpus; v++) {
                 byte[] xsave = new byte[16 + 576]; // xcr0, xcr0_accum, a legacy-sized area

@@ -22,7 +22,8 @@ final class FuzzSeedWriter {
             try (SimHost hv = SimHost.open(tmp)) {
                 hv.createRunning("g", t, IncomingStreamFuzzTest.PAGES, 2);
                 Path file = tmp.resolve("s");
-                SaveRestore.save(hv, Ticker.SYSTEM, new SaveRequest("g", file, MigrationOptions.StreamFormat.LEGACY, false, false, false));
+                SaveRestore.save(hv, Ticker.SYSTEM, new SaveRequest("g", file, MigrationOptions.StreamFormat.LEGACY, false, false, false),
+                        new dev.migrationd.daemon.engine.file.FilePolicy(java.nio.file.Path.of("/nonexistent-state-dir"), java.util.List.of()));
                 byte[] stream = Files.readAllBytes(file);
                 byte[] seed = new byte[stream.length + 1];
                 seed[0] = (byte) (t == GuestType.HVM ? 0x40 : 0x41);

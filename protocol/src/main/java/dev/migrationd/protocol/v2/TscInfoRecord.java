@@ -1,10 +1,12 @@
 package dev.migrationd.protocol.v2;
 
 import dev.migrationd.protocol.RecordException;
+import dev.migrationd.protocol.x86.TscInfo;
 import java.nio.ByteBuffer;
+import java.util.Objects;
 
 /**
- * X86_TSC_INFO (0x08): 24 octets. All u32 fields are carried as Java ints (unsigned on the wire).
+ * X86_TSC_INFO (0x08): 24 octets carrying a {@link TscInfo}. The u32 fields are unsigned on the wire.
  * Note khz precedes nsec, unlike the legacy TSC_INFO chunk.
  * <pre>
  *  0       4       8               16      20      24
@@ -13,21 +15,25 @@ import java.nio.ByteBuffer;
  * +-------+-------+---------------+-------+-------+
  * </pre>
  */
-public record TscInfo(int mode, int khz, long nsec, int incarnation) implements LibxcRecord {
+public record TscInfoRecord(TscInfo tsc) implements LibxcRecord {
+
+    public TscInfoRecord {
+        Objects.requireNonNull(tsc, "tsc");
+    }
 
     @Override
     public RecordType type() {
         return RecordType.X86_TSC_INFO;
     }
 
-    static TscInfo read(ByteBuffer body, long offset) throws RecordException {
+    static TscInfoRecord read(ByteBuffer body, long offset) throws RecordException {
         if (body.remaining() != V2Format.X86_TSC_INFO_SIZE) {
             throw Bodies.bad(RecordType.X86_TSC_INFO, offset, "length " + body.remaining() + " is not 24");
         }
         if (body.getInt(20) != 0) {
             throw Bodies.bad(RecordType.X86_TSC_INFO, offset, "reserved field not zero");
         }
-        return new TscInfo(body.getInt(0), body.getInt(4), body.getLong(8), body.getInt(16));
+        return new TscInfoRecord(new TscInfo(body.getInt(0), body.getLong(8), body.getInt(4), body.getInt(16)));
     }
 
     @Override
@@ -37,6 +43,6 @@ public record TscInfo(int mode, int khz, long nsec, int incarnation) implements 
 
     @Override
     public void writeFixed(ByteBuffer out) {
-        out.putInt(mode).putInt(khz).putLong(nsec).putInt(incarnation).putInt(0);
+        out.putInt(tsc.mode()).putInt(tsc.khz()).putLong(tsc.nsec()).putInt(tsc.incarnation()).putInt(0);
     }
 }

@@ -4,7 +4,8 @@ import dev.migrationd.protocol.RecordException;
 import java.nio.ByteBuffer;
 
 /**
- * SHARED_INFO (0x07): the PV guest's shared-info page, exactly 4096 octets, carried as a view.
+ * SHARED_INFO (0x07): the PV guest's shared-info page, exactly 4096 octets, carried as a view (its layout:
+ * {@link dev.migrationd.protocol.x86.SharedInfo}).
  * <pre>
  *  0                                 4096
  * +---------------------------------+
@@ -12,8 +13,8 @@ import java.nio.ByteBuffer;
  * +---------------------------------+
  * </pre>
  */
-public record SharedInfo(ByteBuffer page) implements LibxcRecord {
-    public SharedInfo {
+public record SharedInfoRecord(ByteBuffer page) implements LibxcRecord {
+    public SharedInfoRecord {
         if (page.remaining() != V2Format.SHARED_INFO_SIZE) {
             throw new IllegalArgumentException("shared info must be 4096 bytes, not " + page.remaining());
         }
@@ -31,20 +32,11 @@ public record SharedInfo(ByteBuffer page) implements LibxcRecord {
         return RecordType.SHARED_INFO;
     }
 
-    static SharedInfo read(ByteBuffer body, long offset) throws RecordException {
+    static SharedInfoRecord read(ByteBuffer body, long offset) throws RecordException {
         if (body.remaining() != V2Format.SHARED_INFO_SIZE) {
             throw Bodies.bad(RecordType.SHARED_INFO, offset, "length " + body.remaining() + " is not 4096");
         }
-        return new SharedInfo(body);
-    }
-
-    @Override
-    public int fixedLength() {
-        return 0;
-    }
-
-    @Override
-    public void writeFixed(ByteBuffer out) {
+        return new SharedInfoRecord(body);
     }
 
     @Override
