@@ -30,8 +30,6 @@ import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -318,14 +316,10 @@ public final class MigrationEngine implements AutoCloseable {
     public MigrationHandle startSave(SaveRequest request, String id, String idempotencyKey) throws EngineException {
         Objects.requireNonNull(request, "request");
         FilePolicy policy = filePolicy();
-        Path target = policy.forWriting(request.file());
+        Path target = SaveRestore.target(policy, request.file(), request.overwrite());
         SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
                 request.overwrite(), request.bandwidthCap());
         return startFile("save", req.domain(), id, idempotencyKey, () -> {
-            if (!req.overwrite() && (Files.exists(target, LinkOption.NOFOLLOW_LINKS)
-                    || Files.exists(SaveRestore.metaFile(target), LinkOption.NOFOLLOW_LINKS))) {
-                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, target + " exists (use --force to replace it)");
-            }
             dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(req.domain()).orElseThrow(
                     () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + req.domain())).info();
             return FileOperation.save(new MigrationInfo(id, idempotencyKey, req.domain(), target.toString(),

@@ -113,6 +113,23 @@ public final class SaveRestore {
     static final Duration DESTROY_RETRY = Duration.ofMillis(200);
     static final String PARTIAL_SUFFIX = ".partial";
 
+    /**
+     * The file a save of {@code file} writes, once the policy allows it: refused when its {@code .meta} is a
+     * symbolic link, or when it or its {@code .meta} exists and {@code overwrite} was not asked for.
+     */
+    public static Path target(FilePolicy policy, Path file, boolean overwrite) throws EngineException {
+        Path target = policy.forWriting(file);
+        Path metaTarget = metaFile(target);
+        if (Files.isSymbolicLink(metaTarget)) {
+            throw new EngineException(EngineException.Kind.PERMISSION_DENIED, metaTarget
+                    + " is a symbolic link; save never writes through or replaces one");
+        }
+        if (!overwrite && (Files.exists(target, LinkOption.NOFOLLOW_LINKS) || Files.exists(metaTarget, LinkOption.NOFOLLOW_LINKS))) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, target + " exists (use --force to replace it)");
+        }
+        return target;
+    }
+
     public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy)
             throws EngineException {
         return save(hypervisor, ticker, request, policy, Progress.NONE);
@@ -124,17 +141,10 @@ public final class SaveRestore {
      */
     public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy,
                                   Progress progress) throws EngineException {
-        Path target = policy.forWriting(request.file());
+        Path target = target(policy, request.file(), request.overwrite());
         Path metaTarget = metaFile(target);
-        if (Files.isSymbolicLink(metaTarget)) {
-            throw new EngineException(EngineException.Kind.PERMISSION_DENIED, metaTarget
-                    + " is a symbolic link; save never writes through or replaces one");
-        }
         SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
                 request.overwrite(), request.bandwidthCap());
-        if (!req.overwrite() && (Files.exists(target, LinkOption.NOFOLLOW_LINKS) || Files.exists(metaTarget, LinkOption.NOFOLLOW_LINKS))) {
-            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
-        }
         Domain domain;
         DomainInfo info;
         try {

@@ -89,6 +89,8 @@ public final class IncomingMigration extends MigrationRun {
 
     /** The temporary name's suffix, as {@code xl migrate} names an incoming domain. */
     public static final String INCOMING_SUFFIX = "--incoming";
+    /** The ACCEPTED journal record's field naming the domain as built (the offered name or {@code NAME--incoming}). */
+    public static final String BUILD_NAME_FIELD = "build_name";
 
     /** Guest memory this migration reserved against the admission limit. */
     public long offerBytes() {
@@ -125,7 +127,8 @@ public final class IncomingMigration extends MigrationRun {
     private void receive() throws IOException, HypervisorException, StreamException, MigrationAbort, InterruptedException {
         HandoverSettings cfg = engine.settings();
         engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
-                "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString()));
+                "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString(),
+                BUILD_NAME_FIELD, buildName));
         domain = cfg.hypervisor().createForRestore(offer.shape().withName(buildName));
         setupNanos = ticker.nanoTime() - startNanos;
         connection.send(new HandoverMessage.Accept(info.id()));
@@ -407,11 +410,15 @@ public final class IncomingMigration extends MigrationRun {
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
     }
 
+    /**
+     * Destroys the copy built here if it still exists, looked up under the name it was built under (never the
+     * offered name: on a migration within one host that is the source's copy, with the same UUID).
+     */
     private void destroyIfPresent() throws Exception {
-        var d = engine.settings().hypervisor().findDomain(info.domain());
+        var d = engine.settings().hypervisor().findDomain(buildName);
         if (d.isPresent() && d.get().info().uuid().equals(offer.shape().uuid())) {
             domain.destroy();
-            LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
+            LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), buildName);
         }
     }
 

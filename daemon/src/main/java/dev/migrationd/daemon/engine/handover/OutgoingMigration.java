@@ -238,7 +238,8 @@ public final class OutgoingMigration extends MigrationRun {
         // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
         Failpoints.hit(FailpointNames.SOURCE_AFTER_RECEIVED);
         try {
-            passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of()));
+            passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING,
+                    renamedAway == null ? Map.of() : Map.of(AWAY_NAME_FIELD, renamedAway)));
         } catch (IOException e) {
             // Go is not sent, so the destination cannot commit: a failure before the commit point. Whether the
             // record reached the disk is unknown; a repair makes it certainly absent (and if the daemon stops
@@ -501,6 +502,8 @@ public final class OutgoingMigration extends MigrationRun {
 
     /** The name a source copy takes before Go when the destination's copy is on the same host. */
     public static final String MIGRATED_AWAY_SUFFIX = "--migratedaway";
+    /** The COMMITTING journal record's field naming this copy when it was renamed away before Go. */
+    public static final String AWAY_NAME_FIELD = "away_name";
 
     private void restoreGuest() {
         restoreGuest(false);
