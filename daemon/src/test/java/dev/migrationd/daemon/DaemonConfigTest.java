@@ -73,8 +73,11 @@ class DaemonConfigTest {
         assertEquals(List.of("hostB"), List.copyOf(c.peers().keySet()));
     }
 
+    /** A bad setting is named, whatever the peer link (the insecure choice keeps TLS material out of the way). */
     private void assertBad(String expectedPart, Path file, Map<String, String> flags, List<String> peers) {
-        ConfigException e = assertThrows(ConfigException.class, () -> DaemonConfig.resolve(file, flags, peers));
+        Map<String, String> withLink = new java.util.HashMap<>(flags);
+        withLink.putIfAbsent(PeerLinkConfig.KEY_INSECURE, "true");
+        ConfigException e = assertThrows(ConfigException.class, () -> DaemonConfig.resolve(file, withLink, peers));
         assertTrue(e.getMessage().contains(expectedPart), e.getMessage());
         assertTrue(!e.getMessage().contains("\n"), "one line: " + e.getMessage());
     }
@@ -105,11 +108,11 @@ class DaemonConfigTest {
 
     @Test
     void journalRetentionDefaultsToAWeekAndTakesHoursOrDays() throws Exception {
-        assertEquals(java.time.Duration.ofDays(7), DaemonConfig.resolve(null, Map.of(), List.of()).journalRetention());
+        assertEquals(java.time.Duration.ofDays(7), DaemonConfig.resolve(null, INSECURE, List.of()).journalRetention());
         assertEquals(java.time.Duration.ofHours(36),
-                DaemonConfig.resolve(file("journal-retention = 36h\n"), Map.of(), List.of()).journalRetention());
+                DaemonConfig.resolve(file("journal-retention = 36h\n"), INSECURE, List.of()).journalRetention());
         assertEquals(java.time.Duration.ofDays(30), DaemonConfig.resolve(file("journal-retention = 36h\n"),
-                Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30d"), List.of()).journalRetention());
+                Map.of(DaemonConfig.KEY_JOURNAL_RETENTION, "30d", PeerLinkConfig.KEY_INSECURE, "true"), List.of()).journalRetention());
     }
 
     @Test
@@ -126,7 +129,7 @@ class DaemonConfigTest {
 
     @Test
     void timeoutsDefaultToTheEngineDefaultsAndComeFromTheFileOrAFlag() throws Exception {
-        DaemonConfig.Timeouts d = DaemonConfig.resolve(null, Map.of(), List.of()).timeouts();
+        DaemonConfig.Timeouts d = DaemonConfig.resolve(null, INSECURE, List.of()).timeouts();
         assertEquals(Duration.ofSeconds(60), d.handshake());
         assertEquals(Duration.ofSeconds(60), d.idle());
         assertEquals(Duration.ofSeconds(2), d.inDoubtRetry());
@@ -140,7 +143,7 @@ class DaemonConfigTest {
                 abort-wait = 3s
                 close-wait = 1h
                 connect-timeout = 1500ms
-                """), Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "7s"), List.of());
+                """), Map.of(DaemonConfig.KEY_IDLE_TIMEOUT, "7s", PeerLinkConfig.KEY_INSECURE, "true"), List.of());
         assertEquals(new DaemonConfig.Timeouts(Duration.ofSeconds(5), Duration.ofSeconds(7), Duration.ofMillis(250),
                 Duration.ofSeconds(3), Duration.ofHours(1), Duration.ofMillis(1500)), c.timeouts());
     }

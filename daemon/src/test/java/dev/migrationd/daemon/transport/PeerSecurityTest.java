@@ -286,9 +286,9 @@ class PeerSecurityTest {
              Daemon a = daemon("hostA", Files.createTempDirectory(dir, "a-"), aFiles, List.of("hostB=127.0.0.1:" + b2.peerPort()),
                      List.of("hostB=migrate,query"))) {
             SimHypervisor hv = (SimHypervisor) a.engine().config().hypervisor();
-            // random pages: zero pages go allocate-only and would not take the wire's time
-            hv.create(SimDomainSpec.of("slow", GUEST_BYTES, 1, GuestType.HVM, Width.W64, WorkloadSpec.IDLE)
-                    .withFill(SimDomainSpec.Fill.RANDOM));
+            // random contents: zero pages would go without their data and the migration would end at once
+            hv.create(new SimDomainSpec("slow", GUEST_BYTES, 1, GuestType.HVM, Width.W64, SimDomainSpec.Fill.RANDOM,
+                    WorkloadSpec.IDLE, false));
             // 16 MiB at 4 MiB/s: about four seconds on the wire
             var running = a.engine().start(MigrationRequest.of("slow", "hostB",
                     MigrationOptions.DEFAULTS.withBandwidthCap(4L << 20)));
