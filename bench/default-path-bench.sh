@@ -85,9 +85,19 @@ med() { jq -r --arg k "$1" "select(.kind == \$k) | .$2" "$RESULTS" | median; } #
 if [ -n "${DIST:-}" ]; then DAEMON_CMD=("$DIST/bin/migrationd"); else
   DAEMON_CMD=("$JDK/bin/java" --enable-native-access=ALL-UNNAMED -cp "$DAEMON_CP" dev.migrationd.daemon.MigrationDaemon)
 fi
+# the peer link as a user sets it up: mutual TLS with certificates made on the fly (default), or
+# PEER_LINK=insecure for plaintext
+peer_link_flags() { # name
+  if [ "${PEER_LINK:-tls}" = insecure ]; then echo "--insecure-peer-link"; return; fi
+  [ -f "$BENCH_DIR/tls/$1.pem" ] || ctl certs --dir "$BENCH_DIR/tls" hostA hostB >/dev/null
+  echo "--tls-ca $BENCH_DIR/tls/ca.pem --tls-cert $BENCH_DIR/tls/$1.pem --tls-key $BENCH_DIR/tls/$1.key"
+}
 start_daemon() { # name state ctl peer metrics peer-name peer-port (the launcher execs java: $! is the JVM)
+  local link; link=$(peer_link_flags "$1")
+  # shellcheck disable=SC2086
   "${DAEMON_CMD[@]}" --name "$1" --backend sim --state-dir "$2" --control-listen "127.0.0.1:$3" --peer-listen "127.0.0.1:$4" \
-    --metrics-listen "127.0.0.1:$5" --peer "$6=127.0.0.1:$7" ${DAEMON_EXTRA:-} >>"$BENCH_DIR/$1.log" 2>&1 &
+    --metrics-listen "127.0.0.1:$5" --peer "$6=127.0.0.1:$7" --peer-allow "$6=migrate,query" $link \
+    ${DAEMON_EXTRA:-} >>"$BENCH_DIR/$1.log" 2>&1 &
   PIDS+=($!)
 }
 wait_ready() { # ctl-port pid

@@ -87,9 +87,11 @@ daemon_pid=
 cleanup_training() { [ -z "$daemon_pid" ] || { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null || true; }; rm -rf "$train_dir"; }
 trap cleanup_training EXIT
 # a daemon to talk to (sim backend, ports picked by the kernel). The daemon gets no cache yet: one worth its
-# build time is trained on a whole migration (its first migration is what warms up slowly).
+# build time is trained on a whole migration (its first migration is what warms up slowly). It has no peers and
+# the CLI's training talks only to its control API, so its peer link (an ephemeral loopback port, for seconds)
+# runs without TLS material rather than with certificates made for nothing.
 "$DIST/bin/migrationd" --name train --state-dir "$train_dir/state" --control-listen 127.0.0.1:0 \
-  --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"$train_dir/daemon.log" 2>&1 &
+  --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --insecure-peer-link >"$train_dir/daemon.log" 2>&1 &
 daemon_pid=$!
 port=
 for _ in $(seq 1 300); do

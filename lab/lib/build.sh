@@ -271,9 +271,13 @@ LAB_CDS_TIMEOUT=180   # s, one training run of the daemon or the CLI on this mac
 lab_train_cds() {
   local app=$1 t="$2/cds" java="$1/opt/jre/bin/java" cp="$1/opt/migrationd/lib/*" pid n
   mkdir -p "$t"
+  # the peer link's TLS as the dom0s run it (certificates made by this runtime's CLI), so its classes are archived too
+  timeout "$LAB_CDS_TIMEOUT" "$java" --enable-native-access=ALL-UNNAMED -cp "$cp" dev.migrationd.control.cli.MigrationCtl \
+    certs --dir "$t/tls" cds > "$t/certs.log" 2>&1 || { tail -n 5 "$t/certs.log" >&2; lab_die "migrationctl certs failed in the dom0's runtime"; }
   "$java" -XX:ArchiveClassesAtExit="$app/opt/migrationd/daemon.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
     --enable-native-access=ALL-UNNAMED -cp "$cp" dev.migrationd.daemon.MigrationDaemon --backend sim --name cds \
     --state-dir "$t/state" --control-listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+    --tls-ca "$t/tls/ca.pem" --tls-cert "$t/tls/cds.pem" --tls-key "$t/tls/cds.key" \
     > "$t/daemon.log" 2>&1 &
   pid=$!
   for n in $(seq $((LAB_CDS_TIMEOUT * 2))); do grep -q event=daemon_started "$t/daemon.log" && break; sleep 0.5; done

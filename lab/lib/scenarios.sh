@@ -308,7 +308,30 @@ scn_xl_pvh_save_restore() { lab_save_restore xl-pvh-save-restore gpvh pvh.cfg; }
 LAB_DAEMON_JAVA_OPTS=${XEN_LAB_DAEMON_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m}
 LAB_DAEMON_START_TIMEOUT=${XEN_LAB_DAEMON_START_TIMEOUT:-300}   # s, JVM start to "event=daemon_started"
 
-# lab_daemon_start SCENARIO HOST: migrationd --backend xen in HOST's dom0, as an operator would run it
+LAB_DOM0_TLS_DIR=/etc/migrationd/tls   # in each dom0: ca.pem, HOST.pem, HOST.key
+
+# lab_tls_certs: a CA of this run and a certificate per lab host, made on this machine by 'migrationctl certs'
+# into $LAB_RUN/tls (once per run; the CA's key never leaves this machine)
+lab_tls_certs() {
+  [ -s "$LAB_RUN/tls/ca.pem" ] && return 0
+  # shellcheck disable=SC2086
+  "$MIGRATIOND_HOME/bin/migrationctl" certs --dir "$LAB_RUN/tls" $LAB_HOSTS > "$LAB_RUN/tls-certs.log" 2>&1 ||
+    { tail -n 5 "$LAB_RUN/tls-certs.log" >&2; return 1; }
+}
+
+# lab_tls_install_script HOST: sh that writes HOST's TLS files (from $LAB_RUN/tls) into its dom0, key mode 0600
+lab_tls_install_script() {
+  local h=$1 f
+  printf 'mkdir -p %s && ( umask 077
+' "$LAB_DOM0_TLS_DIR"
+  for f in ca.pem "$h.pem" "$h.key"; do
+    printf "printf '%%s\\n' '%s' > %s/%s\n" "$(cat "$LAB_RUN/tls/$f")" "$LAB_DOM0_TLS_DIR" "$f"
+  done
+  printf ') || { echo "lab: could not write %s"; exit 1; }\n' "$LAB_DOM0_TLS_DIR"
+}
+
+# lab_daemon_start SCENARIO HOST: migrationd --backend xen in HOST's dom0, as an operator would run it: mutual TLS
+# on the peer link with the run's certificates, the peer allowed to migrate here and to query
 lab_daemon_start() {
   local scn=$1 h=$2 peer
   peer=$(lab_peer_of "$h")
@@ -318,10 +341,13 @@ lab_daemon_start() {
     fi
     mkdir -p /var/lib/migrationd /var/log/migrationd
     rm -f /var/log/migrationd/hs_err_pid*.log
+    $(lab_tls_install_script "$h")
     MIGRATIOND_JAVA_OPTS='$LAB_DAEMON_JAVA_OPTS -XX:ErrorFile=/var/log/migrationd/hs_err_pid%p.log' \
       setsid /usr/sbin/migrationd --backend xen --name $h --state-dir /var/lib/migrationd \
         --control-listen 0.0.0.0:$LAB_DOM0_CONTROL_PORT --metrics-listen 0.0.0.0:$LAB_DOM0_METRICS_PORT \
         --peer-listen $(lab_host_addr "$h"):$LAB_DOM0_PEER_PORT --peer $peer=$(lab_host_addr "$peer"):$LAB_DOM0_PEER_PORT \
+        --peer-allow $peer=migrate,query --tls-ca $LAB_DOM0_TLS_DIR/ca.pem \
+        --tls-cert $LAB_DOM0_TLS_DIR/$h.pem --tls-key $LAB_DOM0_TLS_DIR/$h.key \
         > /var/log/migrationd/daemon.log 2>&1 < /dev/null &
     echo \$! > /run/migrationd.pid
     t=0
@@ -416,6 +442,7 @@ scn_daemon_smoke() {
 # the run started is reused (a JVM start takes minutes under the emulator); QEMU's stop ends them with the run.
 lab_daemons_start() {
   local scn=$1 h pids=() p rc=0
+  lab_tls_certs || { lab_check "$scn" tls-certs FAIL "migrationctl certs failed (see $LAB_RUN/tls-certs.log)"; return 1; }
   for h in $LAB_HOSTS; do
     ( lab_daemon_start "$scn" "$h" > /dev/null; rc=$?
       if grep -q 'daemon of an earlier scenario' <<< "$LAB_OUT"; then echo "(reused: started by an earlier scenario)"; else echo "in $LAB_SECS s"; fi > "$LAB_RUN/$scn.start-$h"

@@ -110,13 +110,27 @@ class DistributionIT {
     }
 
     /** A host's config as an operator would write it into /etc/migrationd/migrationd.conf. */
-    Path config(String name, int control, int peer, int metrics, String other, int otherPeer) throws IOException {
+    /**
+     * The packaged config for one of two hosts, as an operator completes it: name, the other host as a peer
+     * allowed to migrate here and to query, and the peer link's TLS files made by the distribution's
+     * {@code migrationctl certs} (once, into {@code tmp/tls}).
+     */
+    Path config(String name, int control, int peer, int metrics, String other, int otherPeer)
+            throws IOException, InterruptedException {
+        Path tls = tmp.resolve("tls");
+        if (!Files.exists(tls.resolve("ca.pem"))) {
+            Run certs = run(DIST.resolve("bin/migrationctl").toString(), "certs", "--dir", tls.toString(), "hostA", "hostB");
+            assertEquals(0, certs.code(), certs.out());
+        }
         String conf = Files.readString(DIST.resolve("etc/migrationd.conf"))
                 .replace("state-dir      = /var/lib/migrationd", "state-dir      = " + tmp.resolve(name))
                 .replace("127.0.0.1:7100", "127.0.0.1:" + control)
                 .replace("127.0.0.1:7101", "127.0.0.1:" + peer)
                 .replace("127.0.0.1:9101", "127.0.0.1:" + metrics)
-                + "name = " + name + "\npeer." + other + " = 127.0.0.1:" + otherPeer + "\n";
+                + "name = " + name + "\npeer." + other + " = 127.0.0.1:" + otherPeer + "\n"
+                + "peer." + other + ".allow = migrate,query\n"
+                + "tls-ca = " + tls.resolve("ca.pem") + "\ntls-cert = " + tls.resolve(name + ".pem")
+                + "\ntls-key = " + tls.resolve(name + ".key") + "\n";
         Path f = tmp.resolve(name + ".conf");
         Files.writeString(f, conf);
         return f;

@@ -38,6 +38,18 @@ final class Config {
         return f;
     }
 
+    /**
+     * The peer link in plaintext: the fault proxy parses the peer frames to cut a connection at a chosen
+     * hand-over step, which it cannot do inside TLS. The suite tests the hand-over under faults; the peer
+     * link's TLS is tested by the daemon's own tests (PeerSecurityTest).
+     */
+    static List<String> peerLinkFlags() {
+        return List.of("--insecure-peer-link");
+    }
+
+    /** What each daemon lets its peer do (deny by default, on a plaintext link too): send migrations and ask about them. */
+    static final String PEER_PERMISSIONS = "migrate,query";
+
     /** The JDK's java (the launcher's, else this JVM's). */
     static String java() {
         return System.getProperty("faults.java", ProcessHandle.current().info().command().orElse("java"));

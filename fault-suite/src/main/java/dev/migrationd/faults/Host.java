@@ -143,9 +143,12 @@ final class Host {
                 "--control-listen", control(), "--peer-listen", ip + ":" + PEER_PORT,
                 "--metrics-listen", ip + ":" + METRICS_PORT));
         cmd.addAll(Config.timeoutFlags());
+        cmd.addAll(Config.peerLinkFlags());
         for (String p : peers) {
             cmd.add("--peer");
             cmd.add(p);
+            cmd.add("--peer-allow");
+            cmd.add(p.substring(0, p.indexOf('=')) + "=" + Config.PEER_PERMISSIONS);
         }
         long offset = Files.exists(log) ? Files.size(log) : 0;
         starts++;
