@@ -5,5 +5,7 @@ public enum Capability {
     /** The guest's vCPUs can be slowed by a percentage ({@link Domain#throttle()}), for convergence. */
     THROTTLE,
     /** {@link Hypervisor#createForRestore} is supported (a backend may be source-only). */
-    RESTORE
+    RESTORE,
+    /** {@link Domain#rename} is supported (a migration between two daemons of one host needs it). */
+    RENAME
 }

@@ -28,6 +28,16 @@ public interface Domain {
     default void completeRestore() throws HypervisorException {
     }
 
+    /**
+     * Gives the domain another name, as {@code xl rename} does; the handle stays valid. Offered when the
+     * backend has {@link Capability#RENAME}; the name must be free on this host.
+     *
+     * @throws HypervisorException when the name is taken or invalid, or the backend cannot rename
+     */
+    default void rename(String newName) throws HypervisorException {
+        throw new HypervisorException("rename", newName, "this backend cannot rename domains");
+    }
+
     /** Destroys the domain and frees its memory. The handle is unusable afterwards. */
     void destroy() throws HypervisorException;
 

@@ -37,4 +37,9 @@ public record DomainShape(String name, UUID uuid, long p2mSize, int vcpus, Guest
     public long memoryBytes() {
         return p2mSize * StreamLimits.PAGE_SIZE;
     }
+
+    /** The same shape under another name (a domain built under a temporary name, or renamed on the way). */
+    public DomainShape withName(String newName) {
+        return new DomainShape(newName, uuid, p2mSize, vcpus, guestType, guestWidth);
+    }
 }

@@ -138,6 +138,20 @@ class GlobalOptionsTest {
         }
 
         @Override
+        public void startSave(SaveDomainRequest r, StreamObserver<StartMigrationResponse> o) {
+            reply("StartSave", o, StartMigrationResponse.newBuilder().setCreated(true).setMigration(Migration.newBuilder()
+                    .setId("s-1").setDomain(r.getDomain()).setSourceHost("hostA").setFile(r.getPath())
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_SAVE)).build());
+        }
+
+        @Override
+        public void startRestore(RestoreDomainRequest r, StreamObserver<StartMigrationResponse> o) {
+            reply("StartRestore", o, StartMigrationResponse.newBuilder().setCreated(true).setMigration(Migration.newBuilder()
+                    .setId("r-1").setDomain(r.getName()).setDestinationHost("hostA").setFile(r.getPath())
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_RESTORE)).build());
+        }
+
+        @Override
         public void saveDomain(SaveDomainRequest r, StreamObserver<SaveDomainResponse> o) {
             reply("SaveDomain", o, SaveDomainResponse.newBuilder().setPath(r.getPath()).build());
         }
@@ -230,8 +244,8 @@ class GlobalOptionsTest {
 
     static Stream<Arguments> fileCommands() {
         return Stream.of(
-                Arguments.of("SaveDomain", List.of("save"), List.of("dom7", "/srv/dom7.save", "--stream-format", "v2")),
-                Arguments.of("RestoreDomain", List.of("restore"), List.of("/srv/dom7.save", "--paused")));
+                Arguments.of("StartSave", List.of("save"), List.of("dom7", "/srv/dom7.save", "--stream-format", "v2", "--detach")),
+                Arguments.of("StartRestore", List.of("restore"), List.of("/srv/dom7.save", "--paused", "--detach")));
     }
 
     @ParameterizedTest

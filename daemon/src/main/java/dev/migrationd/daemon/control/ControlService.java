@@ -108,8 +108,9 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
                         "destination '" + peer + "' is this daemon; name a peer from its configuration");
             }
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
+            String nameThere = request.getDestinationName().isEmpty() ? null : name("destination_name", request.getDestinationName());
             MigrationRequest req = new MigrationRequest(MigrationRequest.newId(), key, domain, peer,
-                    ProtoMapping.options(request.getOptions()));
+                    ProtoMapping.options(request.getOptions()), nameThere);
             MigrationHandle h = engine.start(req);
             boolean created = h.id().equals(req.id());
             if (!created && (!h.info().domain().equals(domain) || !h.info().peer().equals(peer))) {
@@ -293,7 +294,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             String domain = name("domain", request.getDomain());
             Path path = path(request.getPath());
             SaveResult r = engine.save(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
-                    request.getLive(), request.getLeaveRunning(), request.getForce()));
+                    request.getLive(), request.getLeaveRunning(), request.getForce(), bandwidth(request)));
             LOG.atInfo().setMessage("event=domain_saved")
                     .addKeyValue("domain", domain)
                     .addKeyValue("file", r.file())
@@ -319,6 +320,58 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             return RestoreDomainResponse.newBuilder().setDomain(ProtoMapping.domain(info, false))
                     .setDuration(ProtoMapping.duration(r.time())).build();
         });
+    }
+
+    @Override
+    public void startSave(SaveDomainRequest request, StreamObserver<StartMigrationResponse> observer) {
+        Errors.unary("StartSave", observer, () -> {
+            String domain = name("domain", request.getDomain());
+            Path path = path(request.getPath());
+            String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
+            String id = MigrationRequest.newId();
+            MigrationHandle h = engine.startSave(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
+                    request.getLive(), request.getLeaveRunning(), request.getForce(), bandwidth(request)), id, key);
+            return started("StartSave", h, id, key, domain, path);
+        });
+    }
+
+    @Override
+    public void startRestore(RestoreDomainRequest request, StreamObserver<StartMigrationResponse> observer) {
+        Errors.unary("StartRestore", observer, () -> {
+            Path path = path(request.getPath());
+            String name = name("name", request.getName());
+            String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
+            String id = MigrationRequest.newId();
+            MigrationHandle h = engine.startRestore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()), id, key);
+            return started("StartRestore", h, id, key, name, path);
+        });
+    }
+
+    private static long bandwidth(SaveDomainRequest request) {
+        long cap = request.getBandwidthBytesPerSecond();
+        if (cap < 0) { // a uint64 above Long.MAX_VALUE
+            throw new ControlException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", Map.of("field", "bandwidth_bytes_per_second"),
+                    "bandwidth_bytes_per_second " + Long.toUnsignedString(cap) + " is out of range");
+        }
+        return cap;
+    }
+
+    /** The answer to a started save or restore; a reused key must name the same domain and file. */
+    private StartMigrationResponse started(String rpc, MigrationHandle h, String id, String key, String domain, Path path) {
+        boolean created = h.id().equals(id);
+        if (!created && !(h.info().domain().equals(domain) && h.info().peer().equals(path.toString()))) {
+            throw new ControlException(Status.Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", Map.of("migration", h.id()),
+                    "idempotency key '" + key + "' was used for " + h.id() + " (" + h.info().domain() + ", "
+                    + h.info().peer() + "); use a new key for a different request");
+        }
+        LOG.atInfo().setMessage("event=file_operation_requested")
+                .addKeyValue("rpc", rpc)
+                .addKeyValue("id", h.id())
+                .addKeyValue("domain", domain)
+                .addKeyValue("file", path)
+                .addKeyValue("created", created).log();
+        return StartMigrationResponse.newBuilder().setMigration(ProtoMapping.migration(hostName, h))
+                .setCreated(created).build();
     }
 
     // ---- sim only ------------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ final class ProtoMapping {
                 .setDowntimeParts(DowntimeParts.newBuilder().setFinalRound(duration(d.finalRound()))
                         .setStateCapture(duration(d.stateCapture())).setStateSend(duration(d.stateSend()))
                         .setCompletion(duration(d.completion())));
-        if (direction == Direction.OUTGOING) {
+        if (direction == Direction.OUTGOING || direction == Direction.SAVE) {
             b.setDowntimeSource(duration(d.total()));
             // reported by the destination in Running (a successful migration with a peer that reports it)
             r.destinationDowntime().ifPresent(dd -> b.setDowntimeDestination(duration(dd)));
@@ -216,15 +216,20 @@ final class ProtoMapping {
     }
 
     private static Migration.Builder base(String localHost, MigrationInfo info, MigrationPhase phase) {
-        boolean out = info.direction() == Direction.OUTGOING;
         Migration.Builder b = Migration.newBuilder()
                 .setId(info.id())
-                .setDomain(info.domain())
-                .setSourceHost(out ? localHost : info.peer())
-                .setDestinationHost(out ? info.peer() : localHost)
-                .setDirection(out ? dev.migrationd.control.v1.Direction.DIRECTION_OUTGOING
-                        : dev.migrationd.control.v1.Direction.DIRECTION_INCOMING)
-                .setOptions(options(info.options()))
+                .setDomain(info.domain());
+        switch (info.direction()) {
+            case OUTGOING -> b.setSourceHost(localHost).setDestinationHost(info.peer())
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_OUTGOING);
+            case INCOMING -> b.setSourceHost(info.peer()).setDestinationHost(localHost)
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_INCOMING);
+            case SAVE -> b.setSourceHost(localHost).setFile(info.peer())
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_SAVE);
+            case RESTORE -> b.setDestinationHost(localHost).setFile(info.peer())
+                    .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_RESTORE);
+        }
+        b.setOptions(options(info.options()))
                 .setPhase(phase(phase))
                 .setStartedAt(timestamp(info.startedAt()));
         if (info.idempotencyKey() != null) {

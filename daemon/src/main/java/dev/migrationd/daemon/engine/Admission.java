@@ -83,7 +83,7 @@ final class Admission {
             DomainInfo di = domain.info();
             MigrationInfo info = new MigrationInfo(request.id(), request.idempotencyKey(), request.domain(), request.peer(),
                     Direction.OUTGOING, di.guestType(), request.options(), config.clock().instant());
-            return new OutgoingMigration(context, info, domain, di);
+            return new OutgoingMigration(context, info, domain, di, request.nameThere());
         } catch (HypervisorException e) {
             registry.release(request.domain(), request.id());
             throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
@@ -128,7 +128,8 @@ final class Admission {
         }
         MigrationInfo info = new MigrationInfo(id, null, offer.shape().name(), offer.sourcePeer(), Direction.INCOMING,
                 offer.shape().guestType(), offer.options(), config.clock().instant());
-        IncomingMigration run = new IncomingMigration(context, info, connection, offer);
+        String buildName = sameHost(offer) ? incomingName(offer.shape().name()) : offer.shape().name();
+        IncomingMigration run = new IncomingMigration(context, info, connection, offer, buildName);
         registry.add(run);
         LOG.info("event=offer_accepted migration={} peer={} identity=\"{}\" domain={} guest={} p2m_size={} vcpus={}", id,
                 offer.sourcePeer(), connection.credentials().describe(), info.domain(), offer.shape().guestType(),
@@ -194,8 +195,16 @@ final class Admission {
             return "migration id " + offer.migrationId() + " was seen before";
         }
         try {
-            if (config.hypervisor().findDomain(offer.shape().name()).isPresent()) {
-                return "a domain named " + offer.shape().name() + " exists here";
+            String name = offer.shape().name();
+            Optional<Domain> there = config.hypervisor().findDomain(name);
+            if (there.isPresent() && !sameHost(offer)) {
+                return there.get().info().uuid().equals(offer.shape().uuid())
+                        ? "a domain named " + name + " exists here and is this very guest (a migration within one host), but "
+                        + "backend " + config.hypervisor().backend() + " cannot rename domains, which that needs"
+                        : "a domain named " + name + " exists here (another guest, UUID " + there.get().info().uuid() + ")";
+            }
+            if (config.hypervisor().findDomain(incomingName(name)).isPresent()) {
+                return "a domain named " + incomingName(name) + " exists here (an incoming migration's leftover?)";
             }
         } catch (HypervisorException e) {
             return "cannot list domains: " + e.getMessage();
@@ -204,6 +213,28 @@ final class Admission {
     }
 
     /**
+     * Whether the offered guest is already on this host under its name: the same UUID, on a backend that can
+     * rename. That is a migration between two daemons of one host (how operators test, how one-host upgrades
+     * work): the copy is built under {@link #incomingName} and renamed at the commit point, once the source
+     * has renamed its own copy away, as {@code xl migrate} to localhost does.
+     */
+    private boolean sameHost(HandoverMessage.Offer offer) {
+        if (!config.hypervisor().capabilities().contains(Capability.RENAME)) {
+            return false;
+        }
+        try {
+            Optional<Domain> there = config.hypervisor().findDomain(offer.shape().name());
+            return there.isPresent() && there.get().info().uuid().equals(offer.shape().uuid());
+        } catch (HypervisorException e) {
+            return false;
+        }
+    }
+
+    /** The temporary name of a domain arriving on a host where its name is still taken: {@code NAME--incoming}. */
+    static String incomingName(String name) {
+        return name + IncomingMigration.INCOMING_SUFFIX;
+    }
+
     /**
      * Null when the journal takes appends (repairing it first if a write had failed), else why not: a
      * migration that cannot journal its steps must not start.

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import dev.migrationd.daemon.engine.file.FileOperation;
 import dev.migrationd.daemon.engine.file.FilePolicy;
 import dev.migrationd.daemon.engine.file.RestoreRequest;
 import dev.migrationd.daemon.engine.file.RestoreResult;
@@ -17,7 +18,9 @@ import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
+import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.run.MigrationPhase;
@@ -27,6 +30,7 @@ import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -298,16 +302,118 @@ public final class MigrationEngine implements AutoCloseable {
         context.observers().remove(observer);
     }
 
-    /** Saves a domain to a file, synchronously (on the caller's thread). */
-    public SaveResult save(SaveRequest request) throws EngineException {
-        return withDomainExclusive(request.domain(), "save",
-                () -> SaveRestore.save(config.hypervisor(), config.ticker(), request, filePolicy()));
+    /**
+     * Starts saving a domain to a file as an operation of this engine (direction SAVE): returns once it is
+     * registered; it runs on its own virtual thread and is followed, cancelled and listed like a migration.
+     * A request whose idempotency key was seen before returns the earlier operation; otherwise the operation
+     * gets the id {@code id} (a fresh {@link MigrationRequest#newId()}).
+     *
+     * @throws EngineException.DomainBusyException when the domain is migrating or being saved
+     * @throws EngineException with kind NOT_FOUND (no such domain), ALREADY_EXISTS (the file exists and
+     *         overwriting was not asked for) or PERMISSION_DENIED (a file the save may not write), before
+     *         anything is changed
+     */
+    public MigrationHandle startSave(SaveRequest request, String id, String idempotencyKey) throws EngineException {
+        Objects.requireNonNull(request, "request");
+        FilePolicy policy = filePolicy();
+        Path target = SaveRestore.target(policy, request.file(), request.overwrite());
+        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
+                request.overwrite(), request.bandwidthCap());
+        return startFile("save", req.domain(), id, idempotencyKey, () -> {
+            dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(req.domain()).orElseThrow(
+                    () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + req.domain())).info();
+            return FileOperation.save(new MigrationInfo(id, idempotencyKey, req.domain(), target.toString(),
+                    Direction.SAVE, di.guestType(), MigrationOptions.DEFAULTS.withFormat(req.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), policy, req);
+        });
     }
 
-    /** Restores a domain from a file, synchronously (on the caller's thread). */
+    /**
+     * Starts restoring a domain from a file as an operation of this engine (direction RESTORE), as
+     * {@link #startSave}.
+     *
+     * @throws EngineException.DomainBusyException when a domain of that name is being restored or received
+     * @throws EngineException with kind NOT_FOUND (no file), ALREADY_EXISTS (a domain of that name exists)
+     *         or INVALID_ARGUMENT (the file's metadata), before anything is built
+     */
+    public MigrationHandle startRestore(RestoreRequest request, String id, String idempotencyKey) throws EngineException {
+        Objects.requireNonNull(request, "request");
+        FilePolicy policy = filePolicy();
+        RestoreRequest req = new RestoreRequest(policy.forReading(request.file()), request.name(), request.paused(),
+                request.newUuid());
+        return startFile("restore", req.name(), id, idempotencyKey, () -> {
+            SaveRestore.Saved saved = SaveRestore.readMeta(req.file(), req.name());
+            if (config.hypervisor().findDomain(req.name()).isPresent()) {
+                throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
+            }
+            if (!req.newUuid()) {
+                SaveRestore.refuseRunningUuid(config.hypervisor(), saved.shape(), req);
+            }
+            return FileOperation.restore(new MigrationInfo(id, idempotencyKey, req.name(), req.file().toString(),
+                    Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
+                    config.clock().instant()), context, config.hypervisor(), config.ticker(), policy, req);
+        });
+    }
+
+    /** Builds a save or restore once its domain is claimed (checks that need the claim come first). */
+    @FunctionalInterface
+    private interface FileOperationFactory {
+        FileOperation create() throws EngineException, dev.migrationd.hypervisor.HypervisorException;
+    }
+
+    /**
+     * What a save and a restore share: the idempotency key (an earlier operation is returned), the id unused,
+     * {@code domain} claimed (released again when the operation cannot be built), registered, started on its
+     * own virtual thread.
+     */
+    private MigrationHandle startFile(String what, String domain, String id, String idempotencyKey,
+                                      FileOperationFactory factory) throws EngineException {
+        checkOpen();
+        Optional<MigrationHandle> earlier = registry.forKey(idempotencyKey);
+        if (earlier.isPresent()) {
+            return earlier.get();
+        }
+        MigrationRequest.checkName("operation id", id);
+        if (registry.knows(id)) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "operation id " + id + " is taken");
+        }
+        registry.claim(domain, id);
+        FileOperation op;
+        try {
+            op = factory.create();
+        } catch (dev.migrationd.hypervisor.HypervisorException e) {
+            registry.release(domain, id);
+            throw new EngineException(EngineException.Kind.INTERNAL, e.getMessage(), e);
+        } catch (EngineException | RuntimeException e) {
+            registry.release(domain, id);
+            throw e;
+        }
+        MigrationHandle registered = registry.register(op);
+        if (registered == op) {
+            LOG.info("event={}_started operation={} domain={} file={} format={}", what, op.id(), op.info().domain(),
+                    op.info().peer(), op.info().options().format());
+            Thread.ofVirtual().name(what + "-" + op.id()).start(op::run);
+        }
+        return registered;
+    }
+
+    /** Saves a domain to a file and waits for the end (the operation of {@link #startSave}). */
+    public SaveResult save(SaveRequest request) throws EngineException {
+        return awaitFile(startSave(request, MigrationRequest.newId(), null), SaveResult.class);
+    }
+
+    /** Restores a domain from a file and waits for the end (the operation of {@link #startRestore}). */
     public RestoreResult restore(RestoreRequest request) throws EngineException {
-        return withDomainExclusive(request.name(), "restore",
-                () -> SaveRestore.restore(config.hypervisor(), config.ticker(), request, filePolicy()));
+        return awaitFile(startRestore(request, MigrationRequest.newId(), null), RestoreResult.class);
+    }
+
+    private static <T> T awaitFile(MigrationHandle h, Class<T> type) throws EngineException {
+        h.result().join();
+        Object end = ((FileOperation) h).ended().orElseThrow();
+        if (end instanceof EngineException e) {
+            throw e;
+        }
+        return type.cast(end);
     }
 
     private FilePolicy filePolicy() {

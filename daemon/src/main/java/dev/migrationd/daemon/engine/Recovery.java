@@ -3,6 +3,8 @@ package dev.migrationd.daemon.engine;
 import dev.migrationd.daemon.engine.handover.HandoverContext;
 import dev.migrationd.daemon.engine.handover.InDoubtCase;
 import dev.migrationd.daemon.engine.handover.InDoubtResolver;
+import dev.migrationd.daemon.engine.handover.IncomingMigration;
+import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.handover.Retry;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
@@ -156,7 +158,10 @@ final class Recovery {
             } else {
                 boolean byOperator = v.by().equals(InDoubtCase.BY_OPERATOR);
                 if (m.enginePaused() || byOperator) {
-                    domain.ifPresent(d -> resumeQuietly(d, m.id()));
+                    domain.ifPresent(d -> {
+                        nameBack(d, m);
+                        resumeQuietly(d, m.id());
+                    });
                 }
                 String why = (byOperator ? "operator resolved: source resumed" : "destination did not commit")
                         + " (resolved after restart)";
@@ -211,21 +216,57 @@ final class Recovery {
         }
     }
 
-    /** The journal's domain, unless a domain of that name with another UUID took its place. */
+    /**
+     * The journal's domain, unless a domain of that name with another UUID took its place. A migration within
+     * one host has two copies of one UUID, so the names looked under are this side's own: the destination's
+     * build name (and, once COMMITTED, the offered name it is renamed to), the source's name or, once it was
+     * renamed away before Go, that name.
+     */
     private Optional<Domain> findOurs(Journal.Migration m) {
-        String name = m.first().field("domain");
         String uuid = m.first().field("uuid");
-        try {
-            Optional<Domain> d = hypervisor.findDomain(name);
-            if (d.isPresent() && !uuid.isEmpty() && !d.get().info().uuid().toString().equals(uuid)) {
-                LOG.warn("event=recovery_domain_mismatch domain={} journal_uuid={} found_uuid={}", name, uuid,
-                        d.get().info().uuid());
-                return Optional.empty();
+        for (String name : namesOf(m)) {
+            try {
+                Optional<Domain> d = hypervisor.findDomain(name);
+                if (d.isPresent() && !uuid.isEmpty() && !d.get().info().uuid().toString().equals(uuid)) {
+                    LOG.warn("event=recovery_domain_mismatch domain={} journal_uuid={} found_uuid={}", name, uuid,
+                            d.get().info().uuid());
+                } else if (d.isPresent()) {
+                    return d;
+                }
+            } catch (HypervisorException e) {
+                LOG.warn("event=recovery_lookup_failed domain={} error=\"{}\"", name, e.getMessage());
             }
-            return d;
-        } catch (HypervisorException e) {
-            LOG.warn("event=recovery_lookup_failed domain={} error=\"{}\"", name, e.getMessage());
-            return Optional.empty();
+        }
+        return Optional.empty();
+    }
+
+    private static List<String> namesOf(Journal.Migration m) {
+        String name = m.first().field("domain");
+        if (m.role() == Journal.Role.DESTINATION) {
+            String built = m.first().field(IncomingMigration.BUILD_NAME_FIELD);
+            if (built.isEmpty() || built.equals(name)) {
+                return List.of(name);
+            }
+            return m.state() == Journal.State.COMMITTED ? List.of(built, name) : List.of(built);
+        }
+        String away = m.last().field(OutgoingMigration.AWAY_NAME_FIELD);
+        if (!away.isEmpty()) {
+            return List.of(away);
+        }
+        // renamed away, then stopped before COMMITTING was journaled: Go was not sent, no copy here took the name
+        return m.state() == Journal.State.COMMITTING ? List.of(name) : List.of(name, name + OutgoingMigration.MIGRATED_AWAY_SUFFIX);
+    }
+
+    /** A source copy renamed away before Go that stays the guest takes its name back (logged if it cannot). */
+    private static void nameBack(Domain d, Journal.Migration m) {
+        String name = m.first().field("domain");
+        try {
+            if (!d.info().name().equals(name)) {
+                d.rename(name);
+                LOG.info("event=recovery_renamed migration={} to={}", m.id(), name);
+            }
+        } catch (HypervisorException | RuntimeException e) {
+            LOG.error("event=recovery_rename_failed migration={} name={} error=\"{}\"", m.id(), name, e.getMessage());
         }
     }
 

@@ -48,9 +48,13 @@ public final class MetricsBinder implements MigrationObserver {
     private record Running(Direction direction, MigrationPhase phase) {
     }
 
+    /** The directions these meters count: migrations; saves and restores are not migrations. */
+    private static final List<Direction> MIGRATION_DIRECTIONS =
+            java.util.Arrays.stream(Direction.values()).filter(Direction::migration).toList();
+
     public MetricsBinder(MeterRegistry registry) {
         this.registry = registry;
-        for (Direction d : Direction.values()) {
+        for (Direction d : MIGRATION_DIRECTIONS) {
             Gauge.builder(MigrationMeter.MIGRATIONS_ACTIVE.meterName(), running,
                             m -> m.values().stream().filter(r -> r.direction() == d).count())
                     .description(MigrationMeter.MIGRATIONS_ACTIVE.description())
@@ -66,7 +70,7 @@ public final class MetricsBinder implements MigrationObserver {
                     .description(MigrationMeter.MIGRATIONS_NEEDING_OPERATOR.description())
                     .tags(tags(MigrationMeter.MIGRATIONS_NEEDING_OPERATOR, a.tag())).register(registry);
         }
-        for (Direction d : Direction.values()) {
+        for (Direction d : MIGRATION_DIRECTIONS) {
             for (GuestType g : GuestType.values()) {
                 for (MigrationResult.Outcome o : MigrationResult.Outcome.values()) {
                     counter(MigrationMeter.MIGRATIONS_FINISHED, word(d), word(g), word(o));
@@ -87,6 +91,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
+        if (!m.direction().migration()) {
+            return;
+        }
         if (to.terminal()) {
             running.remove(m.id());
         } else {
@@ -96,6 +103,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void roundCompleted(MigrationInfo m, RoundStats s) {
+        if (!m.direction().migration()) {
+            return;
+        }
         String d = word(m.direction());
         String g = word(m.guestType());
         double dirtyRate = s.dirtyRate() * StreamLimits.PAGE_SIZE;
@@ -116,6 +126,9 @@ public final class MetricsBinder implements MigrationObserver {
 
     @Override
     public void finished(MigrationInfo m, MigrationResult r) {
+        if (!m.direction().migration()) {
+            return;
+        }
         running.remove(m.id());
         String d = word(m.direction());
         String g = word(m.guestType());

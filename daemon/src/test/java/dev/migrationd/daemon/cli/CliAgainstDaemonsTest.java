@@ -182,8 +182,18 @@ class CliAgainstDaemonsTest {
     void saveAndRestore() throws Exception {
         Path file = dir.resolve("dom8.save");
         Result save = ok("save", "dom8", file.toString(), "--daemon", daemons.aAddr(), "--keep-running");
-        assertTrue(save.out().startsWith("saved dom8 to " + file), save.out());
+        // an operation the CLI follows: its id first, its phases, the summary, then what became of the guest
+        Matcher started = Pattern.compile("^started save ([0-9a-f-]{36}): dom8 hostA -> " + Pattern.quote(file.toString()) + "$",
+                Pattern.MULTILINE).matcher(save.out());
+        assertTrue(started.find(), save.out());
+        assertTrue(save.out().contains("phase STOP_AND_COPY") && save.out().contains("phase COMMITTING"), save.out());
+        assertTrue(save.out().contains("save " + started.group(1) + " dom8 hostA -> " + file + ": SUCCEEDED"), save.out());
+        assertTrue(save.out().strip().endsWith("saved dom8 to " + file + "; the domain keeps running"), save.out());
         assertTrue(Files.size(file) > 0);
+        Result status = ok("status", started.group(1), "--daemon", daemons.aAddr());
+        assertTrue(status.out().contains("(save)") && status.out().contains("SUCCEEDED"), status.out());
+        Result listed = ok("list", "--daemon", daemons.aAddr());
+        assertTrue(listed.out().lines().anyMatch(l -> l.startsWith(started.group(1)) && l.contains("save")), listed.out());
         Result again = ctl("save", "dom8", file.toString(), "--daemon", daemons.aAddr(), "--keep-running");
         assertEquals(ExitCode.REFUSED, again.code(), "no overwrite without --force: " + again.err());
         Result twin = ctl("restore", file.toString(), "--name", "dom9", "--paused", "--daemon", daemons.aAddr());
@@ -191,7 +201,9 @@ class CliAgainstDaemonsTest {
         assertTrue(twin.err().contains("--new-uuid"), twin.err());
         assertFalse(hasDomain(daemons.aAddr(), "dom9"));
         Result restore = ok("restore", file.toString(), "--name", "dom9", "--paused", "--new-uuid", "--daemon", daemons.aAddr());
-        assertTrue(restore.out().contains("dom9") && restore.out().contains("paused"), restore.out());
+        assertTrue(restore.out().startsWith("started restore "), restore.out());
+        assertTrue(restore.out().contains(": SUCCEEDED"), restore.out());
+        assertTrue(restore.out().lines().anyMatch(l -> l.startsWith("dom9 ") && l.contains("paused")), restore.out());
         ok("domain", "destroy", "dom9", "--daemon", daemons.aAddr());
         ok("domain", "destroy", "dom8", "--daemon", daemons.aAddr());
         assertFalse(hasDomain(daemons.aAddr(), "dom9"));

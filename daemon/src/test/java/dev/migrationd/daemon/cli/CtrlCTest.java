@@ -131,6 +131,82 @@ class CtrlCTest {
         ctl(0, "cancel", id, "--daemon", daemons.aAddr());
     }
 
+    /** A slow save: 128 MiB written at 4 MiB/s takes half a minute. */
+    private static List<String> saveCommand(String domain, Path file) {
+        List<String> cmd = new ArrayList<>(migrateCommand(domain));
+        int verb = cmd.indexOf("migrate");
+        cmd.subList(verb, cmd.size()).clear();
+        cmd.addAll(List.of("save", domain, file.toString(), "--daemon", daemons.aAddr(), "--bandwidth", "4MiB/s"));
+        return cmd;
+    }
+
+    @Test
+    void underATerminalCtrlCCancelsASaveAndTheDomainRunsOnWithNoFile() throws Exception {
+        Path file = dir.resolve("ctrlc3.save");
+        String shellCommand = String.join(" ", saveCommand("ctrlc3", file).stream().map(CtrlCTest::quote).toList());
+        Process script = new ProcessBuilder("/usr/bin/script", "-qfec", shellCommand, "/dev/null")
+                .redirectErrorStream(true).start();
+        try {
+            Output out = new Output(script.getInputStream());
+            out.await("the save to start writing", "phase STOP_AND_COPY", 60);
+            ProcessHandle cli = script.descendants().filter(p -> p.info().command().orElse("").endsWith("/java"))
+                    .findFirst().orElseThrow(() -> new AssertionError("no migrationctl JVM under script"));
+            new ProcessBuilder("kill", "-INT", Long.toString(cli.pid())).start().waitFor();
+            out.await("the Ctrl-C question", "save ", 30);
+            out.await("the Ctrl-C question", "[c]ancel it", 30);
+            OutputStream terminal = script.getOutputStream();
+            terminal.write("c\n".getBytes(StandardCharsets.US_ASCII));
+            terminal.flush();
+            assertTrue(script.waitFor(60, TimeUnit.SECONDS), "migrationctl did not end after the cancel:\n" + out.text());
+            assertEquals(ExitCode.CANCELLED, script.exitValue(), out.text());
+            assertTrue(out.text().contains(": CANCELLED"), out.text());
+            assertTrue(out.text().contains("no file was written; the domain is as it was before the save"), out.text());
+        } finally {
+            script.descendants().forEach(ProcessHandle::destroyForcibly);
+            script.destroyForcibly();
+        }
+        String onA = ctl(0, "domains", "--daemon", daemons.aAddr(), "--format", "json");
+        assertTrue(onA.lines().anyMatch(l -> l.contains("\"name\":\"ctrlc3\"") && l.contains("DOMAIN_STATE_RUNNING")),
+                "the domain runs on: " + onA);
+        assertTrue(Files.notExists(file) && Files.notExists(file.resolveSibling("ctrlc3.save.partial")),
+                "a cancelled save leaves no file");
+    }
+
+    @Test
+    void withoutATerminalCtrlCDetachesASaveAndSaysTheDomainWillBeDestroyed() throws Exception {
+        Path file = dir.resolve("ctrlc4.save");
+        Process cli = new ProcessBuilder(saveCommand("ctrlc4", file)).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        String id;
+        try {
+            Output out = new Output(cli.getInputStream());
+            out.await("the save to start writing", "phase STOP_AND_COPY", 60);
+            new ProcessBuilder("kill", "-INT", Long.toString(cli.pid())).start().waitFor();
+            assertTrue(cli.waitFor(30, TimeUnit.SECONDS), "migrationctl did not detach:\n" + out.text());
+            assertEquals(ExitCode.INTERRUPTED, cli.exitValue(), out.text());
+            id = out.text().replaceAll("(?s).*started save ([0-9a-f-]{36}).*", "$1");
+            assertEquals(36, id.length(), out.text());
+            // the operator is told that the guest is going away, and how to follow or stop that
+            assertTrue(out.text().contains("detached; save " + id + " goes on in the daemon (unless it is cancelled or fails,"
+                    + " the file is written and the domain destroyed"), out.text());
+            assertTrue(out.text().contains("'migrationctl watch " + id + "'") && out.text().contains("'migrationctl cancel " + id + "'"),
+                    out.text());
+        } finally {
+            cli.destroyForcibly();
+        }
+        String status = ctl(0, "status", id, "--daemon", daemons.aAddr(), "--format", "json");
+        assertTrue(status.contains("DIRECTION_SAVE") && status.contains("PHASE_STOP_AND_COPY"),
+                "the save goes on after the CLI detached: " + status);
+        String cancel = ctl(0, "cancel", id, "--daemon", daemons.aAddr());
+        assertTrue(cancel.contains("cancelled"), cancel);
+        String watch = ctl(ExitCode.CANCELLED, "watch", id, "--daemon", daemons.aAddr());
+        assertTrue(watch.contains("save " + id + " ctrlc4 hostA -> " + file + ": CANCELLED"), watch);
+        assertTrue(Files.notExists(file), "a cancelled save leaves no file");
+        String onA = ctl(0, "domains", "--daemon", daemons.aAddr(), "--format", "json");
+        assertTrue(onA.lines().anyMatch(l -> l.contains("\"name\":\"ctrlc4\"") && l.contains("DOMAIN_STATE_RUNNING")),
+                "the domain runs on after the cancel: " + onA);
+    }
+
     private static String quote(String s) {
         return "'" + s.replace("'", "'\\''") + "'";
     }

@@ -56,9 +56,17 @@ final class EnginePair implements AutoCloseable {
         NettyPeerConnector connector;
         MigrationEngine engine;
 
+        /** Whether this side opened its host (two daemons of one host share one; the first closes it). */
+        final boolean ownsHost;
+
         Side(String name, Path stateDir, Set<Capability> caps) throws IOException, HypervisorException {
+            this(name, stateDir, SimHost.open(stateDir, caps), true);
+        }
+
+        Side(String name, Path stateDir, SimHost host, boolean ownsHost) throws IOException {
             this.name = name;
-            this.hv = SimHost.open(stateDir, caps);
+            this.hv = host;
+            this.ownsHost = ownsHost;
             this.stateDir = stateDir;
             this.server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engine.acceptIncoming(c));
         }
@@ -111,6 +119,9 @@ final class EnginePair implements AutoCloseable {
                 engine.close();
             }
             server.close();
+            if (!ownsHost) {
+                return;
+            }
             try {
                 hv.close();
             } catch (HypervisorException e) {
@@ -126,6 +137,19 @@ final class EnginePair implements AutoCloseable {
     EnginePair(Path dir, Set<Capability> capsA, Set<Capability> capsB) throws IOException, HypervisorException {
         a = new Side("hostA", dir.resolve("a"), capsA);
         b = new Side("hostB", dir.resolve("b"), capsB);
+        Map<String, InetSocketAddress> peers = Map.of("hostA", a.server.address(), "hostB", b.server.address());
+        a.startEngine(peers, true);
+        b.startEngine(peers, false);
+    }
+
+    /** Two daemons on one host: B's engine runs on A's hypervisor (as two daemons in one Xen dom0 would). */
+    static EnginePair oneHost(Path dir) throws IOException, HypervisorException {
+        return new EnginePair(dir, true);
+    }
+
+    private EnginePair(Path dir, boolean oneHost) throws IOException, HypervisorException {
+        a = new Side("hostA", dir.resolve("a"), Set.of(Capability.values()));
+        b = new Side("hostB", dir.resolve("b"), a.hv, false);
         Map<String, InetSocketAddress> peers = Map.of("hostA", a.server.address(), "hostB", b.server.address());
         a.startEngine(peers, true);
         b.startEngine(peers, false);

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.daemon.engine.handover.InDoubtCase;
+import dev.migrationd.daemon.engine.handover.IncomingMigration;
+import dev.migrationd.daemon.engine.handover.OutgoingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.journal.JournalReader;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
@@ -19,7 +21,9 @@ import dev.migrationd.daemon.engine.run.MigrationSummary;
 import dev.migrationd.daemon.engine.run.OperatorDecision;
 import dev.migrationd.daemon.engine.run.Resolved;
 import dev.migrationd.daemon.engine.simhost.SimGuest;
+import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.protocol.GuestType;
+import dev.migrationd.protocol.Width;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -263,6 +267,38 @@ class RecoveryTest {
             assertEquals("vm1", s.info().domain());
             assertEquals(Direction.OUTGOING, s.info().direction());
             assertEquals(CancelOutcome.COMPLETED_FIRST, pair.a.engine.cancel(h.id()));
+        }
+    }
+
+    /**
+     * Two daemons of one host, both restarted in the middle of a migration: the destination's partial copy
+     * was built as vm5--incoming and the source's renamed vm5--migratedaway, one UUID for both. Recovery looks
+     * each side's copy up only under its own names, so the destination destroys its copy and not the source's,
+     * and the source, told NOT_COMMITTED, takes its name back and runs on.
+     */
+    @Test
+    void oneHostRecoveryTellsTheTwoCopiesApartAndTheSourceTakesItsNameBack() throws Exception {
+        try (EnginePair pair = EnginePair.oneHost(dir)) {
+            SimGuest src = pair.guest("vm5", GuestType.HVM, 64);
+            src.pause();
+            src.rename("vm5" + OutgoingMigration.MIGRATED_AWAY_SUFFIX);
+            SimGuest copy = (SimGuest) pair.b.hv.createForRestore(new DomainShape("vm5" + IncomingMigration.INCOMING_SUFFIX,
+                    src.uuid(), 64, 2, GuestType.HVM, Width.W64));
+            Map<String, String> start = Map.of("domain", "vm5", "peer", "hostB", "guest", "HVM", "uuid", src.uuid().toString());
+            write(pair.a.stateDir, new Journal.Entry(Instant.now(), "m9", Journal.Role.SOURCE, Journal.State.STARTED, start),
+                    entry("m9", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
+                    new Journal.Entry(Instant.now(), "m9", Journal.Role.SOURCE, Journal.State.COMMITTING,
+                            Map.of(OutgoingMigration.AWAY_NAME_FIELD, "vm5" + OutgoingMigration.MIGRATED_AWAY_SUFFIX)));
+            write(pair.b.stateDir, new Journal.Entry(Instant.now(), "m9", Journal.Role.DESTINATION, Journal.State.ACCEPTED,
+                    Map.of("domain", "vm5", "peer", "hostA", "guest", "HVM", "uuid", src.uuid().toString(),
+                            IncomingMigration.BUILD_NAME_FIELD, "vm5" + IncomingMigration.INCOMING_SUFFIX)));
+            pair.b.restartEngine();
+            assertTrue(copy.destroyed(), "the destination's partial copy is destroyed");
+            assertFalse(src.destroyed(), "the source's copy, same UUID, is left alone");
+            pair.a.restartEngine();
+            await(src::running, "source resumed");
+            assertEquals(java.util.Set.of("vm5"), pair.a.hv.names(), "one copy, under its own name");
+            assertEquals(Journal.State.FAILED, lastEntry(pair.a.stateDir).state());
         }
     }
 }

@@ -10,7 +10,12 @@ import dev.migrationd.daemon.engine.file.RestoreResult;
 import dev.migrationd.daemon.engine.file.SaveRequest;
 import dev.migrationd.daemon.engine.file.SaveRestore;
 import dev.migrationd.daemon.engine.file.SaveResult;
+import dev.migrationd.daemon.engine.run.CancelOutcome;
+import dev.migrationd.daemon.engine.run.Direction;
 import dev.migrationd.daemon.engine.run.EngineException;
+import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
+import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.simhost.SimGuest;
 import dev.migrationd.protocol.GuestType;
@@ -20,6 +25,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -123,6 +130,91 @@ class SaveRestoreTest {
             EngineException clash = assertThrows(EngineException.class,
                     () -> pair.a.engine.restore(new RestoreRequest(file, "vm1", false)));
             assertEquals(EngineException.Kind.ALREADY_EXISTS, clash.kind());
+        }
+    }
+
+    @Test
+    void aSaveIsAnOperationWithPhasesRoundsAndAResultThatTheEngineListsAndCancels() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm2", GuestType.HVM, 2048);
+            src.startWorkload(64, 20);
+            EnginePair.Recorder seen = new EnginePair.Recorder();
+            pair.a.engine.addObserver(seen);
+            Path file = dir.resolve("vm2.save");
+            MigrationHandle h = pair.a.engine.startSave(new SaveRequest("vm2", file, MigrationOptions.StreamFormat.V2,
+                    true, true, false), "op-1", "key-1");
+            assertEquals("op-1", h.id());
+            assertEquals(Direction.SAVE, h.info().direction());
+            assertEquals(file.toString(), h.info().peer());
+            assertEquals(h, pair.a.engine.startSave(new SaveRequest("vm2", file, MigrationOptions.StreamFormat.V2,
+                    true, true, false), "op-2", "key-1"), "the same key returns the same operation");
+            MigrationResult r = h.result().get(30, TimeUnit.SECONDS);
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
+            assertEquals(Files.size(file), r.bytes());
+            assertEquals(seen.rounds.size() + 1, r.rounds(), "the live rounds, then the paused one");
+            assertEquals("pre-copy/0", seen.phases.get(0), seen.phases.toString());
+            assertEquals(List.of("stop-and-copy", "committing", "done"),
+                    seen.phases.subList(seen.phases.size() - 3, seen.phases.size()), seen.phases.toString());
+            assertTrue(src.running(), "left running as asked");
+            assertTrue(pair.a.engine.list().stream().anyMatch(s -> s.info().id().equals("op-1")
+                    && s.outcome().orElseThrow() == MigrationResult.Outcome.SUCCEEDED));
+            assertEquals(CancelOutcome.COMPLETED_FIRST, pair.a.engine.cancel("op-1"), "too late once it has ended");
+        }
+    }
+
+    @Test
+    void aSaveCancelledBeforeItsCommitPointLeavesNoFileAndTheDomainRunning() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm3", GuestType.PV, 8192);
+            Path file = dir.resolve("vm3.save");
+            // 32 MiB at 2 MiB/s: a cancel after the first pages arrives long before the commit point
+            MigrationHandle h = pair.a.engine.startSave(new SaveRequest("vm3", file, MigrationOptions.StreamFormat.LEGACY,
+                    false, false, false, 2L << 20), "op-3", null);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!(h.phase() instanceof MigrationPhase.StopAndCopy) || !Files.exists(file.resolveSibling("vm3.save.partial"))) {
+                assertTrue(System.nanoTime() < deadline, "the save never started writing: " + h.phase());
+                Thread.sleep(5);
+            }
+            EngineException busy = assertThrows(EngineException.class, () -> pair.a.engine.startSave(new SaveRequest("vm3",
+                    dir.resolve("other.save"), MigrationOptions.StreamFormat.LEGACY, false, false, false), "op-4", null));
+            assertTrue(busy instanceof EngineException.DomainBusyException, busy.toString());
+            assertEquals(CancelOutcome.CANCELLED, pair.a.engine.cancel("op-3"));
+            MigrationResult r = h.result().get(30, TimeUnit.SECONDS);
+            assertEquals(MigrationResult.Outcome.CANCELLED, r.outcome(), r.reason());
+            assertTrue(h.phase() instanceof MigrationPhase.Cancelled, h.phase().name());
+            assertTrue(src.running() && !src.destroyed(), "the domain runs as before");
+            assertFalse(Files.exists(file) || Files.exists(file.resolveSibling("vm3.save.partial"))
+                    || Files.exists(SaveRestore.metaFile(file)), "no file is left");
+            // the synchronous call reports the same end
+            MigrationHandle again = pair.a.engine.startSave(new SaveRequest("vm3", file, MigrationOptions.StreamFormat.LEGACY,
+                    false, false, false), "op-5", null);
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, again.result().get(30, TimeUnit.SECONDS).outcome());
+            assertTrue(src.destroyed(), "saved without leave-running: destroyed after the commit point");
+        }
+    }
+
+    @Test
+    void aRestoreCancelledBeforeItsCommitPointLeavesNoDomain() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            pair.guest("vm4", GuestType.HVM, 8192);
+            Path file = dir.resolve("vm4.save");
+            pair.a.engine.save(new SaveRequest("vm4", file, MigrationOptions.StreamFormat.LEGACY, false, true, false));
+            MigrationHandle h = pair.b.engine.startRestore(new RestoreRequest(file, "vm4", false), "op-6", null);
+            assertEquals(Direction.RESTORE, h.info().direction());
+            // cancelled at once: at the latest it is seen at the commit point, before the domain runs
+            CancelOutcome c = pair.b.engine.cancel("op-6");
+            MigrationResult r = h.result().get(30, TimeUnit.SECONDS);
+            if (c == CancelOutcome.CANCELLED) {
+                assertEquals(MigrationResult.Outcome.CANCELLED, r.outcome(), r.reason());
+                assertFalse(pair.b.hv.names().contains("vm4"), "no domain is left behind");
+            } else {
+                assertEquals(CancelOutcome.COMPLETED_FIRST, c);
+                assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome());
+                assertTrue(pair.b.hv.guest("vm4").orElseThrow().running());
+            }
+            MigrationHandle again = pair.b.engine.startRestore(new RestoreRequest(file, "vm4b", false), "op-7", null);
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, again.result().get(30, TimeUnit.SECONDS).outcome());
+            assertTrue(pair.b.hv.guest("vm4b").orElseThrow().running());
         }
     }
 }

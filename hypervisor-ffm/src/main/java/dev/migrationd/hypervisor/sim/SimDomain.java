@@ -364,6 +364,42 @@ public final class SimDomain implements Domain {
     }
 
     @Override
+    public void rename(String newName) throws HypervisorException {
+        hypervisor.rename(this, newName);
+    }
+
+    /**
+     * Moves the domain's directory to {@code newDir} and its metadata to {@code newName}: the metadata first
+     * (in the old directory), then the directory, so that a crash between leaves a directory whose metadata
+     * names where it belongs ({@link SimHypervisor} finishes the move when it loads). The hypervisor's lock
+     * is held by the caller; the state lock is taken here.
+     */
+    void moveTo(Path newDir, String newName) throws HypervisorException {
+        stateLock.lock();
+        try {
+            checkAlive("rename");
+            String old = meta.name;
+            meta.name = newName;
+            try {
+                meta.store(dir);
+                Files.move(dir, newDir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                meta.name = old;
+                try {
+                    meta.store(dir);
+                } catch (IOException e2) {
+                    LOG.error("event=rename_undo_failed domain={} error=\"{}\"", old, e2.getMessage());
+                }
+                throw new HypervisorException("rename", old, "cannot rename to " + newName + ": " + e.getMessage(), e);
+            }
+            dir = newDir;
+            LOG.info("event=domain_renamed from={} to={} domid={}", old, newName, meta.domid);
+        } finally {
+            stateLock.unlock();
+        }
+    }
+
+    @Override
     public void destroy() throws HypervisorException {
         stateLock.lock();
         try {

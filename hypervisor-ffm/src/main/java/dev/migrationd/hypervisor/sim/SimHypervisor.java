@@ -279,7 +279,18 @@ public final class SimHypervisor implements Hypervisor {
             throw new HypervisorException("open", dir.getFileName().toString(), "bad domain metadata: " + e.getMessage(), e);
         }
         if (!m.name.equals(dir.getFileName().toString())) {
-            throw new HypervisorException("open", m.name, "metadata in " + dir + " names another domain");
+            Path named = dir.resolveSibling(m.name);
+            if (Files.exists(named)) {
+                throw new HypervisorException("open", m.name, "metadata in " + dir + " names another domain");
+            }
+            // a rename stopped between its metadata and its directory: finish it
+            try {
+                Files.move(dir, named, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new HypervisorException("open", m.name, "cannot finish renaming " + dir + ": " + e.getMessage(), e);
+            }
+            LOG.info("event=rename_finished domain={} from_dir={}", m.name, dir.getFileName());
+            dir = named;
         }
         for (SimDomain other : byName.values()) {
             if (other.domid() == m.domid) {
@@ -324,7 +335,7 @@ public final class SimHypervisor implements Hypervisor {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.THROTTLE, Capability.RESTORE);
+        return EnumSet.of(Capability.THROTTLE, Capability.RESTORE, Capability.RENAME);
     }
 
     @Override
@@ -375,6 +386,24 @@ public final class SimHypervisor implements Hypervisor {
         if (closed) {
             throw new HypervisorException(op, null, "sim hypervisor is closed");
         }
+    }
+
+    /** Renames {@code d} (see {@link SimDomain#moveTo}); the new name must be valid and free. */
+    synchronized void rename(SimDomain d, String newName) throws HypervisorException {
+        checkOpen("rename");
+        try {
+            checkName(newName);
+        } catch (IllegalArgumentException e) {
+            throw new HypervisorException("rename", d.name(), e.getMessage());
+        }
+        SimDomain other = byName.get(newName);
+        if (other != null && !other.destroyed()) {
+            throw new HypervisorException("rename", d.name(), "a domain named " + newName + " exists");
+        }
+        String old = d.name();
+        d.moveTo(root.resolve(newName), newName);
+        byName.remove(old, d);
+        byName.put(newName, d);
     }
 
     void forget(SimDomain d) {

@@ -87,16 +87,15 @@ public final class LegacyToV2Converter {
     /**
      * @param format         libxc (bare) or libxl (wrapped) output
      * @param toolstackWidth the legacy toolstack's width W (needed to parse libxl's TOOLSTACK physmap)
-     * @param skipQemu       libxc format: do not copy the QEMU record after END ({@code --skip-qemu})
+     * @param skipQemu       libxc format: do not copy the QEMU record after END ({@code --skip-qemu}); libxl
+     *                       format: write no EMULATOR_CONTEXT record (a PVH guest has no device model, and
+     *                       libxl's restore of a PVH domain refuses an emulator record)
      * @param detachPages    copy each batch's pages before writing (for a sink that writes asynchronously)
      */
     public record Options(Format format, Width toolstackWidth, boolean skipQemu, boolean detachPages) {
         public Options {
             if (format == null || toolstackWidth == null) {
                 throw new IllegalArgumentException("format and toolstack width are required");
-            }
-            if (skipQemu && format == Format.LIBXL) {
-                throw new IllegalArgumentException("skipQemu applies to the libxc format only");
             }
         }
 
@@ -327,11 +326,12 @@ public final class LegacyToV2Converter {
                         ByteBuffer.wrap(xenstore.toByteArray())));
                 xenstore.reset();
             }
-            if (qemu != null) {
+            if (qemu != null && !options.skipQemu()) {
                 libxl.write(new EmulatorRecord(LibxlRecordType.EMULATOR_CONTEXT, V2Format.EMULATOR_UNKNOWN, 0,
                         qemu.state().asByteBuffer()));
                 qemu = null;
             }
+            qemu = null;
             libxl.write(last ? LibxlSignalRecord.END : LibxlSignalRecord.CHECKPOINT_END);
         } else if (last) {
             rawQemu();

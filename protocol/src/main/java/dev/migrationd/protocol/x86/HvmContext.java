@@ -136,12 +136,15 @@ public final class HvmContext {
         return entries;
     }
 
-    /** The CPU records, as views over copies of their bodies (1024-byte records only). */
+    /**
+     * The CPU records, as views over copies of their bodies: 1024-byte records, and the first 1024 bytes of
+     * Xen 4.7+'s 1032-byte ones (the same layout, {@code flags} appended); not the pre-3.4 compat form.
+     */
     public List<HvmHwCpu> cpus() {
         List<HvmHwCpu> out = new ArrayList<>();
         for (Entry e : entries) {
-            if (e.type() == HvmSaveType.CPU && e.length() == HvmHwCpu.SIZE) {
-                out.add(HvmHwCpu.wrap(e.body()));
+            if (e.type() == HvmSaveType.CPU && e.length() >= HvmHwCpu.SIZE) {
+                out.add(HvmHwCpu.wrap(java.util.Arrays.copyOf(e.body(), HvmHwCpu.SIZE)));
             }
         }
         return out;
@@ -218,7 +221,8 @@ public final class HvmContext {
             }
             if (!type.acceptsLength(length)) {
                 throw new RecordException(item, code, at, type + " record length " + length + ", expected "
-                        + type.length() + (type == HvmSaveType.CPU ? " (or " + HvmSaveType.CPU_COMPAT_LENGTH + ")" : ""));
+                        + type.length() + (type == HvmSaveType.CPU ? " (or " + HvmSaveType.CPU_COMPAT_LENGTH + " before Xen 3.4, "
+                        + HvmSaveType.CPU_FLAGS_LENGTH + " since Xen 4.7)" : ""));
             }
             MemorySegment body = blob.asSlice(off + DESCRIPTOR_SIZE, length);
             long bodyAt = at + DESCRIPTOR_SIZE;

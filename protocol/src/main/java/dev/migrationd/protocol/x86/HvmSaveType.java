@@ -3,7 +3,8 @@ package dev.migrationd.protocol.x86;
 /**
  * Record typecodes of the HVM context blob (Xen's {@code HVM_SAVE_CODE}, docs/wire-format-legacy.md §10), with
  * the body length Xen 4.5 writes. A length of -1 means variable; {@link #CPU} also accepts the pre-3.4
- * form of 1016 bytes.
+ * form of 1016 bytes and Xen 4.7+'s 1032 bytes (u32 flags, u32 pad appended), every size a Xen writes and
+ * Xen 4.17's loader takes.
  */
 public enum HvmSaveType {
     END(0, 0, false),
@@ -32,6 +33,8 @@ public enum HvmSaveType {
     public static final int MAX_CODE = 20;
     /** Length of the pre-3.4 CPU record without {@code msr_tsc_aux}. */
     public static final int CPU_COMPAT_LENGTH = 1016;
+    /** Length of the CPU record Xen 4.7 and later write ({@code flags} and a pad after {@code error_code}). */
+    public static final int CPU_FLAGS_LENGTH = 1032;
 
     private static final HvmSaveType[] BY_CODE = new HvmSaveType[MAX_CODE + 1];
 
@@ -70,7 +73,7 @@ public enum HvmSaveType {
         if (length < 0) {
             return true;
         }
-        return len == length || (this == CPU && len == CPU_COMPAT_LENGTH);
+        return len == length || (this == CPU && (len == CPU_COMPAT_LENGTH || len == CPU_FLAGS_LENGTH));
     }
 
     /** The type for a code; throws IllegalArgumentException for codes Xen 4.5 does not know. */

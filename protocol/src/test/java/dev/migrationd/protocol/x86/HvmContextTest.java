@@ -91,6 +91,29 @@ class HvmContextTest {
         assertEquals(1016, HvmContext.parse(ctx.encode(), 0).entries().get(0).length());
     }
 
+    @Test
+    void acceptsXen47sCpuRecordWithItsFlagsAndReadsTheRegistersFromIt() throws Exception {
+        // Xen >= 4.7 appends u32 flags (bit 0: FPU initialised) and u32 pad: 1032 bytes, what Xen 4.17 writes
+        HvmHwCpu cpu = HvmHwCpu.resetState();
+        byte[] body = Arrays.copyOf(cpu.toByteArray(), HvmSaveType.CPU_FLAGS_LENGTH);
+        body[1024] = 1;
+        HvmContext ctx = HvmContext.builder(HvmContext.Header.DEFAULT).add(HvmSaveType.CPU, 0, body).build();
+        HvmContext back = HvmContext.parse(ctx.encode(), 0);
+        assertEquals(1032, back.entries().get(0).length());
+        assertEquals(1, back.cpus().size());
+        assertEquals(cpu.rip(), back.cpus().get(0).rip());
+        assertArrayEquals(ctx.encode(), back.encode(), "kept as it came, flags and all");
+        // a length no Xen writes: the 1032-byte record grown by 8 bytes in place (HEADER 8+24, CPU descriptor at 32)
+        byte[] blob = ctx.encode();
+        byte[] grown = new byte[blob.length + 8];
+        System.arraycopy(blob, 0, grown, 0, 40 + 1032);
+        System.arraycopy(blob, 40 + 1032, grown, 40 + 1040, blob.length - 40 - 1032);
+        ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, 1040);
+        RecordException odd = assertThrows(RecordException.class, () -> HvmContext.parse(grown, 0));
+        assertTrue(odd.getMessage().contains("CPU record length 1040, expected 1024 (or 1016 before Xen 3.4, 1032 since Xen 4.7)"),
+                odd.getMessage());
+    }
+
     static Stream<Arguments> malformed() {
         int cpu = 40; // first CPU record's body offset in a reset-state blob (HEADER 8+24, CPU descriptor 8)
         return Stream.of(

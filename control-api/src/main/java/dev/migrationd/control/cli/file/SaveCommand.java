@@ -4,12 +4,13 @@ import dev.migrationd.control.cli.ExitCode;
 import dev.migrationd.control.cli.daemon.Connection;
 import dev.migrationd.control.cli.daemon.DaemonCommand;
 import dev.migrationd.control.cli.daemon.StreamFormatOption;
+import dev.migrationd.control.cli.migrate.Follower;
+import dev.migrationd.control.cli.text.Converters;
 import dev.migrationd.control.cli.text.Render;
-import dev.migrationd.control.cli.text.Units;
+import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.SaveDomainRequest;
-import dev.migrationd.control.v1.SaveDomainResponse;
+import dev.migrationd.control.v1.StartMigrationResponse;
 import java.nio.file.Path;
-import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,7 +18,9 @@ import picocli.CommandLine.Parameters;
 
 /** {@code migrationctl save DOMAIN FILE}. */
 @Command(name = "save", mixinStandardHelpOptions = true, description = {"Saves DOMAIN to FILE as a Xen save stream, written by the daemon on ITS host",
-        "(a relative FILE is made absolute here). The domain is destroyed once saved unless --keep-running."})
+        "(a relative FILE is made absolute here). The domain is destroyed once saved unless --keep-running.",
+        "The save runs in the daemon as an operation the CLI follows (progress, summary); Ctrl-C asks whether to",
+        "cancel it (no file, the domain as before) or detach (it goes on: 'migrationctl watch ID')."})
 public final class SaveCommand extends DaemonCommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")
@@ -38,18 +41,44 @@ public final class SaveCommand extends DaemonCommand {
     @Option(names = "--keep-running", description = "Keep the domain running afterwards (like xl save -c); default: it is destroyed once saved.")
     boolean keepRunning;
 
+    @Option(names = "--bandwidth", paramLabel = "RATE", converter = Converters.Rate.class,
+            description = "Write the file at most this fast, e.g. 200MiB/s; 0 = no cap (default).")
+    Long bandwidth;
+
     @Override
-    protected int call(Connection connection) {
+    protected void validate() {
+        if (bandwidth != null && bandwidth < 0) {
+            throw usage("--bandwidth must not be negative");
+        }
+    }
+
+    @Mixin
+    StartOptions start;
+
+    @Override
+    protected int call(Connection connection) throws Exception {
         SaveDomainRequest.Builder b = SaveDomainRequest.newBuilder().setDomain(domain)
                 .setPath(file.toAbsolutePath().normalize().toString()).setLive(live).setForce(force)
-                .setLeaveRunning(keepRunning);
+                .setLeaveRunning(keepRunning)
+                .setIdempotencyKey(start.key());
+        if (bandwidth != null) {
+            b.setBandwidthBytesPerSecond(bandwidth);
+        }
         if (streamFormat.get() != null) {
             b.setFormat(streamFormat.get());
         }
-        SaveDomainResponse r = connection.blocking().saveDomain(b.build());
-        println(json() ? Render.json(r) : String.format(Locale.ROOT, "saved %s to %s: %s, %d rounds, paused %s", domain,
-                r.getPath(), Units.formatBytes(r.getBytesWritten()), r.getRounds(),
-                Units.formatDuration(Render.duration(r.getDuration()))));
-        return ExitCode.OK;
+        SaveDomainRequest request = b.build();
+        StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startSave(request));
+        Migration m = started.getMigration();
+        int code = Follower.announceAndFollow(connection, started, (started.getCreated() ? "started" : "already started (same idempotency key)")
+                + " save " + m.getId() + ": " + m.getDomain() + " " + Render.route(m), start.detach, json(), out(), err());
+        if (start.detach) {
+            return code;
+        }
+        if (code == ExitCode.OK && !json()) {
+            println(keepRunning ? "saved " + domain + " to " + m.getFile() + "; the domain keeps running"
+                    : "saved " + domain + " to " + m.getFile() + "; the domain was destroyed");
+        }
+        return code;
     }
 }

@@ -11,7 +11,7 @@ import sun.misc.Signal;
  * on), or keep watching. Without a terminal to ask, Ctrl-C detaches and says how to cancel. The handler
  * runs on the JVM's signal thread; it only calls {@link Follower#cancel()} or exits.
  */
-final class Interrupts {
+public final class Interrupts {
 
     private Interrupts() {
     }
@@ -31,11 +31,14 @@ final class Interrupts {
         };
     }
 
-    static void install(Follower follower, String id, PrintWriter err) {
+    /** Installs the Ctrl-C handler for what {@code follower} follows (a migration, a save or a restore). */
+    public static void install(Follower follower, PrintWriter err) {
+        String id = follower.id();
+        String noun = follower.noun();
         Signal.handle(new Signal("INT"), signal -> {
             Console console = System.console();
             Choice choice = console == null || !console.isTerminal() ? Choice.DETACH
-                    : parse(console.readLine("%nmigration %s: [c]ancel it, [d]etach (it goes on), or keep [w]atching? [w] ", id));
+                    : parse(console.readLine("%n%s %s: [c]ancel it, [d]etach (it goes on), or keep [w]atching? [w] ", noun, id));
             switch (choice) {
                 case CANCEL -> {
                     try {
@@ -46,8 +49,8 @@ final class Interrupts {
                     }
                 }
                 case DETACH -> {
-                    err.println("migrationctl: detached; migration " + id + " goes on. Follow it with 'migrationctl watch "
-                            + id + "', stop it with 'migrationctl cancel " + id + "'");
+                    err.println("migrationctl: detached; " + noun + " " + id + " goes on in the daemon" + follower.consequence()
+                            + ". Follow it with 'migrationctl watch " + id + "', stop it with 'migrationctl cancel " + id + "'");
                     err.flush();
                     Runtime.getRuntime().halt(ExitCode.INTERRUPTED);
                 }

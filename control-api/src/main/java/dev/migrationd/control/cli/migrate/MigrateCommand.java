@@ -12,8 +12,6 @@ import dev.migrationd.control.v1.Policy;
 import dev.migrationd.control.v1.StartMigrationRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
 import dev.migrationd.control.v1.TimeoutAction;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.UUID;
 import picocli.CommandLine.Command;
@@ -26,9 +24,6 @@ import picocli.CommandLine.Parameters;
         "Live-migrates DOMAIN from the daemon's host to the peer HOST, printing one line per pre-copy round",
         "and a summary. Exits 0 only when the domain runs on the destination. Ctrl-C asks whether to cancel."})
 public final class MigrateCommand extends DaemonCommand {
-
-    /** Retries of StartMigration when the daemon is briefly unreachable; the idempotency key makes them safe. */
-    static final int START_ATTEMPTS = 3;
 
     @Parameters(index = "0", paramLabel = "DOMAIN", description = "A domain on the daemon's host.")
     String domain;
@@ -66,6 +61,9 @@ public final class MigrateCommand extends DaemonCommand {
 
     @Option(names = "--verify", description = "Resend every page after the last round; the destination compares.")
     boolean verify;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "The domain's name on the destination (default: the same).")
+    String nameThere;
 
     @Option(names = "--detach", description = "Print the migration id and return once it has started.")
     boolean detach;
@@ -114,39 +112,16 @@ public final class MigrateCommand extends DaemonCommand {
             o.setFormat(streamFormat.get());
         }
         return StartMigrationRequest.newBuilder().setDomain(domain).setDestination(destination).setOptions(o)
+                .setDestinationName(nameThere != null ? nameThere : "")
                 .setIdempotencyKey(idempotencyKey != null ? idempotencyKey : UUID.randomUUID().toString()).build();
     }
 
     @Override
     protected int call(Connection connection) throws Exception {
         StartMigrationRequest request = request();
-        StartMigrationResponse started = start(connection, request);
+        StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startMigration(request));
         Migration m = started.getMigration();
-        if (json()) {
-            println(Render.json(started));
-        } else {
-            println((started.getCreated() ? "started" : "already started (same idempotency key)") + " migration "
-                    + m.getId() + ": " + m.getDomain() + " " + Render.route(m));
-        }
-        if (detach) {
-            return ExitCode.OK;
-        }
-        Follower follower = new Follower(connection, m.getId(), out(), err(), json());
-        Interrupts.install(follower, m.getId(), err());
-        return follower.follow();
-    }
-
-    private StartMigrationResponse start(Connection connection, StartMigrationRequest request)
-            throws InterruptedException {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return connection.blocking().startMigration(request);
-            } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() != Status.Code.UNAVAILABLE || attempt >= START_ATTEMPTS) {
-                    throw e;
-                }
-                Thread.sleep(Follower.REATTACH_PAUSE_MILLIS);
-            }
-        }
+        return Follower.announceAndFollow(connection, started, (started.getCreated() ? "started" : "already started (same idempotency key)")
+                + " migration " + m.getId() + ": " + m.getDomain() + " " + Render.route(m), detach, json(), out(), err());
     }
 }

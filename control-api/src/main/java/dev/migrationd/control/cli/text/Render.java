@@ -3,9 +3,11 @@ package dev.migrationd.control.cli.text;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import dev.migrationd.control.v1.Direction;
 import dev.migrationd.control.v1.Domain;
 import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.MigrationResult;
+import dev.migrationd.control.v1.Outcome;
 import dev.migrationd.control.v1.RoundStats;
 import java.time.Duration;
 import java.time.Instant;
@@ -67,6 +69,22 @@ public final class Render {
     public static String summary(Migration m) {
         MigrationResult r = m.getResult();
         StringBuilder b = new StringBuilder();
+        if (m.getDirection() == Direction.DIRECTION_SAVE || m.getDirection() == Direction.DIRECTION_RESTORE) {
+            boolean save = m.getDirection() == Direction.DIRECTION_SAVE;
+            b.append(save ? "save " : "restore ").append(m.getId()).append(' ').append(m.getDomain()).append(' ')
+                    .append(route(m)).append(": ").append(name(r.getOutcome()));
+            b.append(String.format(Locale.ROOT, "%n  total time %s, %s %s", Units.formatDuration(duration(r.getTotalTime())),
+                    Units.formatBytes(r.getBytesSent()), save ? "written" : "read"));
+            if (save) {
+                b.append(String.format(Locale.ROOT, ", %d rounds, paused %s", r.getRounds(),
+                        Units.formatDuration(duration(r.getDowntimeSource()))));
+            }
+            b.append(String.format("%n  %s", fileOutcome(save, r.getOutcome())));
+            if (!r.getMessage().isEmpty()) {
+                b.append(String.format("%n  reason: %s", r.getMessage()));
+            }
+            return b.toString();
+        }
         b.append("migration ").append(m.getId()).append(' ').append(m.getDomain()).append(' ')
                 .append(route(m)).append(": ").append(name(r.getOutcome()));
         b.append(String.format(Locale.ROOT, "%n  total time %s%s, downtime %s (source) / %s (destination), %d rounds, %s sent",
@@ -80,7 +98,20 @@ public final class Render {
         return b.toString();
     }
 
+    /** What a save's or restore's outcome means for the guest and the file, in words. */
+    static String fileOutcome(boolean save, Outcome o) {
+        if (o == Outcome.OUTCOME_SUCCEEDED) {
+            return save ? "the file is complete; the domain was destroyed, or resumed if asked to keep running"
+                    : "the domain exists on this host";
+        }
+        return save ? "no file was written; the domain is as it was before the save" : "no domain was left behind";
+    }
+
     public static String route(Migration m) {
+        if (!m.getFile().isEmpty()) {
+            String host = m.getDirection() == Direction.DIRECTION_SAVE ? m.getSourceHost() : m.getDestinationHost();
+            return m.getDirection() == Direction.DIRECTION_SAVE ? host + " -> " + m.getFile() : m.getFile() + " -> " + host;
+        }
         return (m.getSourceHost().isEmpty() ? "?" : m.getSourceHost()) + " -> "
                 + (m.getDestinationHost().isEmpty() ? "?" : m.getDestinationHost());
     }

@@ -29,7 +29,7 @@ public record FilePolicy(Path stateDir, List<Path> saveDirs) {
      * Checks a file to be written: an absolute path whose directory exists, is allowed, and which is not a
      * symbolic link itself. Returns the path with its directory resolved.
      */
-    Path forWriting(Path file) throws EngineException {
+    public Path forWriting(Path file) throws EngineException {
         Path abs = absolute(file);
         if (Files.isSymbolicLink(abs)) {
             throw refused(abs + " is a symbolic link; save never writes through or replaces one");
@@ -47,7 +47,7 @@ public record FilePolicy(Path stateDir, List<Path> saveDirs) {
     }
 
     /** Checks a file to be read: allowed where it really is (symbolic links resolved). */
-    Path forReading(Path file) throws EngineException {
+    public Path forReading(Path file) throws EngineException {
         Path abs = absolute(file);
         if (!Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
             throw new EngineException(EngineException.Kind.NOT_FOUND, "no save file " + abs);

@@ -14,12 +14,23 @@ import java.util.Objects;
  * @param leaveRunning keep the domain afterwards (resumed), like {@code xl save -c}; otherwise it is destroyed
  *                     once the file is complete and synced
  * @param overwrite    replace an existing file
+ * @param bandwidthCap bytes per second the file is written at, at most (0 = as fast as it goes), to bound the
+ *                     save's load on the host's disks
  */
 public record SaveRequest(String domain, Path file, MigrationOptions.StreamFormat format, boolean live,
-                          boolean leaveRunning, boolean overwrite) {
+                          boolean leaveRunning, boolean overwrite, long bandwidthCap) {
     public SaveRequest {
         Objects.requireNonNull(domain, "domain");
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(format, "format");
+        if (bandwidthCap < 0) {
+            throw new IllegalArgumentException("bandwidth cap must not be negative: " + bandwidthCap);
+        }
+    }
+
+    /** A save as fast as the disk takes it. */
+    public SaveRequest(String domain, Path file, MigrationOptions.StreamFormat format, boolean live,
+                       boolean leaveRunning, boolean overwrite) {
+        this(domain, file, format, live, leaveRunning, overwrite, 0);
     }
 }

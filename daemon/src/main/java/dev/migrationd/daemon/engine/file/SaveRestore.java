@@ -4,6 +4,7 @@ import dev.migrationd.daemon.engine.precopy.PageSender;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.RoundStats;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.daemon.engine.stream.DestinationStream;
 import dev.migrationd.daemon.engine.stream.SourceStream;
@@ -68,6 +69,40 @@ public final class SaveRestore {
     private SaveRestore() {
     }
 
+    /**
+     * What a save or restore tells the operation that runs it, on the operation's thread: where it is, each
+     * live-save round, the cancellation checkpoints, and the commit point. The no-op {@link #NONE} is for
+     * callers that only want the result.
+     */
+    public interface Progress {
+        /** A live save is in round {@code round} (0 writes every populated page). */
+        default void preCopy(int round) {
+        }
+
+        /** A live-save round has been written. */
+        default void roundDone(RoundStats stats) {
+        }
+
+        /** The guest is paused; the last pages (save) or the stream (restore) follow. */
+        default void stopped() {
+        }
+
+        /** Throws when the operation was cancelled (or failed elsewhere): nothing is committed yet. */
+        default void check() throws MigrationAbort {
+        }
+
+        /**
+         * The commit point: a save's file is complete and synced, a restore's domain fully built and paused.
+         * Throws, and nothing is committed, when the operation was cancelled before; after it returns the
+         * operation goes on to its end.
+         */
+        default void commit() throws MigrationAbort {
+        }
+
+        Progress NONE = new Progress() {
+        };
+    }
+
     public static Path metaFile(Path file) {
         return file.resolveSibling(file.getFileName() + META_SUFFIX);
     }
@@ -78,19 +113,38 @@ public final class SaveRestore {
     static final Duration DESTROY_RETRY = Duration.ofMillis(200);
     static final String PARTIAL_SUFFIX = ".partial";
 
-    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy)
-            throws EngineException {
-        Path target = policy.forWriting(request.file());
+    /**
+     * The file a save of {@code file} writes, once the policy allows it: refused when its {@code .meta} is a
+     * symbolic link, or when it or its {@code .meta} exists and {@code overwrite} was not asked for.
+     */
+    public static Path target(FilePolicy policy, Path file, boolean overwrite) throws EngineException {
+        Path target = policy.forWriting(file);
         Path metaTarget = metaFile(target);
         if (Files.isSymbolicLink(metaTarget)) {
             throw new EngineException(EngineException.Kind.PERMISSION_DENIED, metaTarget
                     + " is a symbolic link; save never writes through or replaces one");
         }
-        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
-                request.overwrite());
-        if (!req.overwrite() && (Files.exists(target, LinkOption.NOFOLLOW_LINKS) || Files.exists(metaTarget, LinkOption.NOFOLLOW_LINKS))) {
-            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, req.file() + " exists (use --force to replace it)");
+        if (!overwrite && (Files.exists(target, LinkOption.NOFOLLOW_LINKS) || Files.exists(metaTarget, LinkOption.NOFOLLOW_LINKS))) {
+            throw new EngineException(EngineException.Kind.ALREADY_EXISTS, target + " exists (use --force to replace it)");
         }
+        return target;
+    }
+
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy)
+            throws EngineException {
+        return save(hypervisor, ticker, request, policy, Progress.NONE);
+    }
+
+    /**
+     * Saves as {@link #save(Hypervisor, Ticker, SaveRequest, FilePolicy)}, telling {@code progress} as it goes;
+     * a cancel seen at a checkpoint or at the commit point leaves no file and the domain resumed.
+     */
+    public static SaveResult save(Hypervisor hypervisor, Ticker ticker, SaveRequest request, FilePolicy policy,
+                                  Progress progress) throws EngineException {
+        Path target = target(policy, request.file(), request.overwrite());
+        Path metaTarget = metaFile(target);
+        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
+                request.overwrite(), request.bandwidthCap());
         Domain domain;
         DomainInfo info;
         try {
@@ -113,7 +167,7 @@ public final class SaveRestore {
              DirtyBitmap extra = new DirtyBitmap(info.p2mSize())) {
             StreamOut out = StreamOut.to(ch);
             SourceStream stream = SourceStream.of(req.format(), out, domain, info);
-            PageSender sender = new PageSender(domain.memory(), stream, out, 0, ticker, () -> { });
+            PageSender sender = new PageSender(domain.memory(), stream, out, req.bandwidthCap(), ticker, progress::check);
             if (req.live()) {
                 domain.dirtyLog().enable();
                 logEnabled = true;
@@ -127,10 +181,18 @@ public final class SaveRestore {
             if (req.live()) {
                 long dirty;
                 do {
-                    sender.send(toSend);
-                    rounds++;
+                    progress.preCopy(rounds);
+                    long r0 = ticker.nanoTime();
+                    long b0 = out.bytes();
+                    long sent = sender.send(toSend);
                     dirty = domain.dirtyLog().fetchAndClear(toSend);
+                    long took = ticker.nanoTime() - r0;
+                    progress.roundDone(new RoundStats(rounds, dirty, sent, out.bytes() - b0, took, 0,
+                            took > 0 ? (out.bytes() - b0) * 1e9 / took : 0, 0, dirty, out.bytes(),
+                            ticker.nanoTime() - t0, info.p2mSize(), 0));
+                    rounds++;
                 } while (dirty >= LIVE_SAVE_MIN_PAGES && rounds < LIVE_SAVE_MAX_ROUNDS);
+                progress.check();
                 domain.pause();
                 paused = true;
                 pausedAt = ticker.nanoTime();
@@ -139,6 +201,7 @@ public final class SaveRestore {
                     toSend.setWord(i, toSend.word(i) | extra.word(i));
                 }
             }
+            progress.stopped();
             TscInfo tsc = domain.platform().tscInfo();
             stream.writeStopAndCopy(tsc);
             sender.send(toSend);
@@ -147,10 +210,15 @@ public final class SaveRestore {
             stream.writeTail();
             ch.force(true);
             bytes = out.bytes();
-        } catch (IOException | HypervisorException | MigrationAbort | RuntimeException e) {
+            progress.commit();
+        } catch (MigrationAbort e) {
+            undoSave(domain, partial, paused, logEnabled);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "save of " + req.domain() + ": "
+                    + e.getMessage() + "; no file was written and the domain runs as before", e);
+        } catch (IOException | HypervisorException | RuntimeException e) {
             undoSave(domain, partial, paused, logEnabled);
             throw new EngineException(EngineException.Kind.INTERNAL, "save of " + req.domain() + " failed: "
-                    + MigrationAbort.describe(e), e);
+                    + MigrationAbort.describe(e) + "; no file was written and the domain runs as before", e);
         }
         Path metaPartial = metaTarget.resolveSibling(metaTarget.getFileName() + PARTIAL_SUFFIX);
         boolean metaCreated = false;
@@ -285,14 +353,14 @@ public final class SaveRestore {
     }
 
     /** What the metadata beside a save file says: the domain's shape and the stream's format. */
-    record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
+    public record Saved(DomainShape shape, MigrationOptions.StreamFormat format) {
     }
 
     static String formatName(MigrationOptions.StreamFormat f) {
         return f.name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    static Saved readMeta(Path file, String name) throws EngineException {
+    public static Saved readMeta(Path file, String name) throws EngineException {
         Path meta = metaFile(file);
         if (!Files.exists(file)) {
             throw new EngineException(EngineException.Kind.NOT_FOUND, "no save file " + file);
@@ -321,6 +389,15 @@ public final class SaveRestore {
 
     public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest request, FilePolicy policy)
             throws EngineException {
+        return restore(hypervisor, ticker, request, policy, Progress.NONE);
+    }
+
+    /**
+     * Restores as {@link #restore(Hypervisor, Ticker, RestoreRequest, FilePolicy)}, telling {@code progress} as
+     * it goes; a cancel seen at a checkpoint or at the commit point leaves no domain.
+     */
+    public static RestoreResult restore(Hypervisor hypervisor, Ticker ticker, RestoreRequest request, FilePolicy policy,
+                                        Progress progress) throws EngineException {
         RestoreRequest req = new RestoreRequest(policy.forReading(request.file()), request.name(), request.paused(),
                 request.newUuid());
         Saved saved = readMeta(req.file(), req.name());
@@ -339,9 +416,11 @@ public final class SaveRestore {
             }
             domain = hypervisor.createForRestore(shape);
             DestinationStream stream = DestinationStream.of(saved.format(), domain, shape, () -> { });
+            progress.stopped();
             try (FileChannel ch = FileChannel.open(req.file(), StandardOpenOption.READ)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK);
                 while (ch.read(buf.clear()) >= 0) {
+                    progress.check();
                     buf.flip();
                     stream.feed(buf);
                     if (buf.hasRemaining()) {
@@ -352,6 +431,7 @@ public final class SaveRestore {
             }
             stream.finish();
             stream.completeRestore();
+            progress.commit();
             if (!req.paused()) {
                 domain.resume();
             }
@@ -360,6 +440,10 @@ public final class SaveRestore {
         } catch (EngineException e) {
             destroyQuietly(domain);
             throw e;
+        } catch (MigrationAbort e) {
+            destroyQuietly(domain);
+            throw new EngineException(EngineException.Kind.FAILED_PRECONDITION, "restore from " + req.file() + ": "
+                    + e.getMessage() + "; no domain was left behind", e);
         } catch (IOException | HypervisorException | StreamException | RuntimeException e) {
             destroyQuietly(domain);
             throw new EngineException(e instanceof StreamException ? EngineException.Kind.INVALID_ARGUMENT
@@ -368,7 +452,7 @@ public final class SaveRestore {
     }
 
     /** Two running copies of one guest (one UUID) is what a second restore of the same file would make. */
-    private static void refuseRunningUuid(Hypervisor hypervisor, DomainShape shape, RestoreRequest req) throws EngineException {
+    public static void refuseRunningUuid(Hypervisor hypervisor, DomainShape shape, RestoreRequest req) throws EngineException {
         try {
             for (DomainInfo d : hypervisor.listDomains()) {
                 if (d.uuid().equals(shape.uuid())) {

@@ -46,6 +46,8 @@ public final class IncomingMigration extends MigrationRun {
     private final HandoverContext engine;
     private final PeerConnection connection;
     private final HandoverMessage.Offer offer;
+    /** The name the domain is built under (see the constructor). */
+    private final String buildName;
     private final Ticker ticker;
     private final CompletableFuture<HandoverMessage.Resolution> decided = new CompletableFuture<>();
 
@@ -66,13 +68,29 @@ public final class IncomingMigration extends MigrationRun {
     private long resumedNanos;
 
     public IncomingMigration(HandoverContext engine, MigrationInfo info, PeerConnection connection, HandoverMessage.Offer offer) {
+        this(engine, info, connection, offer, offer.shape().name());
+    }
+
+    /**
+     * @param buildName the name the domain is built under: the offered name, or (when the guest is still on
+     *                  this host under it: a migration between two daemons of one host) a temporary name that
+     *                  becomes the offered one at the commit point
+     */
+    public IncomingMigration(HandoverContext engine, MigrationInfo info, PeerConnection connection, HandoverMessage.Offer offer,
+                             String buildName) {
         super(info, engine.observers());
         this.engine = engine;
         this.connection = connection;
         this.offer = offer;
+        this.buildName = buildName;
         this.ticker = engine.settings().ticker();
         onCancel(connection::close);
     }
+
+    /** The temporary name's suffix, as {@code xl migrate} names an incoming domain. */
+    public static final String INCOMING_SUFFIX = "--incoming";
+    /** The ACCEPTED journal record's field naming the domain as built (the offered name or {@code NAME--incoming}). */
+    public static final String BUILD_NAME_FIELD = "build_name";
 
     /** Guest memory this migration reserved against the admission limit. */
     public long offerBytes() {
@@ -109,8 +127,9 @@ public final class IncomingMigration extends MigrationRun {
     private void receive() throws IOException, HypervisorException, StreamException, MigrationAbort, InterruptedException {
         HandoverSettings cfg = engine.settings();
         engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
-                "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString()));
-        domain = cfg.hypervisor().createForRestore(offer.shape());
+                "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString(),
+                BUILD_NAME_FIELD, buildName));
+        domain = cfg.hypervisor().createForRestore(offer.shape().withName(buildName));
         setupNanos = ticker.nanoTime() - startNanos;
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
@@ -195,6 +214,7 @@ public final class IncomingMigration extends MigrationRun {
         }
         committed = true;
         decided.complete(HandoverMessage.Resolution.COMMITTED);
+        takeFinalName();
         if (!Retry.untilDone(engine, info, Attention.UNPAUSE_FAILED, "unpause", () -> {
             Failpoints.hit(FailpointNames.DEST_BEFORE_UNPAUSE);
             domain.resume();
@@ -210,6 +230,24 @@ public final class IncomingMigration extends MigrationRun {
         } catch (IOException e) {
             // the source resolves it by asking (in doubt); the guest runs here either way
             LOG.warn("event=running_not_sent migration={} error=\"{}\"", info.id(), e.getMessage());
+        }
+    }
+
+    /**
+     * Past the commit point, a domain built under a temporary name takes the offered one (the source renamed
+     * its copy away before Go). The guest runs either way: a failed rename is logged and the domain keeps
+     * the temporary name, which {@code xl rename} can fix.
+     */
+    private void takeFinalName() {
+        if (buildName.equals(info.domain())) {
+            return;
+        }
+        try {
+            domain.rename(info.domain());
+            LOG.info("event=incoming_renamed migration={} from={} to={}", info.id(), buildName, info.domain());
+        } catch (HypervisorException e) {
+            LOG.error("event=incoming_rename_failed migration={} domain={} name={} error=\"{}\"", info.id(), buildName,
+                    info.domain(), e.getMessage());
         }
     }
 
@@ -372,11 +410,15 @@ public final class IncomingMigration extends MigrationRun {
         return outcome == MigrationResult.Outcome.CANCELLED ? new MigrationPhase.Cancelled() : new MigrationPhase.Failed(reason);
     }
 
+    /**
+     * Destroys the copy built here if it still exists, looked up under the name it was built under (never the
+     * offered name: on a migration within one host that is the source's copy, with the same UUID).
+     */
     private void destroyIfPresent() throws Exception {
-        var d = engine.settings().hypervisor().findDomain(info.domain());
+        var d = engine.settings().hypervisor().findDomain(buildName);
         if (d.isPresent() && d.get().info().uuid().equals(offer.shape().uuid())) {
             domain.destroy();
-            LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), info.domain());
+            LOG.info("event=partial_domain_destroyed migration={} domain={}", info.id(), buildName);
         }
     }
 

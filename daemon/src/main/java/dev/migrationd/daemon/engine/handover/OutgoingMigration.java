@@ -56,6 +56,10 @@ public final class OutgoingMigration extends MigrationRun {
     private final HandoverContext engine;
     private final Domain domain;
     private final DomainInfo domainInfo;
+    /** The domain's name on the destination. */
+    private final String nameThere;
+    /** The name this copy was given before Go because the destination's copy is on this very host; null otherwise. */
+    private String renamedAway;
     private final MigrationOptions options;
     private final Ticker ticker;
 
@@ -85,10 +89,17 @@ public final class OutgoingMigration extends MigrationRun {
     private long completionNanos;
 
     public OutgoingMigration(HandoverContext engine, MigrationInfo info, Domain domain, DomainInfo domainInfo) {
+        this(engine, info, domain, domainInfo, info.domain());
+    }
+
+    /** @param nameThere the domain's name on the destination (its name here, unless the request gave another) */
+    public OutgoingMigration(HandoverContext engine, MigrationInfo info, Domain domain, DomainInfo domainInfo,
+                             String nameThere) {
         super(info, engine.observers());
         this.engine = engine;
         this.domain = domain;
         this.domainInfo = domainInfo;
+        this.nameThere = nameThere;
         this.options = info.options();
         this.ticker = engine.settings().ticker();
     }
@@ -163,7 +174,7 @@ public final class OutgoingMigration extends MigrationRun {
         }
         onCancel(connection::wake);
         checkpoint();
-        DomainShape shape = domainInfo.shape();
+        DomainShape shape = domainInfo.shape().withName(nameThere);
         connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options));
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
             case HandoverMessage.Accept a -> setupNanos = ticker.nanoTime() - startNanos;
@@ -223,10 +234,12 @@ public final class OutgoingMigration extends MigrationRun {
         awaitReply(HandoverMessage.Received.class);
         stateSendNanos = ticker.nanoTime() - tailSentNanos;
 
+        makeRoomForTheDestinationsCopy();
         // the commit point: after COMMITTING is journaled this side never resumes its copy on its own
         Failpoints.hit(FailpointNames.SOURCE_AFTER_RECEIVED);
         try {
-            passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING, Map.of()));
+            passCommitPoint(() -> engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.COMMITTING,
+                    renamedAway == null ? Map.of() : Map.of(AWAY_NAME_FIELD, renamedAway)));
         } catch (IOException e) {
             // Go is not sent, so the destination cannot commit: a failure before the commit point. Whether the
             // record reached the disk is unknown; a repair makes it certainly absent (and if the daemon stops
@@ -466,12 +479,47 @@ public final class OutgoingMigration extends MigrationRun {
         }
     }
 
+    /**
+     * A migration between two daemons of one host: the destination built its copy under a temporary name
+     * ({@code NAME--incoming}, the same UUID) because this copy still holds the name; this copy takes
+     * {@code NAME--migratedaway} before Go so that the destination's can take the name at the commit point,
+     * as {@code xl migrate} does. {@link #restoreGuest()} gives the name back when the migration does not commit.
+     */
+    private void makeRoomForTheDestinationsCopy() throws HypervisorException {
+        var hv = engine.settings().hypervisor();
+        if (!hv.capabilities().contains(dev.migrationd.hypervisor.Capability.RENAME)) {
+            return;
+        }
+        var incoming = hv.findDomain(nameThere + IncomingMigration.INCOMING_SUFFIX);
+        if (incoming.isEmpty() || !incoming.get().info().uuid().equals(domainInfo.uuid())) {
+            return;
+        }
+        String away = info.domain() + MIGRATED_AWAY_SUFFIX;
+        domain.rename(away);
+        renamedAway = away;
+        LOG.info("event=source_renamed migration={} from={} to={}", info.id(), info.domain(), away);
+    }
+
+    /** The name a source copy takes before Go when the destination's copy is on the same host. */
+    public static final String MIGRATED_AWAY_SUFFIX = "--migratedaway";
+    /** The COMMITTING journal record's field naming this copy when it was renamed away before Go. */
+    public static final String AWAY_NAME_FIELD = "away_name";
+
     private void restoreGuest() {
         restoreGuest(false);
     }
 
     /** Unthrottles, disables log-dirty, and resumes the guest if this migration paused it (or {@code always}). */
     private void restoreGuest(boolean always) {
+        if (renamedAway != null) {
+            try {
+                domain.rename(info.domain());
+                renamedAway = null;
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.error("event=cleanup_step_failed migration={} step=rename_back domain={} name={} error=\"{}\"",
+                        info.id(), renamedAway, info.domain(), e.getMessage());
+            }
+        }
         if (throttled) {
             try {
                 domain.throttle().ifPresent(t -> {

@@ -12,8 +12,10 @@ import java.util.UUID;
  * @param domain         name of the domain on this host
  * @param peer           name of the destination daemon, as configured in the peer map
  * @param options        how to migrate
+ * @param destinationName the domain's name on the destination (null = the same name)
  */
-public record MigrationRequest(String id, String idempotencyKey, String domain, String peer, MigrationOptions options) {
+public record MigrationRequest(String id, String idempotencyKey, String domain, String peer, MigrationOptions options,
+                               String destinationName) {
 
     /** Longest accepted id, key, domain or peer name. */
     public static final int MAX_NAME_LENGTH = 128;
@@ -26,9 +28,22 @@ public record MigrationRequest(String id, String idempotencyKey, String domain, 
         checkName("migration id", id);
         checkName("domain", domain);
         checkName("peer", peer);
+        if (destinationName != null) {
+            checkName("destination name", destinationName);
+        }
         if (idempotencyKey != null && (idempotencyKey.isEmpty() || idempotencyKey.length() > MAX_NAME_LENGTH)) {
             throw new IllegalArgumentException("idempotency key must be 1.." + MAX_NAME_LENGTH + " characters");
         }
+    }
+
+    /** A request that keeps the domain's name on the destination. */
+    public MigrationRequest(String id, String idempotencyKey, String domain, String peer, MigrationOptions options) {
+        this(id, idempotencyKey, domain, peer, options, null);
+    }
+
+    /** The domain's name on the destination. */
+    public String nameThere() {
+        return destinationName != null ? destinationName : domain;
     }
 
     /** A request with a generated id. */
@@ -42,7 +57,12 @@ public record MigrationRequest(String id, String idempotencyKey, String domain, 
     }
 
     public MigrationRequest withIdempotencyKey(String key) {
-        return new MigrationRequest(id, key, domain, peer, options);
+        return new MigrationRequest(id, key, domain, peer, options, destinationName);
+    }
+
+    /** The same request, giving the domain another name on the destination. */
+    public MigrationRequest withDestinationName(String name) {
+        return new MigrationRequest(id, idempotencyKey, domain, peer, options, name);
     }
 
     public static void checkName(String what, String value) {

@@ -203,6 +203,14 @@ public final class SimGuest implements Domain {
     }
 
     @Override
+    public void rename(String newName) throws HypervisorException {
+        if (!host.capabilities().contains(dev.migrationd.hypervisor.Capability.RENAME)) {
+            Domain.super.rename(newName);
+        }
+        sim.rename(newName);
+    }
+
+    @Override
     public void destroy() throws HypervisorException {
         String fault = host.failDestroy;
         if (fault != null) {
