@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole-migration benchmark (issue 4): two real migrationd daemons (sim backend) on loopback, driven by
+# Whole-migration benchmark: two real migrationd daemons (sim backend) on loopback, driven by
 # migrationctl. Prints a table and one JSON object per measurement (lines starting with '{').
 #
 #   bench/migration-bench.sh                # defaults below; takes several minutes and ~10 GiB of disk
