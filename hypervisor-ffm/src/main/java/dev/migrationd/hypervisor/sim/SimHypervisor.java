@@ -506,10 +506,12 @@ public final class SimHypervisor implements Hypervisor {
     /** Guest memory is a file under the state directory: its file system's free space (statvfs f_bavail). */
     @Override
     public OptionalLong freeSpaceForRestore() throws HypervisorException {
+        // statvfs on the directory itself, not the JDK's file-store lookup, which needs the mount table to
+        // name the directory's mount point and fails in a chroot ("Mount point not found")
         try {
-            return OptionalLong.of(Files.getFileStore(root).getUsableSpace());
-        } catch (IOException e) {
-            throw new HypervisorException("free_space", null, "cannot read free space of " + root + ": " + e.getMessage(), e);
+            return OptionalLong.of(Libc.statvfs(root.toString()).usableBytes());
+        } catch (NativeCallException e) {
+            throw new HypervisorException("free_space", null, "cannot read free space of " + root + ": " + e.problem(), e);
         }
     }
 
