@@ -506,12 +506,19 @@ public final class SimHypervisor implements Hypervisor {
     /** Guest memory is a file under the state directory: its file system's free space (statvfs f_bavail). */
     @Override
     public OptionalLong freeSpaceForRestore() throws HypervisorException {
-        // statvfs on the directory itself, not the JDK's file-store lookup, which needs the mount table to
-        // name the directory's mount point and fails in a chroot ("Mount point not found")
+        return OptionalLong.of(usableBytes("free_space", null));
+    }
+
+    /**
+     * Free space under the state directory: statvfs on the directory itself, not the JDK's file-store lookup,
+     * which needs the mount table to name the directory's mount point and fails in a chroot ("Mount point not
+     * found").
+     */
+    private long usableBytes(String op, String name) throws HypervisorException {
         try {
-            return OptionalLong.of(Libc.statvfs(root.toString()).usableBytes());
+            return Libc.statvfs(root.toString()).usableBytes();
         } catch (NativeCallException e) {
-            throw new HypervisorException("free_space", null, "cannot read free space of " + root + ": " + e.problem(), e);
+            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.problem(), e);
         }
     }
 
@@ -520,12 +527,7 @@ public final class SimHypervisor implements Hypervisor {
      * under the state directory, as a real host needs free RAM. An idle sim guest is sparse and is not checked.
      */
     private void checkSpace(String op, String name, long bytes) throws HypervisorException {
-        long usable;
-        try {
-            usable = Libc.statvfs(root.toString()).usableBytes();
-        } catch (NativeCallException e) {
-            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.problem(), e);
-        }
+        long usable = usableBytes(op, name);
         if (usable < bytes) {
             throw new HypervisorException(op, name, "memory is short: the guest needs " + bytes + " bytes, "
                     + root + " has " + usable + " free");
