@@ -22,6 +22,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
+. "$HERE/lib/peer-link.sh"
 JDK=$(find_jdk)
 for tool in iperf3 jq python3 qemu-system-x86_64; do
   command -v "$tool" >/dev/null || { echo "default-path-bench: $tool is required (apt-get install iperf3 jq python3 qemu-system-x86)" >&2; exit 1; }
@@ -85,13 +86,6 @@ med() { jq -r --arg k "$1" "select(.kind == \$k) | .$2" "$RESULTS" | median; } #
 if [ -n "${DIST:-}" ]; then DAEMON_CMD=("$DIST/bin/migrationd"); else
   DAEMON_CMD=("$JDK/bin/java" --enable-native-access=ALL-UNNAMED -cp "$DAEMON_CP" dev.migrationd.daemon.MigrationDaemon)
 fi
-# the peer link as a user sets it up: mutual TLS with certificates made on the fly (default), or
-# PEER_LINK=insecure for plaintext
-peer_link_flags() { # name
-  if [ "${PEER_LINK:-tls}" = insecure ]; then echo "--insecure-peer-link"; return; fi
-  [ -f "$BENCH_DIR/tls/$1.pem" ] || ctl certs --dir "$BENCH_DIR/tls" hostA hostB >/dev/null
-  echo "--tls-ca $BENCH_DIR/tls/ca.pem --tls-cert $BENCH_DIR/tls/$1.pem --tls-key $BENCH_DIR/tls/$1.key"
-}
 start_daemon() { # name state ctl peer metrics peer-name peer-port (the launcher execs java: $! is the JVM)
   local link; link=$(peer_link_flags "$1")
   # shellcheck disable=SC2086

@@ -38,6 +38,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
+. "$HERE/lib/peer-link.sh"
 MIGRATIOND_HOME=$(cd "$HERE/.." && pwd)
 JDK=$(find_jdk)
 build_if_needed control-api
@@ -112,12 +113,6 @@ start_pair() {
   CUR_A=127.0.0.1:$A_CTL; CUR_B=127.0.0.1:$B_CTL
 }
 
-# the peer link: mutual TLS (default; certificates made on the fly) or PEER_LINK=insecure (plaintext)
-peer_link_flags() { # name
-  if [ "${PEER_LINK:-tls}" = insecure ]; then echo "--insecure-peer-link"; return; fi
-  [ -f "$BENCH_DIR/tls/$1.pem" ] || ctl certs --dir "$BENCH_DIR/tls" hostA hostB >/dev/null
-  echo "--tls-ca $BENCH_DIR/tls/ca.pem --tls-cert $BENCH_DIR/tls/$1.pem --tls-key $BENCH_DIR/tls/$1.key"
-}
 
 start_daemon() { # name root ctl peer metrics peer-name peer-port
   local link; link=$(peer_link_flags "$1")
