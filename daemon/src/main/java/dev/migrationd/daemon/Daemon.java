@@ -259,27 +259,31 @@ public final class Daemon implements AutoCloseable {
     }
 
     /** The settings a reload does not apply (they wait for a restart), by config key. */
-    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = Map.ofEntries(
-            Map.entry(DaemonConfig.KEY_NAME, DaemonConfig::name), Map.entry(DaemonConfig.KEY_BACKEND, DaemonConfig::backend),
-            Map.entry(DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir),
-            Map.entry(DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen),
-            Map.entry(DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen),
-            Map.entry(DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen),
-            Map.entry(DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault),
-            Map.entry(DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen),
-            Map.entry(DaemonConfig.KEY_JOURNAL_RETENTION, DaemonConfig::journalRetention),
-            Map.entry(PeerLinkConfig.KEY_TLS_CA, c -> c.peerLink().tls().map(TlsFiles::ca)),
-            Map.entry(PeerLinkConfig.KEY_TLS_CERT, c -> c.peerLink().tls().map(TlsFiles::cert)),
-            Map.entry(PeerLinkConfig.KEY_TLS_KEY, c -> c.peerLink().tls().map(TlsFiles::key)),
-            Map.entry(PeerLinkConfig.KEY_INSECURE, c -> c.peerLink().insecure()),
-            Map.entry("limits", DaemonConfig::limits),
-            Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs),
-            Map.entry(DaemonConfig.KEY_HANDSHAKE_TIMEOUT, c -> c.timeouts().handshake()),
-            Map.entry(DaemonConfig.KEY_IDLE_TIMEOUT, c -> c.timeouts().idle()),
-            Map.entry(DaemonConfig.KEY_IN_DOUBT_RETRY, c -> c.timeouts().inDoubtRetry()),
-            Map.entry(DaemonConfig.KEY_ABORT_WAIT, c -> c.timeouts().abortWait()),
-            Map.entry(DaemonConfig.KEY_CLOSE_WAIT, c -> c.timeouts().closeWait()),
-            Map.entry(DaemonConfig.KEY_CONNECT_TIMEOUT, c -> c.timeouts().connect()));
+    private static final Map<String, java.util.function.Function<DaemonConfig, Object>> RESTART_ONLY = restartOnly();
+
+    private static Map<String, java.util.function.Function<DaemonConfig, Object>> restartOnly() {
+        Map<String, java.util.function.Function<DaemonConfig, Object>> m = new java.util.HashMap<>(Map.ofEntries(
+                Map.entry(DaemonConfig.KEY_NAME, DaemonConfig::name), Map.entry(DaemonConfig.KEY_BACKEND, DaemonConfig::backend),
+                Map.entry(DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir),
+                Map.entry(DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen),
+                Map.entry(DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen),
+                Map.entry(DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen),
+                Map.entry(DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault),
+                Map.entry(DaemonConfig.KEY_HEALTH_LISTEN, DaemonConfig::healthListen),
+                Map.entry(DaemonConfig.KEY_JOURNAL_RETENTION, DaemonConfig::journalRetention),
+                Map.entry(PeerLinkConfig.KEY_TLS_CA, c -> c.peerLink().tls().map(TlsFiles::ca)),
+                Map.entry(PeerLinkConfig.KEY_TLS_CERT, c -> c.peerLink().tls().map(TlsFiles::cert)),
+                Map.entry(PeerLinkConfig.KEY_TLS_KEY, c -> c.peerLink().tls().map(TlsFiles::key)),
+                Map.entry(PeerLinkConfig.KEY_INSECURE, c -> c.peerLink().insecure()),
+                Map.entry("limits", DaemonConfig::limits),
+                Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs)));
+        // the timeouts by their keys, in the order of Timeouts.values()
+        for (int i = 0; i < DaemonConfig.TIMEOUT_KEYS.size(); i++) {
+            int at = i;
+            m.put(DaemonConfig.TIMEOUT_KEYS.get(i), c -> c.timeouts().values().get(at));
+        }
+        return Map.copyOf(m);
+    }
 
     /**
      * Applies a re-read configuration (SIGHUP) without touching running migrations: the peer list and each
