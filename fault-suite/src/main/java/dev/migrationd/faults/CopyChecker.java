@@ -119,7 +119,8 @@ final class CopyChecker implements AutoCloseable {
         Object fileKey;
         MappedByteBuffer regs;
         int vcpus;
-        long counter;
+        /** Written by the sampler only; volatile so that {@link #counter(Host)} can read it from the runner. */
+        volatile long counter;
         boolean present;
         /** Counter ranges (lo, hi] this host executed, merged when contiguous. */
         final List<long[]> ranges = new ArrayList<>();
@@ -345,6 +346,16 @@ final class CopyChecker implements AutoCloseable {
             }
         }
         return -1;
+    }
+
+    /** The workload counter (pages written since creation) {@code h}'s copy last showed, or 0. */
+    long counter(Host h) {
+        for (View v : views) {
+            if (v.host == h) {
+                return v.counter;
+            }
+        }
+        return 0;
     }
 
     /** Stops sampling and returns what was seen. */

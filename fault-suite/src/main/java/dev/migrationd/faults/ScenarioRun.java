@@ -40,6 +40,8 @@ final class ScenarioRun implements AutoCloseable {
     static final Duration RESTART_DELAY = Duration.ofSeconds(1);
     /** Longest wait for the end state once the last fault has been released. */
     static final Duration RESOLVE_TIMEOUT = Duration.ofSeconds(100);
+    /** Longest wait for the guest's first full pass over its memory (64 MiB at 16 MiB/s: 4 s). */
+    static final Duration FULL_PASS_TIMEOUT = Duration.ofSeconds(40);
     /** Longest wait for a fault's step to come. */
     static final Duration FAULT_TIMEOUT = Duration.ofSeconds(60);
     /** How long after the migration ended a failpoint may still be hit (a restart's or clean-up's records). */
@@ -94,6 +96,21 @@ final class ScenarioRun implements AutoCloseable {
         checker.start();
         long created = System.nanoTime();
         waitFor("the new guest executes on hostA", Duration.ofSeconds(20), () -> checker.lastExecuted(a) > created);
+    }
+
+    /**
+     * Waits until the source's guest has written every page of its memory at least once, so that every page
+     * is non-zero and round 0 sends the whole guest in full. A fresh guest's untouched pages are zero and
+     * travel as allocation-only records: a fault placed "after N bytes" would otherwise never come on a
+     * quiet machine, where the whole migration can be shorter than N.
+     */
+    void awaitFullPass() throws InterruptedException {
+        long pages = parseMib(MEMORY) << 8;
+        waitFor("the guest to write all of its " + pages + " pages once", FULL_PASS_TIMEOUT, () -> checker.counter(a) >= pages);
+    }
+
+    private static long parseMib(String memory) {
+        return Long.parseLong(memory.replace("MiB", ""));
     }
 
     /** Starts both daemons at once (each on its own thread) and waits for both. */

@@ -264,12 +264,13 @@ final class Scenarios {
             networkHold(r, Step.GO, Owner.A);
         }));
         l.add(new Scenario("net-reset-after-bytes", "nftables in the destination's namespace answers every inbound peer packet with a "
-                + "TCP reset once 24 MiB have passed (the source's side is reset, the destination hears nothing more); expect the guest "
+                + "TCP reset once 24 MiB have passed, the guest having written all of its 64 MiB once (the source's side is reset, the destination hears nothing more); expect the guest "
                 + "on the source and the destination's partial copy gone after its idle timeout", r -> {
             r.at(Step.OFFER, "arm the nftables reset quota", fr -> {
                 Lab.resetPeerTrafficAfter(Lab.NS_B, Host.PEER_PORT, 24L << 20);
                 return FaultProxy.FORWARD;
             });
+            r.awaitFullPass();
             r.migrate();
             r.awaitFault();
             r.resolve(Owner.A);
@@ -313,8 +314,9 @@ final class Scenarios {
             r.resolve(Owner.A);
             r.checkCopies();
         }));
-        l.add(new Scenario("proxy-cut-after-bytes", "the connection reset after exactly 24 MiB of stream; expect the guest on the source", r -> {
+        l.add(new Scenario("proxy-cut-after-bytes", "the connection reset after exactly 24 MiB of stream, the guest having written all of its memory once; expect the guest on the source", r -> {
             r.at(FaultProxy.streamBytes(24L << 20), "reset after 24 MiB", fr -> FaultProxy.RESET);
+            r.awaitFullPass();
             r.migrate();
             r.awaitFault();
             r.resolve(Owner.A);
