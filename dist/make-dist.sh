@@ -84,23 +84,31 @@ install -m 0644 "$ROOT/README.md" "$DIST/share/doc/README.md"
 say "AOT cache for the CLI (JEP 483/514: classes loaded and linked by a training run, mapped at start)"
 train_dir=$(mktemp -d "${TMPDIR:-/tmp}/migrationd-train.XXXXXX")
 daemon_pid=
-cleanup_training() { [ -z "$daemon_pid" ] || { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null || true; }; rm -rf "$train_dir"; }
+peer_pid=
+cleanup_training() {
+  local p
+  for p in $daemon_pid $peer_pid; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+  rm -rf "$train_dir"
+}
 trap cleanup_training EXIT
-# a daemon to talk to (sim backend, ports picked by the kernel). The daemon gets no cache yet: one worth its
-# build time is trained on a whole migration (its first migration is what warms up slowly). It has no peers and
-# the CLI's training talks only to its control API, so its peer link (an ephemeral loopback port, for seconds)
-# runs without TLS material rather than with certificates made for nothing.
-"$DIST/bin/migrationd" --name train --state-dir "$train_dir/state" --control-listen 127.0.0.1:0 \
-  --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --insecure-peer-link >"$train_dir/daemon.log" 2>&1 &
-daemon_pid=$!
-port=
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/.*event=daemon_started.* control=\([0-9]*\).*/\1/p' "$train_dir/daemon.log")
-  [ -n "$port" ] && break
-  kill -0 "$daemon_pid" 2>/dev/null || { cat "$train_dir/daemon.log" >&2; echo "make-dist: training daemon died" >&2; exit 1; }
-  sleep 0.2
-done
-[ -n "$port" ] || { cat "$train_dir/daemon.log" >&2; echo "make-dist: training daemon did not start" >&2; exit 1; }
+start_training_daemon() { # name log [flags...] -> sets started_pid, waits for its ports
+  local name=$1 log=$2; shift 2
+  "$DIST/bin/migrationd" --name "$name" --state-dir "$train_dir/$name" --control-listen 127.0.0.1:0 \
+    --peer-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  started_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q 'event=daemon_started' "$log" && return 0
+    kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; echo "make-dist: training daemon $name died" >&2; exit 1; }
+    sleep 0.2
+  done
+  cat "$log" >&2; echo "make-dist: training daemon $name did not start" >&2; exit 1
+}
+log_port() { sed -n "s/.*event=daemon_started.* $2=\\([0-9]*\\).*/\\1/p" "$1"; } # LOG control|peer
+# a daemon to talk to (sim backend, ports picked by the kernel). It has no peers and the CLI's training talks
+# only to its control API, so its peer link (an ephemeral loopback port, for seconds) runs without TLS
+# material rather than with certificates made for nothing.
+start_training_daemon train "$train_dir/daemon.log" --insecure-peer-link; daemon_pid=$started_pid
+port=$(log_port "$train_dir/daemon.log" control)
 t0=$(date +%s)
 MIGRATIONCTL_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationctl.aot -Xlog:aot=warning" \
   "$DIST/bin/migrationctl" list --daemon "127.0.0.1:$port" >/dev/null 2>"$train_dir/cli.log" \
@@ -108,6 +116,53 @@ MIGRATIONCTL_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationctl.aot -Xlog:aot=
 say "CLI cache trained on 'migrationctl list' in $(( $(date +%s) - t0 ))s"
 kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
 [ -s "$DIST/lib/migrationctl.aot" ] || { echo "make-dist: no CLI AOT cache was written" >&2; exit 1; }
+
+say "AOT cache for the daemon, trained on migrations in both directions (its first migration warms up slowly)"
+# The trained daemon (hostA) and a plain peer (hostB, the training's other end), linked as a user links them:
+# mutual TLS with certificates made for the training. The cache is written when hostA exits. Ports are the
+# kernel's: hostB learns hostA's, and what it may do, by a reload of its config file (SIGHUP).
+t0=$(date +%s)
+"$DIST/bin/migrationctl" certs --dir "$train_dir/tls" hostA hostB >/dev/null
+tls() { echo "--tls-ca $train_dir/tls/ca.pem --tls-cert $train_dir/tls/$1.pem --tls-key $train_dir/tls/$1.key"; }
+: >"$train_dir/b.conf"
+# shellcheck disable=SC2046
+start_training_daemon hostB "$train_dir/b.log" --config "$train_dir/b.conf" $(tls hostB)
+peer_pid=$started_pid
+# shellcheck disable=SC2046
+MIGRATIOND_JAVA_OPTS="-XX:AOTCacheOutput=$DIST/lib/migrationd.aot -Xlog:aot=warning" \
+  start_training_daemon hostA "$train_dir/a.log" --peer "hostB=127.0.0.1:$(log_port "$train_dir/b.log" peer)" \
+  $(tls hostA) --peer-allow hostB=migrate,query
+daemon_pid=$started_pid
+printf 'peer.hostA = 127.0.0.1:%s\npeer.hostA.allow = migrate,query\n' "$(log_port "$train_dir/a.log" peer)" >"$train_dir/b.conf"
+kill -HUP "$peer_pid"
+for _ in $(seq 1 300); do grep -q 'event=config_reloaded' "$train_dir/b.log" && break; sleep 0.1; done
+grep -q 'event=config_reloaded' "$train_dir/b.log" || { cat "$train_dir/b.log" >&2; echo "make-dist: training peer did not reload" >&2; exit 1; }
+a_ctl=127.0.0.1:$(log_port "$train_dir/a.log" control)
+b_ctl=127.0.0.1:$(log_port "$train_dir/b.log" control)
+train_ctl() { "$DIST/bin/migrationctl" "$@" >>"$train_dir/cli.log" 2>&1; }
+# a loaded build machine can take long to answer the first call: wait until both answer
+for ctl_addr in "$a_ctl" "$b_ctl"; do
+  for _ in $(seq 1 60); do "$DIST/bin/migrationctl" domains --daemon "$ctl_addr" >/dev/null 2>&1 && break; sleep 1; done
+done
+train_ctl domain create t --daemon "$a_ctl" --memory 128MiB --fill random --dirty-rate 16MiB/s \
+  || { cat "$train_dir/cli.log" "$train_dir/a.log" >&2; echo "make-dist: training guest not created" >&2; exit 1; }
+# A training migration that fails is not retried: the cache only records which classes and methods ran, and
+# the ones that did are enough (the training JVM, which records, is a different mode from the one users run;
+# one trial build once saw an impossible NullPointerException in it). At least one migration each way must
+# succeed, or the cache would miss half of the daemon.
+to_b=0; to_a=0
+for _ in 1 2; do
+  train_ctl migrate t --to hostB --daemon "$a_ctl" && to_b=$((to_b + 1))
+  "$DIST/bin/migrationctl" domains --daemon "$b_ctl" 2>/dev/null | grep -qw t && { train_ctl migrate t --to hostA --daemon "$b_ctl" && to_a=$((to_a + 1)); }
+done
+kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
+kill -TERM "$peer_pid"; wait "$peer_pid" || true; peer_pid=
+if [ $to_b = 0 ] || [ $to_a = 0 ]; then
+  cat "$train_dir/cli.log" "$train_dir/a.log" >&2
+  echo "make-dist: the daemon's training needs a migration each way to succeed (to hostB: $to_b, to hostA: $to_a)" >&2; exit 1
+fi
+[ -s "$DIST/lib/migrationd.aot" ] || { cat "$train_dir/a.log" >&2; echo "make-dist: no daemon AOT cache was written" >&2; exit 1; }
+say "daemon cache trained in $(( $(date +%s) - t0 ))s ($to_b migrations to hostB, $to_a back)"
 
 say "Debian package"
 "$(dirname "$0")/make-deb.sh" "$DIST" "$DEBVERSION" "$OUT"

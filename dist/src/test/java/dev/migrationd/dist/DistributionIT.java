@@ -68,7 +68,7 @@ class DistributionIT {
         assertTrue(modules.out().contains("java.base@") && !modules.out().contains("jdk.compiler"), modules.out());
         for (String f : List.of("bin/migrationd", "bin/migrationctl", "etc/migrationd.conf", "etc/default/migrationd",
                 "systemd/migrationd.service", "systemd/xen.conf", "share/bash-completion/completions/migrationctl",
-                "share/bash-completion/completions/migrationd", "lib/migrationctl.aot")) {
+                "share/bash-completion/completions/migrationd", "lib/migrationctl.aot", "lib/migrationd.aot")) {
             assertTrue(Files.exists(DIST.resolve(f)), f);
         }
         for (String c : List.of("migrationctl", "migrationd")) {
@@ -101,6 +101,17 @@ class DistributionIT {
         Run r = run(env, null, copy.resolve("bin/migrationctl").toString(), "--version");
         assertEquals(0, r.code(), r.out());
         assertTrue(r.out().contains("Opened AOT cache " + copy.resolve("lib/migrationctl.aot")), r.out());
+    }
+
+    @Test
+    void theDaemonMapsItsAotCacheWhereverTheTreeIsCopied() throws Exception {
+        Path copy = tmp.resolve("elsewhere-daemon");
+        assertEquals(0, run("cp", "-a", DIST.toString(), copy.toString()).code());
+        Map<String, String> env = new java.util.HashMap<>(BARE);
+        env.put("MIGRATIOND_JAVA_OPTS", "-XX:AOTMode=on -Xlog:aot");
+        Run r = run(env, null, copy.resolve("bin/migrationd").toString(), "--version");
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().contains("Opened AOT cache " + copy.resolve("lib/migrationd.aot")), r.out());
     }
 
     static int freePort() throws IOException {
@@ -200,7 +211,7 @@ class DistributionIT {
         }
         Run contents = run("dpkg-deb", "--contents", deb.toString());
         assertEquals(0, contents.code(), contents.out());
-        for (String s : List.of("./usr/lib/migrationd/runtime/bin/java", "./usr/lib/migrationd/lib/migrationctl.aot",
+        for (String s : List.of("./usr/lib/migrationd/runtime/bin/java", "./usr/lib/migrationd/lib/migrationctl.aot", "./usr/lib/migrationd/lib/migrationd.aot",
                 "./usr/sbin/migrationd -> ../lib/migrationd/bin/migrationd", "./usr/bin/migrationctl -> ../lib/migrationd/bin/migrationctl",
                 "./etc/migrationd/migrationd.conf", "./etc/default/migrationd", "./lib/systemd/system/migrationd.service",
                 "./usr/share/bash-completion/completions/migrationctl", "./usr/share/doc/migrationd/examples/xen.conf")) {
