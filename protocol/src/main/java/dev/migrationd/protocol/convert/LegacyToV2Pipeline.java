@@ -85,6 +85,16 @@ public final class LegacyToV2Pipeline {
         converter.finish();
     }
 
+    /** Whether the legacy stream's last checkpoint was read ({@link #finish} then writes the v2 END records). */
+    public boolean isComplete() {
+        return reader.isComplete();
+    }
+
+    /** Legacy stream bytes consumed. */
+    public long offset() {
+        return reader.offset();
+    }
+
     /** Checkpoints converted so far. */
     public int checkpoints() {
         return converter == null ? 0 : converter.checkpoints();
