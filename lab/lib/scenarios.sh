@@ -671,10 +671,11 @@ lab_run() {
   [ $# -gt 0 ] || lab_usage
   for s in "$@"; do
     if [ "$s" = all ]; then scns+=($LAB_SCENARIOS); continue; fi
-    if grep -qw -- "$s" <<< "$LAB_PENDING_SCENARIOS"; then
+    # whole names only: 'pvh-live' is not 'pvh-live-same-host'
+    if [[ " $LAB_PENDING_SCENARIOS " == *" $s "* ]]; then
       lab_die "scenario '$s' is not implemented: it $(lab_pending_why "$s")"
     fi
-    grep -qw -- "$s" <<< "$LAB_SCENARIOS $LAB_EXTRA_SCENARIOS" || lab_die "unknown scenario '$s' (bin/xen-lab list)"
+    [[ " $LAB_SCENARIOS $LAB_EXTRA_SCENARIOS " == *" $s "* ]] || lab_die "unknown scenario '$s' (bin/xen-lab list)"
     scns+=("$s")
   done
   t0=$(lab_now_ms)

@@ -10,7 +10,10 @@ import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.convert.LegacyToV2Converter;
 import dev.migrationd.protocol.convert.LegacyToV2Pipeline;
+import dev.migrationd.protocol.legacy.CheckpointEnd;
+import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
+import dev.migrationd.protocol.legacy.TscInfoChunk;
 import dev.migrationd.protocol.v2.LibxcItem;
 import dev.migrationd.protocol.v2.LibxcReader;
 import dev.migrationd.protocol.v2.LibxlHeader;
@@ -67,7 +70,7 @@ public final class ToolstackDestinationStream implements IncomingStream {
             this.v2 = null;
             this.legacy = new LegacyToV2Pipeline(
                     LegacyStreamReader.Options.of(LegacySourceStream.TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits),
-                    LegacyToV2Converter.Format.LIBXL, true, false, this::toToolstack);
+                    LegacyToV2Converter.Format.LIBXL, true, false, this::toToolstack, this::onLegacyItem);
         }
     }
 
@@ -76,6 +79,15 @@ public final class ToolstackDestinationStream implements IncomingStream {
             onStopAndCopy.run(); // the source paused the guest just before
         } else if (item instanceof SignalRecord s && s.type() == RecordType.CHECKPOINT) {
             throw new UncheckedStreamException(new RecordException(s.type().name(), s.type().code(), v2.offset(),
+                    "checkpointed streams are not accepted"));
+        }
+    }
+
+    private void onLegacyItem(LegacyItem item) {
+        if (item instanceof TscInfoChunk) {
+            onStopAndCopy.run(); // the source paused the guest just before
+        } else if (item instanceof CheckpointEnd c && !c.last()) {
+            throw new UncheckedStreamException(new RecordException(item.itemName(), 0, legacy.offset(),
                     "checkpointed streams are not accepted"));
         }
     }
