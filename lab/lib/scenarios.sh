@@ -594,7 +594,7 @@ scn_jvm_stability() {
       ok=0; bad=0; total=0; i=0; rm -f /tmp/hs_err_pid*.log
       while [ \$i -lt $runs ]; do
         i=\$((i + 1)); u0=\$(cut -d' ' -f1 /proc/uptime)
-        j='/opt/jre/bin/java $flags -XX:SharedArchiveFile=/opt/migrationd/cli.jsa -XX:ErrorFile=/tmp/hs_err_pid%p.log -cp /opt/migrationd/lib/* dev.migrationd.control.cli.MigrationCtl'
+        j='/opt/jre/bin/java $flags -XX:SharedArchiveFile=/opt/migrationd/cli.jsa -XX:ErrorFile=/tmp/hs_err_pid%p.log -cp '\$(cat /opt/migrationd/classpath)' dev.migrationd.control.cli.MigrationCtl'
         if \$j stream synth /tmp/jvm.img --guest hvm --width 64 --pages 4096 --force > /tmp/jvm.out 2>&1 &&
            \$j stream verify /tmp/jvm.img >> /tmp/jvm.out 2>&1; then ok=\$((ok + 1)); else bad=\$((bad + 1)); tail -n 2 /tmp/jvm.out; fi
         u1=\$(cut -d' ' -f1 /proc/uptime); total=\$(awk \"BEGIN{print \$total + \$u1 - \$u0}\")
@@ -615,7 +615,7 @@ scn_jvm_stability() {
 # lab/tools/LibXlProbe, for each guest type: what libxenctrl and libxl report about the domain, its libxl JSON
 # configuration, a cooperative suspend and resume, and a new domain built by libxl_domain_create_restore from
 # the JSON and the libxl v2 stream of an 'xl save' file fed through a pipe, then renamed, unpaused, destroyed.
-LAB_PROBE="/opt/jre/bin/java ${XEN_LAB_PROBE_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC} -XX:SharedArchiveFile=/opt/migrationd/daemon.jsa -XX:ErrorFile=/tmp/hs_err_pid%p.log --enable-native-access=ALL-UNNAMED -cp /opt/migrationd/lib/*:/opt/lab-tools dev.migrationd.hypervisor.xen.LibXlProbe"
+LAB_PROBE="/opt/jre/bin/java ${XEN_LAB_PROBE_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC} -XX:SharedArchiveFile=/opt/migrationd/daemon.jsa -XX:ErrorFile=/tmp/hs_err_pid%p.log --enable-native-access=ALL-UNNAMED -cp \$(cat /opt/migrationd/classpath):/opt/lab-tools dev.migrationd.hypervisor.xen.LibXlProbe"
 
 lab_probe() { # SCENARIO STEP ARGS: one probe run in hostA's dom0; PASS/FAIL by its exit status
   local scn=$1 step=$2; shift 2
