@@ -309,6 +309,9 @@ scn_xl_pvh_save_restore() { lab_save_restore xl-pvh-save-restore gpvh pvh.cfg; }
 # is where the emulator fails; C1 alone (no C2) keeps start-up tolerable and did not crash in the lab's runs.
 LAB_DAEMON_JAVA_OPTS=${XEN_LAB_DAEMON_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m}
 LAB_DAEMON_START_TIMEOUT=${XEN_LAB_DAEMON_START_TIMEOUT:-300}   # s, JVM start to "event=daemon_started"
+# Daemon limits for the emulator: a source took 25 s between the destination's Accept and its first page (the
+# scan of a PVH guest's 1 M PFNs under TCG), longer than the default 30 s window of the minimum incoming rate
+LAB_DAEMON_LIMITS="--limit incoming-rate-window=180s"
 
 LAB_DOM0_TLS_DIR=/etc/migrationd/tls   # in each dom0: ca.pem, HOST.pem, HOST.key
 
@@ -349,7 +352,7 @@ lab_daemon_start() {
         --control-listen 0.0.0.0:$LAB_DOM0_CONTROL_PORT --metrics-listen 0.0.0.0:$LAB_DOM0_METRICS_PORT \
         --peer-listen $(lab_host_addr "$h"):$LAB_DOM0_PEER_PORT --peer $peer=$(lab_host_addr "$peer"):$LAB_DOM0_PEER_PORT \
         --peer-allow $peer=migrate,query --tls-ca $LAB_DOM0_TLS_DIR/ca.pem \
-        --tls-cert $LAB_DOM0_TLS_DIR/$h.pem --tls-key $LAB_DOM0_TLS_DIR/$h.key \
+        --tls-cert $LAB_DOM0_TLS_DIR/$h.pem --tls-key $LAB_DOM0_TLS_DIR/$h.key $LAB_DAEMON_LIMITS \
         > /var/log/migrationd/daemon.log 2>&1 < /dev/null &
     echo \$! > /run/migrationd.pid
     t=0
@@ -698,7 +701,7 @@ lab_same_host_daemon_script() {
         --control-listen 0.0.0.0:$5 --metrics-listen 0.0.0.0:$6 \
         --peer-listen 127.0.0.1:$4 --peer $2=127.0.0.1:$3 \
         --peer-allow $2=migrate,query --tls-ca $LAB_DOM0_TLS_DIR/ca.pem \
-        --tls-cert $LAB_DOM0_TLS_DIR/$1.pem --tls-key $LAB_DOM0_TLS_DIR/$1.key \
+        --tls-cert $LAB_DOM0_TLS_DIR/$1.pem --tls-key $LAB_DOM0_TLS_DIR/$1.key $LAB_DAEMON_LIMITS \
         > $8/daemon.log 2>&1 < /dev/null &
     echo \$! > $9
     t=0

@@ -160,7 +160,10 @@ public final class IncomingMigration extends MigrationRun {
                     var data = d.data();
                     bytes += data.remaining();
                     floor.add(data.remaining());
+                    long applying = ticker.nanoTime();
                     stream.feed(data);
+                    // time spent here applying (a toolstack reading the stream at its own pace) is not the source's
+                    floor.ownTime(ticker.nanoTime() - applying);
                     if (data.hasRemaining()) {
                         throw MigrationAbort.failed("protocol violation: " + data.remaining()
                                 + " bytes after the end of the save stream");
@@ -340,6 +343,14 @@ public final class IncomingMigration extends MigrationRun {
 
         void add(long n) {
             windowBytes += n;
+        }
+
+        /**
+         * {@code nanos} this side spent applying what arrived: the window is moved on by as much, so that the
+         * minimum rate measures what the source delivers, not how fast this side (or its toolstack) takes it.
+         */
+        void ownTime(long nanos) {
+            windowStart += Math.max(0, nanos);
         }
 
         long windowEnd() {
