@@ -21,10 +21,10 @@ lab_extra_why() {
     daemon-smoke) echo "migrationd --backend xen in both dom0s and 'domains' from this machine; the daemon's start under the emulator can take minutes on a loaded machine" ;;
     jvm-stability) echo "measures how often JIT-heavy JVM runs survive the emulator, per set of JVM flags" ;;
     libxl-probe) echo "drives libxl over FFM from a JVM in hostA's dom0 (configuration JSON, cooperative suspend/resume, create_restore)" ;;
-    pvh-live|pvh-live-v2) echo "migrationctl migrate of the running PVH guest from hostA to hostB (legacy stream / v2); not yet proven in 'all'" ;;
-    cancel|kill-source|kill-destination) echo "a PVH migration cancelled, or one daemon SIGKILLed, mid-stream; not yet proven in 'all'" ;;
-    pvh-live-same-host) echo "two daemons in hostA's dom0 move the PVH guest between them (temporary names); not yet proven in 'all'" ;;
-    compare-xl) echo "xl migrate and migrationctl migrate of the same PVH guest, with numbers; two migrations and two guest starts: slow" ;;
+    pvh-live|pvh-live-v2) echo "migrationctl migrate of the running PVH guest from hostA to hostB (legacy stream / v2). DOES NOT PASS YET: on the lab the hand-over completes (suspend, libxl build on hostB, Go, source destroyed) and the guest resumes on hostB with its console reconnected, but its kernel then faults in per-CPU data (stale guest memory after the move, cause not found yet)" ;;
+    cancel|kill-source|kill-destination) echo "a PVH migration cancelled, or one daemon SIGKILLed, mid-stream; NOT YET RUN through on the lab (the first run stopped on a wrong --bandwidth spelling, now fixed)" ;;
+    pvh-live-same-host) echo "two daemons in hostA's dom0 move the PVH guest between them (temporary names); NOT YET RUN on the lab" ;;
+    compare-xl) echo "xl migrate and migrationctl migrate of the same PVH guest, with numbers; two migrations and two guest starts: slow; NOT YET RUN on the lab (needs pvh-live to pass)" ;;
   esac
 }
 # named by the lab's issues, not implemented yet: 'run NAME' fails and says so
@@ -187,6 +187,8 @@ lab_check_running() {
   if lab_step "$scn" "list-$h" "$h" 30 "xl list $d | tail -n 1"; then
     st=$(awk '{print $5}' <<< "$LAB_OUT")
     if [[ $st == *p* ]]; then lab_check "$scn" "runs-on-$h" FAIL "$d is paused on $h: $LAB_OUT"; return 1; fi
+    # s: shut down, c: crashed, d: dying (a guest that panicked right after a move shows ---sc-)
+    if [[ $st == *[scd]* ]]; then lab_check "$scn" "runs-on-$h" FAIL "$d is shut down, crashed or dying on $h: $LAB_OUT"; return 1; fi
     lab_check "$scn" "runs-on-$h" PASS "$d on $h, state $st"
   else
     lab_check "$scn" "runs-on-$h" FAIL "$d not on $h: $(tail -n 2 <<< "$LAB_OUT" | tr '\n' ' ')"; return 1
@@ -570,7 +572,7 @@ scn_pvh_live_v2() { lab_pvh_live pvh-live-v2 --stream-format v2; }
 # carries about 0.5 MiB/s, so no round ever leaves few enough pages for the downtime policy's target (measured:
 # 4400 pages dirty after every round); like xl, a fixed number of rounds and then stop-and-copy
 LAB_MIGRATE_OPTS=${XEN_LAB_MIGRATE_OPTS:---policy xen-legacy --max-rounds 3}
-LAB_SLOW_BANDWIDTH=${XEN_LAB_SLOW_BANDWIDTH:-2M}   # keeps the 128 MiB guest's stream flowing for a minute or more
+LAB_SLOW_BANDWIDTH=${XEN_LAB_SLOW_BANDWIDTH:-2MiB/s}   # keeps the 128 MiB guest's stream flowing for a minute or more
 LAB_INCOMING_WAIT=300   # s, the migration started until the destination shows the incoming domain
 
 # lab_migrate_detached SCENARIO HOST ARGS...: 'migrate gpvh ARGS --bandwidth SLOW --detach' on HOST's daemon;
