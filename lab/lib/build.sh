@@ -240,6 +240,11 @@ lab_build_app() {
   local app="$work/app"
   mkdir -p "$app/opt/migrationd/lib" "$app/opt/lab-tools"
   cp "$@" "$app/opt/migrationd/lib/"
+  # the class path as an explicit list in one fixed order: a 'lib/*' wildcard follows the directory's order,
+  # which differs between this machine's file system and the dom0's, and class-data sharing refuses an archive
+  # whose class path order differs ("shared class paths mismatch": every JVM start then parses all classes)
+  (cd "$app/opt/migrationd/lib" && ls -1 | LC_ALL=C sort | sed 's|^|/opt/migrationd/lib/|' | paste -sd: -) \
+    > "$app/opt/migrationd/classpath"
   mods=$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 25 -q \
            --class-path "$app/opt/migrationd/lib/*" "$@" 2>/dev/null) || lab_die "jdeps failed on the daemon's jars"
   mods="$LAB_JLINK_FLOOR,$mods"
@@ -269,7 +274,8 @@ LAB_CDS_TIMEOUT=180   # s, one training run of the daemon or the CLI on this mac
 # synth'). The dom0's JVMs map them instead of parsing and verifying the same classes under the emulator; the
 # JVM accepts them at another path of the same jars, and ignores a missing or stale archive.
 lab_train_cds() {
-  local app=$1 t="$2/cds" java="$1/opt/jre/bin/java" cp="$1/opt/migrationd/lib/*" pid n
+  local app=$1 t="$2/cds" java="$1/opt/jre/bin/java" cp pid n
+  cp=$(sed "s|/opt/migrationd/|$app/opt/migrationd/|g" "$app/opt/migrationd/classpath")   # the dom0's order
   mkdir -p "$t"
   # the peer link's TLS as the dom0s run it (certificates made by this runtime's CLI), so its classes are archived too
   timeout "$LAB_CDS_TIMEOUT" "$java" --enable-native-access=ALL-UNNAMED -cp "$cp" dev.migrationd.control.cli.MigrationCtl \

@@ -7,5 +7,10 @@ public enum Capability {
     /** {@link Hypervisor#createForRestore} is supported (a backend may be source-only). */
     RESTORE,
     /** {@link Domain#rename} is supported (a migration between two daemons of one host needs it). */
-    RENAME
+    RENAME,
+    /**
+     * {@link Hypervisor#restoreFromStream} is supported: the host's toolstack builds an incoming guest itself
+     * from the domain's configuration ({@link Domain#toolstackConfig()} on the source) and a save stream.
+     */
+    STREAM_RESTORE
 }

@@ -38,6 +38,15 @@ public interface Domain {
         throw new HypervisorException("rename", newName, "this backend cannot rename domains");
     }
 
+    /**
+     * The guest's configuration as this host's toolstack keeps it (Xen: libxl's JSON), for a destination
+     * that builds the guest through its own toolstack ({@link Capability#STREAM_RESTORE}); empty when the
+     * backend has none for this guest.
+     */
+    default Optional<ToolstackConfig> toolstackConfig() throws HypervisorException {
+        return Optional.empty();
+    }
+
     /** Destroys the domain and frees its memory. The handle is unusable afterwards. */
     void destroy() throws HypervisorException;
 

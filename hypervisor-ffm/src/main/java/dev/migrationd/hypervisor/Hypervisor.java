@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * One host's hypervisor, as the migration engine sees it.
@@ -42,6 +43,19 @@ public interface Hypervisor extends AutoCloseable {
      * @throws HypervisorException when the name is taken, the shape is invalid or memory is short
      */
     Domain createForRestore(DomainShape shape) throws HypervisorException;
+
+    /**
+     * Starts building an incoming guest through the host's toolstack, which reads the save stream itself (Xen:
+     * libxl's {@code libxl_domain_create_restore} on a libxl v2 stream), rather than the engine writing pages
+     * into a {@link #createForRestore} domain. Offered with {@link Capability#STREAM_RESTORE}. The domain is
+     * built under {@code name} and left PAUSED when the stream ends ({@link StreamRestore#finish}).
+     *
+     * @param config the guest's configuration as its source's toolstack described it (validated)
+     * @throws HypervisorException when the name is taken or the toolstack cannot start the build
+     */
+    default StreamRestore restoreFromStream(String name, UUID uuid, ToolstackConfig config) throws HypervisorException {
+        throw new HypervisorException("restoreFromStream", name, "this backend has no toolstack that reads a save stream");
+    }
 
     /**
      * For a backend that keeps guest memory on disk: the bytes free there for new guests (statvfs), so that

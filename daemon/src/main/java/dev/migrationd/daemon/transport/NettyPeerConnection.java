@@ -356,7 +356,42 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         if (last == null) {
             return WriteMark.DONE;
         }
-        return () -> awaitWrite(last);
+        return new WriteMark() {
+            @Override
+            public void await() throws IOException {
+                awaitWrite(last);
+            }
+
+            @Override
+            public void settle() {
+                settleWrite(last);
+            }
+        };
+    }
+
+    /**
+     * Waits until {@code f} is done, ignoring wakes; a write that makes no progress for the write timeout (or an
+     * interrupt) closes the channel, which fails it.
+     */
+    private void settleWrite(ChannelFuture f) {
+        Progress progress = new Progress();
+        boolean interrupted = false;
+        while (!f.isDone()) {
+            try {
+                if (f.await(WAIT_SLICE_MS)) {
+                    break;
+                }
+                progress.check();
+            } catch (InterruptedException e) {
+                interrupted = true;
+                channel.close();
+            } catch (IOException e) {
+                channel.close(); // stalled: closing fails the write, and the views are released
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void awaitWrite(ChannelFuture f) throws IOException {

@@ -10,10 +10,12 @@ import dev.migrationd.daemon.transport.proto.QueryAnswer;
 import dev.migrationd.daemon.transport.proto.StreamFormat;
 import dev.migrationd.daemon.transport.proto.TimeoutAction;
 import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.ToolstackConfig;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -38,7 +40,8 @@ public final class PeerMessages {
             case HandoverMessage.Offer o -> b.setOffer(dev.migrationd.daemon.transport.proto.Offer.newBuilder()
                     .setMigrationId(o.migrationId()).setSourcePeer(o.sourcePeer())
                     .setShape(shape(o.shape())).setStreamFormat(format(o.options().format()))
-                    .setOptions(options(o.options())));
+                    .setOptions(options(o.options()))
+                    .setToolstackConfig(o.toolstackConfig().map(ToolstackConfig::json).orElse("")));
             case HandoverMessage.Accept a -> b.setAccept(
                     dev.migrationd.daemon.transport.proto.Accept.newBuilder().setMigrationId(a.migrationId()));
             case HandoverMessage.Reject r -> b.setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder()
@@ -95,7 +98,7 @@ public final class PeerMessages {
                 }
                 MigrationOptions options = options(o.getOptions(), o.getStreamFormat());
                 yield new HandoverMessage.Offer(id(o.getMigrationId()), string("source_peer", o.getSourcePeer(), false),
-                        shape(o.getShape()), options);
+                        shape(o.getShape()), options, toolstackConfig(o.getToolstackConfig()));
             }
             case ACCEPT -> new HandoverMessage.Accept(id(e.getAccept().getMigrationId()));
             case REJECT -> new HandoverMessage.Reject(id(e.getReject().getMigrationId()),
@@ -155,6 +158,18 @@ public final class PeerMessages {
             throw new PeerProtocolException(field + " longer than " + MAX_STRING + " characters");
         }
         return value;
+    }
+
+    /** The offer's toolstack configuration: absent when empty, else bounded and checked ({@link ToolstackConfig}). */
+    static Optional<ToolstackConfig> toolstackConfig(String json) throws PeerProtocolException {
+        if (json.isEmpty()) {
+            return Optional.empty();
+        }
+        String problem = ToolstackConfig.problem(json);
+        if (problem != null) {
+            throw new PeerProtocolException("offer's toolstack_config " + problem);
+        }
+        return Optional.of(new ToolstackConfig(json));
     }
 
     private static dev.migrationd.daemon.transport.proto.DomainShape shape(DomainShape s) {

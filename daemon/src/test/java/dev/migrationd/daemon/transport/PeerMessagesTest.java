@@ -32,6 +32,8 @@ class PeerMessagesTest {
                 new HandoverMessage.Offer("m1", "hostA",
                         new dev.migrationd.hypervisor.DomainShape("pv", UUID.randomUUID(), 1, 1, GuestType.PV, Width.W32),
                         MigrationOptions.DEFAULTS),
+                new HandoverMessage.Offer("m1", "hostA", shape, MigrationOptions.DEFAULTS, java.util.Optional.of(
+                        new dev.migrationd.hypervisor.ToolstackConfig("{\"c_info\": {\"type\": \"pvh\", \"name\": \"vm1\"}}"))),
                 new HandoverMessage.Accept("m1"), new HandoverMessage.Reject("m1", "name clash"),
                 new HandoverMessage.StreamEnd("m1", 123456789L), new HandoverMessage.Received("m1"),
                 new HandoverMessage.Failed("m1", "bad pfn"), new HandoverMessage.Abort("m1", "cancelled"),
@@ -71,6 +73,11 @@ class PeerMessagesTest {
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setShape(goodShape.toBuilder().setUuid("nope"))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setShape(goodShape.toBuilder().setGuestWidthBits(16))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setStreamFormatValue(9)).build(),
+                // a toolstack configuration that is not one JSON object, or too large for the limit
+                Envelope.newBuilder().setOffer(goodOffer.toBuilder().setToolstackConfig("[1, 2]")).build(),
+                Envelope.newBuilder().setOffer(goodOffer.toBuilder().setToolstackConfig("{\"a\": 1")).build(),
+                Envelope.newBuilder().setOffer(goodOffer.toBuilder().setToolstackConfig(
+                        "{\"a\": \"" + "x".repeat(dev.migrationd.hypervisor.ToolstackConfig.MAX_BYTES) + "\"}")).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setMaxRounds(0))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setTimeoutMs(0))).build(),
                 Envelope.newBuilder().setOffer(goodOffer.toBuilder().setOptions(goodOffer.getOptions().toBuilder().setBandwidthCap(-5))).build(),

@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Prototype, not yet used by the backend: the toolstack half of a migration through libxl
+ * The toolstack half of a migration through libxl
  * ({@code libxenlight.so.4.17}) over FFM, while page transfer and dirty tracking stay ours. Source side: the
  * domain's configuration as libxl's JSON ({@link #configJson}), the cooperative suspend before the final round
  * ({@link #suspendOnly}), the cooperative resume when the migration fails ({@link #resume}), destroy after the
@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * compiled against {@code libxl.h}): the structures are opaque here, initialised and disposed of by libxl's own
  * {@code _init}/{@code _dispose} functions; only the fields named below are read or written.
  */
-final class LibXl implements AutoCloseable {
+final class LibXl implements Toolstack {
 
     static final String SONAME = "libxenlight.so.4.17";
     static final String TOOLLOG_SONAME = "libxentoollog.so.1";
@@ -251,7 +251,8 @@ final class LibXl implements AutoCloseable {
     }
 
     /** The running domain's configuration as libxl keeps it (what xl sends ahead of a migration), as JSON. */
-    String configJson(int domid) throws HypervisorException {
+    @Override
+    public String configJson(int domid) throws HypervisorException {
         return with("libxl_retrieve_domain_configuration", (e, a) -> {
             MemorySegment cfg = a.allocate(DOMAIN_CONFIG_SIZE, 8);
             h.get("libxl_domain_config_init").invokeExact(e, cfg);
@@ -274,7 +275,8 @@ final class LibXl implements AutoCloseable {
     }
 
     /** Cooperative suspend (xenstore control/shutdown = suspend, then wait for the suspended state). */
-    void suspendOnly(int domid) throws HypervisorException {
+    @Override
+    public void suspendOnly(int domid) throws HypervisorException {
         with("libxl_domain_suspend_only", (e, a) -> {
             check("libxl_domain_suspend_only", domid, "domid=" + domid + ", ao_how=NULL",
                     (int) h.get("libxl_domain_suspend_only").invokeExact(e, ctx, domid, MemorySegment.NULL));
@@ -283,7 +285,8 @@ final class LibXl implements AutoCloseable {
     }
 
     /** Resumes a suspended domain; {@code suspendCancel}: the guest's cooperative resume (it sees a cancelled suspend). */
-    void resume(int domid, boolean suspendCancel) throws HypervisorException {
+    @Override
+    public void resume(int domid, boolean suspendCancel) throws HypervisorException {
         int cancel = suspendCancel ? 1 : 0;
         with("libxl_domain_resume", (e, a) -> {
             check("libxl_domain_resume", domid, "domid=" + domid + ", suspend_cancel=" + cancel + ", ao_how=NULL",
@@ -292,7 +295,8 @@ final class LibXl implements AutoCloseable {
         });
     }
 
-    void destroy(int domid) throws HypervisorException {
+    @Override
+    public void destroy(int domid) throws HypervisorException {
         simple("libxl_domain_destroy", domid);
     }
 
@@ -300,7 +304,8 @@ final class LibXl implements AutoCloseable {
         simple("libxl_domain_pause", domid);
     }
 
-    void unpause(int domid) throws HypervisorException {
+    @Override
+    public void unpause(int domid) throws HypervisorException {
         simple("libxl_domain_unpause", domid);
     }
 
@@ -312,7 +317,8 @@ final class LibXl implements AutoCloseable {
     }
 
     /** Renames the domain; with {@code oldName} non-null, only if it is still called that (checked in a transaction). */
-    void rename(int domid, String oldName, String newName) throws HypervisorException {
+    @Override
+    public void rename(int domid, String oldName, String newName) throws HypervisorException {
         with("libxl_domain_rename", (e, a) -> {
             MemorySegment oldC = oldName == null ? MemorySegment.NULL : a.allocateFrom(oldName);
             check("libxl_domain_rename", domid, "domid=" + domid + ", old_name=" + oldName + ", new_name=" + newName,
@@ -350,7 +356,8 @@ final class LibXl implements AutoCloseable {
      * Builds a new domain from a libxl JSON configuration (renamed {@code name}) and the libxl v2 stream read from
      * {@code restoreFd} until its END record; returns the new domain's id. The domain is left paused.
      */
-    int createRestore(String configJson, String name, int restoreFd) throws HypervisorException {
+    @Override
+    public int createRestore(String configJson, String name, int restoreFd) throws HypervisorException {
         return with("libxl_domain_create_restore", (e, a) -> {
             MemorySegment cfg = a.allocate(DOMAIN_CONFIG_SIZE, 8);
             MemorySegment params = a.allocate(RESTORE_PARAMS_SIZE, 8);

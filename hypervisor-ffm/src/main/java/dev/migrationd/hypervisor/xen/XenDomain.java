@@ -8,6 +8,7 @@ import dev.migrationd.hypervisor.GuestMemory;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.PlatformState;
 import dev.migrationd.hypervisor.Throttle;
+import dev.migrationd.hypervisor.ToolstackConfig;
 import dev.migrationd.protocol.GuestType;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -26,7 +27,8 @@ final class XenDomain implements Domain {
 
     final XenHypervisor hv;
     final int domid;
-    final String name;
+    /** The domain's name as this handle knows it ({@link #rename} changes it). */
+    volatile String name;
     final GuestType guestType;
     /** The shape this domain was built with by {@link XenHypervisor#createForRestore}, or null for an existing domain. */
     final DomainShape restoreShape;
@@ -137,12 +139,61 @@ final class XenDomain implements Domain {
         return info;
     }
 
+    /**
+     * A PVH guest with libxl at hand is suspended cooperatively (libxl_domain_suspend_only: xenstore
+     * {@code control/shutdown} = {@code suspend}, then its suspended state), as {@code xl migrate} does before
+     * the final round: only a guest that suspended itself reconnects its console, xenstore and event channels
+     * where it is rebuilt. Anything else is paused.
+     */
     @Override
     public void pause() throws HypervisorException {
         requireAlive("pause");
+        Toolstack ts = cooperative();
+        if (ts != null) {
+            ts.suspendOnly(domid);
+            pausedByUs = true;
+            LOG.info("event=domain_suspended backend=xen domain={} domid={} how=libxl_domain_suspend_only", name, domid);
+            return;
+        }
         hv.ctrl.domainPause(domid);
         pausedByUs = true;
         LOG.info("event=domain_paused backend=xen domain={} domid={}", name, domid);
+    }
+
+    /** The toolstack when this is an existing PVH guest and libxl is available, else null. */
+    private Toolstack cooperative() throws HypervisorException {
+        if (restoreShape != null || hv.toolstack == null) {
+            return null;
+        }
+        var raw = hv.rawInfo(domid).orElseThrow(() -> new HypervisorException("info", name, "domain id " + domid + " no longer exists"));
+        return raw.pvh() ? hv.toolstack : null;
+    }
+
+    @Override
+    public Optional<ToolstackConfig> toolstackConfig() throws HypervisorException {
+        requireAlive("toolstackConfig");
+        Toolstack ts = cooperative();
+        if (ts == null) {
+            return Optional.empty();
+        }
+        String json = ts.configJson(domid);
+        String problem = ToolstackConfig.problem(json);
+        if (problem != null) {
+            throw new HypervisorException("libxl_domain_config_to_json", name, "libxl's configuration " + problem);
+        }
+        return Optional.of(new ToolstackConfig(json));
+    }
+
+    @Override
+    public void rename(String newName) throws HypervisorException {
+        requireAlive("rename");
+        if (hv.toolstack == null) {
+            Domain.super.rename(newName);
+        }
+        String old = name;
+        hv.toolstack.rename(domid, old, newName);
+        name = newName;
+        LOG.info("event=domain_renamed backend=xen domid={} from={} to={}", domid, old, newName);
     }
 
     @Override
@@ -153,6 +204,10 @@ final class XenDomain implements Domain {
         }
     }
 
+    /**
+     * Unpauses; a guest that suspended itself ({@link #pause}) is resumed cooperatively instead
+     * (libxl_domain_resume with suspend_cancel: the guest sees its suspend cancelled and goes on where it was).
+     */
     @Override
     public void resume() throws HypervisorException {
         requireAlive("resume");
@@ -160,6 +215,13 @@ final class XenDomain implements Domain {
             pvRestore.finish(); // the end-of-restore steps, if the state setters did not trigger them yet
         }
         releasePvSource();
+        var raw = hv.rawInfo(domid);
+        if (hv.toolstack != null && raw.isPresent() && raw.get().suspended()) {
+            hv.toolstack.resume(domid, true);
+            pausedByUs = false;
+            LOG.info("event=domain_resumed backend=xen domain={} domid={} how=libxl_domain_resume_suspend_cancel", name, domid);
+            return;
+        }
         hv.ctrl.domainUnpause(domid);
         pausedByUs = false;
         LOG.info("event=domain_resumed backend=xen domain={} domid={}", name, domid);
@@ -173,6 +235,14 @@ final class XenDomain implements Domain {
         requireAlive("destroy");
         dirtyLog.release();
         releasePvSource();
+        if (hv.toolstack != null && restoreShape == null) {
+            // libxl's destroy also removes what the toolstack set up (xenstore, console, devices)
+            hv.toolstack.destroy(domid);
+            destroyed = true;
+            memory.release();
+            LOG.info("event=domain_destroyed backend=xen domain={} domid={} how=libxl_domain_destroy", name, domid);
+            return;
+        }
         hv.ctrl.domainDestroy(domid);
         destroyed = true;
         memory.release();

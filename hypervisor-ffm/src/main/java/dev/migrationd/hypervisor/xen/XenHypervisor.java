@@ -12,6 +12,8 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
+import dev.migrationd.hypervisor.StreamRestore;
+import dev.migrationd.hypervisor.ToolstackConfig;
 import dev.migrationd.hypervisor.ffm.NativeCallException;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
@@ -56,12 +58,19 @@ public final class XenHypervisor implements Hypervisor {
     final XenCtrl ctrl;
     final ForeignMemory fmem;
     final XenStore store;
+    /** libxl, for the toolstack half of PVH migrations; null when it could not be opened (then PVH guests are only paused). */
+    final Toolstack toolstack;
     private volatile boolean closed;
 
     XenHypervisor(XenCtrl ctrl, ForeignMemory fmem, XenStore store) {
+        this(ctrl, fmem, store, null);
+    }
+
+    XenHypervisor(XenCtrl ctrl, ForeignMemory fmem, XenStore store, Toolstack toolstack) {
         this.ctrl = ctrl;
         this.fmem = fmem;
         this.store = store;
+        this.toolstack = toolstack;
     }
 
     @Override
@@ -71,7 +80,22 @@ public final class XenHypervisor implements Hypervisor {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.RESTORE);
+        return toolstack == null ? EnumSet.of(Capability.RESTORE)
+                : EnumSet.of(Capability.RESTORE, Capability.RENAME, Capability.STREAM_RESTORE);
+    }
+
+    /**
+     * A PVH guest built by libxl from the libxl v2 stream the caller writes (see {@link XenStreamRestore}).
+     */
+    @Override
+    public StreamRestore restoreFromStream(String name, UUID uuid, ToolstackConfig config) throws HypervisorException {
+        if (toolstack == null) {
+            throw new HypervisorException("restoreFromStream", name, "libxl (" + LibXl.SONAME + ") is not available on this host");
+        }
+        if (findDomain(name).isPresent()) {
+            throw new HypervisorException("restoreFromStream", name, "a domain with this name already exists");
+        }
+        return XenStreamRestore.start(this, toolstack, name, uuid, config);
     }
 
     @Override
@@ -270,7 +294,10 @@ public final class XenHypervisor implements Hypervisor {
         }
         closed = true;
         HypervisorException first = null;
-        for (AutoCloseable c : new AutoCloseable[] {store, fmem, ctrl}) {
+        for (AutoCloseable c : new AutoCloseable[] {toolstack, store, fmem, ctrl}) {
+            if (c == null) {
+                continue; // no toolstack
+            }
             try {
                 c.close();
             } catch (Exception e) {
@@ -308,6 +335,12 @@ public final class XenHypervisor implements Hypervisor {
         /** An HVM guest whose only emulated device is the local APIC (PCI config emulation aside): Xen's PVH. */
         boolean pvh() {
             return hvm() && (emulationFlags & ~(XenLayouts.XEN_X86_EMU_LAPIC | XenLayouts.XEN_X86_EMU_VPCI)) == 0;
+        }
+
+        /** Shut down with reason suspend (SHUTDOWN_suspend): a guest that suspended itself, e.g. for a migration. */
+        boolean suspended() {
+            return (flags & XenLayouts.XEN_DOMINF_SHUTDOWN) != 0
+                    && ((flags >>> XenLayouts.XEN_DOMINF_SHUTDOWN_SHIFT) & XenLayouts.XEN_DOMINF_SHUTDOWN_MASK) == XenLayouts.SHUTDOWN_SUSPEND;
         }
 
         boolean paused() {

@@ -294,6 +294,11 @@ public final class XenLayouts {
     public static final int XEN_DOMINF_HVM_GUEST = 1 << 1;
     public static final int XEN_DOMINF_SHUTDOWN = 1 << 2;
     public static final int XEN_DOMINF_PAUSED = 1 << 3;
+    /** The shutdown reason's place in the flags ({@code XEN_DOMINF_shutdownshift}, {@code XEN_DOMINF_shutdownmask}). */
+    public static final int XEN_DOMINF_SHUTDOWN_SHIFT = 16;
+    public static final int XEN_DOMINF_SHUTDOWN_MASK = 0xff;
+    /** {@code SHUTDOWN_suspend}: the guest suspended itself (sched.h). */
+    public static final int SHUTDOWN_SUSPEND = 2;
 
     /** {@code XEN_DOMCTL_SHADOW_OP_*}. */
     public static final int XEN_DOMCTL_SHADOW_OP_OFF = 0;

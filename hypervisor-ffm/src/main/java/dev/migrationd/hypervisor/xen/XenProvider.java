@@ -13,6 +13,8 @@ import java.nio.file.Path;
  */
 public final class XenProvider implements HypervisorProvider {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(XenProvider.class);
+
     static final Path PRIVCMD = Path.of("/dev/xen/privcmd");
 
     private final Path privcmd;
@@ -45,11 +47,25 @@ public final class XenProvider implements HypervisorProvider {
         try {
             fmem = LibXenForeignMemory.open();
             LibXenStore store = LibXenStore.open();
-            return new XenHypervisor(ctrl, fmem, store);
+            return new XenHypervisor(ctrl, fmem, store, openToolstack());
         } catch (HypervisorException | RuntimeException e) {
             closeQuietly(fmem, e);
             closeQuietly(ctrl, e);
             throw e;
+        }
+    }
+
+    /**
+     * libxl for the toolstack half of PVH migrations, or null when it cannot be opened here: the backend then
+     * pauses PVH guests instead of suspending them and cannot build incoming ones (said once, at start).
+     */
+    private static Toolstack openToolstack() {
+        try {
+            return LibXl.open();
+        } catch (HypervisorException | RuntimeException | LinkageError e) {
+            LOG.warn("event=libxl_unavailable backend=xen error=\"{}\" effect=\"PVH guests are paused, not suspended, and cannot be received\"",
+                    e.getMessage());
+            return null;
         }
     }
 

@@ -343,6 +343,99 @@ final class FakeXen {
         return new XenHypervisor(new Ctrl(), new Fmem(), new Store());
     }
 
+    /** The adapter with {@code toolstack} as its libxl. */
+    XenHypervisor hypervisor(Toolstack toolstack) {
+        return new XenHypervisor(new Ctrl(), new Fmem(), new Store(), toolstack);
+    }
+
+    /**
+     * libxl as far as the backend uses it, acting on this fake's domains: suspend marks the domain shut down
+     * for suspend, resume clears it, rename and destroy change the domain list; createRestore reads its fd to
+     * the end of the input (or until {@link #restoreFailAfter} bytes, then fails as libxl would on a bad stream),
+     * keeps what it read in {@link #restoredStream} and adds a paused PVH domain. Failures: {@code fail(call)}.
+     */
+    final class FakeToolstack implements Toolstack {
+        final java.io.ByteArrayOutputStream restoredStream = new java.io.ByteArrayOutputStream();
+        /** Bytes createRestore reads before it fails; -1: it reads to the end and succeeds. */
+        volatile long restoreFailAfter = -1;
+        /** What configJson returns instead of a small valid configuration, when set. */
+        volatile String configOverride;
+        volatile boolean closed;
+
+        @Override
+        public String configJson(int domid) throws HypervisorException {
+            enter("libxl_retrieve_domain_configuration", domid, "domid=" + domid);
+            dom("libxl_retrieve_domain_configuration", domid);
+            if (configOverride != null) {
+                return configOverride;
+            }
+            return "{\"c_info\": {\"type\": \"pvh\", \"name\": \"" + xenstore.get("/local/domain/" + domid + "/name") + "\"}}";
+        }
+
+        @Override
+        public void suspendOnly(int domid) throws HypervisorException {
+            enter("libxl_domain_suspend_only", domid, "domid=" + domid);
+            Dom d = dom("libxl_domain_suspend_only", domid);
+            d.flags = (d.flags & 0xffff) | XenLayouts.XEN_DOMINF_SHUTDOWN
+                    | (XenLayouts.SHUTDOWN_SUSPEND << XenLayouts.XEN_DOMINF_SHUTDOWN_SHIFT);
+        }
+
+        @Override
+        public void resume(int domid, boolean suspendCancel) throws HypervisorException {
+            enter("libxl_domain_resume", domid, "domid=" + domid + ", suspend_cancel=" + suspendCancel);
+            Dom d = dom("libxl_domain_resume", domid);
+            d.flags = (d.flags & 0xffff) & ~XenLayouts.XEN_DOMINF_SHUTDOWN;
+        }
+
+        @Override
+        public void unpause(int domid) throws HypervisorException {
+            enter("libxl_domain_unpause", domid, "domid=" + domid);
+            dom("libxl_domain_unpause", domid).flags &= ~XenLayouts.XEN_DOMINF_PAUSED;
+        }
+
+        @Override
+        public void rename(int domid, String oldName, String newName) throws HypervisorException {
+            enter("libxl_domain_rename", domid, "domid=" + domid + ", new_name=" + newName);
+            dom("libxl_domain_rename", domid);
+            xenstore.put("/local/domain/" + domid + "/name", newName);
+        }
+
+        @Override
+        public void destroy(int domid) throws HypervisorException {
+            enter("libxl_domain_destroy", domid, "domid=" + domid);
+            dom("libxl_domain_destroy", domid);
+            domains.remove(domid);
+            xenstore.keySet().removeIf(k -> k.startsWith("/local/domain/" + domid + "/"));
+        }
+
+        @Override
+        public int createRestore(String configJson, String name, int restoreFd) throws HypervisorException {
+            enter("libxl_domain_create_restore", null, "name=" + name);
+            try {
+                while (true) {
+                    byte[] b = dev.migrationd.hypervisor.ffm.NativePipe.read(restoreFd, 8192);
+                    if (b.length == 0) {
+                        break;
+                    }
+                    restoredStream.write(b);
+                    if (restoreFailAfter >= 0 && restoredStream.size() >= restoreFailAfter) {
+                        throw new HypervisorException("libxl_domain_create_restore", name, "returned -3 (ERROR_FAIL)");
+                    }
+                }
+            } catch (java.io.IOException e) {
+                throw new HypervisorException("libxl_domain_create_restore", name, e.toString());
+            }
+            Dom d = addPvh(name, 128, 1);
+            d.flags |= XenLayouts.XEN_DOMINF_PAUSED;
+            return d.domid;
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+    }
+
     final class Ctrl implements XenCtrl {
         @Override
         public int domainGetInfoList(int firstDomid, int max, MemorySegment infos) throws HypervisorException {

@@ -23,6 +23,8 @@ public final class LegacyToV2Pipeline {
     private final boolean skipQemu;
     private final boolean detachPages;
     private final ByteSink sink;
+    /** Sees each legacy item before it is converted; may refuse it by throwing (unchecked). */
+    private final java.util.function.Consumer<? super LegacyItem> observer;
     private LegacyToV2Converter converter;
     /** The converter's checked failure, carried out of the reader's callback. */
     private Exception failure;
@@ -32,6 +34,16 @@ public final class LegacyToV2Pipeline {
      */
     public LegacyToV2Pipeline(LegacyStreamReader.Options readerOptions, LegacyToV2Converter.Format format,
             boolean skipQemu, boolean detachPages, ByteSink sink) {
+        this(readerOptions, format, skipQemu, detachPages, sink, item -> { });
+    }
+
+    /**
+     * As above, with {@code observer} seeing each legacy item before it is converted (a receiver that must know
+     * where the stream is, e.g. at TSC_INFO, or refuse an item); a runtime exception it throws ends the feed.
+     */
+    public LegacyToV2Pipeline(LegacyStreamReader.Options readerOptions, LegacyToV2Converter.Format format,
+            boolean skipQemu, boolean detachPages, ByteSink sink, java.util.function.Consumer<? super LegacyItem> observer) {
+        this.observer = java.util.Objects.requireNonNull(observer, "observer");
         this.format = format;
         this.skipQemu = skipQemu;
         this.detachPages = detachPages;
@@ -43,6 +55,7 @@ public final class LegacyToV2Pipeline {
         if (failure != null) {
             throw new ConversionAborted();
         }
+        observer.accept(item);
         try {
             if (converter == null) {
                 Width w = reader.width();
@@ -83,6 +96,16 @@ public final class LegacyToV2Pipeline {
                     "the legacy stream ended before its header");
         }
         converter.finish();
+    }
+
+    /** Whether the legacy stream's last checkpoint was read ({@link #finish} then writes the v2 END records). */
+    public boolean isComplete() {
+        return reader.isComplete();
+    }
+
+    /** Legacy stream bytes consumed. */
+    public long offset() {
+        return reader.offset();
     }
 
     /** Checkpoints converted so far. */

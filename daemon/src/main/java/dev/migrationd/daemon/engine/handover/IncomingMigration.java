@@ -14,6 +14,10 @@ import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.daemon.engine.stream.DestinationStream;
+import dev.migrationd.daemon.engine.stream.IncomingStream;
+import dev.migrationd.daemon.engine.stream.ToolstackDestinationStream;
+import dev.migrationd.hypervisor.Capability;
+import dev.migrationd.hypervisor.StreamRestore;
 import dev.migrationd.hypervisor.Domain;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.protocol.StreamException;
@@ -53,6 +57,8 @@ public final class IncomingMigration extends MigrationRun {
 
     // owned by the migration thread
     private Domain domain;
+    /** The toolstack's build of the domain, when it builds it from the stream (the domain is null until it ends). */
+    private StreamRestore restore;
     private boolean committed;
     private boolean goReceived;
     /** COMMITTED failed to append and the journal could not be repaired: the record may be on disk. */
@@ -129,13 +135,20 @@ public final class IncomingMigration extends MigrationRun {
         engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.ACCEPTED, Map.of("domain", info.domain(),
                 "peer", info.peer(), "guest", info.guestType().name(), "uuid", offer.shape().uuid().toString(),
                 BUILD_NAME_FIELD, buildName));
-        domain = cfg.hypervisor().createForRestore(offer.shape().withName(buildName));
+        IncomingStream stream;
+        Runnable onStopAndCopy = () -> pausedAtSourceNanos = ticker.nanoTime();
+        if (offer.toolstackConfig().isPresent() && cfg.hypervisor().capabilities().contains(Capability.STREAM_RESTORE)) {
+            // the toolstack builds the guest from the stream (Xen PVH: libxl), as its own migrations do
+            restore = cfg.hypervisor().restoreFromStream(buildName, offer.shape().uuid(), offer.toolstackConfig().get());
+            stream = ToolstackDestinationStream.of(offer.options().format(), restore, offer.shape(), onStopAndCopy);
+        } else {
+            domain = cfg.hypervisor().createForRestore(offer.shape().withName(buildName));
+            stream = DestinationStream.of(offer.options().format(), domain, offer.shape(), onStopAndCopy);
+        }
         setupNanos = ticker.nanoTime() - startNanos;
         connection.send(new HandoverMessage.Accept(info.id()));
         advance(new MigrationPhase.Receiving());
 
-        DestinationStream stream = DestinationStream.of(offer.options().format(), domain, offer.shape(),
-                () -> pausedAtSourceNanos = ticker.nanoTime());
         RateFloor floor = new RateFloor(cfg.incomingLimits(), ticker.nanoTime());
         while (true) {
             PeerConnection.Inbound in = receiveStreamItem(cfg, floor);
@@ -147,7 +160,10 @@ public final class IncomingMigration extends MigrationRun {
                     var data = d.data();
                     bytes += data.remaining();
                     floor.add(data.remaining());
+                    long applying = ticker.nanoTime();
                     stream.feed(data);
+                    // time spent here applying (a toolstack reading the stream at its own pace) is not the source's
+                    floor.ownTime(ticker.nanoTime() - applying);
                     if (data.hasRemaining()) {
                         throw MigrationAbort.failed("protocol violation: " + data.remaining()
                                 + " bytes after the end of the save stream");
@@ -183,7 +199,11 @@ public final class IncomingMigration extends MigrationRun {
         }
         streamDoneNanos = ticker.nanoTime();
         stream.completeRestore();
-        LOG.info("event=stream_applied migration={} domain={} bytes={} pages={}", info.id(), info.domain(), bytes, stream.pages());
+        if (stream instanceof ToolstackDestinationStream t) {
+            domain = t.domain();
+        }
+        LOG.info("event=stream_applied migration={} domain={} bytes={} pages={} built_by={}", info.id(), info.domain(), bytes,
+                stream.pages(), restore == null ? "engine" : "toolstack");
 
         advance(new MigrationPhase.AwaitingGo());
         checkpoint();
@@ -325,6 +345,14 @@ public final class IncomingMigration extends MigrationRun {
             windowBytes += n;
         }
 
+        /**
+         * {@code nanos} this side spent applying what arrived: the window is moved on by as much, so that the
+         * minimum rate measures what the source delivers, not how fast this side (or its toolstack) takes it.
+         */
+        void ownTime(long nanos) {
+            windowStart += Math.max(0, nanos);
+        }
+
         long windowEnd() {
             return windowStart + limits.rateWindow().toNanos();
         }
@@ -383,6 +411,14 @@ public final class IncomingMigration extends MigrationRun {
         if (!goReceived) {
             // it can no longer commit, whatever becomes of the copy
             decided.complete(HandoverMessage.Resolution.NOT_COMMITTED);
+        }
+        if (restore != null && domain == null) {
+            // the toolstack's build stops at the closed stream and removes what it built
+            try {
+                restore.abort(reason);
+            } catch (HypervisorException | RuntimeException e) {
+                LOG.warn("event=toolstack_abort_failed migration={} domain={} error=\"{}\"", info.id(), buildName, e.getMessage());
+            }
         }
         // destroy first, then tell the source (Failed, or the close after its Abort): when the source
         // reports the end, nothing is left here

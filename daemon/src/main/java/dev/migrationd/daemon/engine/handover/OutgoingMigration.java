@@ -175,7 +175,7 @@ public final class OutgoingMigration extends MigrationRun {
         onCancel(connection::wake);
         checkpoint();
         DomainShape shape = domainInfo.shape().withName(nameThere);
-        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options));
+        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, domain.toolstackConfig()));
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
             case HandoverMessage.Accept a -> setupNanos = ticker.nanoTime() - startNanos;
             case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());

@@ -2,7 +2,9 @@ package dev.migrationd.daemon.engine.peer;
 
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.hypervisor.DomainShape;
+import dev.migrationd.hypervisor.ToolstackConfig;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The messages around the save stream (the hand-over's six steps, docs/handover.md), as the engine sees them.
@@ -11,14 +13,26 @@ import java.util.Objects;
  */
 public sealed interface HandoverMessage {
 
-    /** Step 1: source → destination, before any page. */
-    record Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options)
-            implements HandoverMessage {
+    /**
+     * Step 1: source → destination, before any page.
+     *
+     * @param toolstackConfig the guest's configuration as the source's toolstack keeps it, when the source has
+     *                        one (Xen PVH: libxl's JSON); a destination that builds guests through its toolstack
+     *                        needs it
+     */
+    record Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options,
+                 Optional<ToolstackConfig> toolstackConfig) implements HandoverMessage {
         public Offer {
             Objects.requireNonNull(migrationId, "migrationId");
             Objects.requireNonNull(sourcePeer, "sourcePeer");
             Objects.requireNonNull(shape, "shape");
             Objects.requireNonNull(options, "options");
+            Objects.requireNonNull(toolstackConfig, "toolstackConfig");
+        }
+
+        /** An offer without a toolstack configuration. */
+        public Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options) {
+            this(migrationId, sourcePeer, shape, options, Optional.empty());
         }
     }
 

@@ -55,8 +55,18 @@ public interface PeerConnection extends AutoCloseable {
     interface WriteMark {
         WriteMark DONE = () -> { };
 
-        /** Blocks until written; throws if the write failed. */
+        /** Blocks until written; throws if the write failed (or the waiting thread was woken, e.g. by a cancel). */
         void await() throws IOException;
+
+        /**
+         * Blocks until the transport is done with the write, written or failed, whatever wakes the caller: only
+         * then may memory that the written views point into be released (a transport still encrypting from an
+         * unmapped guest page crashes the process). Bounded: a peer that stops taking bytes has the connection
+         * closed by the write timeout, which fails the write. The default is for writes that are done when
+         * {@link #await} returns or throws.
+         */
+        default void settle() {
+        }
     }
 
     /**

@@ -131,10 +131,14 @@ public final class PageSender {
         try {
             f.written().await();
         } catch (IOException e) {
+            // woken (a cancel) or failed: the transport may still be reading the views, so the mapping is
+            // closed only once it is done with them
+            f.written().settle();
+            f.mapping().close();
             if (check) {
-                f.mapping().close();
                 throw e;
             }
+            return;
         }
         f.mapping().close();
     }
@@ -175,10 +179,15 @@ public final class PageSender {
             handedOver = true;
         } finally {
             if (!handedOver) {
+                // views already handed to the sink must be written (or failed) before the unmap
+                PeerConnection.WriteMark w = null;
                 try {
-                    out.drain(); // views already handed to the sink must be written before the unmap
+                    w = out.mark();
+                    w.await();
                 } catch (IOException e) {
-                    // the failure that got us here is the one reported
+                    if (w != null) {
+                        w.settle(); // the failure that got us here is the one reported
+                    }
                 }
                 m.close();
             }

@@ -27,7 +27,7 @@ import java.util.function.LongSupplier;
  *
  * <p>Confined to the thread that feeds it.
  */
-public abstract sealed class DestinationStream permits LegacyDestinationStream, V2DestinationStream {
+public abstract sealed class DestinationStream implements IncomingStream permits LegacyDestinationStream, V2DestinationStream {
 
     /** The domain being restored (paused). */
     protected final Domain domain;
@@ -78,6 +78,7 @@ public abstract sealed class DestinationStream permits LegacyDestinationStream, 
     }
 
     /** Feeds stream bytes; consumes up to the end of the stream and throws the first failure. */
+    @Override
     public final void feed(ByteBuffer data) throws StreamException, HypervisorException {
         try {
             feed.feed(data);
@@ -96,21 +97,25 @@ public abstract sealed class DestinationStream permits LegacyDestinationStream, 
     }
 
     /** Whether the stream's last item arrived. */
+    @Override
     public final boolean complete() {
         return complete;
     }
 
     /** Stream bytes consumed. */
+    @Override
     public final long offset() {
         return offset.getAsLong();
     }
 
     /** Data pages written. */
+    @Override
     public final long pages() {
         return pages;
     }
 
     /** Applies the collected state once the stream is complete; fails if verify mode found differences. */
+    @Override
     public final void completeRestore() throws StreamException, HypervisorException {
         if (!complete) {
             throw new RecordException("STREAM", 0, offset(), "stream ended before " + endName);

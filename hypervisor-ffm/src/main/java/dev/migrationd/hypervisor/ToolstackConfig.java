@@ -1,0 +1,100 @@
+package dev.migrationd.hypervisor;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * A guest's configuration as a toolstack describes it (Xen: libxl's {@code libxl_domain_config} as JSON, what
+ * {@code xl migrate} sends ahead of the stream), carried from the source to a destination that builds the guest
+ * through its own toolstack. It comes from a peer, so it is bounded and checked here before anything else reads
+ * it: at most {@link #MAX_BYTES} of UTF-8, no control characters but whitespace, one JSON object whose strings
+ * are closed and whose brackets balance, nested at most {@link #MAX_DEPTH} deep. The toolstack's own parser
+ * (libxl's) then checks the meaning.
+ *
+ * @param json the configuration
+ */
+public record ToolstackConfig(String json) {
+
+    /**
+     * The largest configuration accepted: libxl's JSON for a guest with a few disks and NICs is a few KiB, and
+     * the offer that carries it must fit one peer-link message of 64 KiB with room for the rest.
+     */
+    public static final int MAX_BYTES = 48 * 1024;
+    /** The deepest nesting of objects and arrays accepted (libxl's configuration nests about five deep). */
+    public static final int MAX_DEPTH = 32;
+
+    public ToolstackConfig {
+        Objects.requireNonNull(json, "json");
+        String problem = problem(json);
+        if (problem != null) {
+            throw new IllegalArgumentException("toolstack configuration " + problem);
+        }
+    }
+
+    /** What is wrong with {@code json} as a configuration, or null when nothing is. */
+    public static String problem(String json) {
+        int bytes = json.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_BYTES) {
+            return "of " + bytes + " bytes exceeds the limit of " + MAX_BYTES;
+        }
+        int depth = 0;
+        boolean inString = false;
+        boolean escaped = false;
+        boolean started = false;
+        boolean ended = false;
+        char[] open = new char[MAX_DEPTH];
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                return "has control character 0x" + Integer.toHexString(c) + " at offset " + i;
+            }
+            if (inString) {
+                if (escaped) {
+                    escaped = false;
+                } else if (c == '\\') {
+                    escaped = true;
+                } else if (c == '"') {
+                    inString = false;
+                }
+                continue;
+            }
+            if (Character.isWhitespace(c)) {
+                continue;
+            }
+            if (ended) {
+                return "has data after its closing brace at offset " + i;
+            }
+            if (!started) {
+                if (c != '{') {
+                    return "is not a JSON object (starts with '" + c + "')";
+                }
+                started = true;
+            }
+            switch (c) {
+                case '"' -> inString = true;
+                case '{', '[' -> {
+                    if (depth == MAX_DEPTH) {
+                        return "nests deeper than " + MAX_DEPTH + " at offset " + i;
+                    }
+                    open[depth++] = c;
+                }
+                case '}', ']' -> {
+                    if (depth == 0 || open[depth - 1] != (c == '}' ? '{' : '[')) {
+                        return "has an unbalanced '" + c + "' at offset " + i;
+                    }
+                    depth--;
+                    ended = depth == 0;
+                }
+                default -> {
+                }
+            }
+        }
+        if (!started) {
+            return "is empty";
+        }
+        if (inString || depth != 0) {
+            return "ends inside " + (inString ? "a string" : depth + " open bracket(s)");
+        }
+        return null;
+    }
+}
