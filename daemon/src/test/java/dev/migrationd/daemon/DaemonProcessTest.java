@@ -155,7 +155,7 @@ class DaemonProcessTest {
     }
 
     /**
-     * MIGRATIOND_FAILPOINTS at start: a malformed list is a configuration error (one line, exit 2, nothing
+     * MIGRATIOND_FAILPOINTS at start: a malformed list or an unknown name is a configuration error (one line, exit 2, nothing
      * started); an armed list is announced by a warning written in the log format asked for, which shows that
      * the check logs only after the format is chosen.
      */
@@ -173,8 +173,21 @@ class DaemonProcessTest {
                 errors.getFirst());
         assertTrue(!out.contains("event=daemon_started") && !out.contains("\"daemon_started"), out);
 
+        // a misspelt name would silently inject nothing: refused at start, named, with the known ones
+        Path typo = dir.resolve("typo-failpoints.log");
+        Process unknown = launch(typo, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.after-force.COMMITED=crash"),
+                "--config", config().toString());
+        assertTrue(unknown.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String typoOut = Files.readString(typo).strip();
+        assertEquals(MigrationDaemon.EXIT_CONFIG, unknown.exitValue(), typoOut);
+        List<String> typoErrors = typoOut.lines().filter(l -> l.startsWith("migrationd: ")).toList();
+        assertEquals(1, typoErrors.size(), "one line saying why:\n" + typoOut);
+        assertTrue(typoErrors.getFirst().startsWith("migrationd: MIGRATIOND_FAILPOINTS: unknown failpoint journal.after-force.COMMITED")
+                && typoErrors.getFirst().contains("journal.after-force.COMMITTED"), typoErrors.getFirst());
+        assertTrue(!typoOut.contains("daemon_started"), typoOut);
+
         Path log = dir.resolve("armed.log");
-        Process p = launch(log, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.force=sleep:1"),
+        Process p = launch(log, java.util.Map.of("MIGRATIOND_FAILPOINTS", "handover.dest.before-unpause=sleep:1"),
                 "--config", config().toString(), "--log-format", "json");
         try {
             String started = waitFor(log, "daemon_started", p);
@@ -182,7 +195,7 @@ class DaemonProcessTest {
             assertEquals(1, armed.size(), started);
             assertTrue(armed.getFirst().startsWith("{") && armed.getFirst().endsWith("}"),
                     "a JSON object like every other line: " + armed.getFirst());
-            assertTrue(armed.getFirst().contains("journal.force"), armed.getFirst());
+            assertTrue(armed.getFirst().contains("handover.dest.before-unpause"), armed.getFirst());
             assertTrue(started.lines().noneMatch(l -> l.startsWith("ts=")), "no text line before the format was chosen:\n" + started);
             p.destroy(); // SIGTERM
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
