@@ -26,6 +26,7 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -296,11 +297,21 @@ class RecoveryTest {
             pair.guest("vm1", GuestType.HVM, 256);
             MigrationHandle h = pair.a.engine.start(MigrationRequest.of("vm1", "hostB", MigrationOptions.DEFAULTS)
                     .withIdempotencyKey("key-1"));
-            assertEquals(MigrationResult.Outcome.SUCCEEDED, h.result().get().outcome());
+            MigrationResult result = h.result().get();
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, result.outcome());
+            pair.awaitDestinationIdle();
             pair.a.restartEngine();
+            pair.b.restartEngine();
             MigrationSummary s = pair.a.engine.list().getFirst();
             assertEquals(h.id(), s.info().id());
             assertEquals(MigrationResult.Outcome.SUCCEEDED, s.outcome().orElseThrow());
+            // the downtime survives too, never less than was measured (whole milliseconds, rounded up)
+            Duration measured = result.downtime().total();
+            Duration back = s.downtime().orElseThrow(() -> new AssertionError("no downtime read back: " + s));
+            assertTrue(back.compareTo(measured) >= 0 && back.minus(measured).toMillis() < 1, back + " vs " + measured);
+            MigrationSummary d = pair.b.engine.list().getFirst();
+            assertEquals(h.id(), d.info().id());
+            assertTrue(d.downtime().isPresent(), "the destination's downtime is read back too: " + d);
             assertEquals("vm1", s.info().domain());
             assertEquals(Direction.OUTGOING, s.info().direction());
             assertEquals(CancelOutcome.COMPLETED_FIRST, pair.a.engine.cancel(h.id()));

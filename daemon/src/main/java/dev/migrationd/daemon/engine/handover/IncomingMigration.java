@@ -370,7 +370,12 @@ public final class IncomingMigration extends MigrationRun {
                 return new MigrationPhase.Failed("committed, but the engine stopped before the guest was unpaused"
                         + (reason.isEmpty() ? "" : ": " + reason) + "; the next start unpauses it");
             }
-            journalQuietly(Journal.State.DONE, "");
+            try {
+                engine.journal(Journal.Role.DESTINATION, info.id(), Journal.State.DONE,
+                        Journal.Entry.withDowntime(Map.of(), downtime().total()));
+            } catch (IOException e) {
+                LOG.error("event=journal_write_failed migration={} state=DONE error=\"{}\"", info.id(), e.getMessage());
+            }
             return new MigrationPhase.Done();
         }
         if (commitUncertain) {

@@ -71,6 +71,15 @@ public final class Journal implements AutoCloseable {
     static final String SET_ASIDE_SUFFIX = ".not-a-journal-";
     /** How long an ended migration is kept: as long as a peer may still ask about it. */
     public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
+    /**
+     * The field of a terminal record (DONE, FAILED…) holding the downtime that side measured, in whole
+     * milliseconds rounded up, when the migration paused the guest: the history read back after a restart
+     * reports it rather than nothing.
+     */
+    public static final String DOWNTIME_FIELD = "downtime_ms";
+    /** The largest {@link #DOWNTIME_FIELD} read back (a day); a larger or malformed value is ignored. */
+    public static final Duration MAX_DOWNTIME_READ = Duration.ofDays(1);
+
     /** Size past which a compaction runs (then again at twice the size it left). */
     public static final long COMPACT_THRESHOLD_BYTES = 8L << 20;
 
@@ -117,6 +126,24 @@ public final class Journal implements AutoCloseable {
 
         public String field(String key) {
             return fields.getOrDefault(key, "");
+        }
+
+        /** {@link #DOWNTIME_FIELD}, if it holds a whole number of milliseconds within {@link #MAX_DOWNTIME_READ}. */
+        public Optional<Duration> downtime() {
+            String v = field(DOWNTIME_FIELD);
+            if (v.isEmpty() || v.length() > 12 || !v.chars().allMatch(Character::isDigit)) {
+                return Optional.empty();
+            }
+            Duration d = Duration.ofMillis(Long.parseLong(v));
+            return d.compareTo(MAX_DOWNTIME_READ) > 0 ? Optional.empty() : Optional.of(d);
+        }
+
+        /** {@code fields} with {@link #DOWNTIME_FIELD} set to {@code d} (whole milliseconds, rounded up). */
+        public static Map<String, String> withDowntime(Map<String, String> fields, Duration d) {
+            Map<String, String> out = new java.util.HashMap<>(fields);
+            long ms = (d.toNanos() + 999_999) / 1_000_000;
+            out.put(DOWNTIME_FIELD, Long.toString(Math.max(0, ms)));
+            return out;
         }
     }
 
