@@ -1,5 +1,6 @@
 package dev.migrationd.daemon;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -128,6 +129,55 @@ class DaemonProcessTest {
         List<String> errors = out.lines().filter(l -> l.startsWith("migrationd: ")).toList();
         assertEquals(1, errors.size(), "one line saying why:\n" + out);
         return errors.getFirst() + " (exit " + p.exitValue() + ")";
+    }
+
+    /**
+     * A journal damaged in the middle (a valid record after an invalid one) stops the daemon with one line naming
+     * the offset and the repair; --journal-repair keeps the whole file, cuts the journal and exits 0; then the
+     * daemon starts.
+     */
+    @Test
+    void aJournalDamagedInTheMiddleStopsTheStartUntilJournalRepair() throws Exception {
+        Path conf = config();
+        Path state = dir.resolve("state");
+        Files.createDirectories(state);
+        try (var j = new dev.migrationd.daemon.engine.journal.Journal(state)) {
+            for (var s : List.of(dev.migrationd.daemon.engine.journal.Journal.State.STARTED,
+                    dev.migrationd.daemon.engine.journal.Journal.State.FAILED)) {
+                j.append(new dev.migrationd.daemon.engine.journal.Journal.Entry(java.time.Instant.now(), "m1",
+                        dev.migrationd.daemon.engine.journal.Journal.Role.SOURCE, s, java.util.Map.of("domain", "g")));
+            }
+        }
+        Path journal = state.resolve(dev.migrationd.daemon.engine.journal.Journal.FILE_NAME);
+        byte[] bad = Files.readAllBytes(journal);
+        bad[30] ^= 0x01; // inside the first record's payload; the second stays valid
+        Files.write(journal, bad);
+        String refused = failFast("--config", conf.toString());
+        assertTrue(refused.contains("is damaged at byte offset 16 ") && refused.contains("--journal-repair")
+                && refused.endsWith("(exit 1)"), refused);
+        assertArrayEquals(bad, Files.readAllBytes(journal), "nothing changed");
+
+        Path repairLog = dir.resolve("repair.log");
+        Process repair = launch(repairLog, "--config", conf.toString(), "--journal-repair");
+        assertTrue(repair.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String out = Files.readString(repairLog);
+        assertEquals(0, repair.exitValue(), out);
+        assertTrue(out.contains("migrationd: journal " + journal + " cut at byte offset 16"), out);
+        assertEquals(16, Files.size(journal));
+        try (var s = Files.list(state)) {
+            Path kept = s.filter(p -> p.getFileName().toString().startsWith("migrations.journal.damaged-")).findFirst().orElseThrow();
+            assertArrayEquals(bad, Files.readAllBytes(kept), "the whole damaged file is kept");
+        }
+
+        Path log = dir.resolve("after-repair.log");
+        Process p = launch(log, "--config", conf.toString());
+        try {
+            waitFor(log, "event=daemon_started", p);
+            p.destroy();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+        } finally {
+            p.destroyForcibly();
+        }
     }
 
     @Test
