@@ -1,7 +1,7 @@
 package dev.migrationd.daemon;
 
 import dev.migrationd.daemon.engine.fault.Failpoints;
-import dev.migrationd.daemon.engine.journal.Journal;
+import dev.migrationd.daemon.engine.MigrationEngine;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -155,14 +155,9 @@ public final class MigrationDaemon implements Callable<Integer> {
     /** {@code --journal-repair}: one line on stdout saying what was done, or on stderr why it could not be. */
     private static int repairJournal(DaemonConfig config, java.io.PrintWriter out, java.io.PrintWriter err) {
         try {
-            Optional<Journal.Repaired> r = Journal.repairDamage(config.stateDir(), java.time.Clock.systemUTC());
-            if (r.isEmpty()) {
-                out.println("migrationd: the journal in " + config.stateDir() + " is not damaged; nothing was changed");
-            } else {
-                out.println("migrationd: journal " + config.stateDir().resolve(Journal.FILE_NAME) + " cut at byte offset "
-                        + r.get().offset() + " (" + r.get().cut() + " bytes); the damaged file is kept as " + r.get().keptAs()
-                        + "; start migrationd as usual");
-            }
+            Optional<String> done = MigrationEngine.repairDamagedJournal(config.stateDir());
+            out.println(done.map(d -> "migrationd: " + d + "; start migrationd as usual").orElse(
+                    "migrationd: the journal in " + config.stateDir() + " is not damaged; nothing was changed"));
             out.flush();
             return 0;
         } catch (java.io.IOException e) {

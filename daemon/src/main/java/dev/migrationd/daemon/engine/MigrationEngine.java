@@ -98,6 +98,19 @@ public final class MigrationEngine implements AutoCloseable {
         new Recovery(config.hypervisor(), registry, context, recoveryBackground).recover(journal.replayed());
     }
 
+    /**
+     * {@code migrationd --journal-repair}, with the daemon stopped: repairs a journal that opening refused as
+     * damaged in the middle (the whole file kept beside it, the journal cut at the damage). Returns a line saying
+     * what was done, or empty when the journal is not damaged (nothing is changed).
+     *
+     * @throws IOException when the journal cannot be read, copied or cut
+     */
+    public static Optional<String> repairDamagedJournal(Path stateDir) throws IOException {
+        return Journal.repairDamage(stateDir, java.time.Clock.systemUTC()).map(r -> "journal "
+                + stateDir.resolve(Journal.FILE_NAME) + " cut at byte offset " + r.offset() + " (" + r.cut()
+                + " bytes); the damaged file is kept as " + r.keptAs());
+    }
+
     /** The configuration this engine runs with. */
     public EngineConfig config() {
         return config;
