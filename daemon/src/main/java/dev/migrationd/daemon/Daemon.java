@@ -29,6 +29,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -122,23 +123,25 @@ public final class Daemon implements AutoCloseable {
                 limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
-        try {
-            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
-                    .withJournalRetention(config.journalRetention())
-                    .withMaxIncomingBytes(limits.maxIncomingBytes()).withIncomingLimits(limits.incoming())
-                    .withSaveDirs(config.saveDirs())
-                    .withTimeouts(t.handshake(), t.idle(), t.inDoubtRetry()).withWaits(t.abortWait(), t.closeWait()));
-        } catch (IOException e) {
-            throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
-        }
-        opened.push(engine);
-
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("host", config.name());
         Gauge.builder(PEER_LINK_INSECURE_METER, () -> tls.isEmpty() ? 1 : 0)
                 .description("1 when the peer link runs in plaintext (--insecure-peer-link), 0 with mutual TLS")
                 .tag("tls_provider", tls.map(PeerTls::provider).orElse("none")).register(registry);
-        engine.addObserver(new MetricsBinder(registry));
+        // the metrics hear the recovery too: a migration recovered in doubt, an alert raised while replaying
+        MetricsBinder metricsBinder = new MetricsBinder(registry);
+        try {
+            engine = new MigrationEngine(EngineConfig.of(config.name(), hypervisor, config.stateDir(), connector)
+                    .withJournalRetention(config.journalRetention())
+                    .withMaxIncomingBytes(limits.maxIncomingBytes()).withIncomingLimits(limits.incoming())
+                    .withSaveDirs(config.saveDirs())
+                    .withTimeouts(t.handshake(), t.idle(), t.inDoubtRetry()).withWaits(t.abortWait(), t.closeWait()),
+                    List.of(metricsBinder));
+        } catch (IOException e) {
+            throw new StartException("cannot open the journal in " + config.stateDir() + ": " + e.getMessage(), e);
+        }
+        opened.push(engine);
+
         Optional<SimDomains> sim = hypervisor instanceof SimHypervisor s ? Optional.of(new SimBackend(s)) : Optional.empty();
         ControlService service = new ControlService(config.name(), engine, hypervisor, sim, Clock.systemUTC());
 

@@ -1,6 +1,7 @@
 package dev.migrationd.daemon;
 
 import dev.migrationd.daemon.engine.fault.Failpoints;
+import dev.migrationd.daemon.engine.MigrationEngine;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -115,6 +116,11 @@ public final class MigrationDaemon implements Callable<Integer> {
             description = "How long the journal keeps ended migrations, answering peers in doubt: NUMBERh or NUMBERd (default: 7d).")
     String journalRetention;
 
+    @Option(names = "--journal-repair", description = "Repair a journal the daemon refused to open as damaged in the "
+            + "middle, then exit (run it with the daemon stopped, after copying the state directory): the whole file is "
+            + "kept as migrations.journal.damaged-TIME and the journal cut where the damage starts.")
+    boolean journalRepair;
+
     @Option(names = "--peer", paramLabel = "NAME=HOST:PORT", description = "A peer daemon (repeatable).")
     List<String> peers = new ArrayList<>();
 
@@ -145,6 +151,21 @@ public final class MigrationDaemon implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /** {@code --journal-repair}: one line on stdout saying what was done, or on stderr why it could not be. */
+    private static int repairJournal(DaemonConfig config, java.io.PrintWriter out, java.io.PrintWriter err) {
+        try {
+            Optional<String> done = MigrationEngine.repairDamagedJournal(config.stateDir());
+            out.println(done.map(d -> "migrationd: " + d + "; start migrationd as usual").orElse(
+                    "migrationd: the journal in " + config.stateDir() + " is not damaged; nothing was changed"));
+            out.flush();
+            return 0;
+        } catch (java.io.IOException e) {
+            err.println("migrationd: --journal-repair failed: " + e.getMessage());
+            err.flush();
+            return EXIT_START_FAILED;
+        }
+    }
 
     /** Builds the configuration from the file and the flags. */
     DaemonConfig config() throws ConfigException {
@@ -206,6 +227,9 @@ public final class MigrationDaemon implements Callable<Integer> {
             err.println("migrationd: " + e.getCause().getMessage());
             err.flush();
             return EXIT_CONFIG;
+        }
+        if (journalRepair) {
+            return repairJournal(config, spec.commandLine().getOut(), err);
         }
         Optional<SystemdNotify> systemd = SystemdNotify.fromEnvironment();
         // Signals are handled from before the daemon logs that it started (a supervisor may act on that line

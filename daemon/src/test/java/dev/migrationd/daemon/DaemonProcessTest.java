@@ -1,5 +1,6 @@
 package dev.migrationd.daemon;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -130,6 +131,55 @@ class DaemonProcessTest {
         return errors.getFirst() + " (exit " + p.exitValue() + ")";
     }
 
+    /**
+     * A journal damaged in the middle (a valid record after an invalid one) stops the daemon with one line naming
+     * the offset and the repair; --journal-repair keeps the whole file, cuts the journal and exits 0; then the
+     * daemon starts.
+     */
+    @Test
+    void aJournalDamagedInTheMiddleStopsTheStartUntilJournalRepair() throws Exception {
+        Path conf = config();
+        Path state = dir.resolve("state");
+        Files.createDirectories(state);
+        try (var j = new dev.migrationd.daemon.engine.journal.Journal(state)) {
+            for (var s : List.of(dev.migrationd.daemon.engine.journal.Journal.State.STARTED,
+                    dev.migrationd.daemon.engine.journal.Journal.State.FAILED)) {
+                j.append(new dev.migrationd.daemon.engine.journal.Journal.Entry(java.time.Instant.now(), "m1",
+                        dev.migrationd.daemon.engine.journal.Journal.Role.SOURCE, s, java.util.Map.of("domain", "g")));
+            }
+        }
+        Path journal = state.resolve(dev.migrationd.daemon.engine.journal.Journal.FILE_NAME);
+        byte[] bad = Files.readAllBytes(journal);
+        bad[30] ^= 0x01; // inside the first record's payload; the second stays valid
+        Files.write(journal, bad);
+        String refused = failFast("--config", conf.toString());
+        assertTrue(refused.contains("is damaged at byte offset 16 ") && refused.contains("--journal-repair")
+                && refused.endsWith("(exit 1)"), refused);
+        assertArrayEquals(bad, Files.readAllBytes(journal), "nothing changed");
+
+        Path repairLog = dir.resolve("repair.log");
+        Process repair = launch(repairLog, "--config", conf.toString(), "--journal-repair");
+        assertTrue(repair.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String out = Files.readString(repairLog);
+        assertEquals(0, repair.exitValue(), out);
+        assertTrue(out.contains("migrationd: journal " + journal + " cut at byte offset 16"), out);
+        assertEquals(16, Files.size(journal));
+        try (var s = Files.list(state)) {
+            Path kept = s.filter(p -> p.getFileName().toString().startsWith("migrations.journal.damaged-")).findFirst().orElseThrow();
+            assertArrayEquals(bad, Files.readAllBytes(kept), "the whole damaged file is kept");
+        }
+
+        Path log = dir.resolve("after-repair.log");
+        Process p = launch(log, "--config", conf.toString());
+        try {
+            waitFor(log, "event=daemon_started", p);
+            p.destroy();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     @Test
     void badSetupsFailWithOneLine() throws Exception {
         String unknown = failFast("--config", config().toString(), "--backend", "vmware");
@@ -155,7 +205,7 @@ class DaemonProcessTest {
     }
 
     /**
-     * MIGRATIOND_FAILPOINTS at start: a malformed list is a configuration error (one line, exit 2, nothing
+     * MIGRATIOND_FAILPOINTS at start: a malformed list or an unknown name is a configuration error (one line, exit 2, nothing
      * started); an armed list is announced by a warning written in the log format asked for, which shows that
      * the check logs only after the format is chosen.
      */
@@ -173,8 +223,21 @@ class DaemonProcessTest {
                 errors.getFirst());
         assertTrue(!out.contains("event=daemon_started") && !out.contains("\"daemon_started"), out);
 
+        // a misspelt name would silently inject nothing: refused at start, named, with the known ones
+        Path typo = dir.resolve("typo-failpoints.log");
+        Process unknown = launch(typo, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.after-force.COMMITED=crash"),
+                "--config", config().toString());
+        assertTrue(unknown.waitFor(START_SECONDS, TimeUnit.SECONDS), "did not exit");
+        String typoOut = Files.readString(typo).strip();
+        assertEquals(MigrationDaemon.EXIT_CONFIG, unknown.exitValue(), typoOut);
+        List<String> typoErrors = typoOut.lines().filter(l -> l.startsWith("migrationd: ")).toList();
+        assertEquals(1, typoErrors.size(), "one line saying why:\n" + typoOut);
+        assertTrue(typoErrors.getFirst().startsWith("migrationd: MIGRATIOND_FAILPOINTS: unknown failpoint journal.after-force.COMMITED")
+                && typoErrors.getFirst().contains("journal.after-force.COMMITTED"), typoErrors.getFirst());
+        assertTrue(!typoOut.contains("daemon_started"), typoOut);
+
         Path log = dir.resolve("armed.log");
-        Process p = launch(log, java.util.Map.of("MIGRATIOND_FAILPOINTS", "journal.force=sleep:1"),
+        Process p = launch(log, java.util.Map.of("MIGRATIOND_FAILPOINTS", "handover.dest.before-unpause=sleep:1"),
                 "--config", config().toString(), "--log-format", "json");
         try {
             String started = waitFor(log, "daemon_started", p);
@@ -182,7 +245,7 @@ class DaemonProcessTest {
             assertEquals(1, armed.size(), started);
             assertTrue(armed.getFirst().startsWith("{") && armed.getFirst().endsWith("}"),
                     "a JSON object like every other line: " + armed.getFirst());
-            assertTrue(armed.getFirst().contains("journal.force"), armed.getFirst());
+            assertTrue(armed.getFirst().contains("handover.dest.before-unpause"), armed.getFirst());
             assertTrue(started.lines().noneMatch(l -> l.startsWith("ts=")), "no text line before the format was chosen:\n" + started);
             p.destroy(); // SIGTERM
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "did not stop within 30s of SIGTERM");

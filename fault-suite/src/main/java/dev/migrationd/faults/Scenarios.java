@@ -110,17 +110,7 @@ final class Scenarios {
     static final java.util.Map<String, String> KNOWN_FAILING = knownFailing();
 
     private static java.util.Map<String, String> knownFailing() {
-        String noAlert = "the source keeps its copy paused in doubt after an UNKNOWN answer, but "
-                + "migrationd_migrations_in_doubt stays 0 (no alert)";
-        String compaction = "the journal is never compacted at start, so journal.compact.before-rename/after-rename "
-                + "are never hit";
         java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
-        m.put("lost-journal-after-commit", noAlert);
-        m.put("lost-journal-before-go", noAlert);
-        m.put("fp-dst-error-after-committed", "the guest runs nowhere for longer than the source's reported downtime "
-                + "plus 1 s (seen: 1456 ms without a running copy, downtime reported 0 ms)");
-        m.put("fp-dst-crash-compact-before-rename", compaction);
-        m.put("fp-dst-crash-compact-after-rename", compaction);
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -464,8 +454,8 @@ final class Scenarios {
     }
 
     /**
-     * A successful migration, then the destination restarted with a compaction failpoint armed (compaction
-     * is expected when the journal is opened); it must crash there, start again without it, and still
+     * A successful migration, then the destination restarted with a compaction failpoint armed (the journal
+     * is compacted when it is opened: the migration's superseded records are due); it must crash there, start again without it, and still
      * answer COMMITTED for the migration: a crash at any point of a compaction leaves the old or the new
      * journal, never neither.
      */
@@ -483,7 +473,7 @@ final class Scenarios {
             }
             if (!r.b.failpointHit(failpoint)) {
                 throw new ScenarioFailure("failpoint " + failpoint + " on hostB was never hit while its journal was opened; the "
-                        + "daemon never logged event=failpoint_hit name=" + failpoint + " (no compaction at start in this build)");
+                        + "daemon never logged event=failpoint_hit name=" + failpoint + " (no compaction ran at start)");
             }
             r.faultNow("hostB crashed in compaction");
             r.b.kill();

@@ -50,4 +50,16 @@ class ScenariosTest {
             assertTrue(Scenarios.CI.stream().anyMatch(n -> n.startsWith(kind)), "CI runs no " + kind + "* scenario");
         }
     }
+
+    @Test
+    void everyFailpointAScenarioArmsIsOneTheDaemonPasses() {
+        for (Scenario sc : Scenarios.all()) {
+            for (String spec : List.of(sc.failpointsA(), sc.failpointsB())) {
+                List<String> names = java.util.Arrays.stream(spec.split(",")).map(String::strip).filter(e -> !e.isEmpty())
+                        .map(e -> e.substring(0, e.indexOf('='))).toList();
+                assertTrue(dev.migrationd.daemon.engine.fault.FailpointNames.unknown(names).isEmpty(),
+                        sc.name() + " arms an unknown failpoint: " + spec);
+            }
+        }
+    }
 }

@@ -232,6 +232,9 @@ final class ProtoMapping {
         b.setOptions(options(info.options()))
                 .setPhase(phase(phase))
                 .setStartedAt(timestamp(info.startedAt()));
+        if (phase instanceof MigrationPhase.InDoubt d) {
+            b.setPhaseDetail(d.why()); // what it waits for, or the resolve command an operator must run
+        }
         if (info.idempotencyKey() != null) {
             b.setIdempotencyKey(info.idempotencyKey());
         }
@@ -253,9 +256,17 @@ final class ProtoMapping {
         if (s.result().isPresent()) {
             b.setResult(result(s.info().direction(), s.result().get()));
         } else if (s.outcome().isPresent()) {
-            // history read back from the journal keeps the outcome and the reason only
-            b.setResult(dev.migrationd.control.v1.MigrationResult.newBuilder()
-                    .setOutcome(outcome(s.outcome().get())).setMessage(s.reason()));
+            // history read back from the journal keeps the outcome, the reason and this side's downtime
+            var r = dev.migrationd.control.v1.MigrationResult.newBuilder()
+                    .setOutcome(outcome(s.outcome().get())).setMessage(s.reason());
+            s.downtime().ifPresent(d -> {
+                if (s.info().direction() == Direction.INCOMING) {
+                    r.setDowntimeDestination(duration(d));
+                } else {
+                    r.setDowntimeSource(duration(d));
+                }
+            });
+            b.setResult(r);
         }
         return b.build();
     }

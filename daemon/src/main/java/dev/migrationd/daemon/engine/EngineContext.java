@@ -75,21 +75,28 @@ final class EngineContext implements HandoverContext {
     public InDoubtCase openInDoubt(MigrationInfo info) {
         InDoubtCase c = new InDoubtCase(info);
         registry.openInDoubt(c);
+        tell(info, "inDoubt", o -> o.inDoubt(info, true));
         return c;
     }
 
     @Override
     public void closeInDoubt(InDoubtCase c) {
         registry.closeInDoubt(c);
+        tell(c.info(), "inDoubt", o -> o.inDoubt(c.info(), false));
     }
 
     @Override
     public void attention(MigrationInfo info, Attention why, boolean raised) {
+        tell(info, "attention", o -> o.attention(info, why, raised));
+    }
+
+    /** Calls every observer; one that throws is logged and the others are called all the same. */
+    private void tell(MigrationInfo info, String callback, java.util.function.Consumer<MigrationObserver> call) {
         for (MigrationObserver o : observers) {
             try {
-                o.attention(info, why, raised);
+                call.accept(o);
             } catch (RuntimeException e) {
-                LOG.warn("event=observer_failed migration={} callback=attention error=\"{}\"", info.id(), e.toString());
+                LOG.warn("event=observer_failed migration={} callback={} error=\"{}\"", info.id(), callback, e.toString());
             }
         }
     }

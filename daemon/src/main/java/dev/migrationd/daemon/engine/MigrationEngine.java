@@ -70,17 +70,45 @@ public final class MigrationEngine implements AutoCloseable {
     private final EngineContext context;
 
     public MigrationEngine(EngineConfig config) throws IOException {
-        this(config, r -> Thread.ofVirtual().name("recovery").start(r));
+        this(config, List.of());
+    }
+
+    /**
+     * With observers that hear everything from the start, recovery included: a migration recovered in doubt,
+     * an operator alert raised while the journal is replayed. An observer added later ({@link #addObserver})
+     * misses what happened before.
+     */
+    public MigrationEngine(EngineConfig config, List<MigrationObserver> observers) throws IOException {
+        this(config, observers, r -> Thread.ofVirtual().name("recovery").start(r));
     }
 
     /** With the executor that carries on what recovery cannot finish at once (in-doubt migrations, failing steps). */
     MigrationEngine(EngineConfig config, java.util.concurrent.Executor recoveryBackground) throws IOException {
+        this(config, List.of(), recoveryBackground);
+    }
+
+    MigrationEngine(EngineConfig config, List<MigrationObserver> observers, java.util.concurrent.Executor recoveryBackground)
+            throws IOException {
         this.config = Objects.requireNonNull(config, "config");
         this.journal = new Journal(config.stateDir(), config.journalRetention(), config.clock(), Journal.COMPACT_THRESHOLD_BYTES);
         this.registry = new MigrationRegistry(config.clock(), config.historySize());
         this.admission = new Admission(config, registry, journal);
         this.context = new EngineContext(config, journal, registry, admission);
+        observers.forEach(this::addObserver);
         new Recovery(config.hypervisor(), registry, context, recoveryBackground).recover(journal.replayed());
+    }
+
+    /**
+     * {@code migrationd --journal-repair}, with the daemon stopped: repairs a journal that opening refused as
+     * damaged in the middle (the whole file kept beside it, the journal cut at the damage). Returns a line saying
+     * what was done, or empty when the journal is not damaged (nothing is changed).
+     *
+     * @throws IOException when the journal cannot be read, copied or cut
+     */
+    public static Optional<String> repairDamagedJournal(Path stateDir) throws IOException {
+        return Journal.repairDamage(stateDir, java.time.Clock.systemUTC()).map(r -> "journal "
+                + stateDir.resolve(Journal.FILE_NAME) + " cut at byte offset " + r.offset() + " (" + r.cut()
+                + " bytes); the damaged file is kept as " + r.keptAs());
     }
 
     /** The configuration this engine runs with. */

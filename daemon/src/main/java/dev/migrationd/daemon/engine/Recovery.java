@@ -349,6 +349,7 @@ final class Recovery {
             default -> null;
         };
         return new MigrationSummary(infoOf(m), phase, Optional.empty(), Optional.ofNullable(outcome),
-                phase instanceof MigrationPhase.Failed f ? f.reason() : "", m.last().ts());
+                phase instanceof MigrationPhase.Failed f ? f.reason() : "", m.last().ts(),
+                m.state().terminal() ? m.last().downtime() : Optional.empty());
     }
 }

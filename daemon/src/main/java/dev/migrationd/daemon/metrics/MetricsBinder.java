@@ -37,16 +37,16 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class MetricsBinder implements MigrationObserver {
 
     private final MeterRegistry registry;
-    /** Phase of each running migration (removed when it finishes): backs the active and in-doubt gauges. */
-    private final Map<String, Running> running = new ConcurrentHashMap<>();
+    /** Direction of each running migration (removed when it finishes): backs the active gauges. */
+    private final Map<String, Direction> running = new ConcurrentHashMap<>();
     /** Latest-round gauge values by (meter, direction, guest type); doubles stored as raw long bits. */
     private final Map<String, AtomicLong> lastValues = new ConcurrentHashMap<>();
 
+    /** Source migrations in doubt (live or recovered after a restart), by id: backs the in-doubt gauge. */
+    private final Set<String> inDoubt = ConcurrentHashMap.newKeySet();
+
     /** Migration ids needing an operator, by reason: backs the needing-operator gauges. */
     private final Map<Attention, Set<String>> attention = new EnumMap<>(Attention.class);
-
-    private record Running(Direction direction, MigrationPhase phase) {
-    }
 
     /** The directions these meters count: migrations; saves and restores are not migrations. */
     private static final List<Direction> MIGRATION_DIRECTIONS =
@@ -56,12 +56,11 @@ public final class MetricsBinder implements MigrationObserver {
         this.registry = registry;
         for (Direction d : MIGRATION_DIRECTIONS) {
             Gauge.builder(MigrationMeter.MIGRATIONS_ACTIVE.meterName(), running,
-                            m -> m.values().stream().filter(r -> r.direction() == d).count())
+                            m -> m.values().stream().filter(r -> r == d).count())
                     .description(MigrationMeter.MIGRATIONS_ACTIVE.description())
                     .tags(tags(MigrationMeter.MIGRATIONS_ACTIVE, word(d))).register(registry);
         }
-        Gauge.builder(MigrationMeter.MIGRATIONS_IN_DOUBT.meterName(), running,
-                        m -> m.values().stream().filter(r -> r.phase() instanceof MigrationPhase.InDoubt).count())
+        Gauge.builder(MigrationMeter.MIGRATIONS_IN_DOUBT.meterName(), inDoubt, Set::size)
                 .description(MigrationMeter.MIGRATIONS_IN_DOUBT.description()).register(registry);
         for (Attention a : Attention.values()) {
             Set<String> ids = ConcurrentHashMap.newKeySet();
@@ -90,6 +89,15 @@ public final class MetricsBinder implements MigrationObserver {
     }
 
     @Override
+    public void inDoubt(MigrationInfo m, boolean open) {
+        if (open) {
+            inDoubt.add(m.id());
+        } else {
+            inDoubt.remove(m.id());
+        }
+    }
+
+    @Override
     public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
         if (!m.direction().migration()) {
             return;
@@ -97,7 +105,7 @@ public final class MetricsBinder implements MigrationObserver {
         if (to.terminal()) {
             running.remove(m.id());
         } else {
-            running.put(m.id(), new Running(m.direction(), to));
+            running.put(m.id(), m.direction());
         }
     }
 

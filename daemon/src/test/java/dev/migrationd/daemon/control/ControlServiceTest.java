@@ -355,6 +355,24 @@ class ControlServiceTest {
                 () -> stub.listMigrations(ListMigrationsRequest.newBuilder().setLimit(5000).build()));
     }
 
+    @Test
+    void listMigrationsShowsWhyOneIsInDoubtAndTheDowntimeJournaledWithAnEnd() {
+        String hint = "the destination (hostB) has no record of this migration: the guest stays paused here until an operator"
+                + " runs migrationctl resolve m-1 --resume-source or --confirm-destination";
+        when(engine.list()).thenReturn(List.of(
+                new MigrationSummary(info("m-1", null, "dom1", "hostB"), new MigrationPhase.InDoubt(hint), Optional.empty(),
+                        Optional.empty(), "", Instant.now()),
+                new MigrationSummary(info("m-2", null, "dom2", "hostB"), new MigrationPhase.Failed("destination did not commit"),
+                        Optional.empty(), Optional.of(MigrationResult.Outcome.FAILED), "destination did not commit", Instant.now(),
+                        Optional.of(Duration.ofMillis(1445)))));
+        var r = stub.listMigrations(ListMigrationsRequest.getDefaultInstance());
+        assertEquals(Phase.PHASE_IN_DOUBT, r.getMigrations(0).getPhase());
+        assertEquals(hint, r.getMigrations(0).getPhaseDetail());
+        assertEquals("", r.getMigrations(1).getPhaseDetail());
+        assertEquals(1445, ProtoMapping.duration(r.getMigrations(1).getResult().getDowntimeSource()).toMillis());
+        assertFalse(r.getMigrations(1).getResult().hasDowntimeDestination());
+    }
+
     // ---- WatchMigration ------------------------------------------------------------------------------
 
     @Test

@@ -101,16 +101,13 @@ final class EnginePair implements AutoCloseable {
         }
 
         /**
-         * Restarts the engine with {@code observer} registered before anything recovery left to the background
-         * (an in-doubt resolution, say) starts, so that it hears every callback.
+         * Restarts the engine with {@code observer} given to its constructor, as the daemon gives its metrics:
+         * it hears every callback, those of the recovery itself included.
          */
         void restartEngine(MigrationObserver observer) throws IOException {
             engine.close();
-            List<Runnable> later = new ArrayList<>();
             engine = new MigrationEngine(EngineConfig.of(name, hv, stateDir, engine.config().peers())
-                    .withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)), later::add);
-            engine.addObserver(observer);
-            later.forEach(r -> Thread.ofVirtual().name("recovery").start(r));
+                    .withTimeouts(TIMEOUT, TIMEOUT, Duration.ofMillis(100)), List.of(observer));
         }
 
         @Override
@@ -185,6 +182,13 @@ final class EnginePair implements AutoCloseable {
         final CopyOnWriteArrayList<MigrationResult> results = new CopyOnWriteArrayList<>();
         /** "ID ATTENTION raised|cleared". */
         final CopyOnWriteArrayList<String> attentions = new CopyOnWriteArrayList<>();
+        /** "ID in-doubt|settled". */
+        final CopyOnWriteArrayList<String> inDoubt = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void inDoubt(MigrationInfo m, boolean open) {
+            inDoubt.add(m.id() + (open ? " in-doubt" : " settled"));
+        }
 
         @Override
         public void attention(MigrationInfo m, Attention why, boolean raised) {

@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,7 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Every one of the 255 possible values of every byte is checked at the journal level (the records replayed
  * are always a prefix of those written, and the prefix the damage calls for); the engine runs one corrupted
- * value per offset, since it sees only the records replayed.
+ * value per offset, since it sees only the records replayed. A variant damaged in the middle (an invalid record
+ * with valid ones after it) is refused at start with nothing changed, then repaired as an operator would
+ * ({@code migrationd --journal-repair}: the whole file kept, the journal cut at the damage) and started again.
  */
 class JournalBytesRecoveryTest {
 
@@ -131,7 +134,28 @@ class JournalBytesRecoveryTest {
             }
         }
         Files.createDirectories(stateDir);
-        Files.write(stateDir.resolve(Journal.FILE_NAME), bytes);
+        Path journal = stateDir.resolve(Journal.FILE_NAME);
+        Files.write(journal, bytes);
+        boolean damaged = JournalReader.read(bytes).scan().tail() == JournalReader.Tail.DAMAGED;
+        try {
+            return start();
+        } catch (Journal.DamagedException e) {
+            // an invalid record with valid ones after it: not a torn write; refused, and nothing changed
+            assertTrue(damaged, "refused a journal the reader does not call damaged: " + e.getMessage());
+            assertArrayEquals(bytes, Files.readAllBytes(journal), "a refused journal is left as it was");
+            refusedAsDamaged++;
+            // what the operator does next: the repair keeps the whole file and cuts the journal at the damage
+            Journal.Repaired r = Journal.repairDamage(stateDir, java.time.Clock.systemUTC()).orElseThrow();
+            assertEquals(e.offset(), r.offset());
+            assertArrayEquals(bytes, Files.readAllBytes(r.keptAs()));
+            return start();
+        }
+    }
+
+    /** Variants the engine refused to start on as damaged in the middle (each then repaired and started). */
+    private int refusedAsDamaged;
+
+    private Optional<MigrationSummary> start() throws IOException {
         try (MigrationEngine engine = new MigrationEngine(EngineConfig.of("hostA", host, stateDir, NO_PEERS), r -> { })) {
             return engine.list().stream().filter(s -> s.info().id().equals("m1")).findFirst();
         }
@@ -158,6 +182,7 @@ class JournalBytesRecoveryTest {
             Optional<MigrationSummary> m1 = recover(bytes);
             check.check(g, n, m1, "variant " + variant + " of " + (2 * size + 1) + " (" + n + " records replayed)");
         }
+        assertTrue(refusedAsDamaged > 0, "no variant was damaged in the middle: the refusal and the repair went untested");
     }
 
     private Optional<Journal.State> lastState() throws IOException {

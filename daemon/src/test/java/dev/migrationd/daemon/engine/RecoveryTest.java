@@ -26,6 +26,7 @@ import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.Width;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -138,6 +139,7 @@ class RecoveryTest {
                     entry("m6", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
             EnginePair.Recorder rec = new EnginePair.Recorder();
             pair.a.restartEngine(rec); // hostB's journal knows nothing of m6 (lost, say): it answers UNKNOWN
+            assertEquals(List.of("m6 in-doubt"), rec.inDoubt, "an observer given to the engine hears the recovery open the case");
             await(() -> rec.attentions.contains("m6 IN_DOUBT_UNKNOWN raised"), "operator alert raised");
             Thread.sleep(300); // more questions, same answer
             assertFalse(src.running(), "UNKNOWN never resumes the source");
@@ -151,7 +153,43 @@ class RecoveryTest {
             assertTrue(src.destroyed());
             assertEquals(Journal.State.DONE, lastEntry(pair.a.stateDir).state());
             await(() -> rec.attentions.contains("m6 IN_DOUBT_UNKNOWN cleared"), "operator alert cleared");
+            assertEquals(List.of("m6 in-doubt", "m6 settled"), rec.inDoubt);
         }
+    }
+
+    /**
+     * The daemon's metrics are given to the engine before it replays the journal: a source recovered in doubt
+     * is counted by migrationd_migrations_in_doubt from the start (the alert MigrationdMigrationInDoubt), and
+     * the destination's UNKNOWN raises migrationd_migrations_needing_operator{reason="in_doubt_unknown"}; both
+     * fall back to 0 once an operator has decided.
+     */
+    @Test
+    void aSourceRecoveredInDoubtIsCountedByTheMetricsUntilItIsResolved() throws Exception {
+        try (EnginePair pair = new EnginePair(dir)) {
+            SimGuest src = pair.guest("vm1", GuestType.HVM, 64);
+            src.pause();
+            write(pair.a.stateDir, entry("m11", Journal.Role.SOURCE, Journal.State.STARTED, src, "hostB"),
+                    entry("m11", Journal.Role.SOURCE, Journal.State.PAUSING, null, null),
+                    entry("m11", Journal.Role.SOURCE, Journal.State.COMMITTING, null, null));
+            var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+                    io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+            pair.a.restartEngine(new dev.migrationd.daemon.metrics.MetricsBinder(registry));
+            assertEquals(1.0, gauge(registry, "migrationd_migrations_in_doubt "), "counted as soon as the engine is up");
+            await(() -> gauge(registry, "migrationd_migrations_needing_operator{reason=\"in_doubt_unknown\"}") == 1.0,
+                    "the operator alert for UNKNOWN");
+            assertEquals(1.0, gauge(registry, "migrationd_migrations_in_doubt "));
+            pair.a.engine.resolve("m11", OperatorDecision.RESUME_SOURCE);
+            await(() -> gauge(registry, "migrationd_migrations_in_doubt ") == 0.0, "in-doubt gauge back to 0");
+            await(() -> gauge(registry, "migrationd_migrations_needing_operator{reason=\"in_doubt_unknown\"}") == 0.0,
+                    "operator alert cleared");
+            assertTrue(src.running(), "the operator resumed the source");
+        }
+    }
+
+    /** The value of the one series whose line starts with {@code prefix} (NaN when there is none). */
+    private static double gauge(io.micrometer.prometheusmetrics.PrometheusMeterRegistry r, String prefix) {
+        return r.scrape().lines().filter(l -> l.startsWith(prefix)).mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                .findFirst().orElse(Double.NaN);
     }
 
     @Test
@@ -259,11 +297,21 @@ class RecoveryTest {
             pair.guest("vm1", GuestType.HVM, 256);
             MigrationHandle h = pair.a.engine.start(MigrationRequest.of("vm1", "hostB", MigrationOptions.DEFAULTS)
                     .withIdempotencyKey("key-1"));
-            assertEquals(MigrationResult.Outcome.SUCCEEDED, h.result().get().outcome());
+            MigrationResult result = h.result().get();
+            assertEquals(MigrationResult.Outcome.SUCCEEDED, result.outcome());
+            pair.awaitDestinationIdle();
             pair.a.restartEngine();
+            pair.b.restartEngine();
             MigrationSummary s = pair.a.engine.list().getFirst();
             assertEquals(h.id(), s.info().id());
             assertEquals(MigrationResult.Outcome.SUCCEEDED, s.outcome().orElseThrow());
+            // the downtime survives too, never less than was measured (whole milliseconds, rounded up)
+            Duration measured = result.downtime().total();
+            Duration back = s.downtime().orElseThrow(() -> new AssertionError("no downtime read back: " + s));
+            assertTrue(back.compareTo(measured) >= 0 && back.minus(measured).toMillis() < 1, back + " vs " + measured);
+            MigrationSummary d = pair.b.engine.list().getFirst();
+            assertEquals(h.id(), d.info().id());
+            assertTrue(d.downtime().isPresent(), "the destination's downtime is read back too: " + d);
             assertEquals("vm1", s.info().domain());
             assertEquals(Direction.OUTGOING, s.info().direction());
             assertEquals(CancelOutcome.COMPLETED_FIRST, pair.a.engine.cancel(h.id()));

@@ -95,20 +95,26 @@ class MetricsBinderTest {
     }
 
     @Test
-    void activeAndInDoubtFollowPhases() {
+    void activeFollowsPhasesAndInDoubtFollowsTheEnginesInDoubtCases() {
         MigrationInfo a = info("a", Direction.OUTGOING);
         MigrationInfo b = info("b", Direction.INCOMING);
         binder.phaseChanged(a, null, new MigrationPhase.Offered());
         binder.phaseChanged(b, null, new MigrationPhase.Offered());
         binder.phaseChanged(a, new MigrationPhase.Committing(), new MigrationPhase.InDoubt("no Running"));
+        binder.inDoubt(a, true);
+        // recovered after a restart: in doubt without a live run behind it
+        binder.inDoubt(info("r", Direction.OUTGOING), true);
         String s = registry.scrape();
         assertEquals(1, value(s, "migrationd_migrations_active{direction=\"outgoing\",host=\"hostA\"}"));
         assertEquals(1, value(s, "migrationd_migrations_active{direction=\"incoming\",host=\"hostA\"}"));
-        assertEquals(1, value(s, "migrationd_migrations_in_doubt{host=\"hostA\"}"));
+        assertEquals(2, value(s, "migrationd_migrations_in_doubt{host=\"hostA\"}"));
+        binder.inDoubt(a, false);
         binder.phaseChanged(a, new MigrationPhase.InDoubt("no Running"), new MigrationPhase.Done());
         s = registry.scrape();
-        assertEquals(0, value(s, "migrationd_migrations_in_doubt{host=\"hostA\"}"));
+        assertEquals(1, value(s, "migrationd_migrations_in_doubt{host=\"hostA\"}"));
         assertEquals(0, value(s, "migrationd_migrations_active{direction=\"outgoing\",host=\"hostA\"}"));
+        binder.inDoubt(info("r", Direction.OUTGOING), false);
+        assertEquals(0, value(registry.scrape(), "migrationd_migrations_in_doubt{host=\"hostA\"}"));
     }
 
     @Test

@@ -123,6 +123,9 @@ public final class Render {
         b.append(String.format("domain     %s%n", m.getDomain()));
         b.append(String.format("route      %s (%s)%n", route(m), lower(m.getDirection())));
         b.append(String.format("phase      %s%n", name(m.getPhase())));
+        if (!m.getPhaseDetail().isEmpty()) {
+            b.append(String.format("why        %s%n", m.getPhaseDetail()));
+        }
         if (m.hasStartedAt()) {
             b.append(String.format("started    %s%n", Instant.ofEpochSecond(m.getStartedAt().getSeconds(), m.getStartedAt().getNanos())));
         }
@@ -145,6 +148,9 @@ public final class Render {
             b.append(String.format("%-36s  %-12s  %-8s  %-20s  %-13s  %-24s%n", m.getId(), m.getDomain(),
                     lower(m.getDirection()), route(m), name(m.getPhase()),
                     m.hasStartedAt() ? Instant.ofEpochSecond(m.getStartedAt().getSeconds()).toString() : "-"));
+            if (!m.getPhaseDetail().isEmpty()) {
+                b.append(String.format("  %s: %s%n", name(m.getPhase()), m.getPhaseDetail()));
+            }
         }
         return b.toString().stripTrailing();
     }

@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code error}: {@link #hit} throws an {@link IOException} naming the failpoint;</li>
  *   <li>{@code sleep:MILLIS}: the calling thread sleeps that long, then goes on.</li>
  * </ul>
- * Without the variable every {@link #hit} is a read of one final field. An unknown action or a
- * malformed list stops the daemon at start with a message naming the problem: a fault test that
- * silently injects nothing would pass for the wrong reason.
+ * Without the variable every {@link #hit} is a read of one final field. An unknown action, a name that
+ * is not in {@link FailpointNames#all()} or a malformed list stops the daemon at start with a message
+ * naming the problem: a fault test that silently injects nothing would pass for the wrong reason.
  *
  * <p>This is a process-wide table on purpose: a failpoint stands for a place in the code, and the
  * process is what a fault test kills. It is immutable after class initialisation, so any thread may
@@ -117,6 +117,12 @@ public final class Failpoints {
             String name = e.substring(0, eq).strip();
             String action = e.substring(eq + 1).strip().toLowerCase(Locale.ROOT);
             out.put(name, parseAction(name, action));
+        }
+        java.util.Set<String> unknown = FailpointNames.unknown(out.keySet());
+        if (!unknown.isEmpty()) {
+            // a misspelt name would never fire, and the fault it stands for would silently not happen
+            throw new IllegalArgumentException(ENV + ": unknown failpoint" + (unknown.size() > 1 ? "s " : " ")
+                    + String.join(", ", unknown) + " (known: " + String.join(", ", FailpointNames.all()) + ")");
         }
         return Map.copyOf(out);
     }

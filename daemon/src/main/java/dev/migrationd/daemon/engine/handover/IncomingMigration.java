@@ -398,7 +398,7 @@ public final class IncomingMigration extends MigrationRun {
                 return new MigrationPhase.Failed("committed, but the engine stopped before the guest was unpaused"
                         + (reason.isEmpty() ? "" : ": " + reason) + "; the next start unpauses it");
             }
-            journalQuietly(Journal.State.DONE, "");
+            journalQuietly(Journal.State.DONE, Journal.Entry.withDowntime(Map.of(), downtime().total()));
             return new MigrationPhase.Done();
         }
         if (commitUncertain) {
@@ -488,8 +488,13 @@ public final class IncomingMigration extends MigrationRun {
 
     /** Journals a terminal state; true when it is durable. */
     private boolean journalQuietly(Journal.State state, String reason) {
+        return journalQuietly(state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+    }
+
+    /** Journals a terminal state with these fields; true when it is durable. */
+    private boolean journalQuietly(Journal.State state, Map<String, String> fields) {
         try {
-            engine.journal(Journal.Role.DESTINATION, info.id(), state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+            engine.journal(Journal.Role.DESTINATION, info.id(), state, fields);
             return true;
         } catch (IOException e) {
             LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());

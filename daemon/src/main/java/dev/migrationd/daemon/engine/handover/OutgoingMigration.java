@@ -124,16 +124,32 @@ public final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
         long bytes = out == null ? 0 : out.bytes();
-        if (resumedNanos != 0) {
-            // the guest was paused from pauseNanos until the source resumed it: what the parts measured
-            // before the failure leave out (the wait for an answer, an in-doubt query) is the completion
-            long measured = finalRoundNanos + stateCaptureNanos + stateSendNanos;
-            completionNanos = Math.max(completionNanos, resumedNanos - pauseNanos - measured);
-        }
-        finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos),
-                new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
-                        Duration.ofNanos(stateSendNanos), Duration.ofNanos(completionNanos)), rounds, bytes,
+        finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos), downtime(), rounds, bytes,
                 terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty(), Duration.ofNanos(setupNanos)), engine);
+    }
+
+    /**
+     * This side's downtime in parts. When the guest was resumed here, it was paused from {@link #pauseNanos}
+     * until then: what the parts measured before the failure leave out (the wait for an answer, an in-doubt
+     * query) is the completion.
+     */
+    private MigrationResult.Downtime downtime() {
+        long completion = completionNanos;
+        if (resumedNanos != 0) {
+            long measured = finalRoundNanos + stateCaptureNanos + stateSendNanos;
+            completion = Math.max(completion, resumedNanos - pauseNanos - measured);
+        }
+        return new MigrationResult.Downtime(Duration.ofNanos(finalRoundNanos), Duration.ofNanos(stateCaptureNanos),
+                Duration.ofNanos(stateSendNanos), Duration.ofNanos(completion));
+    }
+
+    /**
+     * {@code fields} with the downtime when this migration paused the guest and it ran again (resumed here, or
+     * Running heard): the end's record carries it so that the history after a restart reports it too.
+     */
+    private Map<String, String> withDowntime(Map<String, String> fields) {
+        boolean paused = pauseNanos != 0 && (resumedNanos != 0 || completionNanos != 0);
+        return paused ? Journal.Entry.withDowntime(fields, downtime().total()) : fields;
     }
 
     /**
@@ -625,7 +641,7 @@ public final class OutgoingMigration extends MigrationRun {
         }
         try {
             Failpoints.hit(FailpointNames.SOURCE_AFTER_DESTROY);
-            engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.DONE, Map.of());
+            engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.DONE, withDowntime(Map.of()));
         } catch (IOException e) {
             LOG.error("event=journal_write_failed migration={} state=DONE error=\"{}\"", info.id(), e.getMessage());
         }
@@ -642,7 +658,7 @@ public final class OutgoingMigration extends MigrationRun {
 
     private void journalQuietly(Journal.State state, String reason) {
         try {
-            engine.journal(Journal.Role.SOURCE, info.id(), state, reason.isEmpty() ? Map.of() : Map.of("reason", reason));
+            engine.journal(Journal.Role.SOURCE, info.id(), state, withDowntime(reason.isEmpty() ? Map.of() : Map.of("reason", reason)));
         } catch (IOException e) {
             LOG.error("event=journal_write_failed migration={} state={} error=\"{}\"", info.id(), state, e.getMessage());
         }

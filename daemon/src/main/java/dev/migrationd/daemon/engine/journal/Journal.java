@@ -35,21 +35,29 @@ import org.slf4j.LoggerFactory;
  * before it unpauses; recovery after a restart acts on what it holds; an in-doubt answer comes only from
  * what it has made durable ({@link #lastState}).
  *
- * <p><b>Opening</b> reads the longest valid prefix and cuts the rest: a torn tail (a crash in the middle of
- * an append) with one warning, damage with an error and a copy of the cut bytes beside the journal. A journal
- * of the previous text format is rewritten in this one first; a file whose header is not a journal's is set
- * aside and a new journal begun. Only a journal of a newer format stops the daemon (nothing is changed). The
- * file is never read whole: each migration is kept as its first and last entries ({@link Migration}).
+ * <p><b>Opening</b> reads the longest valid prefix. A torn tail (a crash in the middle of an append) is cut
+ * with one warning. Damage — an invalid record followed by valid ones, or by more bytes than one interrupted
+ * append leaves — is not a crash's doing but bit rot or an overwrite, and what follows it may hold committed
+ * records: opening refuses it ({@link DamagedException}, naming the offset) and changes nothing, until an
+ * operator runs {@link #repairDamage} ({@code migrationd --journal-repair}), which keeps the whole damaged file
+ * beside the journal and cuts it at the damage. A journal of the previous text format is rewritten in this
+ * one first; a file whose header is not a journal's is set aside and a new journal begun. A journal of a newer
+ * format stops the daemon too (nothing is changed). The file is never read whole: each migration is kept as
+ * its first and last entries ({@link Migration}).
  *
  * <p><b>A failed append</b> (a short write, ENOSPC, EIO, a failed fsync) leaves the journal unusable: every
  * later append fails at once, so nothing is ever written after a fragment, until {@link #repair} cuts the file
  * back to the end of the last record known durable and forces that. After a failed fsync nobody knows whether
  * the record reached the disk; once repaired, it certainly has not.
  *
- * <p><b>Compaction</b> ({@link #compact}) drops the migrations that ended more than the retention ago and
- * keeps everything else, in order. It writes a new file, forces it, renames it over the journal and forces
- * the directory, so a crash at any point leaves the old journal or the new one. It runs when the journal is
- * opened and, on a virtual thread, whenever the file has grown past the threshold.
+ * <p><b>Compaction</b> ({@link #compact}) is the journal's checkpoint. It drops the migrations that ended more
+ * than the retention ago, and of every other migration the records that replay no longer needs: it keeps
+ * the first (the start's fields), any PAUSING (the engine paused the guest) and the last (the state recovery
+ * acts on), in order, so that replaying the new file gives the same {@link Migration}s as the old one. It
+ * writes a new file, forces it, renames it over the journal and forces the directory, so a crash at any point
+ * leaves the old journal or the new one, and the next start compacts again. It runs when the journal is
+ * opened, after the replay, whenever there is something to drop (after a migration there is: its middle
+ * records), and, on a virtual thread, whenever the file has grown past the threshold.
  *
  * <p>Threading: {@link #append}, {@link #repair} and the final steps of a compaction hold one lock (the write
  * channel, the end offset and the failure are guarded by it); {@link #lastState} and the other getters read
@@ -65,12 +73,21 @@ public final class Journal implements AutoCloseable {
     static final String NEW_SUFFIX = ".new";
     /** The previous text journal, kept after the upgrade. */
     static final String TEXT_BACKUP_SUFFIX = ".v1-text";
-    /** Bytes cut from a damaged journal: {@code migrations.journal.damaged-<epoch millis>}. */
+    /** A damaged journal, kept whole by {@link #repairDamage}: {@code migrations.journal.damaged-<epoch millis>}. */
     static final String DAMAGED_SUFFIX = ".damaged-";
     /** A file that is not a journal, set aside: {@code migrations.journal.not-a-journal-<epoch millis>}. */
     static final String SET_ASIDE_SUFFIX = ".not-a-journal-";
     /** How long an ended migration is kept: as long as a peer may still ask about it. */
     public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
+    /**
+     * The field of a terminal record (DONE, FAILED…) holding the downtime that side measured, in whole
+     * milliseconds rounded up, when the migration paused the guest: the history read back after a restart
+     * reports it rather than nothing.
+     */
+    public static final String DOWNTIME_FIELD = "downtime_ms";
+    /** The largest {@link #DOWNTIME_FIELD} read back (a day); a larger or malformed value is ignored. */
+    public static final Duration MAX_DOWNTIME_READ = Duration.ofDays(1);
+
     /** Size past which a compaction runs (then again at twice the size it left). */
     public static final long COMPACT_THRESHOLD_BYTES = 8L << 20;
 
@@ -118,6 +135,24 @@ public final class Journal implements AutoCloseable {
         public String field(String key) {
             return fields.getOrDefault(key, "");
         }
+
+        /** {@link #DOWNTIME_FIELD}, if it holds a whole number of milliseconds within {@link #MAX_DOWNTIME_READ}. */
+        public Optional<Duration> downtime() {
+            String v = field(DOWNTIME_FIELD);
+            if (v.isEmpty() || v.length() > 12 || !v.chars().allMatch(Character::isDigit)) {
+                return Optional.empty();
+            }
+            Duration d = Duration.ofMillis(Long.parseLong(v));
+            return d.compareTo(MAX_DOWNTIME_READ) > 0 ? Optional.empty() : Optional.of(d);
+        }
+
+        /** {@code fields} with {@link #DOWNTIME_FIELD} set to {@code d} (whole milliseconds, rounded up). */
+        public static Map<String, String> withDowntime(Map<String, String> fields, Duration d) {
+            Map<String, String> out = new java.util.HashMap<>(fields);
+            long ms = (d.toNanos() + 999_999) / 1_000_000;
+            out.put(DOWNTIME_FIELD, Long.toString(Math.max(0, ms)));
+            return out;
+        }
     }
 
     /**
@@ -161,6 +196,12 @@ public final class Journal implements AutoCloseable {
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final AtomicLong order = new AtomicLong();
     private final AtomicBoolean compacting = new AtomicBoolean();
+    /**
+     * Records in the file that a compaction would drop as superseded (neither the first, a PAUSING nor the last
+     * of their migration): counted as records are replayed and appended, reset by a compaction (records
+     * appended while it ran are not recounted: an estimate that errs towards not compacting).
+     */
+    private final AtomicLong superseded = new AtomicLong();
     private volatile long nextCompaction;
     private final List<Migration> replayed;
     private final Opened opened;
@@ -224,9 +265,11 @@ public final class Journal implements AutoCloseable {
         JournalReader.Scan scan = JournalReader.scan(c::read, size, (e, off, len) -> remember(e));
         long cut = size - scan.validEnd();
         if (scan.tail() == JournalReader.Tail.DAMAGED) {
-            aside = Optional.of(keepAside(scan.validEnd(), size));
-            LOG.error("event=journal_damaged file={} valid_bytes={} cut_bytes={} records={} kept_as={} action=\"replay stops at the first invalid record; recovery keeps in doubt what it cannot prove\"",
-                    file, scan.validEnd(), cut, scan.records(), aside.get());
+            closeQuietly(channel);
+            DamagedException damaged = new DamagedException(file, scan.validEnd(), size);
+            LOG.error("event=journal_damaged file={} offset={} size={} valid_records={} action=\"refusing to start, nothing changed: keep a copy of the state directory, then run migrationd --journal-repair\"",
+                    file, scan.validEnd(), size, scan.records());
+            throw damaged;
         } else if (scan.tail() == JournalReader.Tail.TORN) {
             LOG.warn("event=journal_torn_tail_cut file={} valid_bytes={} cut_bytes={} records={}", file, scan.validEnd(), cut,
                     scan.records());
@@ -299,24 +342,104 @@ public final class Journal implements AutoCloseable {
                 file, JournalFormat.VERSION, read.entries(), read.skipped(), backup);
     }
 
-    /** Copies {@code [from, to)} of the journal beside it before those bytes are cut. */
-    private Path keepAside(long from, long to) throws IOException {
-        Path aside = dir.resolve(FILE_NAME + DAMAGED_SUFFIX + clock.millis());
-        try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            long done = 0;
-            while (done < to - from) {
-                done += channel.transferTo(from + done, to - from - done, out);
-            }
-            out.force(true);
+    /**
+     * A journal damaged in the middle: the record at {@link #offset()} is not valid, and what follows is not what
+     * an interrupted append leaves. Nothing was changed.
+     */
+    public static final class DamagedException extends IOException {
+        private final transient Path file;
+        private final long offset;
+        private final long size;
+
+        DamagedException(Path file, long offset, long size) {
+            super(file + " is damaged at byte offset " + offset + " of " + size + ": the record there is not valid and "
+                    + "what follows is not a torn write (bit rot or an overwrite; it may hold committed records); nothing "
+                    + "was changed. Keep a copy of the state directory, then run migrationd --journal-repair with the same "
+                    + "configuration: it keeps the whole file as " + FILE_NAME + DAMAGED_SUFFIX + "<time> and cuts the "
+                    + "journal at offset " + offset + " (recovery then keeps in doubt what it cannot prove)");
+            this.file = file;
+            this.offset = offset;
+            this.size = size;
         }
-        forceDirectory(dir);
-        return aside;
+
+        public Path file() {
+            return file;
+        }
+
+        /** Where the first invalid record starts: the end of the valid prefix. */
+        public long offset() {
+            return offset;
+        }
+
+        public long size() {
+            return size;
+        }
+    }
+
+    /**
+     * What {@link #repairDamage} did.
+     *
+     * @param offset  where the journal was cut (the end of its valid prefix)
+     * @param cut     bytes cut from the journal
+     * @param keptAs  the copy of the whole damaged file
+     */
+    public record Repaired(long offset, long cut, Path keptAs) {
+    }
+
+    /**
+     * Repairs a journal that opening refused as damaged ({@link DamagedException}), with the daemon stopped: copies
+     * the whole file beside it ({@code migrations.journal.damaged-<epoch millis>}, forced), then cuts the journal
+     * at the end of its valid prefix and forces it. Records after the damage are not replayed from then on;
+     * recovery acts only on what the journal proves, so a migration whose records were lost is kept in doubt
+     * rather than guessed. Changes nothing when the journal is not damaged (empty).
+     *
+     * @throws IOException when the journal cannot be read, copied or cut (a copy already made is left)
+     */
+    public static Optional<Repaired> repairDamage(Path stateDir, Clock clock) throws IOException {
+        Path file = stateDir.resolve(FILE_NAME);
+        if (!Files.exists(file) || Files.size(file) < JournalFormat.HEADER_BYTES) {
+            return Optional.empty();
+        }
+        byte[] first = new byte[JournalFormat.HEADER_BYTES];
+        try (var in = Files.newInputStream(file)) {
+            if (in.readNBytes(first, 0, first.length) != first.length
+                    || JournalFormat.headerKind(first, first.length) != JournalFormat.HeaderKind.CURRENT) {
+                return Optional.empty(); // text, newer or not a journal: opening handles those
+            }
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long size = ch.size();
+            JournalReader.Scan scan = JournalReader.scan(ch::read, size, (e, off, len) -> { });
+            if (scan.tail() != JournalReader.Tail.DAMAGED) {
+                return Optional.empty();
+            }
+            Path aside = stateDir.resolve(FILE_NAME + DAMAGED_SUFFIX + clock.millis());
+            try (FileChannel out = FileChannel.open(aside, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                long done = 0;
+                while (done < size) {
+                    done += ch.transferTo(done, size - done, out);
+                }
+                out.force(true);
+            }
+            forceDirectory(stateDir);
+            ch.truncate(scan.validEnd());
+            ch.force(true);
+            LOG.warn("event=journal_damage_repaired file={} offset={} cut_bytes={} valid_records={} kept_as={}", file,
+                    scan.validEnd(), size - scan.validEnd(), scan.records(), aside);
+            return Optional.of(new Repaired(scan.validEnd(), size - scan.validEnd(), aside));
+        }
     }
 
     private void remember(Entry e) {
-        migrations.compute(key(e.role(), e.id()), (k, m) -> m == null
-                ? new Migration(e.role(), e.id(), e, e, e.state() == State.PAUSING, order.getAndIncrement())
-                : new Migration(m.role(), m.id(), m.first(), e, m.enginePaused() || e.state() == State.PAUSING, m.order()));
+        migrations.compute(key(e.role(), e.id()), (k, m) -> {
+            if (m == null) {
+                return new Migration(e.role(), e.id(), e, e, e.state() == State.PAUSING, order.getAndIncrement());
+            }
+            if (m.last() != m.first() && m.last().state() != State.PAUSING) {
+                superseded.incrementAndGet();
+            }
+            return new Migration(m.role(), m.id(), m.first(), e, m.enginePaused() || e.state() == State.PAUSING, m.order());
+        });
     }
 
     /** What opening found (the cut tail, an upgrade, what was kept aside). */
@@ -434,9 +557,10 @@ public final class Journal implements AutoCloseable {
 
     /**
      * Rewrites the journal without the migrations that ended more than the retention ago (by the time of their
-     * last record); nothing else is dropped or reordered. Records appended meanwhile are copied as well: the
-     * bulk is copied without the lock, the rest and the rename under it. Does nothing when nothing is due or
-     * the journal is unusable.
+     * last record) and without the superseded records of the others (all but the first, any PAUSING and the
+     * last); nothing is reordered, and replaying the result gives the same migrations, less the expired ones.
+     * Records appended meanwhile are copied as they are: the bulk is copied without the lock, the rest and the
+     * rename under it. Does nothing when nothing is due or the journal is unusable.
      *
      * @return the migrations dropped
      * @throws IOException when the new journal could not be made (the old one stays, and usable) or the
@@ -454,7 +578,7 @@ public final class Journal implements AutoCloseable {
         lock.lock();
         try {
             copyEnd = end;
-            if (drop.isEmpty() || failure != null) {
+            if ((drop.isEmpty() && superseded.get() == 0) || failure != null) {
                 nextCompaction = Math.max(compactThreshold, 2 * end);
                 return 0;
             }
@@ -466,10 +590,22 @@ public final class Journal implements AutoCloseable {
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
         boolean renamed = false;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            // first pass: where each migration's first and last record (up to copyEnd) are
+            Map<String, long[]> ends = new java.util.HashMap<>();
+            JournalReader.Scan bounds = JournalReader.scan(in::read, copyEnd,
+                    (e, off, len) -> ends.computeIfAbsent(key(e.role(), e.id()), k -> new long[] {off, off})[1] = off);
+            if (bounds.validEnd() != copyEnd) {
+                throw new IOException("journal changed under the compaction: record at " + bounds.validEnd() + " is not valid");
+            }
             long[] pos = {writeFully(out, ByteBuffer.wrap(JournalFormat.header()), 0)};
+            long[] records = {0, 0};
             JournalReader.Scan bulk = JournalReader.scan(in::read, copyEnd, (e, off, len) -> {
-                if (!drop.contains(key(e.role(), e.id()))) {
+                String k = key(e.role(), e.id());
+                long[] firstLast = ends.get(k);
+                records[0]++;
+                if (!drop.contains(k) && (off == firstLast[0] || off == firstLast[1] || e.state() == State.PAUSING)) {
                     pos[0] += copy(in, off, len, out, pos[0]);
+                    records[1]++;
                 }
             });
             if (bulk.validEnd() != copyEnd) {
@@ -491,6 +627,7 @@ public final class Journal implements AutoCloseable {
                 long before = end;
                 end = pos[0];
                 drop.forEach(migrations::remove);
+                superseded.set(0);
                 nextCompaction = Math.max(compactThreshold, 2 * end);
                 try {
                     Failpoints.hit(FailpointNames.JOURNAL_COMPACT_AFTER_RENAME);
@@ -499,8 +636,8 @@ public final class Journal implements AutoCloseable {
                     failure = ex; // the rename may not be durable: nothing more goes into the new file until repaired
                     throw ex;
                 }
-                LOG.info("event=journal_compacted file={} bytes_before={} bytes_after={} migrations_dropped={} migrations_kept={} retention={}",
-                        file, before, end, drop.size(), migrations.size(), retention);
+                LOG.info("event=journal_compacted file={} bytes_before={} bytes_after={} records_before={} records_kept={} migrations_dropped={} migrations_kept={} retention={}",
+                        file, before, end, records[0], records[1], drop.size(), migrations.size(), retention);
             } finally {
                 lock.unlock();
             }

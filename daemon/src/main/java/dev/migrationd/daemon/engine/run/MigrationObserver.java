@@ -30,4 +30,12 @@ public interface MigrationObserver {
      */
     default void attention(MigrationInfo migration, Attention why, boolean raised) {
     }
+
+    /**
+     * A source migration is in doubt ({@code open}: Go may have been sent and Running was not heard, live or
+     * recovered after a restart; its copy is kept paused until the destination's durable answer or an
+     * operator decides), or no longer is. Called once each way per migration and engine run.
+     */
+    default void inDoubt(MigrationInfo migration, boolean open) {
+    }
 }

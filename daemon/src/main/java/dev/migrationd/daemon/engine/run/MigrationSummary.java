@@ -1,5 +1,6 @@
 package dev.migrationd.daemon.engine.run;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
@@ -15,10 +16,19 @@ import java.util.Optional;
  * @param outcome   the outcome when finished
  * @param reason    failure or cancel reason, "" otherwise
  * @param updatedAt time of the last change
+ * @param downtime  for a history entry read back from the journal, the downtime this side measured and
+ *                  journaled with the end (empty when the guest was not paused, or the end predates the field)
  */
 public record MigrationSummary(MigrationInfo info, MigrationPhase phase, Optional<MigrationResult> result,
-                               Optional<MigrationResult.Outcome> outcome, String reason, Instant updatedAt) {
+                               Optional<MigrationResult.Outcome> outcome, String reason, Instant updatedAt,
+                               Optional<Duration> downtime) {
+    public MigrationSummary(MigrationInfo info, MigrationPhase phase, Optional<MigrationResult> result,
+                            Optional<MigrationResult.Outcome> outcome, String reason, Instant updatedAt) {
+        this(info, phase, result, outcome, reason, updatedAt, Optional.empty());
+    }
+
     public MigrationSummary {
+        Objects.requireNonNull(downtime, "downtime");
         Objects.requireNonNull(info, "info");
         Objects.requireNonNull(phase, "phase");
         Objects.requireNonNull(result, "result");

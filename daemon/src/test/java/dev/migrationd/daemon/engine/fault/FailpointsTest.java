@@ -13,12 +13,12 @@ class FailpointsTest {
 
     @Test
     void parsesEveryAction() {
-        Map<String, Failpoints.Action> armed =
-                Failpoints.parse(" journal.after-write = crash, handover.before-go=hang,save.fsync=error,x=sleep:250 ");
-        assertEquals(new Failpoints.Action.Crash(), armed.get("journal.after-write"));
-        assertEquals(new Failpoints.Action.Hang(), armed.get("handover.before-go"));
-        assertEquals(new Failpoints.Action.Error(), armed.get("save.fsync"));
-        assertEquals(new Failpoints.Action.Sleep(250), armed.get("x"));
+        Map<String, Failpoints.Action> armed = Failpoints.parse(" journal.append.after-force = crash, handover.source.before-go=hang,"
+                + "journal.after-force.COMMITTED=error,handover.dest.before-unpause=sleep:250 ");
+        assertEquals(new Failpoints.Action.Crash(), armed.get("journal.append.after-force"));
+        assertEquals(new Failpoints.Action.Hang(), armed.get("handover.source.before-go"));
+        assertEquals(new Failpoints.Action.Error(), armed.get("journal.after-force.COMMITTED"));
+        assertEquals(new Failpoints.Action.Sleep(250), armed.get("handover.dest.before-unpause"));
         assertEquals(4, armed.size());
     }
 
@@ -29,10 +29,20 @@ class FailpointsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"crash", "=crash", "a=", "a=explode", "a=sleep:", "a=sleep:-1", "a=sleep:99999999999"})
+    @ValueSource(strings = {"crash", "=crash", "a=", "journal.append.after-force=explode", "a=sleep:", "a=sleep:-1", "a=sleep:99999999999"})
     void refusesMalformedEntriesNamingThem(String spec) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Failpoints.parse(spec));
         assertTrue(e.getMessage().startsWith(Failpoints.ENV), e.getMessage());
+    }
+
+    @Test
+    void refusesAnUnknownFailpointNamingItAndTheKnownOnes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Failpoints.parse("journal.after-force.COMMITED=crash,handover.source.before-go=hang"));
+        String m = e.getMessage();
+        assertTrue(m.startsWith(Failpoints.ENV + ": unknown failpoint journal.after-force.COMMITED (known: "), m);
+        assertTrue(m.contains("journal.after-force.COMMITTED") && m.contains(FailpointNames.JOURNAL_COMPACT_AFTER_RENAME), m);
+        assertEquals(1, m.lines().count(), "one line: " + m);
     }
 
     @Test

@@ -101,7 +101,7 @@ class JournalTest {
     }
 
     @Test
-    void damageInTheMiddleCutsEverythingAfterItAndKeepsTheCutBytesAside() throws Exception {
+    void damageInTheMiddleRefusesToOpenNamingTheOffsetUntilARepairKeepsTheWholeFileAndCutsIt() throws Exception {
         try (Journal j = open()) {
             j.append(entry("m1", Journal.Role.SOURCE, Journal.State.STARTED, Map.of()));
             j.append(entry("m1", Journal.Role.SOURCE, Journal.State.COMMITTING, Map.of()));
@@ -114,14 +114,34 @@ class JournalTest {
         byte[] bad = whole.clone();
         bad[secondRecord + 12] ^= 0x20;
         Files.write(file(), bad);
-        try (Journal j = open()) {
-            assertEquals(JournalReader.Tail.DAMAGED, j.opened().tail());
-            assertEquals(Journal.State.STARTED, j.lastState(Journal.Role.SOURCE, "m1").orElseThrow(),
-                    "replay accepts exactly the valid prefix");
-            Path aside = j.opened().keptAside().orElseThrow();
-            assertArrayEquals(Arrays.copyOfRange(bad, secondRecord, bad.length), Files.readAllBytes(aside));
-        }
+        // a valid DONE follows the bad COMMITTING: bit rot, not a torn write; cutting would drop DONE silently
+        Journal.DamagedException e = assertThrows(Journal.DamagedException.class, this::open);
+        assertEquals(secondRecord, e.offset());
+        assertTrue(e.getMessage().contains("damaged at byte offset " + secondRecord) && e.getMessage().contains("--journal-repair"),
+                e.getMessage());
+        assertArrayEquals(bad, Files.readAllBytes(file()), "nothing changed");
+        assertEquals(List.of(Journal.FILE_NAME), fileNames(), "nothing written beside it");
+        assertThrows(Journal.DamagedException.class, this::open, "refused again at the next start");
+
+        Journal.Repaired r = Journal.repairDamage(dir, Clock.fixed(T0, ZoneOffset.UTC)).orElseThrow();
+        assertEquals(secondRecord, r.offset());
+        assertEquals(bad.length - secondRecord, r.cut());
+        assertArrayEquals(bad, Files.readAllBytes(r.keptAs()), "the whole damaged file is kept");
         assertEquals(secondRecord, Files.size(file()));
+        try (Journal j = open()) {
+            assertEquals(JournalReader.Tail.NONE, j.opened().tail());
+            assertEquals(Journal.State.STARTED, j.lastState(Journal.Role.SOURCE, "m1").orElseThrow(),
+                    "after the repair, replay has the valid prefix");
+        }
+        assertTrue(Journal.repairDamage(dir, Clock.fixed(T0.plusSeconds(1), ZoneOffset.UTC)).isEmpty(),
+                "a journal that is not damaged is left alone");
+        assertEquals(2, fileNames().size());
+    }
+
+    private List<String> fileNames() throws IOException {
+        try (var s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     @Test
@@ -332,6 +352,33 @@ class JournalTest {
         assertEquals(List.of("old-open/STARTED", "old-open/COMMITTING", "recent/ACCEPTED", "recent/FAILED"),
                 entries(dir).stream().map(e -> e.id() + "/" + e.state()).toList());
         assertFalse(Files.exists(dir.resolve(Journal.FILE_NAME + Journal.NEW_SUFFIX)));
+    }
+
+    @Test
+    void compactionAtStartKeepsTheFirstAnyPausingAndTheLastRecordOfEachMigrationAndReplaysTheSame() throws Exception {
+        MovableClock clock = new MovableClock(T0);
+        List<Journal.Migration> before;
+        try (Journal j = new Journal(dir, Journal.DEFAULT_RETENTION, clock, Journal.COMPACT_THRESHOLD_BYTES)) {
+            j.append(at(T0, "src", Journal.Role.SOURCE, Journal.State.STARTED));
+            j.append(at(T0, "dst", Journal.Role.DESTINATION, Journal.State.ACCEPTED));
+            j.append(at(T0, "src", Journal.Role.SOURCE, Journal.State.PAUSING));
+            j.append(at(T0, "src", Journal.Role.SOURCE, Journal.State.COMMITTING));
+            j.append(at(T0, "dst", Journal.Role.DESTINATION, Journal.State.COMMITTED));
+            j.append(at(T0, "src", Journal.Role.SOURCE, Journal.State.DONE));
+            j.append(at(T0, "dst", Journal.Role.DESTINATION, Journal.State.DONE));
+            j.append(at(T0, "once", Journal.Role.SOURCE, Journal.State.STARTED));
+            before = j.migrations();
+        }
+        try (Journal j = new Journal(dir, Journal.DEFAULT_RETENTION, clock, Journal.COMPACT_THRESHOLD_BYTES)) {
+            assertEquals(before, j.replayed(), "replaying the compacted journal gives the same migrations");
+        }
+        assertEquals(List.of("src/STARTED", "dst/ACCEPTED", "src/PAUSING", "src/DONE", "dst/DONE", "once/STARTED"),
+                entries(dir).stream().map(e -> e.id() + "/" + e.state()).toList());
+        byte[] compacted = Files.readAllBytes(file());
+        try (Journal j = new Journal(dir, Journal.DEFAULT_RETENTION, clock, Journal.COMPACT_THRESHOLD_BYTES)) {
+            assertEquals(before, j.replayed());
+        }
+        assertArrayEquals(compacted, Files.readAllBytes(file()), "nothing left to drop: the next start does not rewrite it");
     }
 
     @Test
