@@ -21,7 +21,13 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -186,7 +192,18 @@ public final class Journal implements AutoCloseable {
     private final long compactThreshold;
     private final Opener opener;
     private final ReentrantLock lock = new ReentrantLock();
-    /** The write channel (guarded by {@link #lock}). */
+    /** Held by the one compaction running (at start, in the background or called); taken before {@link #lock}. */
+    private final ReentrantLock compactionLock = new ReentrantLock();
+    /**
+     * Where appends and repairs do their I/O: one platform thread ({@code journal-io}, started on demand, gone
+     * when idle), never the caller's. A {@link FileChannel} is closed for every user when a thread blocked in
+     * it is interrupted, and a migration's thread is interrupted when it is cancelled: done on that thread, one
+     * cancel made the journal unusable for every migration. The caller waits without reacting to interrupts
+     * and keeps its interrupt status.
+     */
+    private final ThreadPoolExecutor io = new ThreadPoolExecutor(0, 1, IO_THREAD_IDLE_SECONDS, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), Thread.ofPlatform().name("journal-io").daemon(true).factory());
+    /** The write channel (guarded by {@link #lock}; used by {@link #io}'s thread while the caller holds it). */
     private FileChannel channel;
     /** End of the last record known durable (guarded by {@link #lock}); appends write here. */
     private long end;
@@ -205,6 +222,9 @@ public final class Journal implements AutoCloseable {
     private volatile long nextCompaction;
     private final List<Migration> replayed;
     private final Opened opened;
+
+    /** How long the idle {@code journal-io} thread waits for more work before it ends. */
+    static final long IO_THREAD_IDLE_SECONDS = 30;
 
     /** Opens (or creates) the journal in {@code stateDir} with the default retention, on the system clock. */
     public Journal(Path stateDir) throws IOException {
@@ -495,13 +515,17 @@ public final class Journal implements AutoCloseable {
                 throw new IOException("journal unusable since a failed write (" + failure.getMessage() + ")", failure);
             }
             try {
-                long at = end + writeFully(channel, record, end);
-                Failpoints.hit(FailpointNames.JOURNAL_APPEND_BEFORE_FORCE);
-                Failpoints.hit(FailpointNames.journalBeforeForce(state));
-                channel.force(false);
-                Failpoints.hit(FailpointNames.JOURNAL_APPEND_AFTER_FORCE);
-                Failpoints.hit(FailpointNames.journalAfterForce(state));
-                end = at;
+                long start = end;
+                FileChannel c = channel;
+                end = onIoThread(() -> {
+                    long at = start + writeFully(c, record, start);
+                    Failpoints.hit(FailpointNames.JOURNAL_APPEND_BEFORE_FORCE);
+                    Failpoints.hit(FailpointNames.journalBeforeForce(state));
+                    c.force(false);
+                    Failpoints.hit(FailpointNames.JOURNAL_APPEND_AFTER_FORCE);
+                    Failpoints.hit(FailpointNames.journalAfterForce(state));
+                    return at;
+                });
             } catch (IOException ex) {
                 failure = ex;
                 LOG.error("event=journal_write_failed file={} migration={} state={} durable_bytes={} error=\"{}\" action=\"no more appends until the journal is repaired\"",
@@ -539,11 +563,16 @@ public final class Journal implements AutoCloseable {
                 return;
             }
             closeQuietly(channel);
-            channel = opener.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            long size = channel.size();
-            channel.truncate(end);
-            channel.force(true);
-            forceDirectory(dir);
+            long durable = end;
+            FileChannel c = onIoThread(() -> opener.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE));
+            channel = c;
+            long size = onIoThread(() -> {
+                long was = c.size();
+                c.truncate(durable);
+                c.force(true);
+                forceDirectory(dir);
+                return was;
+            });
             LOG.warn("event=journal_repaired file={} durable_bytes={} cut_bytes={} failure_was=\"{}\"", file, end,
                     Math.max(0, size - end), failure.getMessage());
             failure = null;
@@ -567,6 +596,15 @@ public final class Journal implements AutoCloseable {
      *                     directory could not be forced after the rename (the journal is unusable until repaired)
      */
     public int compact() throws IOException {
+        compactionLock.lock(); // two at once would write the same temporary file
+        try {
+            return compactOnce();
+        } finally {
+            compactionLock.unlock();
+        }
+    }
+
+    private int compactOnce() throws IOException {
         Instant horizon = clock.instant().minus(retention);
         Set<String> drop = new HashSet<>();
         for (var m : migrations.entrySet()) {
@@ -704,6 +742,36 @@ public final class Journal implements AutoCloseable {
             channel.close();
         } finally {
             lock.unlock();
+            io.shutdown();
+        }
+    }
+
+    /**
+     * Runs {@code work} on the {@code journal-io} thread and waits for it, through interrupts (see {@link #io}).
+     * Its IOException, RuntimeException or Error is rethrown as it is.
+     */
+    private <T> T onIoThread(Callable<T> work) throws IOException {
+        Future<T> f = io.submit(work);
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return f.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    switch (e.getCause()) {
+                        case IOException io -> throw io;
+                        case RuntimeException r -> throw r;
+                        case Error err -> throw err;
+                        default -> throw new IOException(e.getCause());
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

@@ -74,6 +74,24 @@ class JournalTest {
     }
 
     @Test
+    void anInterruptedCallerStillAppendsKeepsItsInterruptAndLeavesTheJournalUsable() throws Exception {
+        // a cancelled migration's thread is interrupted; a FileChannel used on it would be closed for everyone
+        try (Journal j = open()) {
+            Thread.currentThread().interrupt();
+            try {
+                j.append(entry("m1", Journal.Role.SOURCE, Journal.State.COMMITTING, Map.of()));
+                assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt status is kept");
+            } finally {
+                Thread.interrupted();
+            }
+            assertTrue(j.usable(), () -> "unusable: " + j.failure());
+            j.append(entry("m2", Journal.Role.SOURCE, Journal.State.STARTED, Map.of()));
+        }
+        List<Journal.Entry> back = entries(dir);
+        assertEquals(List.of("m1", "m2"), back.stream().map(Journal.Entry::id).toList());
+    }
+
+    @Test
     void aTornLastRecordIsCutAtEveryOffsetAndTheNextAppendFollowsTheValidOnes() throws Exception {
         try (Journal j = open()) {
             j.append(entry("m1", Journal.Role.DESTINATION, Journal.State.ACCEPTED, Map.of("domain", "vm1")));
