@@ -32,6 +32,10 @@ import java.util.function.Consumer;
  * truncation) or {@link RecordException} (bad content), naming the item, its code (hex) and the byte offset
  * where the item starts. After an error the reader is poisoned: every further call throws.
  *
+ * <p><b>What it accepts.</b> What libxc's restore (Xen 4.5) accepts, where it differs from Xen's converter
+ * (docs/wire-format-legacy.md §15): an input no Xen sender writes but libxc takes (a duplicate PFN, page type 0x8,
+ * an image without extended info, ...) is read as libxc reads it and reported to the {@link WarningListener}.
+ *
  * <p><b>Inside.</b> This class holds the options and the poisoned state; a {@code Framer} gathers the bytes of the
  * field being read and counts offsets, and sections ({@code HeaderSection}, {@code BodySection} with
  * {@code BatchPages}, {@code TailSection}) say what comes next and let each record read itself.
