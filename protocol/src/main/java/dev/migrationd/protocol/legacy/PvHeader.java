@@ -95,8 +95,9 @@ public record PvHeader(long p2mSize, Width guestWidth, Bytes vcpuContext, boolea
 
     @Override
     public String toString() {
-        return "PvHeader[p2mSize=0x" + Long.toHexString(p2mSize) + ", guestWidth=" + guestWidth + (vcpuContext == null ? ", no vcpu block" : "") + ", extv=" + extv
-                + ", xsaveLen=" + xsaveLen + ", p2mFrames=" + p2mFrames.length + "]";
+        return "PvHeader[p2mSize=0x" + Long.toHexString(p2mSize) + ", guestWidth=" + guestWidth
+                + (vcpuContext == null ? ", no vcpu block" : "") + ", extv=" + extv + ", xsaveLen=" + xsaveLen
+                + ", p2mFrames=" + p2mFrames.length + "]";
     }
 
     @Override
