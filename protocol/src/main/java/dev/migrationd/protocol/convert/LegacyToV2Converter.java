@@ -52,9 +52,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 /**
  * Converts legacy items ({@link LegacyItem}, in stream order) into a v2 stream, in process, following
@@ -276,17 +276,25 @@ public final class LegacyToV2Converter {
             throw bad(batch, 0, "compressed (Format B) page batch has no v2 equivalent");
         }
         PageBatch b = options.detachPages() ? batch.detach() : batch;
-        long[] entries = new long[b.count()];
+        // A PFN twice in one batch (the reader accepts it, as libxc does) becomes one v2 entry, the one whose effect
+        // libxc keeps: the later page (or BROKEN mark) over an XALLOC, either over an XTAB, else the later entry.
+        Map<Long, Integer> winner = new HashMap<>();
+        for (int i = 0; i < b.count(); i++) {
+            if (b.entry(i) == PageType.XTAB.pfinfo()) {
+                continue;
+            }
+            Integer before = winner.get(b.pfn(i));
+            if (before == null || effect(b.type(i)) >= effect(b.type(before))) {
+                winner.put(b.pfn(i), i);
+            }
+        }
+        long[] entries = new long[winner.size()];
         List<ByteBuffer> pages = new ArrayList<>(b.dataCount());
-        Set<Integer> seen = new HashSet<>();
         int n = 0;
         for (int i = 0; i < b.count(); i++) {
             int e = b.entry(i);
-            if (e == PageType.XTAB.pfinfo()) {
-                continue; // XTAB without a PFN: dropped, as convert-legacy-stream does
-            }
-            if (!seen.add(e)) {
-                throw bad(batch, b.count(), "duplicate pfns in batch (entry 0x" + Integer.toHexString(e) + ")");
+            if (e == PageType.XTAB.pfinfo() || winner.get(b.pfn(i)) != i) {
+                continue; // XTAB without a PFN: dropped, as convert-legacy-stream does; or a superseded duplicate
             }
             int nibble = e >>> PageType.LTAB_SHIFT;
             PageType t = PageType.fromNibbleOrNull(nibble);
@@ -303,6 +311,15 @@ public final class LegacyToV2Converter {
             return; // only PFN-less XTAB entries: Xen would write an empty (invalid) record
         }
         libxc.write(PageData.of(java.util.Arrays.copyOf(entries, n), pages.toArray(ByteBuffer[]::new)));
+    }
+
+    /** How much of a PFN's state an entry sets, for choosing among duplicates: data or BROKEN, XALLOC, XTAB. */
+    private static int effect(PageType t) {
+        return switch (t) {
+            case XTAB -> 0;
+            case XALLOC -> 1;
+            case null, default -> 2;
+        };
     }
 
     private void unmappedPfns(PvUnmappedPfns u) throws IOException {

@@ -7,7 +7,9 @@ import java.nio.ByteBuffer;
  * The body of each checkpoint (docs/wire-format-legacy.md §4–§6, §9, §11): a chunk id, then a page batch or a metadata
  * chunk read by its record, until the end-of-body marker hands over to the {@link TailSection}; the tail's end
  * closes the checkpoint. Keeps what spans chunks: the checkpoint count, Format B after ENABLE_COMPRESSION and its
- * compressed-page accounting, VCPU_INFO for the PV tail, LAST_CHECKPOINT.
+ * compressed-page accounting, VCPU_INFO for the PV tail, LAST_CHECKPOINT. A PV body without VCPU_INFO gets
+ * libxc's choice (the previous checkpoint's, else vCPU 0 alone), delivered as a VCPU_INFO item just before END_OF_BODY; an HVM-only chunk in a PV
+ * body is read and dropped; both with a warning.
  */
 final class BodySection {
     private final Framer in;
@@ -26,6 +28,7 @@ final class BodySection {
     private int checkpoint;
     private boolean formatB;
     private boolean enableCompressionSeen;
+    private VcpuInfo previousVcpuInfo;
 
     // the checkpoint
     private boolean lastCheckpointSeen;
@@ -136,9 +139,15 @@ final class BodySection {
     private void metadata(ChunkType t) throws StreamException {
         if (t.isHvmParam()) {
             if (pv) {
-                throw in.record("HVM-only chunk in a PV stream");
+                // libxc reads it and sets the param on the PV domain, which fails unchecked: it has no effect
+                HvmParam.read(in, t, p -> {
+                    in.warn(LegacyStreamReader.Leniency.HVM_CHUNK_IN_PV, "HVM-only chunk in a PV stream (value 0x"
+                            + Long.toHexString(p.value()) + ") read and ignored");
+                    next();
+                });
+            } else {
+                HvmParam.read(in, t, thenNext);
             }
-            HvmParam.read(in, t, thenNext);
             return;
         }
         switch (t) {
@@ -192,8 +201,14 @@ final class BodySection {
 
     private void endOfBody() throws StreamException {
         if (pv && vcpuInfo == null) {
-            throw in.record("PV body without VCPU_INFO (the tail's vcpu records cannot be framed)");
+            // libxc keeps the last VCPU_INFO it read, else its default (vcpumap {1}, max_vcpu_id 0)
+            vcpuInfo = previousVcpuInfo != null ? previousVcpuInfo : VcpuInfo.ofOnline(0);
+            in.warn(LegacyStreamReader.Leniency.NO_VCPU_INFO, "PV body without VCPU_INFO: "
+                    + (previousVcpuInfo != null ? "the previous checkpoint's online vCPUs kept, as libxc does"
+                    : "vCPU 0 alone is online, as libxc assumes"));
+            in.emit(vcpuInfo);
         }
+        previousVcpuInfo = vcpuInfo;
         if (formatB && (!compressedScan.atPageBoundary() || compressedScan.pagesDecoded() != dataEntries)) {
             throw in.record("compressed data holds " + compressedScan.pagesDecoded() + " whole pages, "
                     + dataEntries + " data-bearing PFN entries need one each");

@@ -57,6 +57,8 @@ final class Framer {
 
     private final StreamLimits limits;
     private final Consumer<? super LegacyItem> consumer;
+    private final LegacyStreamReader.WarningListener warnings;
+    private final long[] warned = new long[LegacyStreamReader.Leniency.values().length];
     private Width width;
 
     private String what = "HEADER";
@@ -73,10 +75,12 @@ final class Framer {
     private long itemCode;
     private long itemOffset;
 
-    Framer(StreamLimits limits, Consumer<? super LegacyItem> consumer, Width width) {
+    Framer(StreamLimits limits, Consumer<? super LegacyItem> consumer, Width width,
+           LegacyStreamReader.WarningListener warnings) {
         this.limits = Objects.requireNonNull(limits);
         this.consumer = Objects.requireNonNull(consumer);
         this.width = width;
+        this.warnings = Objects.requireNonNull(warnings);
     }
 
     // ------------------------------------------------------------------ input
@@ -226,6 +230,26 @@ final class Framer {
 
     void emit(LegacyItem item) {
         consumer.accept(item);
+    }
+
+    // ------------------------------------------------------------------ warnings
+
+    /**
+     * Input accepted although no Xen sender writes it: tells the listener, naming the current item, up to
+     * {@link LegacyStreamReader#MAX_WARNINGS_PER_KIND} times per kind, then once that further ones go unreported.
+     */
+    void warn(LegacyStreamReader.Leniency kind, String what) {
+        long n = ++warned[kind.ordinal()];
+        if (n <= LegacyStreamReader.MAX_WARNINGS_PER_KIND) {
+            warnings.warn(new LegacyStreamReader.Warning(kind, itemName, itemCode, itemOffset, what));
+        } else if (n == LegacyStreamReader.MAX_WARNINGS_PER_KIND + 1) {
+            warnings.warn(new LegacyStreamReader.Warning(kind, itemName, itemCode, itemOffset, what
+                    + "; further warnings of this kind are not reported"));
+        }
+    }
+
+    long warnings(LegacyStreamReader.Leniency kind) {
+        return warned[kind.ordinal()];
     }
 
     // ------------------------------------------------------------------ errors

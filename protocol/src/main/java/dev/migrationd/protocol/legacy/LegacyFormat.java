@@ -194,7 +194,10 @@ public final class LegacyFormat {
         return Integer.compareUnsigned(entry & XEN_DOMCTL_PFINFO_LTAB_MASK, XEN_DOMCTL_PFINFO_BROKEN) < 0;
     }
 
-    /** Whether the type nibble of an entry is invalid (0x5–0x8). */
+    /**
+     * Whether the type nibble of an entry is not a type (0x5–0x8). The reader takes 0x8, the pin bit on a plain
+     * page, as a plain page, as libxc's restore does; it refuses 0x5–0x7.
+     */
     public static boolean isInvalidType(int entry) {
         int t = entry >>> XEN_DOMCTL_PFINFO_LTAB_SHIFT;
         return t >= 5 && t <= 8;

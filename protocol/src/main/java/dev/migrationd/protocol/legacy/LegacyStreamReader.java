@@ -32,6 +32,10 @@ import java.util.function.Consumer;
  * truncation) or {@link RecordException} (bad content), naming the item, its code (hex) and the byte offset
  * where the item starts. After an error the reader is poisoned: every further call throws.
  *
+ * <p><b>What it accepts.</b> What libxc's restore (Xen 4.5) accepts, where it differs from Xen's converter
+ * (docs/wire-format-legacy.md §15): an input no Xen sender writes but libxc takes (a duplicate PFN, page type 0x8,
+ * an image without extended info, ...) is read as libxc reads it and reported to the {@link WarningListener}.
+ *
  * <p><b>Inside.</b> This class holds the options and the poisoned state; a {@code Framer} gathers the bytes of the
  * field being read and counts offsets, and sections ({@code HeaderSection}, {@code BodySection} with
  * {@code BatchPages}, {@code TailSection}) say what comes next and let each record read itself.
@@ -46,10 +50,18 @@ public final class LegacyStreamReader {
      * @param guestType    PV or HVM, or null to detect it (PV iff the W bytes after p2m_size are all 0xFF)
      * @param checkpointed a Remus stream: after a checkpoint without LAST_CHECKPOINT another may follow
      * @param limits       bounds for every length read from the stream
+     * @param warnings     told of each input accepted although no Xen sender writes it ({@link Leniency})
      */
-    public record Options(Width width, GuestType guestType, boolean checkpointed, StreamLimits limits) {
+    public record Options(Width width, GuestType guestType, boolean checkpointed, StreamLimits limits,
+                          WarningListener warnings) {
         public Options {
             Objects.requireNonNull(limits, "limits");
+            Objects.requireNonNull(warnings, "warnings");
+        }
+
+        /** Options whose warnings go to {@link #LOG}. */
+        public Options(Width width, GuestType guestType, boolean checkpointed, StreamLimits limits) {
+            this(width, guestType, checkpointed, limits, LOG);
         }
 
         /** Detect width and guest type; single checkpoint; default limits. */
@@ -62,21 +74,87 @@ public final class LegacyStreamReader {
         }
 
         public Options withWidth(Width w) {
-            return new Options(w, guestType, checkpointed, limits);
+            return new Options(w, guestType, checkpointed, limits, warnings);
         }
 
         public Options withGuestType(GuestType g) {
-            return new Options(width, g, checkpointed, limits);
+            return new Options(width, g, checkpointed, limits, warnings);
         }
 
         public Options withCheckpointed(boolean c) {
-            return new Options(width, guestType, c, limits);
+            return new Options(width, guestType, c, limits, warnings);
         }
 
         public Options withLimits(StreamLimits l) {
-            return new Options(width, guestType, checkpointed, l);
+            return new Options(width, guestType, checkpointed, l, warnings);
+        }
+
+        public Options withWarnings(WarningListener w) {
+            return new Options(width, guestType, checkpointed, limits, w);
         }
     }
+
+    /**
+     * The kinds of input the reader accepts because libxc's restore (Xen 4.5) accepts them, although no Xen 4.x
+     * sender writes them (docs/wire-format-legacy.md §15 lists each with what libxc does).
+     */
+    public enum Leniency {
+        /** An extended-info block other than vcpu/extv/xcnt: skipped (§3.1). */
+        UNKNOWN_EXT_BLOCK,
+        /** An extended-info block given twice: the later one counts (§3.1). */
+        REPEATED_EXT_BLOCK,
+        /** An {@code extv} block with data: the data is skipped (§3.1). */
+        EXTV_WITH_DATA,
+        /** No extended info (a pre-3.0 image) or none with a {@code vcpu} block: the guest width is W (§3.1). */
+        NO_VCPU_BLOCK,
+        /** Page type nibble 0x8 (pin bit on a plain page): a normal page (§5.1). */
+        PINNED_PLAIN_PAGE,
+        /** A batch of only bare XTAB entries: nothing to do (§5.1). */
+        XTAB_ONLY_BATCH,
+        /** A PFN twice in one batch: both pages arrive, the later one counts (§5.1). */
+        DUPLICATE_PFN,
+        /** A PV body without VCPU_INFO: libxc's default, vCPU 0 only (§6.2). */
+        NO_VCPU_INFO,
+        /** An HVM-only chunk in a PV stream: read and ignored (§6.3). */
+        HVM_CHUNK_IN_PV,
+        /** A PV XSAVE record whose size is below {@code xcnt − 16}: the rest of the record is skipped (§7.1). */
+        SHORT_XSAVE
+    }
+
+    /**
+     * One accepted-but-unusual input: its kind, the item and code it belongs to, the stream offset where the item
+     * starts, and what was found.
+     */
+    public record Warning(Leniency kind, String item, long code, long offset, String message) {
+        /** One line of key=value fields. */
+        @Override
+        public String toString() {
+            return "kind=" + kind + " item=" + item + " code=0x" + (code < 0 ? Integer.toHexString((int) code)
+                    : Long.toHexString(code)) + " offset=" + offset + " warning=\"" + message + "\"";
+        }
+    }
+
+    /**
+     * Told of each input the reader accepts although no Xen sender writes it; called on the feeding thread. The
+     * reader reports at most {@link #MAX_WARNINGS_PER_KIND} of each kind, then one saying that further ones are
+     * not reported, so a stream cannot flood the log.
+     */
+    @FunctionalInterface
+    public interface WarningListener {
+        void warn(Warning warning);
+    }
+
+    /** Warnings of one {@link Leniency} reported per reader; further ones are counted, not reported. */
+    public static final int MAX_WARNINGS_PER_KIND = 16;
+
+    private static final System.Logger LOGGER = System.getLogger(LegacyStreamReader.class.getName());
+
+    /**
+     * The default listener: one WARNING line per warning through the JDK's {@link System.Logger} (this module
+     * uses no logging library; the daemon passes its own listener).
+     */
+    public static final WarningListener LOG = w -> LOGGER.log(System.Logger.Level.WARNING,
+            "legacy stream input accepted " + w);
 
     /**
      * Receives the pages of each batch one at a time, as soon as each page is complete, so the receiver can copy
@@ -106,7 +184,7 @@ public final class LegacyStreamReader {
     /** A reader that hands page data to {@code pages} page by page (see {@link PageListener}); null = whole batches. */
     public LegacyStreamReader(Options options, Consumer<? super LegacyItem> consumer, PageListener pages) {
         Objects.requireNonNull(options);
-        this.in = new Framer(options.limits(), Objects.requireNonNull(consumer), options.width());
+        this.in = new Framer(options.limits(), Objects.requireNonNull(consumer), options.width(), options.warnings());
         this.body = new BodySection(in, options.checkpointed(), pages);
         this.header = new HeaderSection(in, options.guestType(), body);
         header.begin();
@@ -145,6 +223,11 @@ public final class LegacyStreamReader {
     /** Whether the stream is complete; further bytes are not consumed. */
     public boolean isComplete() {
         return in.isDone();
+    }
+
+    /** How many inputs of this kind the reader has accepted so far (reported or not). */
+    public long warnings(Leniency kind) {
+        return in.warnings(kind);
     }
 
     /** Index of the checkpoint being read (from 0). */

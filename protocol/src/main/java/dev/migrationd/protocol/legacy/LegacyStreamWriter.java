@@ -131,6 +131,8 @@ public final class LegacyStreamWriter {
             case PvHeader h -> {
                 expectPhase(Phase.HEADER, "header");
                 require(guestType == GuestType.PV, "a PV header for an HVM writer");
+                // Xen's converter needs the block (it gives X86_PV_INFO); only images older than Xen 3.0 lack it
+                requireArg(h.vcpuContext() != null, "a PV header without the 'vcpu' extended-info block");
                 for (long f : h.p2mFrames()) {
                     requireArg(f >= 0 && f < h.p2mSize(), "p2m frame PFN 0x" + Long.toHexString(f) + " beyond p2m_size");
                 }
@@ -315,8 +317,8 @@ public final class LegacyStreamWriter {
         expectPhase(Phase.PV_VCPUS, "vcpu record");
         requireArg(v.vcpuId() == tailVcpus[tailVcpuNext], "expected the record of vcpu " + tailVcpus[tailVcpuNext]
                 + " (VCPU_INFO order), got " + v.vcpuId());
-        requireArg(v.context().size() == pvHeader.vcpuContext().size(), "vcpu context must be 0x"
-                + Integer.toHexString(pvHeader.vcpuContext().size()) + " bytes like the header's");
+        requireArg(v.context().size() == pvHeader.vcpuContextSize(), "vcpu context must be 0x"
+                + Integer.toHexString(pvHeader.vcpuContextSize()) + " bytes like the header's");
         requireArg((v.extContext() != null) == pvHeader.extv(), "extended context present iff the header has extv");
         requireArg((v.xsave() != null) == (pvHeader.xsaveLen() != 0), "XSAVE record present iff the header has xcnt");
         if (v.xsave() != null) {

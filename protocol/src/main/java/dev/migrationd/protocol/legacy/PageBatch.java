@@ -311,8 +311,10 @@ public final class PageBatch implements LegacyItem {
 
     /**
      * Reads the PFN array of a batch of {@code count} entries (§5.1), checking each entry as it comes: no bits above
-     * 31, no invalid type, a PFN below {@code p2mSize} (the exact XTAB entry 0xF0000000 aside); then not only XTAB
-     * entries and no PFN twice.
+     * 31, no type nibble 0x5–0x7, a PFN below {@code p2mSize} (the exact XTAB entry 0xF0000000 aside). What libxc's
+     * restore accepts although no sender writes it is accepted with a warning: nibble 0x8 (the pin bit on a plain
+     * page) becomes a plain page, a batch of only bare XTAB entries does nothing, and a PFN may stand twice (the
+     * later page counts).
      *
      * @param scratch room for 1024 PFNs
      */
@@ -325,7 +327,12 @@ public final class PageBatch implements LegacyItem {
                 throw in.record("entry " + i + " 0x" + Long.toHexString(v) + " has bits above 31 set");
             }
             int e = (int) v;
-            if (LegacyFormat.isInvalidType(e)) {
+            if ((e & LegacyFormat.XEN_DOMCTL_PFINFO_LTAB_MASK) == LegacyFormat.XEN_DOMCTL_PFINFO_LPINTAB) {
+                // libxc masks the type with LTABTYPE_MASK: NOTAB, a plain page (nothing to pin)
+                in.warn(LegacyStreamReader.Leniency.PINNED_PLAIN_PAGE, "entry " + i + " pfn 0x"
+                        + Integer.toHexString(e & LegacyFormat.PFN_MASK) + " has page type 0x8: taken as a plain page");
+                e &= LegacyFormat.PFN_MASK;
+            } else if (LegacyFormat.isInvalidType(e)) {
                 throw in.record("entry " + i + " has invalid page type 0x" + Integer.toHexString(e >>> 28));
             }
             entries[i] = e;
@@ -340,11 +347,14 @@ public final class PageBatch implements LegacyItem {
             scratch[distinct++] = pfn;
         }
         if (distinct == 0) {
-            throw in.record("batch holds only XTAB (0xf0000000) entries");
+            in.warn(LegacyStreamReader.Leniency.XTAB_ONLY_BATCH, "batch holds only XTAB (0xf0000000) entries:"
+                    + " nothing to do");
+            return entries;
         }
         int dup = duplicate(scratch, distinct);
         if (dup >= 0) {
-            throw in.record("duplicate pfn 0x" + Integer.toHexString(dup) + " in batch");
+            in.warn(LegacyStreamReader.Leniency.DUPLICATE_PFN, "pfn 0x" + Integer.toHexString(dup)
+                    + " stands twice in the batch: the later entry counts");
         }
         return entries;
     }

@@ -43,10 +43,12 @@ public record PvVcpuRecord(int vcpuId, Bytes context, Bytes extContext, XsaveRec
 
     /**
      * Reads the record of {@code vcpuId}: its context, the extended context iff {@code extv}, the XSAVE record iff
-     * {@code xsaveLen} is not 0 (whose size field must be {@code xsaveLen - 16}).
+     * {@code xsaveLen} is not 0. The XSAVE record takes {@code xsaveLen} bytes on the wire, as libxc frames the tail;
+     * its size field may be below {@code xsaveLen - 16} (accepted with a warning: the rest of the record is skipped)
+     * but not above, nor below the 16 bytes of xcr0 and xcr0_accum (Xen refuses those).
      */
     static void read(Framer in, int vcpuId, PvHeader header, Framer.Then<? super PvVcpuRecord> then) throws StreamException {
-        int ctx = header.vcpuContext().size();
+        int ctx = header.vcpuContextSize();
         int ext = header.extv() ? LegacyFormat.EXT_VCPU_CONTEXT_SIZE : 0;
         int xsaveLen = header.xsaveLen();
         in.field("PV_VCPU", (long) ctx + ext + xsaveLen, f -> {
@@ -56,9 +58,18 @@ public record PvVcpuRecord(int vcpuId, Bytes context, Bytes extContext, XsaveRec
             if (xsaveLen != 0) {
                 int at = ctx + ext;
                 long size = f.getLong(at + 8);
-                if (size != xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER) {
+                long room = xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER;
+                if (Long.compareUnsigned(size, room) > 0) {
                     throw in.record("vcpu " + vcpuId + " XSAVE size " + Long.toUnsignedString(size)
-                            + " != xcnt - 16 = " + (xsaveLen - LegacyFormat.XSAVE_RECORD_HEADER));
+                            + " > xcnt - 16 = " + room);
+                }
+                if (size < XsaveRecord.AREA) {
+                    throw in.record("vcpu " + vcpuId + " XSAVE size " + size + " < " + XsaveRecord.AREA
+                            + " (xcr0 and xcr0_accum; Xen refuses it)");
+                }
+                if (size < room) {
+                    in.warn(LegacyStreamReader.Leniency.SHORT_XSAVE, "vcpu " + vcpuId + " XSAVE size " + size
+                            + " < xcnt - 16 = " + room + ": the other " + (room - size) + " bytes skipped");
                 }
                 byte[] buffer = new byte[(int) size];
                 f.get(at + LegacyFormat.XSAVE_RECORD_HEADER, buffer);

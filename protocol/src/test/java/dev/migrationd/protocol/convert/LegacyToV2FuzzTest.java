@@ -37,7 +37,7 @@ class LegacyToV2FuzzTest {
             case 1 -> GuestType.PV;
             default -> GuestType.HVM;
         };
-        return new LegacyStreamReader.Options(w, g, (b & 0x10) != 0, LIMITS);
+        return new LegacyStreamReader.Options(w, g, (b & 0x10) != 0, LIMITS, warning -> warning.toString());
     }
 
     @FuzzTest(maxDuration = "30s")

@@ -34,7 +34,7 @@ class LegacyReaderFuzzTest {
             case 1 -> GuestType.PV;
             default -> GuestType.HVM;
         };
-        return new Options(w, g, (b & 0x10) != 0, LIMITS);
+        return new Options(w, g, (b & 0x10) != 0, LIMITS, warning -> warning.toString());
     }
 
     @FuzzTest(maxDuration = "20s")

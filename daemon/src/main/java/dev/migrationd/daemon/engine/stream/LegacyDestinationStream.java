@@ -20,20 +20,26 @@ import dev.migrationd.protocol.legacy.TmemExtra;
 import dev.migrationd.protocol.legacy.Toolstack;
 import dev.migrationd.protocol.legacy.TscInfoChunk;
 import dev.migrationd.protocol.legacy.VcpuInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The legacy stream on the destination side, through {@link LegacyStreamReader}: page batches, TSC_INFO,
  * VCPU_INFO, the markers and the end here; the guest type's header, chunks and tail through its ops.
- * Checkpointed streams, TMEM and compressed pages are refused. Confined to the feeding thread.
+ * Checkpointed streams, TMEM and compressed pages are refused. Input the reader accepts only because libxc's restore
+ * does (a duplicate PFN, a page type 0x8, ...) is logged, one line per occurrence up to the reader's limit. Confined
+ * to the feeding thread.
  */
 final class LegacyDestinationStream extends DestinationStream {
+    private static final Logger LOG = LoggerFactory.getLogger(LegacyDestinationStream.class);
 
     LegacyDestinationStream(Domain domain, DomainShape shape, Runnable onStopAndCopy) {
         super(domain, shape, onStopAndCopy, "its tail was complete", "ENABLE_VERIFY_MODE",
                 ChunkType.ENABLE_VERIFY_MODE.code());
         StreamLimits limits = StreamLimits.DEFAULT.withMaxP2mSize(shape.p2mSize());
         LegacyStreamReader reader = new LegacyStreamReader(
-                LegacyStreamReader.Options.of(LegacySourceStream.TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits),
+                LegacyStreamReader.Options.of(LegacySourceStream.TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits)
+                        .withWarnings(w -> LOG.warn("event=legacy_input_accepted domain={} {}", shape.name(), w)),
                 item -> step(() -> apply(item)), (batch, entry, page) -> page(batch.pfn(entry), batch.type(entry), page));
         readWith(reader::feed, reader::finish, reader::offset);
     }
