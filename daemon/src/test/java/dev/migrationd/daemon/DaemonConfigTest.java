@@ -46,7 +46,7 @@ class DaemonConfigTest {
         assertEquals("hostA", c.name());
         assertEquals("sim", c.backend());
         assertEquals(Path.of("/var/lib/a"), c.stateDir());
-        assertEquals(7999, c.controlListen().getPort());
+        assertEquals(List.of(new InetSocketAddress("127.0.0.1", 7999)), c.control().tcp());
         assertEquals(7101, c.peerListen().getPort());
         assertEquals(9101, c.metricsListen().getPort());
         assertEquals(List.of("hostB", "hostC", "hostD"), List.copyOf(c.peers().keySet()));
@@ -61,7 +61,7 @@ class DaemonConfigTest {
     void defaultsWithoutAFile() throws Exception {
         DaemonConfig c = DaemonConfig.resolve(null, INSECURE, List.of());
         assertEquals("sim", c.backend());
-        assertEquals(7100, c.controlListen().getPort());
+        assertEquals(List.of(new ControlConfig.Address.Unix(Path.of("/run/migrationd/control.sock"))), c.control().listen());
         assertEquals(Path.of(DaemonConfig.DEFAULT_STATE_DIR), c.stateDir());
         assertTrue(c.peers().isEmpty());
     }

@@ -73,7 +73,8 @@ class ControlServerTest {
         hypervisor = mock(Hypervisor.class);
         when(hypervisor.backend()).thenReturn("xen");
         ControlService service = new ControlService("hostA", engine, hypervisor, Optional.empty(), Clock.systemUTC());
-        server = new ControlServer(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)), service).start();
+        server = new ControlServer(List.of(ControlAuthorizerTest.operatorListener(
+                NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)))), service).start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
         stub = MigrationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
     }
