@@ -58,7 +58,9 @@ public final class ControlListeners {
         EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(path.toString()),
                         InternalNettyServerCredentials.create(new UnixPeerNegotiator()))
-                .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(loop).workerEventLoopGroup(loop);
+                .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(loop).workerEventLoopGroup(loop)
+                // gRPC asks every connection for TCP keep-alive, which a Unix socket has not (Netty warns each time)
+                .withChildOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, null);
         String address = "unix:" + path;
         return new ControlServer.Listener(address, builder, authorizer, () -> {
             Files.setPosixFilePermissions(path, mode);

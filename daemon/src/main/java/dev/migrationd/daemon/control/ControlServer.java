@@ -57,6 +57,15 @@ public final class ControlServer implements AutoCloseable {
     private final List<Server> servers = new ArrayList<>();
     private final HealthStatusManager health = new HealthStatusManager();
     private boolean closed;
+    private boolean terminal;
+
+    /** Health NOT_SERVING for good (once: gRPC warns with a stack trace when asked twice). */
+    private void terminal() {
+        if (!terminal) {
+            terminal = true;
+            health.enterTerminalState();
+        }
+    }
 
     public ControlServer(List<Listener> listeners, ControlService service) {
         this.listeners = List.copyOf(listeners);
@@ -131,8 +140,8 @@ public final class ControlServer implements AutoCloseable {
      * Refuses new calls (callers get UNAVAILABLE) and turns health checks to NOT_SERVING; running calls
      * (watch streams) go on until {@link #close()}.
      */
-    public void stopAccepting() {
-        health.enterTerminalState();
+    public synchronized void stopAccepting() {
+        terminal();
         servers.forEach(Server::shutdown);
     }
 
@@ -143,7 +152,7 @@ public final class ControlServer implements AutoCloseable {
             return;
         }
         closed = true;
-        health.enterTerminalState();
+        terminal();
         servers.forEach(Server::shutdown);
         try {
             for (Server server : servers) {
