@@ -95,7 +95,7 @@ trap cleanup_training EXIT
 daemon_pid=$!
 port=
 for _ in $(seq 1 300); do
-  port=$(sed -n 's/.*event=daemon_started.* control=\([0-9]*\).*/\1/p' "$train_dir/daemon.log")
+  port=$(sed -n 's/.*event=daemon_started.* control=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$train_dir/daemon.log")
   [ -n "$port" ] && break
   kill -0 "$daemon_pid" 2>/dev/null || { cat "$train_dir/daemon.log" >&2; echo "make-dist: training daemon died" >&2; exit 1; }
   sleep 0.2
