@@ -280,25 +280,26 @@ public final class Daemon implements AutoCloseable {
             LOG.info("event=peer_tls_reload_skipped reason=\"insecure peer link\"");
             return false;
         }
-        try {
-            tls.get().reload();
-            return true;
-        } catch (TlsException e) {
-            LOG.error("event=peer_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", e.getMessage());
-            return false;
-        }
+        return reloadTls("peer", tls.get()::reload);
     }
 
     /** SIGHUP: re-reads the control API's TLS files, if it has any; unusable files leave the old ones in use. */
     private boolean reloadControlTls() {
-        if (controlTls.isEmpty()) {
-            return false;
-        }
+        return controlTls.isPresent() && reloadTls("control", controlTls.get()::reload);
+    }
+
+    @FunctionalInterface
+    private interface TlsReload {
+        void reload() throws TlsException;
+    }
+
+    /** Runs one TLS reload; a failure is logged ({@code event=<which>_tls_reload_failed}) and the old material stays. */
+    private static boolean reloadTls(String which, TlsReload reload) {
         try {
-            controlTls.get().reload();
+            reload.reload();
             return true;
         } catch (TlsException e) {
-            LOG.error("event=control_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", e.getMessage());
+            LOG.error("event={}_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", which, e.getMessage());
             return false;
         }
     }

@@ -120,19 +120,20 @@ public interface UnixAccounts {
 
         @Override
         public OptionalInt uid(String name) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment n = arena.allocateFrom(name);
-                return lookup(arena, PASSWD_SIZE, (e, b, len, r) -> (int) GETPWNAM_R.invokeExact(n, e, b, len, r))
-                        .map(e -> OptionalInt.of(e.get(ValueLayout.JAVA_INT, PW_UID))).orElse(OptionalInt.empty());
-            }
+            return idByName(GETPWNAM_R, PASSWD_SIZE, PW_UID, name);
         }
 
         @Override
         public OptionalInt gid(String name) {
+            return idByName(GETGRNAM_R, GROUP_SIZE, GR_GID, name);
+        }
+
+        /** The id at {@code offset} of the entry {@code getXXnam_r} finds for {@code name}. */
+        private static OptionalInt idByName(MethodHandle byName, long entrySize, long offset, String name) {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment n = arena.allocateFrom(name);
-                return lookup(arena, GROUP_SIZE, (e, b, len, r) -> (int) GETGRNAM_R.invokeExact(n, e, b, len, r))
-                        .map(e -> OptionalInt.of(e.get(ValueLayout.JAVA_INT, GR_GID))).orElse(OptionalInt.empty());
+                return lookup(arena, entrySize, (e, b, len, r) -> (int) byName.invokeExact(n, e, b, len, r))
+                        .map(e -> OptionalInt.of(e.get(ValueLayout.JAVA_INT, offset))).orElse(OptionalInt.empty());
             }
         }
 

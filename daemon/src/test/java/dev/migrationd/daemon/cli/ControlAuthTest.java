@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static dev.migrationd.daemon.cli.CliAgainstDaemonsTest.ctl;
 
 import dev.migrationd.control.cli.ExitCode;
 import dev.migrationd.control.cli.MigrationCtl;
@@ -14,6 +15,7 @@ import dev.migrationd.daemon.Daemon;
 import dev.migrationd.daemon.DaemonConfig;
 import dev.migrationd.daemon.PeerLinkConfig;
 import dev.migrationd.daemon.TestCerts;
+import dev.migrationd.daemon.cli.CliAgainstDaemonsTest.Result;
 import dev.migrationd.daemon.control.UnixAccounts;
 import dev.migrationd.daemon.tls.TlsFiles;
 import io.grpc.ManagedChannel;
@@ -21,8 +23,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -35,7 +35,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The control API's access rules against a real daemon in this JVM and the real {@code migrationctl}: on the Unix
@@ -54,22 +53,10 @@ class ControlAuthTest {
     /** This JVM's class path as files any user can read (hard links, or copies, of the jars in root's home). */
     static String openClassPath;
 
-    record Result(int code, String out, String err) {
-    }
 
     @BeforeAll
     static void openDir() throws Exception {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    static Result ctl(String... args) {
-        CommandLine cl = MigrationCtl.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
     }
 
     static Daemon daemon(String name, Map<String, String> extra) throws Exception {
