@@ -136,6 +136,11 @@ public final class ControlServer implements AutoCloseable {
         return servers.getFirst();
     }
 
+    /** Every listener's gRPC server (tests stop them at once). */
+    List<Server> serversForTests() {
+        return servers;
+    }
+
     /**
      * Refuses new calls (callers get UNAVAILABLE) and turns health checks to NOT_SERVING; running calls
      * (watch streams) go on until {@link #close()}.

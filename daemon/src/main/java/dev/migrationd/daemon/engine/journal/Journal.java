@@ -52,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * opened and, on a virtual thread, whenever the file has grown past the threshold.
  *
  * <p>Threading: {@link #append}, {@link #repair} and the final steps of a compaction hold one lock (the write
- * channel, the end offset and the failure are guarded by it); {@link #lastState} and the other getters read
+ * channel, the end offset and the failure are guarded by it); one compaction runs at a time (a second waits
+ * for the first: both would write the same {@code .new} file); {@link #lastState} and the other getters read
  * a concurrent map and may be called from any thread.
  */
 public final class Journal implements AutoCloseable {
@@ -161,6 +162,8 @@ public final class Journal implements AutoCloseable {
     private final Map<String, Migration> migrations = new ConcurrentHashMap<>();
     private final AtomicLong order = new AtomicLong();
     private final AtomicBoolean compacting = new AtomicBoolean();
+    /** Held for a whole compaction: the background one and a direct call never share the new file. */
+    private final ReentrantLock compaction = new ReentrantLock();
     private volatile long nextCompaction;
     private final List<Migration> replayed;
     private final Opened opened;
@@ -443,6 +446,16 @@ public final class Journal implements AutoCloseable {
      *                     directory could not be forced after the rename (the journal is unusable until repaired)
      */
     public int compact() throws IOException {
+        compaction.lock();
+        try {
+            return compactAlone();
+        } finally {
+            compaction.unlock();
+        }
+    }
+
+    /** {@link #compact} while holding {@link #compaction}. */
+    private int compactAlone() throws IOException {
         Instant horizon = clock.instant().minus(retention);
         Set<String> drop = new HashSet<>();
         for (var m : migrations.entrySet()) {
