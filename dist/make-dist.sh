@@ -103,7 +103,8 @@ start_training_daemon() { # name log [flags...] -> sets started_pid, waits for i
   done
   cat "$log" >&2; echo "make-dist: training daemon $name did not start" >&2; exit 1
 }
-log_port() { sed -n "s/.*event=daemon_started.* $2=\\([0-9]*\\).*/\\1/p" "$1"; } # LOG control|peer
+# LOG control|peer: the port (the control address is written ADDRESS:PORT, the peer one as a port)
+log_port() { sed -n "s/.*event=daemon_started.* $2=\\(127\\.0\\.0\\.1:\\)\\{0,1\\}\\([0-9]*\\).*/\\2/p" "$1"; }
 # a daemon to talk to (sim backend, ports picked by the kernel). It has no peers and the CLI's training talks
 # only to its control API, so its peer link (an ephemeral loopback port, for seconds) runs without TLS
 # material rather than with certificates made for nothing.

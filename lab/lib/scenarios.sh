@@ -317,13 +317,16 @@ LAB_DAEMON_START_TIMEOUT=${XEN_LAB_DAEMON_START_TIMEOUT:-300}   # s, JVM start t
 LAB_DAEMON_LIMITS="--limit incoming-rate-window=180s --limit peer-handshake-timeout=60s"
 
 LAB_DOM0_TLS_DIR=/etc/migrationd/tls   # in each dom0: ca.pem, HOST.pem, HOST.key
+# the client certificate of this machine's migrationctl: the dom0 daemons' control API (TCP, forwarded to this
+# machine, so mutual TLS) makes its name an operator
+LAB_CTL_CERT=lab-operator
 
-# lab_tls_certs: a CA of this run and a certificate per lab host, made on this machine by 'migrationctl certs'
-# into $LAB_RUN/tls (once per run; the CA's key never leaves this machine)
+# lab_tls_certs: a CA of this run, a certificate per lab host and one for this machine's migrationctl, made on
+# this machine by 'migrationctl certs' into $LAB_RUN/tls (once per run; the CA's key never leaves this machine)
 lab_tls_certs() {
   [ -s "$LAB_RUN/tls/ca.pem" ] && return 0
   # shellcheck disable=SC2086
-  "$MIGRATIOND_HOME/bin/migrationctl" certs --dir "$LAB_RUN/tls" $LAB_HOSTS > "$LAB_RUN/tls-certs.log" 2>&1 ||
+  "$MIGRATIOND_HOME/bin/migrationctl" certs --dir "$LAB_RUN/tls" $LAB_HOSTS $LAB_CTL_CERT > "$LAB_RUN/tls-certs.log" 2>&1 ||
     { tail -n 5 "$LAB_RUN/tls-certs.log" >&2; return 1; }
 }
 
@@ -356,6 +359,8 @@ lab_daemon_start() {
         --peer-listen $(lab_host_addr "$h"):$LAB_DOM0_PEER_PORT --peer $peer=$(lab_host_addr "$peer"):$LAB_DOM0_PEER_PORT \
         --peer-allow $peer=migrate,query --tls-ca $LAB_DOM0_TLS_DIR/ca.pem \
         --tls-cert $LAB_DOM0_TLS_DIR/$h.pem --tls-key $LAB_DOM0_TLS_DIR/$h.key $LAB_DAEMON_LIMITS \
+        --control-tls-ca $LAB_DOM0_TLS_DIR/ca.pem --control-tls-cert $LAB_DOM0_TLS_DIR/$h.pem \
+        --control-tls-key $LAB_DOM0_TLS_DIR/$h.key --control-operators cert:$LAB_CTL_CERT \
         > /var/log/migrationd/daemon.log 2>&1 < /dev/null &
     echo \$! > /run/migrationd.pid
     t=0
@@ -414,7 +419,9 @@ lab_daemon_stop() {
 lab_ctl() {
   local scn=$1 step=$2 h=$3 t0 rc; shift 3
   t0=$(lab_now_ms)
-  LAB_OUT=$(timeout "$LAB_MIGRATE_TIMEOUT" "$MIGRATIOND_HOME/bin/migrationctl" --daemon "127.0.0.1:$(lab_port "$LAB_RUN" "$h" control)" "$@" 2>&1) && rc=0 || rc=$?
+  LAB_OUT=$(timeout "$LAB_MIGRATE_TIMEOUT" "$MIGRATIOND_HOME/bin/migrationctl" --daemon "127.0.0.1:$(lab_port "$LAB_RUN" "$h" control)" \
+    --tls-ca "$LAB_RUN/tls/ca.pem" --tls-cert "$LAB_RUN/tls/$LAB_CTL_CERT.pem" --tls-key "$LAB_RUN/tls/$LAB_CTL_CERT.key" \
+    --tls-server-name "$h" "$@" 2>&1) && rc=0 || rc=$?
   LAB_SECS=$(lab_seconds "$t0")
   lab_timing "$scn" "$step" "$LAB_SECS"
   { printf '== %s %s: migrationctl %s (%s s, rc %s)\n' "$scn" "$step" "$*" "$LAB_SECS" "$rc"; printf '%s\n' "$LAB_OUT"; } >> "$LAB_RUN/$scn.log"

@@ -1,6 +1,12 @@
 package dev.migrationd.daemon;
 
+import dev.migrationd.daemon.control.ControlAccess;
+import dev.migrationd.daemon.control.ControlAuthorizer;
+import dev.migrationd.daemon.control.ControlListeners;
+import dev.migrationd.daemon.control.ControlRole;
 import dev.migrationd.daemon.control.ControlServer;
+import dev.migrationd.daemon.control.UnixAccounts;
+import dev.migrationd.daemon.tls.ControlTls;
 import dev.migrationd.daemon.control.ControlService;
 import dev.migrationd.daemon.control.SimDomains;
 import dev.migrationd.daemon.engine.EngineConfig;
@@ -56,6 +62,7 @@ public final class Daemon implements AutoCloseable {
     private MetricsEndpoint metrics;
     private PrometheusMeterRegistry registry;
     private Optional<PeerTls> tls = Optional.empty();
+    private Optional<ControlTls> controlTls = Optional.empty();
     private NettyPeerConnector connector;
     private int healthPort = -1;
     /** The configuration in force: replaced by {@link #reload}. */
@@ -117,6 +124,13 @@ public final class Daemon implements AutoCloseable {
         }
         opened.push(hypervisor);
         tls = openTls();
+        if (config.control().tls().isPresent()) {
+            try {
+                controlTls = Optional.of(ControlTls.open(config.control().tls().get()));
+            } catch (TlsException e) {
+                throw new StartException(e.getMessage(), e);
+            }
+        }
         LimitsConfig limits = config.limits();
         DaemonConfig.Timeouts t = config.timeouts();
         PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(),
@@ -147,11 +161,15 @@ public final class Daemon implements AutoCloseable {
 
         metrics = listen("metrics-listen", config.metricsListen(), () -> MetricsEndpoint.start(config.metricsListen(), registry));
         opened.push(metrics);
-        control = listen("control-listen", config.controlListen(),
-                () -> new ControlServer(NettyServerBuilder.forAddress(config.controlListen()), service).start());
+        control = listen("control-listen", String.join(",", config.control().listen().stream().map(Daemon::describe).toList()),
+                () -> new ControlServer(controlListeners(), service).start());
         opened.push(control);
-        LOG.atInfo().setMessage("event=control_listening")
-                .addKeyValue("address", config.controlListen().getAddress().getHostAddress() + ":" + control.port()).log();
+        String[] bound = controlAddresses().split(",");
+        for (int i = 0; i < control.listeners().size(); i++) {
+            ControlServer.Listener l = control.listeners().get(i);
+            LOG.atInfo().setMessage("event=control_listening").addKeyValue("address", bound[i])
+                    .addKeyValue("transport", l.authorizer().transport().name().toLowerCase(java.util.Locale.ROOT)).log();
+        }
         peers = listen("peer-listen", config.peerListen(),
                 () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
         opened.push(peers);
@@ -172,12 +190,67 @@ public final class Daemon implements AutoCloseable {
                 .addKeyValue("name", config.name())
                 .addKeyValue("backend", hypervisor.backend())
                 .addKeyValue("state_dir", config.stateDir())
-                .addKeyValue("control", control.port())
+                .addKeyValue("control", controlAddresses())
                 .addKeyValue("peer", peers.address().getPort())
                 .addKeyValue("metrics", metrics.address().getPort())
                 .addKeyValue("peers", String.join(",", config.peers().keySet()))
                 .addKeyValue("peer_tls", tls.map(PeerTls::provider).orElse("off")).log();
         started = true;
+    }
+
+    /** A control address as the configuration writes it. */
+    private static String describe(ControlConfig.Address a) {
+        return switch (a) {
+            case ControlConfig.Address.Unix u -> ControlConfig.UNIX_PREFIX + u.path();
+            case ControlConfig.Address.Tcp t -> t.address().getAddress().getHostAddress() + ":" + t.address().getPort();
+        };
+    }
+
+    /** The control API's listeners, each with the authorizer its transport calls for. */
+    private java.util.List<ControlServer.Listener> controlListeners() throws IOException {
+        ControlConfig c = config.control();
+        int self = selfUid();
+        java.util.List<String> unresolved = c.access().unresolved(UnixAccounts.SYSTEM);
+        if (!unresolved.isEmpty()) {
+            LOG.atWarn().setMessage("event=control_grant_unknown").addKeyValue("entries", String.join(",", unresolved))
+                    .addKeyValue("note", "no such user or group on this host; these entries match no one").log();
+        }
+        java.util.List<ControlServer.Listener> out = new java.util.ArrayList<>();
+        for (ControlConfig.Address a : c.listen()) {
+            switch (a) {
+                case ControlConfig.Address.Unix u -> out.add(ControlListeners.unix(u.path(), c.socketMode(), c.socketGroup(),
+                        authorizer(ControlAuthorizer.Transport.UNIX, self)));
+                case ControlConfig.Address.Tcp t when controlTls.isPresent() -> {
+                    try {
+                        out.add(ControlListeners.tls(t.address(), controlTls.get().serverContext(),
+                                authorizer(ControlAuthorizer.Transport.TLS, self)));
+                    } catch (TlsException e) {
+                        throw new IOException(e.getMessage(), e);
+                    }
+                }
+                case ControlConfig.Address.Tcp t -> {
+                    String role = c.access().loopbackRole().map(ControlRole::word).orElse(ControlConfig.ROLE_NONE);
+                    if (c.access().loopbackRole().isPresent()) {
+                        LOG.atWarn().setMessage("event=control_plaintext_loopback").addKeyValue("address", describe(a))
+                                .addKeyValue("role", role).addKeyValue("warning", "PLAINTEXT CONTROL API ON LOOPBACK TCP: every "
+                                        + "local user (every process in this network namespace) has the " + role + " role "
+                                        + "there; use unix:PATH or mutual TLS (control-tls-*) for more, or set "
+                                        + ControlConfig.KEY_LOOPBACK_ROLE).log();
+                    }
+                    out.add(ControlListeners.loopback(t.address(), authorizer(ControlAuthorizer.Transport.LOOPBACK, self)));
+                }
+            }
+        }
+        return out;
+    }
+
+    private ControlAuthorizer authorizer(ControlAuthorizer.Transport transport, int self) {
+        return new ControlAuthorizer(transport, () -> current.control().access(), UnixAccounts.SYSTEM, self);
+    }
+
+    /** This process's uid (the owner of /proc/self). */
+    private static int selfUid() throws IOException {
+        return (Integer) Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid");
     }
 
     /** Prometheus: {@code migrationd_peer_link_insecure}. */
@@ -210,13 +283,32 @@ public final class Daemon implements AutoCloseable {
             LOG.info("event=peer_tls_reload_skipped reason=\"insecure peer link\"");
             return false;
         }
+        return reloadTls("peer", tls.get()::reload);
+    }
+
+    /** SIGHUP: re-reads the control API's TLS files, if it has any; unusable files leave the old ones in use. */
+    private boolean reloadControlTls() {
+        return controlTls.isPresent() && reloadTls("control", controlTls.get()::reload);
+    }
+
+    @FunctionalInterface
+    private interface TlsReload {
+        void reload() throws TlsException;
+    }
+
+    /** Runs one TLS reload; a failure is logged ({@code event=<which>_tls_reload_failed}) and the old material stays. */
+    private static boolean reloadTls(String which, TlsReload reload) {
         try {
-            tls.get().reload();
+            reload.reload();
             return true;
         } catch (TlsException e) {
-            LOG.error("event=peer_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", e.getMessage());
+            LOG.error("event={}_tls_reload_failed error=\"{}\" action=\"kept the previous material\"", which, e.getMessage());
             return false;
         }
+    }
+
+    private static String grantsText(java.util.List<ControlAccess.Grant> grants) {
+        return grants.isEmpty() ? "none" : String.join(",", grants.stream().map(ControlAccess.Grant::text).toList());
     }
 
     @FunctionalInterface
@@ -225,6 +317,10 @@ public final class Daemon implements AutoCloseable {
     }
 
     private static <T> T listen(String what, InetSocketAddress address, Opener<T> opener) throws StartException {
+        return listen(what, address.getAddress().getHostAddress() + ":" + address.getPort(), opener);
+    }
+
+    private static <T> T listen(String what, String address, Opener<T> opener) throws StartException {
         try {
             return opener.open();
         } catch (IOException e) {
@@ -233,13 +329,23 @@ public final class Daemon implements AutoCloseable {
                 root = root.getCause();
             }
             String why = root instanceof BindException || String.valueOf(root.getMessage()).contains("in use")
-                    ? "address already in use" : String.valueOf(root.getMessage());
-            throw new StartException("cannot listen on " + address.getAddress().getHostAddress() + ":" + address.getPort()
-                    + " (" + what + "): " + why, e);
+                    ? "address already in use" : root instanceof java.nio.file.AccessDeniedException denied
+                    ? "permission denied: " + denied.getFile() : String.valueOf(root.getMessage());
+            throw new StartException("cannot listen on " + address + " (" + what + "): " + why, e);
         }
     }
 
-    /** The bound control port (useful with port 0). */
+    /** The control addresses, bound ports filled in (for logs and the systemd status line). */
+    public String controlAddresses() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < control.listeners().size(); i++) {
+            String a = control.listeners().get(i).address();
+            out.add(control.port(i) >= 0 ? a.substring(0, a.lastIndexOf(':') + 1) + control.port(i) : a);
+        }
+        return String.join(",", out);
+    }
+
+    /** The bound port of the first TCP control address (useful with port 0), or -1 without one. */
     public int controlPort() {
         return control.port();
     }
@@ -268,7 +374,12 @@ public final class Daemon implements AutoCloseable {
         Map<String, java.util.function.Function<DaemonConfig, Object>> m = new java.util.HashMap<>(Map.ofEntries(
                 Map.entry(DaemonConfig.KEY_NAME, DaemonConfig::name), Map.entry(DaemonConfig.KEY_BACKEND, DaemonConfig::backend),
                 Map.entry(DaemonConfig.KEY_STATE_DIR, DaemonConfig::stateDir),
-                Map.entry(DaemonConfig.KEY_CONTROL_LISTEN, DaemonConfig::controlListen),
+                Map.entry(DaemonConfig.KEY_CONTROL_LISTEN, c -> c.control().listen()),
+                Map.entry(ControlConfig.KEY_SOCKET_MODE, c -> c.control().socketMode()),
+                Map.entry(ControlConfig.KEY_SOCKET_GROUP, c -> c.control().socketGroup()),
+                Map.entry(ControlConfig.KEY_TLS_CA, c -> c.control().tls().map(TlsFiles::ca)),
+                Map.entry(ControlConfig.KEY_TLS_CERT, c -> c.control().tls().map(TlsFiles::cert)),
+                Map.entry(ControlConfig.KEY_TLS_KEY, c -> c.control().tls().map(TlsFiles::key)),
                 Map.entry(DaemonConfig.KEY_PEER_LISTEN, DaemonConfig::peerListen),
                 Map.entry(DaemonConfig.KEY_METRICS_LISTEN, DaemonConfig::metricsListen),
                 Map.entry(DaemonConfig.KEY_SIM_PREFAULT, DaemonConfig::simPrefault),
@@ -309,13 +420,21 @@ public final class Daemon implements AutoCloseable {
         needRestart.sort(null);
         PeerLinkConfig link = new PeerLinkConfig(was.peerLink().tls(), was.peerLink().insecure(), next.peerLink().allowed());
         connector.setPeers(next.peers(), link.allowed());
-        current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), was.controlListen(), was.peerListen(),
+        ControlConfig control = new ControlConfig(was.control().listen(), was.control().socketMode(),
+                was.control().socketGroup(), was.control().tls(), next.control().access());
+        current = new DaemonConfig(was.name(), was.backend(), was.stateDir(), control, was.peerListen(),
                 was.metricsListen(), next.peers(), was.simPrefault(), was.healthListen(), link, was.limits(), was.saveDirs(),
                 was.journalRetention(), was.timeouts());
         boolean tlsReloaded = reloadTls();
+        boolean controlTlsReloaded = reloadControlTls();
+        java.util.List<String> unresolved = control.access().unresolved(UnixAccounts.SYSTEM);
         LOG.atInfo().setMessage("event=config_reloaded")
                 .addKeyValue("peers", String.join(",", next.peers().keySet()))
+                .addKeyValue("control_operators", grantsText(control.access().operators()))
+                .addKeyValue("control_readers", grantsText(control.access().readers()))
+                .addKeyValue("control_unknown_entries", String.join(",", unresolved))
                 .addKeyValue("peer_tls_reloaded", tlsReloaded)
+                .addKeyValue("control_tls_reloaded", controlTlsReloaded)
                 .addKeyValue("restart_needed_for", String.join(",", needRestart))
                 .log();
         return java.util.List.copyOf(needRestart);

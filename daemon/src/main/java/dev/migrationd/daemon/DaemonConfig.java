@@ -30,7 +30,15 @@ import java.util.Optional;
  * name           = hostA                # this daemon's peer name (default: the host name)
  * backend        = sim                  # sim | xen | kvm
  * state-dir      = /var/lib/migrationd  # journal, history, sim domains
- * control-listen = 127.0.0.1:7100       # gRPC control API
+ * control-listen = unix:/run/migrationd/control.sock  # gRPC control API: unix:PATH and/or HOST:PORT, comma-separated
+ * control-socket-mode  = 0660           # the socket file's mode and group: who may connect
+ * control-socket-group = migrationd
+ * control-operators    = @migrationd    # who may act (root and the daemon's user always may): USER, UID, @GROUP,
+ * control-readers      = @adm           #   @GID, cert:NAME; who may look; anyone else: nothing
+ * control-loopback-role = operator      # plaintext TCP on loopback: operator | read-only | none
+ * control-tls-ca   = /etc/migrationd/tls/ca.pem   # mutual TLS for TCP control addresses (required off loopback)
+ * control-tls-cert = /etc/migrationd/tls/hostA.pem
+ * control-tls-key  = /etc/migrationd/tls/hostA.key
  * peer-listen    = 0.0.0.0:7101         # migrations from peers
  * metrics-listen = 127.0.0.1:9101       # Prometheus scrape endpoint (/metrics)
  * peer.hostB     = 10.0.0.2:7101        # one line per peer: peer.NAME = HOST:PORT
@@ -58,7 +66,7 @@ import java.util.Optional;
  * @param name          this daemon's peer name
  * @param backend       hypervisor backend name
  * @param stateDir      the state directory
- * @param controlListen gRPC control API address
+ * @param control       the gRPC control API's addresses and roles (see {@link ControlConfig})
  * @param peerListen    peer (migration) address
  * @param metricsListen Prometheus endpoint address
  * @param peers         peer name → address, in configuration order
@@ -73,7 +81,7 @@ import java.util.Optional;
  *                      in doubt from it for that long)
  * @param timeouts      how long the daemon waits for peers and for its own migrations
  */
-public record DaemonConfig(String name, String backend, Path stateDir, InetSocketAddress controlListen,
+public record DaemonConfig(String name, String backend, Path stateDir, ControlConfig control,
                            InetSocketAddress peerListen, InetSocketAddress metricsListen,
                            Map<String, InetSocketAddress> peers, boolean simPrefault,
                            Optional<InetSocketAddress> healthListen, PeerLinkConfig peerLink, LimitsConfig limits,
@@ -110,6 +118,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
 
     private static List<String> allKeys() {
         List<String> all = new java.util.ArrayList<>(KEYS);
+        all.addAll(ControlConfig.KEYS);
         all.addAll(PeerLinkConfig.KEYS);
         all.addAll(LimitsConfig.KEYS);
         all.add(KEY_SAVE_DIRS);
@@ -118,7 +127,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
 
     public static final String DEFAULT_BACKEND = "sim";
     public static final String DEFAULT_STATE_DIR = "/var/lib/migrationd";
-    public static final String DEFAULT_CONTROL_LISTEN = "127.0.0.1:7100";
+    public static final String DEFAULT_CONTROL_LISTEN = ControlConfig.DEFAULT_LISTEN;
     public static final String DEFAULT_PEER_LISTEN = "127.0.0.1:7101";
     public static final String DEFAULT_METRICS_LISTEN = "127.0.0.1:9101";
     public static final String DEFAULT_JOURNAL_RETENTION = "7d";
@@ -171,7 +180,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(stateDir, "stateDir");
-        Objects.requireNonNull(controlListen, "controlListen");
+        Objects.requireNonNull(control, "control");
         Objects.requireNonNull(peerListen, "peerListen");
         Objects.requireNonNull(metricsListen, "metricsListen");
         peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
@@ -245,8 +254,7 @@ public record DaemonConfig(String name, String backend, Path stateDir, InetSocke
                     + "' (known: " + String.join(", ", backends) + ")");
         }
         Path stateDir = Path.of(values.getOrDefault(KEY_STATE_DIR, DEFAULT_STATE_DIR));
-        InetSocketAddress control = address(where.getOrDefault(KEY_CONTROL_LISTEN, "default"), KEY_CONTROL_LISTEN,
-                values.getOrDefault(KEY_CONTROL_LISTEN, DEFAULT_CONTROL_LISTEN));
+        ControlConfig control = ControlConfig.parse(values, where);
         InetSocketAddress peer = address(where.getOrDefault(KEY_PEER_LISTEN, "default"), KEY_PEER_LISTEN,
                 values.getOrDefault(KEY_PEER_LISTEN, DEFAULT_PEER_LISTEN));
         InetSocketAddress metrics = address(where.getOrDefault(KEY_METRICS_LISTEN, "default"), KEY_METRICS_LISTEN,

@@ -32,8 +32,8 @@ import picocli.CommandLine.Option;
                 "3:this host cannot run the configured backend (e.g. xen off a Xen dom0)"},
         footerHeading = "%nSignals:%n",
         footer = {"SIGTERM, SIGINT  stop: cancel migrations before their commit point, finish the others",
-                "SIGHUP           re-read the config file: the peer list is replaced; other changed settings are "
-                        + "logged and wait for a restart",
+                "SIGHUP           re-read the config file: the peer list, the peers' permissions and the control "
+                        + "roles are replaced, TLS files re-read; other changed settings are logged and wait for a restart",
                 "", "Under systemd (Type=notify) the daemon reports READY=1 once every listener is bound."})
 public final class MigrationDaemon implements Callable<Integer> {
 
@@ -63,8 +63,36 @@ public final class MigrationDaemon implements Callable<Integer> {
     @Option(names = "--state-dir", paramLabel = "DIR", description = "Journal, history, sim domains (default: /var/lib/migrationd).")
     String stateDir;
 
-    @Option(names = "--control-listen", paramLabel = "HOST:PORT", description = "gRPC control API (default: 127.0.0.1:7100).")
+    @Option(names = "--control-listen", paramLabel = "unix:PATH|HOST:PORT[,...]",
+            description = "gRPC control API: a Unix socket and/or TCP (mutual TLS with --control-tls-*; plaintext only on "
+                    + "loopback) (default: unix:/run/migrationd/control.sock).")
     String controlListen;
+
+    @Option(names = "--control-socket-mode", paramLabel = "MODE", description = "The control socket file's mode, octal (default: 0660).")
+    String controlSocketMode;
+
+    @Option(names = "--control-socket-group", paramLabel = "GROUP", description = "The group the control socket file is given to (default: the daemon's).")
+    String controlSocketGroup;
+
+    @Option(names = "--control-operators", paramLabel = "WHO[,...]", description = "Who may migrate, cancel, save, restore, "
+            + "create and destroy: USER, UID, @GROUP, @GID, cert:NAME (root and the daemon's own user always may).")
+    String controlOperators;
+
+    @Option(names = "--control-readers", paramLabel = "WHO[,...]", description = "Who may list, watch and inspect (same forms).")
+    String controlReaders;
+
+    @Option(names = "--control-loopback-role", paramLabel = "operator|read-only|none",
+            description = "The role of every caller on a plaintext loopback TCP control address (default: operator).")
+    String controlLoopbackRole;
+
+    @Option(names = "--control-tls-ca", paramLabel = "FILE", description = "Control API mutual TLS on TCP: PEM bundle of the CAs of client certificates.")
+    String controlTlsCa;
+
+    @Option(names = "--control-tls-cert", paramLabel = "FILE", description = "The control API's server certificate chain (PEM).")
+    String controlTlsCert;
+
+    @Option(names = "--control-tls-key", paramLabel = "FILE", description = "Its private key (PEM).")
+    String controlTlsKey;
 
     @Option(names = "--peer-listen", paramLabel = "HOST:PORT", description = "Migrations from peers (default: 127.0.0.1:7101).")
     String peerListen;
@@ -174,6 +202,14 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(DaemonConfig.KEY_BACKEND, backend);
         flags.put(DaemonConfig.KEY_STATE_DIR, stateDir);
         flags.put(DaemonConfig.KEY_CONTROL_LISTEN, controlListen);
+        flags.put(ControlConfig.KEY_SOCKET_MODE, controlSocketMode);
+        flags.put(ControlConfig.KEY_SOCKET_GROUP, controlSocketGroup);
+        flags.put(ControlConfig.KEY_OPERATORS, controlOperators);
+        flags.put(ControlConfig.KEY_READERS, controlReaders);
+        flags.put(ControlConfig.KEY_LOOPBACK_ROLE, controlLoopbackRole);
+        flags.put(ControlConfig.KEY_TLS_CA, controlTlsCa);
+        flags.put(ControlConfig.KEY_TLS_CERT, controlTlsCert);
+        flags.put(ControlConfig.KEY_TLS_KEY, controlTlsKey);
         flags.put(DaemonConfig.KEY_PEER_LISTEN, peerListen);
         flags.put(DaemonConfig.KEY_METRICS_LISTEN, metricsListen);
         flags.put(DaemonConfig.KEY_SIM_PREFAULT, simPrefault == null ? null : simPrefault.toString());
@@ -282,7 +318,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         } finally {
             startEnded.countDown();
         }
-        notify(systemd, "READY=1\nSTATUS=control " + daemon.controlPort() + ", peers " + daemon.peerPort()
+        notify(systemd, "READY=1\nSTATUS=control " + daemon.controlAddresses() + ", peers " + daemon.peerPort()
                 + ", metrics " + daemon.metricsPort());
         try {
             stopped.await();

@@ -59,34 +59,15 @@ public record PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<Strin
             default -> throw new ConfigException(where.get(KEY_INSECURE) + ": must be true or false, not '"
                     + values.get(KEY_INSECURE) + "'");
         };
-        List<String> given = new ArrayList<>();
-        List<String> missing = new ArrayList<>();
-        for (String k : List.of(KEY_TLS_CA, KEY_TLS_CERT, KEY_TLS_KEY)) {
-            String v = values.get(k);
-            if (v != null && !v.isEmpty()) {
-                given.add(k);
-            } else {
-                missing.add(k);
-            }
-        }
-        Optional<TlsFiles> tls = Optional.empty();
-        if (given.isEmpty() && !insecure) {
+        Optional<TlsFiles> tls = tlsFiles(values, KEY_TLS_CA, KEY_TLS_CERT, KEY_TLS_KEY);
+        if (tls.isEmpty() && !insecure) {
             throw new ConfigException("the peer link needs mutual TLS: set " + KEY_TLS_CA + ", " + KEY_TLS_CERT + " and "
                     + KEY_TLS_KEY + " (PEM files; 'migrationctl certs' makes a lab CA and host certificates), or give --"
                     + KEY_INSECURE + " to run it in plaintext, where anyone who can reach peer-listen can send migrations");
         }
-        if (!given.isEmpty() && !missing.isEmpty()) {
-            throw new ConfigException("TLS settings are incomplete: " + String.join(" and ", missing) + (missing.size() == 1
-                    ? " is" : " are") + " missing (" + String.join(" and ", given) + (given.size() == 1 ? " is" : " are")
-                    + " set); give all three of " + KEY_TLS_CA + ", " + KEY_TLS_CERT + ", " + KEY_TLS_KEY);
-        }
-        if (!given.isEmpty()) {
-            if (insecure) {
-                throw new ConfigException(where.get(KEY_INSECURE) + ": " + KEY_INSECURE + " contradicts " + KEY_TLS_CA + "/"
-                        + KEY_TLS_CERT + "/" + KEY_TLS_KEY + "; give one or the other");
-            }
-            tls = Optional.of(new TlsFiles(Path.of(values.get(KEY_TLS_CA)), Path.of(values.get(KEY_TLS_CERT)),
-                    Path.of(values.get(KEY_TLS_KEY))));
+        if (tls.isPresent() && insecure) {
+            throw new ConfigException(where.get(KEY_INSECURE) + ": " + KEY_INSECURE + " contradicts " + KEY_TLS_CA + "/"
+                    + KEY_TLS_CERT + "/" + KEY_TLS_KEY + "; give one or the other");
         }
         Map<String, Set<PeerPermission>> allowed = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : allows.entrySet()) {
@@ -98,6 +79,34 @@ public record PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<Strin
             allowed.put(e.getKey(), permissions(w, e.getValue()));
         }
         return new PeerLinkConfig(tls, insecure, allowed);
+    }
+
+    /**
+     * The three TLS files named by {@code caKey}, {@code certKey} and {@code keyKey}: all three, or none (empty).
+     *
+     * @throws ConfigException when only some are given, naming the missing ones
+     */
+    static Optional<TlsFiles> tlsFiles(Map<String, String> values, String caKey, String certKey, String keyKey)
+            throws ConfigException {
+        List<String> given = new ArrayList<>();
+        List<String> missing = new ArrayList<>();
+        for (String k : List.of(caKey, certKey, keyKey)) {
+            String v = values.get(k);
+            if (v != null && !v.isEmpty()) {
+                given.add(k);
+            } else {
+                missing.add(k);
+            }
+        }
+        if (given.isEmpty()) {
+            return Optional.empty();
+        }
+        if (!missing.isEmpty()) {
+            throw new ConfigException("TLS settings are incomplete: " + String.join(" and ", missing) + (missing.size() == 1
+                    ? " is" : " are") + " missing (" + String.join(" and ", given) + (given.size() == 1 ? " is" : " are")
+                    + " set); give all three of " + caKey + ", " + certKey + ", " + keyKey);
+        }
+        return Optional.of(new TlsFiles(Path.of(values.get(caKey)), Path.of(values.get(certKey)), Path.of(values.get(keyKey))));
     }
 
     /** {@code migrate,query}, {@code migrate}, {@code query} or {@code none}. */

@@ -46,7 +46,7 @@ class DaemonConfigTest {
         assertEquals("hostA", c.name());
         assertEquals("sim", c.backend());
         assertEquals(Path.of("/var/lib/a"), c.stateDir());
-        assertEquals(7999, c.controlListen().getPort());
+        assertEquals(List.of(new InetSocketAddress("127.0.0.1", 7999)), c.control().tcp());
         assertEquals(7101, c.peerListen().getPort());
         assertEquals(9101, c.metricsListen().getPort());
         assertEquals(List.of("hostB", "hostC", "hostD"), List.copyOf(c.peers().keySet()));
@@ -61,7 +61,7 @@ class DaemonConfigTest {
     void defaultsWithoutAFile() throws Exception {
         DaemonConfig c = DaemonConfig.resolve(null, INSECURE, List.of());
         assertEquals("sim", c.backend());
-        assertEquals(7100, c.controlListen().getPort());
+        assertEquals(List.of(new ControlConfig.Address.Unix(Path.of("/run/migrationd/control.sock"))), c.control().listen());
         assertEquals(Path.of(DaemonConfig.DEFAULT_STATE_DIR), c.stateDir());
         assertTrue(c.peers().isEmpty());
     }
@@ -160,5 +160,46 @@ class DaemonConfigTest {
                 null, Map.of(DaemonConfig.KEY_CLOSE_WAIT, "25h"), List.of());
         assertBad("--connect-timeout: connect-timeout '-1s'", null, Map.of(DaemonConfig.KEY_CONNECT_TIMEOUT, "-1s"), List.of());
         assertBad("abort-wait '99999999999s'", file("abort-wait = 99999999999s\n"), Map.of(), List.of());
+    }
+
+    @Test
+    void controlAddressesRolesAndTheirRules() throws Exception {
+        DaemonConfig c = DaemonConfig.resolve(file("""
+                control-listen = unix:/run/x/control.sock, 127.0.0.1:7100
+                control-socket-mode = 0640
+                control-socket-group = migrationd
+                control-operators = root, @migrationd, cert:ops
+                control-readers = @adm,1000
+                control-loopback-role = read-only
+                """), INSECURE, List.of());
+        ControlConfig cc = c.control();
+        assertEquals(List.of(new ControlConfig.Address.Unix(Path.of("/run/x/control.sock")),
+                new ControlConfig.Address.Tcp(new InetSocketAddress("127.0.0.1", 7100))), cc.listen());
+        assertEquals("rw-r-----", java.nio.file.attribute.PosixFilePermissions.toString(cc.socketMode()));
+        assertEquals(java.util.Optional.of("migrationd"), cc.socketGroup());
+        assertEquals(List.of("root", "@migrationd", "cert:ops"), cc.access().operators().stream()
+                .map(dev.migrationd.daemon.control.ControlAccess.Grant::text).toList());
+        assertEquals(java.util.Optional.of(dev.migrationd.daemon.control.ControlRole.READ_ONLY), cc.access().loopbackRole());
+        assertEquals(java.util.Optional.empty(), DaemonConfig.resolve(null, new java.util.HashMap<>(Map.of(
+                PeerLinkConfig.KEY_INSECURE, "true", ControlConfig.KEY_LOOPBACK_ROLE, "none")), List.of())
+                .control().access().loopbackRole());
+
+        assertBad("control-listen 10.0.0.1:7100 is not a loopback address, and plaintext TCP is allowed on loopback only",
+                null, Map.of(DaemonConfig.KEY_CONTROL_LISTEN, "10.0.0.1:7100"), List.of());
+        assertBad("plaintext TCP is allowed on loopback only", null, Map.of(DaemonConfig.KEY_CONTROL_LISTEN,
+                "unix:/run/x.sock,0.0.0.0:7100"), List.of());
+        assertBad("control-tls-key is missing", null, Map.of(DaemonConfig.KEY_CONTROL_LISTEN, "10.0.0.1:7100",
+                ControlConfig.KEY_TLS_CA, "/ca.pem", ControlConfig.KEY_TLS_CERT, "/c.pem"), List.of());
+        assertBad("are for TCP control addresses, and control-listen has none", null, Map.of(ControlConfig.KEY_TLS_CA,
+                "/ca.pem", ControlConfig.KEY_TLS_CERT, "/c.pem", ControlConfig.KEY_TLS_KEY, "/c.key"), List.of());
+        assertBad("a Unix socket is unix:/ABSOLUTE/PATH", null, Map.of(DaemonConfig.KEY_CONTROL_LISTEN, "unix:run/x.sock"),
+                List.of());
+        assertBad("names 'unix:/a.sock' twice", null, Map.of(DaemonConfig.KEY_CONTROL_LISTEN, "unix:/a.sock,unix:/a.sock"),
+                List.of());
+        assertBad("control-socket-mode '0999': expected an octal mode", null, Map.of(ControlConfig.KEY_SOCKET_MODE, "0999"),
+                List.of());
+        assertBad("--control-loopback-role: 'admin' is not a role (operator, read-only or none)", null,
+                Map.of(ControlConfig.KEY_LOOPBACK_ROLE, "admin"), List.of());
+        assertBad("--control-operators: 'a b' is not a user", null, Map.of(ControlConfig.KEY_OPERATORS, "root,a b"), List.of());
     }
 }

@@ -328,7 +328,7 @@ class DaemonProcessTest {
             // every listener is bound when READY=1 is sent
             String started = Files.readString(log);
             assertTrue(started.contains("event=daemon_started"), started);
-            java.util.regex.Matcher ports = java.util.regex.Pattern.compile("control (\\d+), peers (\\d+), metrics (\\d+)")
+            java.util.regex.Matcher ports = java.util.regex.Pattern.compile("control 127\\.0\\.0\\.1:(\\d+), peers (\\d+), metrics (\\d+)")
                     .matcher(ready);
             assertTrue(ports.find(), ready);
             for (int i = 1; i <= 3; i++) {

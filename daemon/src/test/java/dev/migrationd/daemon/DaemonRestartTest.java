@@ -82,7 +82,7 @@ class DaemonRestartTest {
 
             // same name and state directory; a fresh peer port, so that the restart never waits on the old socket
             restarted = Daemon.start(new DaemonConfig(aConfig.name(), aConfig.backend(), aConfig.stateDir(),
-                    aConfig.controlListen(), new java.net.InetSocketAddress("127.0.0.1", 0), aConfig.metricsListen(),
+                    aConfig.control(), new java.net.InetSocketAddress("127.0.0.1", 0), aConfig.metricsListen(),
                     aConfig.peers(), aConfig.simPrefault(), aConfig.healthListen(), aConfig.peerLink(), aConfig.limits(),
                     aConfig.saveDirs(), aConfig.journalRetention(), aConfig.timeouts()));
             String addr = "127.0.0.1:" + restarted.controlPort();

@@ -129,6 +129,9 @@ class DeploymentFilesTest {
         assertTrue(unit.contains("\nRestartPreventExitStatus=" + MigrationDaemon.EXIT_CONFIG + " "
                 + MigrationDaemon.EXIT_BACKEND_UNAVAILABLE + "\n"), "the daemon's permanent exit codes");
         assertTrue(unit.contains("\nUser=migrationd\n"));
+        // the control socket's directory, and no private user namespace (it would hide callers' uids)
+        assertTrue(unit.contains("\nRuntimeDirectory=migrationd\n"));
+        assertFalse(unit.contains("\nPrivateUsers=yes"), "roles are decided by the caller's uid");
         assertTrue(unit.contains("\nReadWritePaths=-/srv/migrationd\n"), "the README's save directory");
     }
 
@@ -232,5 +235,14 @@ class DeploymentFilesTest {
             assertTrue(p.find(), probe + " uses the gRPC health service");
         }
         assertFalse(yaml.contains("tcpSocket"), "no TCP-connect probes");
+        // the peer link needs its certificates: the Secret is mounted where tls-ca, --tls-cert and --tls-key point
+        assertTrue(yaml.contains("secret: {secretName: migrationd-tls"), "the certificates come from a Secret");
+        assertTrue(yaml.contains("- {name: tls, mountPath: /etc/migrationd/tls, readOnly: true}"));
+        assertTrue(yaml.contains("tls-ca         = /etc/migrationd/tls/ca.pem"));
+        assertTrue(yaml.contains("- --tls-cert=/etc/migrationd/tls/$(NODE_NAME).pem")
+                && yaml.contains("- --tls-key=/etc/migrationd/tls/$(NODE_NAME).key"));
+        // the control API is the node's Unix socket, never a network address
+        assertTrue(yaml.contains("control-listen = unix:/run/migrationd/control.sock"));
+        assertTrue(yaml.contains("hostPath: {path: /run/migrationd, type: DirectoryOrCreate}"));
     }
 }

@@ -135,7 +135,8 @@ class DistributionIT {
         }
         String conf = Files.readString(DIST.resolve("etc/migrationd.conf"))
                 .replace("state-dir      = /var/lib/migrationd", "state-dir      = " + tmp.resolve(name))
-                .replace("127.0.0.1:7100", "127.0.0.1:" + control)
+                // loopback TCP instead of the packaged socket in /run/migrationd (two daemons, not as their unit)
+                .replaceAll("(?m)^control-listen .*$", "control-listen = 127.0.0.1:" + control)
                 .replace("127.0.0.1:7101", "127.0.0.1:" + peer)
                 .replace("127.0.0.1:9101", "127.0.0.1:" + metrics)
                 + "name = " + name + "\npeer." + other + " = 127.0.0.1:" + otherPeer + "\n"

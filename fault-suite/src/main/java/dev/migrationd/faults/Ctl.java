@@ -14,7 +14,7 @@ import picocli.CommandLine;
 
 /**
  * {@code migrationctl}, the operator's client, run inside the runner's JVM against a host's control API
- * ({@code --daemon IP:7100 --format json}). Every call has the CLI's own deadline (30 s); the runner never
+ * ({@code --daemon unix:SOCKET --format json}, the socket under the suite's base directory). Every call has the CLI's own deadline (30 s); the runner never
  * calls a daemon it has stopped.
  *
  * <p>Thread-safe: each call builds its own command line and channel.

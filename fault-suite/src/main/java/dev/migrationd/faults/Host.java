@@ -33,7 +33,6 @@ final class Host {
 
     enum State { DOWN, UP, STOPPED, DEAD }
 
-    static final int CONTROL_PORT = 7100;
     static final int PEER_PORT = 7101;
     static final int METRICS_PORT = 9101;
     /** Longest a daemon may take to start (JVM start, journal recovery) on a loaded 2-core machine. */
@@ -77,8 +76,13 @@ final class Host {
         this.timeline = timeline;
     }
 
+    /**
+     * The daemon's control address: a Unix socket under the suite's base directory (short, whatever the scenario's
+     * name). The daemon runs in its own network namespace but shares the file system, so the runner, as root, reaches
+     * it there as an operator; plaintext TCP on the namespace's address would be refused (not loopback).
+     */
     String control() {
-        return ip + ":" + CONTROL_PORT;
+        return "unix:" + Config.base().resolve("control").resolve(name + ".sock");
     }
 
     State state() {

@@ -12,7 +12,8 @@ import picocli.CommandLine.TypeConversionException;
 /**
  * The options every command takes, before or after its name and the names of nested commands, as
  * {@code virsh -c URI migrate ...} and {@code kubectl --context X get ...} do: where the daemon is
- * ({@code --daemon}) and how to print ({@code --format}). A mixin of the root command whose options picocli
+ * ({@code --daemon}), the client certificate for a daemon that takes TCP with mutual TLS ({@code --tls-ca},
+ * {@code --tls-cert}, {@code --tls-key}, {@code --tls-server-name}) and how to print ({@code --format}). A mixin of the root command whose options picocli
  * inherits into every subcommand; wherever one is given, the value lands here, in the root's instance, which
  * commands read with {@link #of}. An option added here is global too. The offline stream tools do not connect:
  * they ignore {@code --daemon}.
@@ -24,15 +25,40 @@ public final class GlobalOptions {
 
     /** Environment variable naming the default daemon address. */
     public static final String ADDR_ENV = "MIGRATIOND_ADDR";
-    /** The default control address of a daemon. */
+    /** The daemon's default control socket: the default address when it exists. */
+    public static final String DEFAULT_SOCKET = "/run/migrationd/control.sock";
+    /** Prefix of a Unix socket address. */
+    public static final String UNIX_PREFIX = "unix:";
+    /** The default address when there is no control socket: a daemon on loopback TCP. */
     public static final String DEFAULT_ADDR = "127.0.0.1:7100";
+    /** Environment variables of the TLS options (the option wins). */
+    public static final String TLS_CA_ENV = "MIGRATIOND_TLS_CA";
+    public static final String TLS_CERT_ENV = "MIGRATIOND_TLS_CERT";
+    public static final String TLS_KEY_ENV = "MIGRATIOND_TLS_KEY";
 
     /** Output formats. */
     public enum Format { text, json }
 
-    @Option(names = "--daemon", paramLabel = "HOST:PORT", scope = ScopeType.INHERIT,
-            description = "Daemon control address (default: $" + ADDR_ENV + ", else " + DEFAULT_ADDR + ").")
+    @Option(names = "--daemon", paramLabel = "unix:PATH|HOST:PORT", scope = ScopeType.INHERIT,
+            description = "Daemon control address (default: $" + ADDR_ENV + ", else " + UNIX_PREFIX + DEFAULT_SOCKET
+                    + " if it exists, else " + DEFAULT_ADDR + ").")
     String daemon;
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            description = "TCP with mutual TLS: the CA(s) of the daemon's certificate, PEM (or $" + TLS_CA_ENV + ").")
+    String tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            description = "Your client certificate, PEM; its name decides your role there (or $" + TLS_CERT_ENV + ").")
+    String tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            description = "Its private key, PEM (or $" + TLS_KEY_ENV + ").")
+    String tlsKey;
+
+    @Option(names = "--tls-server-name", paramLabel = "NAME", scope = ScopeType.INHERIT,
+            description = "The name the daemon's certificate must have (default: the host of --daemon).")
+    String tlsServerName;
 
     @Option(names = "--format", paramLabel = "text|json", scope = ScopeType.INHERIT, converter = FormatWords.class,
             completionCandidates = FormatWords.class,
@@ -48,13 +74,47 @@ public final class GlobalOptions {
         return mixin != null && mixin.userObject() instanceof GlobalOptions g ? g : new GlobalOptions();
     }
 
-    /** The address to dial: the option, the environment, the default. */
+    /**
+     * The address to dial: the option, the environment, else the daemon's default socket if it exists (as
+     * {@code virsh} finds libvirt's), else {@link #DEFAULT_ADDR}.
+     */
     public String address() {
         if (daemon != null && !daemon.isBlank()) {
             return daemon;
         }
         String env = System.getenv(ADDR_ENV);
-        return env != null && !env.isBlank() ? env.trim() : DEFAULT_ADDR;
+        if (env != null && !env.isBlank()) {
+            return env.trim();
+        }
+        return java.nio.file.Files.exists(java.nio.file.Path.of(DEFAULT_SOCKET)) ? UNIX_PREFIX + DEFAULT_SOCKET : DEFAULT_ADDR;
+    }
+
+    /** The client's TLS files, when any is given (option or environment); all three are needed then. */
+    public ClientTls tls() {
+        String ca = orEnv(tlsCa, TLS_CA_ENV);
+        String cert = orEnv(tlsCert, TLS_CERT_ENV);
+        String key = orEnv(tlsKey, TLS_KEY_ENV);
+        return new ClientTls(ca, cert, key, tlsServerName);
+    }
+
+    /**
+     * The TLS options as given (null when not).
+     *
+     * @param serverName the name the daemon's certificate must carry, or null for the host dialled
+     */
+    public record ClientTls(String ca, String cert, String key, String serverName) {
+        /** Whether any TLS option was given. */
+        public boolean any() {
+            return ca != null || cert != null || key != null || serverName != null;
+        }
+    }
+
+    private static String orEnv(String option, String env) {
+        if (option != null && !option.isBlank()) {
+            return option;
+        }
+        String v = System.getenv(env);
+        return v != null && !v.isBlank() ? v.trim() : null;
     }
 
     /** Whether results are printed as JSON. */

@@ -39,7 +39,17 @@ class CliParsingTest {
         assertTrue(mem.err().contains("multiple of 4KiB"), mem.err());
         Result addr = run("list", "--daemon", "localhost");
         assertEquals(ExitCode.USAGE, addr.code());
-        assertTrue(addr.err().contains("expected HOST:PORT"), addr.err());
+        assertTrue(addr.err().contains("expected unix:PATH or HOST:PORT"), addr.err());
+        Result relative = run("list", "--daemon", "unix:run/control.sock");
+        assertEquals(ExitCode.USAGE, relative.code());
+        assertTrue(relative.err().contains("expected unix:/ABSOLUTE/PATH"), relative.err());
+        Result tlsOnSocket = run("list", "--daemon", "unix:/run/x.sock", "--tls-ca", "/ca.pem");
+        assertEquals(ExitCode.USAGE, tlsOnSocket.code());
+        assertTrue(tlsOnSocket.err().contains("--tls-* options are for a daemon on TCP"), tlsOnSocket.err());
+        Result halfTls = run("list", "--daemon", "127.0.0.1:7100", "--tls-ca", "/ca.pem", "--tls-cert", "/c.pem");
+        assertEquals(ExitCode.USAGE, halfTls.code());
+        assertTrue(halfTls.err().contains("mutual TLS needs --tls-ca, --tls-cert and --tls-key; missing: --tls-key"),
+                halfTls.err());
         assertEquals(ExitCode.USAGE, run("list", "--format", "yaml").code());
         assertEquals(ExitCode.USAGE, run("list", "--limit", "0").code());
         assertEquals(ExitCode.USAGE, run("resolve", "m-1").code(), "resolve needs a decision");

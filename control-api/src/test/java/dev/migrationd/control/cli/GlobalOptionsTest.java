@@ -261,7 +261,7 @@ class GlobalOptionsTest {
         assertTrue(r.err().contains("cannot reach the daemon at 127.0.0.1:1"), r.err());
         Result bad = run("--daemon", "localhost", "domain", "inspect", "dom7");
         assertEquals(ExitCode.USAGE, bad.code());
-        assertTrue(bad.err().contains("expected HOST:PORT"), bad.err());
+        assertTrue(bad.err().contains("expected unix:PATH or HOST:PORT"), bad.err());
     }
 
     @Test

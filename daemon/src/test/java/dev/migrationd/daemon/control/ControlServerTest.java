@@ -66,6 +66,8 @@ class ControlServerTest {
     ControlServer server;
     ManagedChannel channel;
     MigrationServiceGrpc.MigrationServiceBlockingStub stub;
+    ManagedChannel readOnlyChannel;
+    MigrationServiceGrpc.MigrationServiceBlockingStub readOnlyStub;
 
     @BeforeEach
     void start() throws Exception {
@@ -73,15 +75,25 @@ class ControlServerTest {
         hypervisor = mock(Hypervisor.class);
         when(hypervisor.backend()).thenReturn("xen");
         ControlService service = new ControlService("hostA", engine, hypervisor, Optional.empty(), Clock.systemUTC());
-        server = new ControlServer(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)), service).start();
+        // a second listener whose callers may only look, for PERMISSION_DENIED
+        ControlServer.Listener readOnly = new ControlServer.Listener("read-only", NettyServerBuilder.forAddress(
+                new InetSocketAddress("127.0.0.1", 0)), new ControlAuthorizer(ControlAuthorizer.Transport.LOOPBACK,
+                () -> ControlAccess.onlyRoot(Optional.of(ControlRole.READ_ONLY)), UnixAccounts.SYSTEM, 0));
+        server = new ControlServer(List.of(ControlAuthorizerTest.operatorListener(
+                NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))), readOnly), service).start();
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
         stub = MigrationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+        readOnlyChannel = NettyChannelBuilder.forAddress("127.0.0.1", server.port(1)).usePlaintext().build();
+        readOnlyStub = MigrationServiceGrpc.newBlockingStub(readOnlyChannel).withDeadlineAfter(10, TimeUnit.SECONDS);
     }
 
     @AfterEach
     void stop() throws Exception {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        server.serverForTests().shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        readOnlyChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        for (io.grpc.Server s : server.serversForTests()) {
+            s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
     }
 
     private ServingStatus health(String service) {
@@ -198,6 +210,7 @@ class ControlServerTest {
         calls.put(Status.Code.ALREADY_EXISTS, () -> refused(() -> stub.startMigration(start("exists", "hostB"))));
         calls.put(Status.Code.FAILED_PRECONDITION, () -> refused(() -> stub.startMigration(start("busy", "hostB"))));
         calls.put(Status.Code.INTERNAL, () -> refused(() -> stub.startMigration(start("bug", "hostB"))));
+        calls.put(Status.Code.PERMISSION_DENIED, () -> refused(() -> readOnlyStub.startMigration(start("dom7", "hostB"))));
         // last: the server stops taking calls, as the daemon does first when it stops
         calls.put(Status.Code.UNAVAILABLE, () -> {
             server.stopAccepting();

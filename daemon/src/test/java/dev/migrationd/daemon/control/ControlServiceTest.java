@@ -159,7 +159,8 @@ class ControlServiceTest {
         verify(engine, org.mockito.Mockito.atLeastOnce()).addObserver(captor.capture());
         hub = captor.getValue();
         String name = InProcessServerBuilder.generateName();
-        server = new ControlServer(InProcessServerBuilder.forName(name).directExecutor(), service).start().serverForTests();
+        server = new ControlServer(List.of(ControlAuthorizerTest.operatorListener(InProcessServerBuilder.forName(name).directExecutor())),
+                service).start().serverForTests();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
         stub = MigrationServiceGrpc.newBlockingStub(channel);
     }

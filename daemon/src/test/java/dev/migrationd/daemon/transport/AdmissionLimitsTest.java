@@ -159,4 +159,52 @@ class AdmissionLimitsTest {
             assertInstanceOf(HandoverMessage.Accept.class, answer, "the place was released: " + answer);
         }
     }
+
+    /**
+     * A source that, once accepted, sends its stream one byte a second (a frame header announcing 4 KiB, then the
+     * bytes one by one: never a whole item, and never idle long enough for idle-timeout) is cut off by the rate
+     * floor at the end of its first window, and its copy is destroyed.
+     */
+    @Test
+    void aSourceDribblingOneByteASecondAfterItsOfferIsCutOffByTheRateFloor() throws Exception {
+        Duration window = Duration.ofSeconds(2);
+        try (Daemon b = destination(Map.of(LimitsConfig.KEY_INCOMING_MIN_RATE, "1KiB/s",
+                LimitsConfig.KEY_INCOMING_RATE_WINDOW, window.toSeconds() + "s"));
+             RawPeerClient c = RawPeerClient.connect(group, new InetSocketAddress("127.0.0.1", b.peerPort()), hostA(), "hostB", true)) {
+            assertTrue(c.handshake(WAIT));
+            assertInstanceOf(HandoverMessage.Accept.class, answer(c, offer("slow", 16L << 20)), "the offer is accepted");
+            long accepted = System.nanoTime();
+            c.sendRaw(new byte[] {PeerFrame.TYPE_STREAM_DATA, 0, 0, 0x10, 0}); // a 4096-byte stream frame begins
+            boolean closed = false;
+            for (int i = 0; i < DRIBBLE_SECONDS && !closed; i++) {
+                try {
+                    c.sendRaw(new byte[] {(byte) i});
+                } catch (RuntimeException writeAfterClose) {
+                    // the destination has closed the connection already
+                }
+                closed = c.awaitClosed(Duration.ofSeconds(1));
+            }
+            Duration took = Duration.ofNanos(System.nanoTime() - accepted);
+            assertTrue(closed, "the destination did not cut off a source dribbling 1 byte/s in " + DRIBBLE_SECONDS + " s");
+            // idle-timeout (60 s) never expires here: the cut is the rate floor's, at the end of its first window
+            assertTrue(took.compareTo(window.plus(CUT_SLACK)) < 0, "cut off after " + took.toMillis() + " ms");
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (b.engine().config().hypervisor().findDomain("slow").isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(b.engine().config().hypervisor().findDomain("slow").isEmpty(), "the slow source's copy is destroyed");
+            var run = b.engine().list().stream().filter(m -> m.info().domain().equals("slow")).findFirst().orElseThrow();
+            while (run.outcome().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                run = b.engine().list().stream().filter(m -> m.info().domain().equals("slow")).findFirst().orElseThrow();
+            }
+            assertEquals(java.util.Optional.of(dev.migrationd.daemon.engine.run.MigrationResult.Outcome.FAILED), run.outcome());
+            assertTrue(run.reason().contains("below the minimum rate of 1024 bytes/s (incoming-min-rate)"), run.reason());
+        }
+    }
+
+    /** How long the dribbling source keeps trying at most. */
+    static final int DRIBBLE_SECONDS = 30;
+    /** Time allowed past the rate window for the cut (scheduling on a loaded 2-core machine, the close). */
+    static final Duration CUT_SLACK = Duration.ofSeconds(8);
 }

@@ -43,7 +43,8 @@ public abstract class DaemonCommand implements Callable<Integer> {
         validate();
         Connection c;
         try {
-            c = Connection.open(GlobalOptions.of(spec).address());
+            GlobalOptions g = GlobalOptions.of(spec);
+            c = Connection.open(g.address(), g.tls());
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }

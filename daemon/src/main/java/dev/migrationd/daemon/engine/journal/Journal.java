@@ -66,7 +66,8 @@ import org.slf4j.LoggerFactory;
  * records), and, on a virtual thread, whenever the file has grown past the threshold.
  *
  * <p>Threading: {@link #append}, {@link #repair} and the final steps of a compaction hold one lock (the write
- * channel, the end offset and the failure are guarded by it); {@link #lastState} and the other getters read
+ * channel, the end offset and the failure are guarded by it); one compaction runs at a time (a second waits
+ * for the first: both would write the same {@code .new} file); {@link #lastState} and the other getters read
  * a concurrent map and may be called from any thread.
  */
 public final class Journal implements AutoCloseable {
