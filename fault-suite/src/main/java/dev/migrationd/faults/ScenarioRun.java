@@ -26,7 +26,8 @@ import java.util.function.BooleanSupplier;
 final class ScenarioRun implements AutoCloseable {
 
     static final String DOMAIN = "g";
-    static final String MEMORY = "64MiB";
+    static final int MEMORY_MIB = 64;
+    static final String MEMORY = MEMORY_MIB + "MiB";
     static final String DIRTY_RATE = "16MiB/s";
     /** Stream bytes after which a fault "at pre-copy" acts: a quarter of round 0. */
     static final long PRECOPY_MARK = 16L << 20;
@@ -105,12 +106,8 @@ final class ScenarioRun implements AutoCloseable {
      * quiet machine, where the whole migration can be shorter than N.
      */
     void awaitFullPass() throws InterruptedException {
-        long pages = parseMib(MEMORY) << 8;
+        long pages = (long) MEMORY_MIB << 8; // 256 pages of 4 KiB per MiB
         waitFor("the guest to write all of its " + pages + " pages once", FULL_PASS_TIMEOUT, () -> checker.counter(a) >= pages);
-    }
-
-    private static long parseMib(String memory) {
-        return Long.parseLong(memory.replace("MiB", ""));
     }
 
     /** Starts both daemons at once (each on its own thread) and waits for both. */
