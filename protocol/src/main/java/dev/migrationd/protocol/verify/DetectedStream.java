@@ -5,6 +5,7 @@ import dev.migrationd.protocol.RecordException;
 import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamFatalException;
 import dev.migrationd.protocol.Width;
+import dev.migrationd.protocol.legacy.XlSaveHeader;
 
 /**
  * What a stream file is, told from its first octets by {@link StreamVerifier#detect}.
@@ -16,9 +17,20 @@ import dev.migrationd.protocol.Width;
  * @param widthSource    where {@code toolstackWidth} came from; null for v2
  * @param guestType      the legacy stream's guest type; null for v2 (its domain header says)
  * @param guestSource    where {@code guestType} came from; null for v2
+ * @param xlHeader       xl's header when {@code wrapper} is {@link Wrapper#XL} (flags and configuration), else null
  */
 public record DetectedStream(Kind kind, long streamStart, Wrapper wrapper, Width toolstackWidth,
-        Report.Source widthSource, GuestType guestType, Report.Source guestSource) {
+        Report.Source widthSource, GuestType guestType, Report.Source guestSource, XlSaveHeader xlHeader) {
+
+    public DetectedStream(Kind kind, long streamStart, Wrapper wrapper, Width toolstackWidth, Report.Source widthSource,
+                          GuestType guestType, Report.Source guestSource) {
+        this(kind, streamStart, wrapper, toolstackWidth, widthSource, guestType, guestSource, null);
+    }
+
+    /** This detection with xl's header. */
+    DetectedStream withXlHeader(XlSaveHeader h) {
+        return new DetectedStream(kind, streamStart, wrapper, toolstackWidth, widthSource, guestType, guestSource, h);
+    }
 
     /** The format and layer of a stream. */
     public enum Kind {

@@ -6,6 +6,7 @@ import dev.migrationd.protocol.StreamException;
 import dev.migrationd.protocol.StreamFatalException;
 import dev.migrationd.protocol.Width;
 import dev.migrationd.protocol.legacy.ToolstackWrappers;
+import dev.migrationd.protocol.legacy.XlSaveHeader;
 import dev.migrationd.protocol.verify.DetectedStream.Kind;
 import dev.migrationd.protocol.verify.DetectedStream.Wrapper;
 import dev.migrationd.protocol.verify.Report.Source;
@@ -38,8 +39,18 @@ final class FormatDetector {
         ByteBuffer fixed = in.peek(ToolstackWrappers.XL_FIXED_SIZE);
         long start = 0;
         Wrapper wrapper = null;
+        XlSaveHeader xl = null;
         if (startsWith(fixed, ToolstackWrappers.XL_MAGIC)) {
-            start = ToolstackWrappers.xlHeaderLength(fixed);
+            XlSaveHeader.XlFixed f = XlSaveHeader.fixed(fixed);
+            ByteBuffer whole = in.peek(ToolstackWrappers.XL_FIXED_SIZE + f.optionalDataBytes());
+            if (whole.remaining() < ToolstackWrappers.XL_FIXED_SIZE + f.optionalDataBytes()) {
+                throw new StreamFatalException(XlSaveHeader.ITEM, 0, whole.remaining(), "the file ends inside the "
+                        + f.optionalDataBytes() + " bytes of optional data (optional_data_len)");
+            }
+            byte[] optional = new byte[f.optionalDataBytes()];
+            whole.get(ToolstackWrappers.XL_FIXED_SIZE, optional);
+            xl = XlSaveHeader.of(f, optional);
+            start = xl.length();
             wrapper = Wrapper.XL;
         } else if (startsWith(fixed, ToolstackWrappers.XEND_MAGIC) && fixed.remaining() >= XEND_FIXED) {
             long len = Integer.toUnsignedLong(fixed.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(16));
@@ -60,6 +71,7 @@ final class FormatDetector {
         DetectedStream d = detect(in.peek(PROBE), start, wrapper, options);
         if (wrapper == Wrapper.XL) {
             checkXlFlags(xlMandatory, d.kind());
+            d = d.withXlHeader(xl);
         } else if (wrapper == Wrapper.XEND && d.kind() != Kind.LEGACY) {
             throw new RecordException("XEND_HEADER", 0, start, "a xend header (Xen <= 4.4) before a v2 stream");
         }

@@ -1,5 +1,6 @@
 package dev.migrationd.protocol.verify;
 
+import dev.migrationd.protocol.legacy.XlSaveHeader;
 import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.PageType;
 import dev.migrationd.protocol.Width;
@@ -37,6 +38,7 @@ public final class Report {
 
     private final DetectedStream.Kind kind;
     private final DetectedStream.Wrapper toolstackHeader;
+    private final XlSaveHeader xlHeader;
     private final Width toolstackWidth;
     private final Source toolstackWidthSource;
     private GuestType guestType;
@@ -63,6 +65,14 @@ public final class Report {
         this.guestTypeSource = d.guestSource();
         if (d.streamStart() > 0) {
             tail.put("toolstack_header_bytes", d.streamStart());
+        }
+        this.xlHeader = d.xlHeader();
+        if (xlHeader != null) {
+            tail.put("xl_mandatory_flags", "0x" + Integer.toHexString(xlHeader.mandatoryFlags()));
+            tail.put("xl_optional_flags", "0x" + Integer.toHexString(xlHeader.optionalFlags()));
+            tail.put("xl_optional_data_bytes", (long) xlHeader.optionalDataBytes());
+            tail.put("xl_config", xlHeader.config() == null ? "none"
+                    : (xlHeader.json() ? "libxl JSON, " : "xl config-file text, ") + xlHeader.config().length + " bytes");
         }
     }
 
@@ -126,6 +136,11 @@ public final class Report {
     /** The format and layer of the stream proper. */
     public DetectedStream.Kind kind() {
         return kind;
+    }
+
+    /** xl's header (flags, configuration) when the file has one, else null. */
+    public XlSaveHeader xlHeader() {
+        return xlHeader;
     }
 
     /** The toolstack header before the stream, or null without one. */

@@ -274,13 +274,16 @@ class StreamVerifierTest {
         assertEquals(withHeader.length, r.totalBytes());
         DetectedStream d = StreamVerifier.detect(write("d", withHeader), StreamVerifier.Options.DETECT);
         assertEquals(new DetectedStream(Kind.LEGACY, xl, Wrapper.XL, Width.W64, Source.DETECTED, GuestType.HVM,
-                Source.DETECTED), d);
+                Source.DETECTED, d.xlHeader()), d);
+        assertEquals(1, d.xlHeader().mandatoryFlags());
+        assertEquals(xl - 48 - 4, d.xlHeader().config().length);
+        assertEquals("libxl JSON, " + (xl - 52) + " bytes", r.tail().get("xl_config"));
 
         byte[] v2 = StreamSynth.toBytes(SynthOptions.of(GuestType.PV, 64).withFormat(SynthOptions.Format.V2_LIBXL));
         assertEquals(Kind.V2_LIBXL, verify(withXlHeader(3, v2)).kind());
         assertTrue(invalid(withXlHeader(1, v2)).getMessage().contains("STREAMv2 flag is clear but a v2 stream follows"));
         assertTrue(invalid(withXlHeader(3, legacy)).getMessage().contains("STREAMv2 flag is set but a legacy stream"));
-        assertTrue(invalid(withXlHeader(5, legacy)).getMessage().contains("unknown mandatory flags 0x5"));
+        assertTrue(invalid(withXlHeader(5, legacy)).getMessage().contains("mandatory_flags 0x5 has bit(s) 0x4"));
 
         byte[] bad = legacy.clone();
         ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).putInt(8, -30);
@@ -296,8 +299,8 @@ class StreamVerifierTest {
         byte[] h = withXlHeader(1, new byte[0]);
         ByteBuffer.wrap(h).order(ByteOrder.LITTLE_ENDIAN).putInt(44, 1000);
         StreamException e = invalid(h);
-        assertEquals("XL_HEADER (code 0x0) at offset 0: the 1048-byte xl header reaches beyond the end of the file ("
-                + h.length + " bytes)", e.getMessage());
+        assertEquals("XL_HEADER (code 0x0) at offset " + h.length + ": the file ends inside the 1000 bytes of optional "
+                + "data (optional_data_len)", e.getMessage());
     }
 
     @Test

@@ -29,6 +29,11 @@ final class StreamReportText {
         if (r.toolstackWidth() != null) {
             sb.append(", ").append(r.toolstackWidth().bits()).append("-bit toolstack");
         }
+        if (r.xlHeader() != null) {
+            sb.append(", xl header (").append(r.xlHeader().config() == null ? "no configuration"
+                    : (r.xlHeader().json() ? "JSON" : "config-file text") + " configuration of " + r.xlHeader().config().length
+                    + " bytes").append(')');
+        }
         int checkpoints = r.checkpoints();
         sb.append(", ").append(r.pageCount()).append(" pages, ").append(checkpoints)
                 .append(checkpoints == 1 ? " checkpoint, " : " checkpoints, ").append(r.totalBytes()).append(" bytes");
@@ -40,6 +45,15 @@ final class StreamReportText {
         StringBuilder sb = new StringBuilder();
         line(sb, "format", r.kind().format() + " (" + r.kind().layer() + " layer)"
                 + (r.toolstackHeader() != null ? ", " + lower(r.toolstackHeader()) + " header" : ""));
+        if (r.xlHeader() != null) {
+            line(sb, "xl header", r.xlHeader().describe());
+            if (r.xlHeader().config() != null) {
+                sb.append(r.xlHeader().json() ? "xl config (libxl JSON):\n" : "xl config (xl config-file text):\n");
+                for (String l : r.xlHeader().configText().split("\n", -1)) {
+                    sb.append("  ").append(l).append('\n');
+                }
+            }
+        }
         if (r.toolstackWidth() != null) {
             line(sb, "toolstack width", r.toolstackWidth().bits() + "-bit (" + widthSource(r) + ")");
         }
@@ -81,6 +95,15 @@ final class StreamReportText {
         m.put("format", r.kind().format());
         m.put("layer", r.kind().layer());
         m.put("toolstack_header", r.toolstackHeader() == null ? null : lower(r.toolstackHeader()));
+        if (r.xlHeader() != null) {
+            Map<String, Object> xl = new LinkedHashMap<>();
+            xl.put("mandatory_flags", r.xlHeader().mandatoryFlags());
+            xl.put("optional_flags", r.xlHeader().optionalFlags());
+            xl.put("optional_data_bytes", r.xlHeader().optionalDataBytes());
+            xl.put("config_format", r.xlHeader().config() == null ? null : r.xlHeader().json() ? "json" : "xl");
+            xl.put("config", r.xlHeader().configText());
+            m.put("xl_header", xl);
+        }
         m.put("toolstack_width", bits(r.toolstackWidth()));
         m.put("toolstack_width_source", widthSource(r));
         m.put("guest_type", r.guestType() == null ? null : lower(r.guestType()));

@@ -2,7 +2,7 @@ package dev.migrationd.control.cli.stream;
 
 import dev.migrationd.control.cli.CliException;
 import dev.migrationd.control.cli.ExitCode;
-import dev.migrationd.protocol.legacy.ToolstackWrappers;
+import dev.migrationd.protocol.legacy.XlSaveHeader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -40,9 +40,7 @@ final class XlSaveFile {
 
     /** The xl header introducing a libxl v2 stream, with {@code config} and its JSON flag. */
     static byte[] header(byte[] config, boolean json) {
-        ToolstackWrappers.XlHeader h = ToolstackWrappers.XlHeader.withConfig(config, json);
-        return new ToolstackWrappers.XlHeader(h.mandatoryFlags() | ToolstackWrappers.XL_MANDATORY_FLAG_STREAMV2,
-                h.optionalFlags(), h.optionalData()).toBytes();
+        return XlSaveHeader.forStreamV2(config, json);
     }
 
     /** An operator's configuration file, and whether it is JSON. */
