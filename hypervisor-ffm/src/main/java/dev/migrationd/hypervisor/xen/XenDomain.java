@@ -140,10 +140,12 @@ final class XenDomain implements Domain {
     }
 
     /**
-     * A PVH guest with libxl at hand is suspended cooperatively (libxl_domain_suspend_only: xenstore
-     * {@code control/shutdown} = {@code suspend}, then its suspended state), as {@code xl migrate} does before
-     * the final round: only a guest that suspended itself reconnects its console, xenstore and event channels
-     * where it is rebuilt. Anything else is paused.
+     * A PV or PVH guest with libxl at hand is suspended cooperatively (libxl_domain_suspend_only: xenstore
+     * {@code control/shutdown} = {@code suspend}, then its suspended state), as {@code xl save} and {@code xl
+     * migrate} do before the final round: only a guest that suspended itself reconnects its console, xenstore and
+     * event channels where it is rebuilt, and only a PV guest that made its suspend hypercall has its start_info
+     * frame in vCPU 0's rdx (a guest that was merely paused has whatever it was computing there). Anything else
+     * (HVM guests, any guest without libxl) is paused.
      */
     @Override
     public void pause() throws HypervisorException {
@@ -160,10 +162,13 @@ final class XenDomain implements Domain {
         LOG.info("event=domain_paused backend=xen domain={} domid={}", name, domid);
     }
 
-    /** The toolstack when this is an existing PVH guest and libxl is available, else null. */
+    /** The toolstack when this is an existing PV or PVH guest and libxl is available, else null. */
     private Toolstack cooperative() throws HypervisorException {
         if (restoreShape != null || hv.toolstack == null) {
             return null;
+        }
+        if (guestType == GuestType.PV) {
+            return hv.toolstack;
         }
         var raw = hv.rawInfo(domid).orElseThrow(() -> new HypervisorException("info", name, "domain id " + domid + " no longer exists"));
         return raw.pvh() ? hv.toolstack : null;

@@ -73,6 +73,12 @@ final class FakeXen {
         final Map<Integer, byte[]> extContexts = new TreeMap<>();
         final Map<Integer, byte[]> xsave = new TreeMap<>();
         long xfeatureMask;
+        /**
+         * A PV guest's start_info frame, which its suspend hypercall (SCHEDOP_shutdown(suspend)) leaves in vCPU 0's
+         * rdx/edx: the fake's libxl_domain_suspend_only puts it there when set. Until then rdx holds what the guest
+         * was computing.
+         */
+        long startInfoMfn;
         /** Every MMUEXT pin Xen accepted: {cmd, mfn}. */
         final List<long[]> pins = new ArrayList<>();
         final List<Integer> pinBatchSizes = new ArrayList<>();
@@ -376,6 +382,11 @@ final class FakeXen {
         public void suspendOnly(int domid) throws HypervisorException {
             enter("libxl_domain_suspend_only", domid, "domid=" + domid);
             Dom d = dom("libxl_domain_suspend_only", domid);
+            if (d.pv() && d.startInfoMfn != 0 && d.vcpuContexts.containsKey(0)) {
+                var o = PvCanonical.VcpuOffsets.of(d.guestWidth == 4 ? dev.migrationd.protocol.Width.W32
+                        : dev.migrationd.protocol.Width.W64);
+                o.setWord(MemorySegment.ofArray(d.vcpuContexts.get(0)), o.edx(), d.startInfoMfn);
+            }
             d.flags = (d.flags & 0xffff) | XenLayouts.XEN_DOMINF_SHUTDOWN
                     | (XenLayouts.SHUTDOWN_SUSPEND << XenLayouts.XEN_DOMINF_SHUTDOWN_SHIFT);
         }

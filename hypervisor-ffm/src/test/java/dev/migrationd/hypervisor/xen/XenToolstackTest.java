@@ -12,6 +12,8 @@ import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.StreamRestore;
 import dev.migrationd.hypervisor.ToolstackConfig;
+import dev.migrationd.protocol.Width;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Random;
@@ -74,13 +76,63 @@ class XenToolstackTest {
         assertFalse(suspended(g));
     }
 
+    /** A running 64-bit PV guest whose vCPU 0 has a value in rdx that is no frame of it, as a running guest's would. */
+    private FakeXen.Dom runningPvGuest() {
+        FakeXen.Dom g = xen.addPvGuest("pv", 600, 1, 8, java.util.Set.of());
+        var o = PvCanonical.VcpuOffsets.of(Width.W64);
+        byte[] ctx = new byte[0x1430];
+        o.setWord(MemorySegment.ofArray(ctx), o.edx(), 0x4000_0000_0000_0000L);
+        o.setWord(MemorySegment.ofArray(ctx), o.cr(3), g.pfnToMfn.get(10L) << 12);
+        g.vcpuContexts.put(0, ctx);
+        g.startInfoMfn = g.pfnToMfn.get(30L);
+        return g;
+    }
+
     @Test
-    void hvmAndPvGuestsAndAnyGuestWithoutLibxlArePaused() throws Exception {
+    void aPvGuestIsSuspendedCooperativelySoThatVcpu0CarriesItsStartInfoFrame() throws Exception {
+        FakeXen.Dom g = runningPvGuest();
+        Domain d = hv.domain("pv");
+        d.pause();
+        assertTrue(xen.calls.contains("libxl_domain_suspend_only"), "suspended as xl save does");
+        assertFalse(xen.calls.contains("xc_domain_pause"), "suspended, not paused");
+        assertTrue(suspended(g));
+        var o = PvCanonical.VcpuOffsets.of(Width.W64);
+        assertEquals(30, o.word(MemorySegment.ofArray(d.platform().pvVcpuContext(0)), o.edx()),
+                "the start_info frame as a PFN of the stream");
+        d.resume();
+        assertTrue(xen.calls.contains("libxl_domain_resume"), "a failed or --keep-running save cancels the suspend");
+        assertFalse(suspended(g));
+        assertTrue(hv.domain("pv").toolstackConfig().isPresent(), "the PV guest's libxl configuration is at hand");
+    }
+
+    @Test
+    void aPvGuestOnlyPausedHasNoStartInfoFrameInRdxAndItsSaveIsRefusedByName() throws Exception {
+        runningPvGuest();
+        XenHypervisor bare = xen.hypervisor();
+        Domain d = bare.domain("pv");
+        d.pause();
+        assertFalse(xen.calls.contains("libxl_domain_suspend_only"));
+        HypervisorException e = assertThrows(HypervisorException.class, () -> d.platform().pvVcpuContext(0));
+        assertTrue(e.getMessage().contains("vcpu0's start_info") && e.getMessage().contains("0x4000000000000000"),
+                e.getMessage());
+    }
+
+    @Test
+    void aFailedPvSuspendLeavesTheGuestRunning() throws Exception {
+        FakeXen.Dom g = runningPvGuest();
+        xen.fail("libxl_domain_suspend_only", FakeXen.EBUSY);
+        Domain d = hv.domain("pv");
+        assertThrows(HypervisorException.class, d::pause);
+        assertFalse(suspended(g));
+        assertFalse(g.paused());
+    }
+
+    @Test
+    void hvmGuestsAndAnyGuestWithoutLibxlArePaused() throws Exception {
         xen.addHvm("hvm", 0x100, 1);
         xen.addPv("pv", 0x100, 1, 8);
         xen.addPvh("pvh", 128, 1);
         hv.domain("hvm").pause();
-        hv.domain("pv").pause();
         assertFalse(xen.calls.contains("libxl_domain_suspend_only"));
         assertTrue(hv.domain("hvm").toolstackConfig().isEmpty());
 
@@ -88,7 +140,9 @@ class XenToolstackTest {
         assertFalse(bare.capabilities().contains(Capability.STREAM_RESTORE));
         assertTrue(hv.capabilities().containsAll(java.util.Set.of(Capability.STREAM_RESTORE, Capability.RENAME)));
         bare.domain("pvh").pause();
+        bare.domain("pv").pause();
         assertFalse(xen.calls.contains("libxl_domain_suspend_only"));
+        assertTrue(bare.domain("pv").toolstackConfig().isEmpty());
         assertTrue(bare.domain("pvh").toolstackConfig().isEmpty());
         HypervisorException e = assertThrows(HypervisorException.class,
                 () -> bare.restoreFromStream("x", UUID.randomUUID(), config));
