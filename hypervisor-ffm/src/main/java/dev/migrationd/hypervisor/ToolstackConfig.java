@@ -97,4 +97,146 @@ public record ToolstackConfig(String json) {
         }
         return null;
     }
+
+    /**
+     * The string at {@code object.key} of this configuration (libxl's {@code c_info.uuid}, {@code c_info.type},
+     * {@code c_info.name}), or empty when there is none or it is not a string. The configuration was checked
+     * ({@link #problem}): the walk is bounded by its size and depth.
+     */
+    public java.util.Optional<String> string(String object, String key) {
+        JsonWalk w = new JsonWalk(json);
+        Object top = w.value();
+        if (top instanceof java.util.Map<?, ?> m && m.get(object) instanceof java.util.Map<?, ?> inner
+                && inner.get(key) instanceof String v) {
+            return java.util.Optional.of(v);
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * A reader of checked JSON into maps, lists and strings (numbers and literals are kept as their text), enough
+     * to look fields up; anything it does not expect ends the walk as null.
+     */
+    private static final class JsonWalk {
+        private final String s;
+        private int i;
+
+        JsonWalk(String s) {
+            this.s = s;
+        }
+
+        private void ws() {
+            while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+                i++;
+            }
+        }
+
+        Object value() {
+            ws();
+            if (i >= s.length()) {
+                return null;
+            }
+            char c = s.charAt(i);
+            if (c == '{') {
+                i++;
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                ws();
+                if (i < s.length() && s.charAt(i) == '}') {
+                    i++;
+                    return m;
+                }
+                while (i < s.length()) {
+                    ws();
+                    if (!(value() instanceof String k)) {
+                        return null;
+                    }
+                    ws();
+                    if (i >= s.length() || s.charAt(i++) != ':') {
+                        return null;
+                    }
+                    m.put(k, value());
+                    ws();
+                    if (i >= s.length()) {
+                        return null;
+                    }
+                    char d = s.charAt(i++);
+                    if (d == '}') {
+                        return m;
+                    }
+                    if (d != ',') {
+                        return null;
+                    }
+                }
+                return null;
+            }
+            if (c == '[') {
+                i++;
+                java.util.List<Object> l = new java.util.ArrayList<>();
+                ws();
+                if (i < s.length() && s.charAt(i) == ']') {
+                    i++;
+                    return l;
+                }
+                while (i < s.length()) {
+                    l.add(value());
+                    ws();
+                    if (i >= s.length()) {
+                        return null;
+                    }
+                    char d = s.charAt(i++);
+                    if (d == ']') {
+                        return l;
+                    }
+                    if (d != ',') {
+                        return null;
+                    }
+                }
+                return null;
+            }
+            if (c == '"') {
+                StringBuilder b = new StringBuilder();
+                i++;
+                while (i < s.length()) {
+                    char d = s.charAt(i++);
+                    if (d == '"') {
+                        return b.toString();
+                    }
+                    if (d == '\\' && i < s.length()) {
+                        char e = s.charAt(i++);
+                        switch (e) {
+                            case 'n' -> b.append('\n');
+                            case 't' -> b.append('\t');
+                            case 'r' -> b.append('\r');
+                            case 'b' -> b.append('\b');
+                            case 'f' -> b.append('\f');
+                            case 'u' -> {
+                                if (i + 4 > s.length()) {
+                                    return null;
+                                }
+                                try {
+                                    b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                                } catch (NumberFormatException x) {
+                                    return null;
+                                }
+                                i += 4;
+                            }
+                            default -> b.append(e);
+                        }
+                    } else {
+                        b.append(d);
+                    }
+                }
+                return null;
+            }
+            int start = i;
+            while (i < s.length() && ",}] \t\r\n".indexOf(s.charAt(i)) < 0) {
+                i++;
+            }
+            return new Literal(s.substring(start, i));
+        }
+    }
+
+    /** A JSON number or literal, as its text. */
+    private record Literal(String text) {
+    }
 }

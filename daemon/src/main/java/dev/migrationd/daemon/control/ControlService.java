@@ -34,6 +34,7 @@ import dev.migrationd.daemon.engine.file.SaveResult;
 import dev.migrationd.daemon.engine.run.CancelOutcome;
 import dev.migrationd.daemon.engine.run.EngineException;
 import dev.migrationd.daemon.engine.run.MigrationHandle;
+import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.engine.run.MigrationRequest;
 import dev.migrationd.daemon.engine.run.MigrationSummary;
 import dev.migrationd.daemon.engine.run.OperatorDecision;
@@ -293,8 +294,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
         Errors.unary("SaveDomain", observer, () -> {
             String domain = name("domain", request.getDomain());
             Path path = path(request.getPath());
-            SaveResult r = engine.save(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
-                    request.getLive(), request.getLeaveRunning(), request.getForce(), bandwidth(request)));
+            SaveResult r = engine.save(saveRequest(request, domain, path));
             LOG.atInfo().setMessage("event=domain_saved")
                     .addKeyValue("domain", domain)
                     .addKeyValue("file", r.file())
@@ -329,8 +329,7 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             Path path = path(request.getPath());
             String key = request.getIdempotencyKey().isEmpty() ? null : key(request.getIdempotencyKey());
             String id = MigrationRequest.newId();
-            MigrationHandle h = engine.startSave(new SaveRequest(domain, path, ProtoMapping.format(request.getFormat(), "format"),
-                    request.getLive(), request.getLeaveRunning(), request.getForce(), bandwidth(request)), id, key);
+            MigrationHandle h = engine.startSave(saveRequest(request, domain, path), id, key);
             return started("StartSave", h, id, key, domain, path);
         });
     }
@@ -345,6 +344,22 @@ public final class ControlService extends MigrationServiceGrpc.MigrationServiceI
             MigrationHandle h = engine.startRestore(new RestoreRequest(path, name, request.getPaused(), request.getNewUuid()), id, key);
             return started("StartRestore", h, id, key, name, path);
         });
+    }
+
+    /**
+     * The engine's save request; an xl file holds a v2 stream, so its unspecified format is v2 and a legacy one is
+     * refused by name.
+     */
+    private static SaveRequest saveRequest(SaveDomainRequest request, String domain, Path path) {
+        MigrationOptions.StreamFormat format = request.getXlFile()
+                && request.getFormat() == dev.migrationd.control.v1.StreamFormat.STREAM_FORMAT_UNSPECIFIED
+                ? MigrationOptions.StreamFormat.V2 : ProtoMapping.format(request.getFormat(), "format");
+        if (request.getXlFile() && format != MigrationOptions.StreamFormat.V2) {
+            throw new IllegalArgumentException("xl_file: an xl save file holds a v2 stream; format legacy cannot be used "
+                    + "with it");
+        }
+        return new SaveRequest(domain, path, format, request.getLive(), request.getLeaveRunning(), request.getForce(),
+                bandwidth(request), request.getXlFile());
     }
 
     private static long bandwidth(SaveDomainRequest request) {

@@ -345,8 +345,7 @@ public final class MigrationEngine implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         FilePolicy policy = filePolicy();
         Path target = SaveRestore.target(policy, request.file(), request.overwrite());
-        SaveRequest req = new SaveRequest(request.domain(), target, request.format(), request.live(), request.leaveRunning(),
-                request.overwrite(), request.bandwidthCap());
+        SaveRequest req = request.withFile(target);
         return startFile("save", req.domain(), id, idempotencyKey, () -> {
             dev.migrationd.hypervisor.DomainInfo di = config.hypervisor().findDomain(req.domain()).orElseThrow(
                     () -> new EngineException(EngineException.Kind.NOT_FOUND, "no domain named " + req.domain())).info();
@@ -370,12 +369,12 @@ public final class MigrationEngine implements AutoCloseable {
         RestoreRequest req = new RestoreRequest(policy.forReading(request.file()), request.name(), request.paused(),
                 request.newUuid());
         return startFile("restore", req.name(), id, idempotencyKey, () -> {
-            SaveRestore.Saved saved = SaveRestore.readMeta(req.file(), req.name());
+            SaveRestore.Saved saved = SaveRestore.inspect(config.hypervisor(), req);
             if (config.hypervisor().findDomain(req.name()).isPresent()) {
                 throw new EngineException(EngineException.Kind.ALREADY_EXISTS, "a domain named " + req.name() + " exists");
             }
             if (!req.newUuid()) {
-                SaveRestore.refuseRunningUuid(config.hypervisor(), saved.shape(), req);
+                SaveRestore.refuseRunningUuid(config.hypervisor(), saved.uuid(), req);
             }
             return FileOperation.restore(new MigrationInfo(id, idempotencyKey, req.name(), req.file().toString(),
                     Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),

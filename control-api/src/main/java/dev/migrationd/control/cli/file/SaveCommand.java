@@ -10,6 +10,7 @@ import dev.migrationd.control.cli.text.Render;
 import dev.migrationd.control.v1.Migration;
 import dev.migrationd.control.v1.SaveDomainRequest;
 import dev.migrationd.control.v1.StartMigrationResponse;
+import dev.migrationd.control.v1.StreamFormat;
 import java.nio.file.Path;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,6 +42,10 @@ public final class SaveCommand extends DaemonCommand {
     @Option(names = "--keep-running", description = "Keep the domain running afterwards (like xl save -c); default: it is destroyed once saved.")
     boolean keepRunning;
 
+    @Option(names = "--xl", description = {"Write FILE as 'xl save' does, for 'xl restore FILE': xl's header with the domain's",
+            "libxl configuration, then a libxl v2 stream (implies --stream-format v2; refused for HVM guests)."})
+    boolean xl;
+
     @Option(names = "--bandwidth", paramLabel = "RATE", converter = Converters.Rate.class,
             description = "Write the file at most this fast, e.g. 200MiB/s; 0 = no cap (default).")
     Long bandwidth;
@@ -49,6 +54,9 @@ public final class SaveCommand extends DaemonCommand {
     protected void validate() {
         if (bandwidth != null && bandwidth < 0) {
             throw usage("--bandwidth must not be negative");
+        }
+        if (xl && streamFormat.get() == StreamFormat.STREAM_FORMAT_LEGACY) {
+            throw usage("--xl writes a v2 stream (xl restore reads libxl's v2 format); --stream-format legacy cannot be used with it");
         }
     }
 
@@ -59,13 +67,15 @@ public final class SaveCommand extends DaemonCommand {
     protected int call(Connection connection) throws Exception {
         SaveDomainRequest.Builder b = SaveDomainRequest.newBuilder().setDomain(domain)
                 .setPath(file.toAbsolutePath().normalize().toString()).setLive(live).setForce(force)
-                .setLeaveRunning(keepRunning)
+                .setLeaveRunning(keepRunning).setXlFile(xl)
                 .setIdempotencyKey(start.key());
         if (bandwidth != null) {
             b.setBandwidthBytesPerSecond(bandwidth);
         }
         if (streamFormat.get() != null) {
             b.setFormat(streamFormat.get());
+        } else if (xl) {
+            b.setFormat(StreamFormat.STREAM_FORMAT_V2);
         }
         SaveDomainRequest request = b.build();
         StartMigrationResponse started = Follower.startWithRetries(() -> connection.blocking().startSave(request));

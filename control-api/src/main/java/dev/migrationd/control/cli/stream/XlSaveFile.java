@@ -2,6 +2,7 @@ package dev.migrationd.control.cli.stream;
 
 import dev.migrationd.control.cli.CliException;
 import dev.migrationd.control.cli.ExitCode;
+import dev.migrationd.protocol.legacy.LibxlConfigJson;
 import dev.migrationd.protocol.legacy.XlSaveHeader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,11 +65,7 @@ final class XlSaveFile {
 
     /** A JSON config ends with the NUL that xl writes after its own (it reads the config as a C string). */
     static byte[] withNul(byte[] config) {
-        if (config.length > 0 && config[config.length - 1] == 0) {
-            return config;
-        }
-        byte[] out = java.util.Arrays.copyOf(config, config.length + 1);
-        return out;
+        return LibxlConfigJson.withNul(config);
     }
 
     /**
@@ -77,44 +74,7 @@ final class XlSaveFile {
      * to migrationd's save file: give the real configuration with {@code --config} when the guest has them.
      */
     static byte[] generatedConfig(Domain d) {
-        StringBuilder avail = new StringBuilder();
-        for (int v = 0; v < d.vcpus(); v++) {
-            avail.append(v == 0 ? "" : ",").append(v);
-        }
-        long kib = d.memoryBytes() / 1024;
-        String json = String.format(Locale.ROOT, """
-                {
-                    "c_info": {
-                        "type": "%s",
-                        "name": "%s",
-                        "uuid": "%s"
-                    },
-                    "b_info": {
-                        "max_vcpus": %d,
-                        "avail_vcpus": [%s],
-                        "max_memkb": %d,
-                        "target_memkb": %d,
-                        "type.%s": {
-                        }
-                    }
-                }
-                """, d.type(), jsonString(d.name()), d.uuid(), d.vcpus(), avail, kib, kib, d.type());
-        return withNul(json.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String jsonString(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            if (c == '"' || c == '\\') {
-                b.append('\\');
-            }
-            if (c < 0x20) {
-                b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
+        return LibxlConfigJson.minimalBytes(d.name(), d.uuid(), d.type().name(), d.vcpus(), d.memoryBytes());
     }
 
     /**

@@ -14,14 +14,16 @@ import dev.migrationd.protocol.legacy.CheckpointEnd;
 import dev.migrationd.protocol.legacy.LegacyItem;
 import dev.migrationd.protocol.legacy.LegacyStreamReader;
 import dev.migrationd.protocol.legacy.TscInfoChunk;
-import dev.migrationd.protocol.v2.LibxcItem;
+import dev.migrationd.protocol.GuestType;
 import dev.migrationd.protocol.v2.LibxcReader;
+import dev.migrationd.protocol.v2.LibxlReader;
 import dev.migrationd.protocol.v2.LibxlHeader;
 import dev.migrationd.protocol.v2.LibxlSignalRecord;
 import dev.migrationd.protocol.v2.LibxlWriter;
 import dev.migrationd.protocol.v2.RecordType;
 import dev.migrationd.protocol.v2.SignalRecord;
 import dev.migrationd.protocol.v2.TscInfoRecord;
+import dev.migrationd.protocol.v2.V2Item;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -47,8 +49,12 @@ public final class ToolstackDestinationStream implements IncomingStream {
     private final StreamRestore restore;
     private final Duration finishTimeout;
     private final Runnable onStopAndCopy;
-    /** Exactly one of these two is set: the v2 reader (bytes passed through) or the legacy converter. */
+    /**
+     * Exactly one of these three is set: the v2 libxc reader (bytes passed through inside libxl's framing), the
+     * libxl reader (a libxl v2 stream, as in an xl save file, passed through as it is) or the legacy converter.
+     */
     private final LibxcReader v2;
+    private final LibxlReader libxlIn;
     private final LegacyToV2Pipeline legacy;
     private final LibxlWriter libxl;
     private long pages;
@@ -56,29 +62,32 @@ public final class ToolstackDestinationStream implements IncomingStream {
     private boolean complete;
     private Domain domain;
 
-    private ToolstackDestinationStream(MigrationOptions.StreamFormat format, StreamRestore restore, DomainShape shape,
+    /** What arrives: a stream in one of migrationd's formats, or a libxl v2 stream as xl writes into its files. */
+    public enum Input { LEGACY, V2_LIBXC, V2_LIBXL }
+
+    private ToolstackDestinationStream(Input input, StreamRestore restore, GuestType guestType, StreamLimits limits,
                                        Runnable onStopAndCopy, Duration finishTimeout) {
         this.restore = Objects.requireNonNull(restore, "restore");
         this.onStopAndCopy = onStopAndCopy;
         this.finishTimeout = finishTimeout;
-        StreamLimits limits = StreamLimits.DEFAULT.withMaxP2mSize(shape.p2mSize());
         this.libxl = new LibxlWriter(this::toToolstack);
-        if (format == MigrationOptions.StreamFormat.V2) {
-            this.legacy = null;
-            this.v2 = new LibxcReader(limits, this::onV2Item, (record, entry, page) -> pages++);
-        } else {
-            this.v2 = null;
-            this.legacy = new LegacyToV2Pipeline(
-                    LegacyStreamReader.Options.of(LegacySourceStream.TOOLSTACK_WIDTH, shape.guestType()).withLimits(limits),
-                    LegacyToV2Converter.Format.LIBXL, true, false, this::toToolstack, this::onLegacyItem);
-        }
+        this.v2 = input == Input.V2_LIBXC ? new LibxcReader(limits, this::onV2Item, (record, entry, page) -> pages++) : null;
+        this.libxlIn = input == Input.V2_LIBXL ? new LibxlReader(limits, this::onV2Item, (record, entry, page) -> pages++)
+                : null;
+        this.legacy = input == Input.LEGACY ? new LegacyToV2Pipeline(
+                LegacyStreamReader.Options.of(LegacySourceStream.TOOLSTACK_WIDTH, guestType).withLimits(limits),
+                LegacyToV2Converter.Format.LIBXL, true, false, this::toToolstack, this::onLegacyItem) : null;
     }
 
-    private void onV2Item(LibxcItem item) {
+    private static Input input(MigrationOptions.StreamFormat format) {
+        return format == MigrationOptions.StreamFormat.V2 ? Input.V2_LIBXC : Input.LEGACY;
+    }
+
+    private void onV2Item(V2Item item) {
         if (item instanceof TscInfoRecord) {
             onStopAndCopy.run(); // the source paused the guest just before
         } else if (item instanceof SignalRecord s && s.type() == RecordType.CHECKPOINT) {
-            throw new UncheckedStreamException(new RecordException(s.type().name(), s.type().code(), v2.offset(),
+            throw new UncheckedStreamException(new RecordException(s.type().name(), s.type().code(), offset(),
                     "checkpointed streams are not accepted"));
         }
     }
@@ -95,13 +104,22 @@ public final class ToolstackDestinationStream implements IncomingStream {
     /** The stream of {@code format}, passed to {@code restore} as libxl v2. */
     public static ToolstackDestinationStream of(MigrationOptions.StreamFormat format, StreamRestore restore, DomainShape shape,
                                                 Runnable onStopAndCopy) {
-        return new ToolstackDestinationStream(format, restore, shape, onStopAndCopy, FINISH_TIMEOUT);
+        return of(format, restore, shape, onStopAndCopy, FINISH_TIMEOUT);
     }
 
     /** As {@link #of}, with another bound on the toolstack's work after the stream (tests). */
     static ToolstackDestinationStream of(MigrationOptions.StreamFormat format, StreamRestore restore, DomainShape shape,
                                          Runnable onStopAndCopy, Duration finishTimeout) {
-        return new ToolstackDestinationStream(format, restore, shape, onStopAndCopy, finishTimeout);
+        return new ToolstackDestinationStream(input(format), restore, shape.guestType(),
+                StreamLimits.DEFAULT.withMaxP2mSize(shape.p2mSize()), onStopAndCopy, finishTimeout);
+    }
+
+    /**
+     * The stream of a file whose guest is known only by its toolstack configuration (an xl save file): its size
+     * is bounded by the protocol's default limits; {@code guestType} matters only to a legacy stream.
+     */
+    public static ToolstackDestinationStream ofFile(Input input, StreamRestore restore, GuestType guestType) {
+        return new ToolstackDestinationStream(input, restore, guestType, StreamLimits.DEFAULT, () -> { }, FINISH_TIMEOUT);
     }
 
     /** The sink of the libxl stream: the toolstack; its failure is carried out as an IOException. */
@@ -116,7 +134,13 @@ public final class ToolstackDestinationStream implements IncomingStream {
     @Override
     public void feed(ByteBuffer data) throws StreamException, HypervisorException {
         try {
-            if (v2 != null) {
+            if (libxlIn != null) {
+                ByteBuffer consumed = data.duplicate();
+                libxlIn.feed(data);
+                consumed.limit(data.position());
+                toToolstack(consumed);
+                complete = libxlIn.isDone();
+            } else if (v2 != null) {
                 if (!headerWritten) {
                     libxl.writeHeader(new LibxlHeader(false));
                     libxl.write(LibxlSignalRecord.LIBXC_CONTEXT);
@@ -153,7 +177,7 @@ public final class ToolstackDestinationStream implements IncomingStream {
 
     @Override
     public long offset() {
-        return v2 != null ? v2.offset() : legacy.offset();
+        return libxlIn != null ? libxlIn.offset() : v2 != null ? v2.offset() : legacy.offset();
     }
 
     /** Pages seen (v2 streams; a converted legacy stream's pages are not counted here). */

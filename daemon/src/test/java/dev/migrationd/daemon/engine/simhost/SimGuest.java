@@ -170,6 +170,17 @@ public final class SimGuest implements Domain {
         return sim.info();
     }
 
+    /**
+     * What {@link #toolstackConfig()} answers, as a Xen backend with libxl answers for a PV or PVH guest; null (the
+     * default) for none, as the sim backend answers.
+     */
+    public volatile dev.migrationd.hypervisor.ToolstackConfig toolstackConfig;
+
+    @Override
+    public java.util.Optional<dev.migrationd.hypervisor.ToolstackConfig> toolstackConfig() {
+        return java.util.Optional.ofNullable(toolstackConfig);
+    }
+
     @Override
     public void pause() throws HypervisorException {
         sim.pause();
