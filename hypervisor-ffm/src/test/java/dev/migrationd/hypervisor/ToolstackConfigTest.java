@@ -95,4 +95,30 @@ class ToolstackConfigTest {
         assertNull(ToolstackConfig.problem("{\"a\": \"}]{[\", \"b\": \"\\\"}\"}"));
         assertNotNull(ToolstackConfig.problem("{\"a\": \"\\\"}"), "the escaped quote does not close the string");
     }
+
+    @Test
+    void aFieldOfAnObjectIsLookedUpAsLibxlWritesItAndAnythingElseIsEmpty() {
+        ToolstackConfig c = new ToolstackConfig("""
+                {
+                    "c_info": {
+                        "type": "pvh",
+                        "name": "g\\u00e9 \\"q\\"",
+                        "uuid": "6b0c2c9e-3d1f-4c53-9d6e-0a0e58a3c101",
+                        "xsdata": {"a": [1, {"uuid": "not this"}], "b": null}
+                    },
+                    "b_info": {
+                        "max_vcpus": 2,
+                        "avail_vcpus": [0, 1],
+                        "type.pvh": {}
+                    }
+                }
+                """);
+        assertEquals(java.util.Optional.of("pvh"), c.string("c_info", "type"));
+        assertEquals(java.util.Optional.of("g\u00e9 \"q\""), c.string("c_info", "name"), "escapes decoded");
+        assertEquals(java.util.Optional.of("6b0c2c9e-3d1f-4c53-9d6e-0a0e58a3c101"), c.string("c_info", "uuid"));
+        assertEquals(java.util.Optional.empty(), c.string("b_info", "max_vcpus"), "a number is not a string");
+        assertEquals(java.util.Optional.empty(), c.string("b_info", "uuid"));
+        assertEquals(java.util.Optional.empty(), c.string("d_info", "uuid"));
+        assertEquals(java.util.Optional.empty(), new ToolstackConfig("{\"c_info\": [\"uuid\"]}").string("c_info", "uuid"));
+    }
 }

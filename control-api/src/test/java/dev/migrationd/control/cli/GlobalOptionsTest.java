@@ -1,6 +1,7 @@
 package dev.migrationd.control.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.control.v1.CancelMigrationRequest;
@@ -139,6 +140,7 @@ class GlobalOptionsTest {
 
         @Override
         public void startSave(SaveDomainRequest r, StreamObserver<StartMigrationResponse> o) {
+            lastSave = r;
             reply("StartSave", o, StartMigrationResponse.newBuilder().setCreated(true).setMigration(Migration.newBuilder()
                     .setId("s-1").setDomain(r.getDomain()).setSourceHost("hostA").setFile(r.getPath())
                     .setDirection(dev.migrationd.control.v1.Direction.DIRECTION_SAVE)).build());
@@ -252,6 +254,23 @@ class GlobalOptionsTest {
     @MethodSource("fileCommands")
     void saveAndRestoreTakeGlobalOptionsBeforeAndAfter(String call, List<String> command, List<String> rest) {
         reachesTheDaemonWherever(call, command, rest);
+    }
+
+    /** The last StartSave request the fake daemon received. */
+    static volatile SaveDomainRequest lastSave;
+
+    @Test
+    void saveXlAsksForAnXlFileWithAV2StreamAndRefusesTheLegacyFormat() {
+        Result r = run("--daemon", address, "save", "dom7", "/srv/dom7.xl", "--xl", "--detach");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(lastSave.getXlFile());
+        assertEquals(dev.migrationd.control.v1.StreamFormat.STREAM_FORMAT_V2, lastSave.getFormat());
+        Result plain = run("--daemon", address, "save", "dom7", "/srv/dom7.save", "--detach");
+        assertEquals(0, plain.code(), plain.err());
+        assertFalse(lastSave.getXlFile());
+        Result legacy = run("--daemon", address, "save", "dom7", "/srv/dom7.xl", "--xl", "--stream-format", "legacy");
+        assertEquals(ExitCode.USAGE, legacy.code());
+        assertTrue(legacy.err().contains("--xl writes a v2 stream"), legacy.err());
     }
 
     @Test

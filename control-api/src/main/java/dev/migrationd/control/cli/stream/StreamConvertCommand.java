@@ -160,7 +160,10 @@ public final class StreamConvertCommand implements Callable<Integer> {
         } else {
             XlSaveFile.Domain dom = XlSaveFile.fromMeta(in, name, type, memory);
             type = dom.type();
-            cfg = XlSaveFile.generatedConfig(dom);
+            // the domain's own libxl configuration when the daemon saved one (PV and PVH guests on Xen with libxl)
+            java.util.Optional<byte[]> saved = name == null && memory == null ? XlSaveFile.savedConfig(in)
+                    : java.util.Optional.empty();
+            cfg = saved.isPresent() ? XlSaveFile.withNul(saved.get()) : XlSaveFile.generatedConfig(dom);
             json = true;
         }
         byte[] header = XlSaveFile.header(cfg, json);

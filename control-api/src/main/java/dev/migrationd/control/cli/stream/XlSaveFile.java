@@ -77,6 +77,28 @@ final class XlSaveFile {
         return LibxlConfigJson.minimalBytes(d.name(), d.uuid(), d.type().name(), d.vcpus(), d.memoryBytes());
     }
 
+    /** The metadata's property that holds the domain's libxl configuration (JSON), when the daemon saved one. */
+    static final String META_TOOLSTACK_CONFIG = "toolstackConfig";
+
+    /** The domain's libxl configuration as the daemon saved it beside {@code saveFile}, if it did. */
+    static java.util.Optional<byte[]> savedConfig(Path saveFile) throws IOException {
+        Path meta = saveFile.resolveSibling(saveFile.getFileName() + META_SUFFIX);
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(meta)) {
+            p.load(in);
+        }
+        String json = p.getProperty(META_TOOLSTACK_CONFIG);
+        if (json == null || json.isBlank()) {
+            return java.util.Optional.empty();
+        }
+        byte[] b = json.getBytes(StandardCharsets.UTF_8);
+        if (b.length > MAX_CONFIG_BYTES) {
+            throw new CliException(ExitCode.USAGE, meta + ": its toolstackConfig of " + b.length + " bytes exceeds "
+                    + MAX_CONFIG_BYTES);
+        }
+        return java.util.Optional.of(b);
+    }
+
     /**
      * The domain described by the metadata the daemon wrote beside a save file ({@code FILE.meta}), with the
      * operator's overrides. The metadata's p2m size is the guest's memory only for PV guests (an HVM or PVH

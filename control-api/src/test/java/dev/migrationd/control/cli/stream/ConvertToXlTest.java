@@ -124,4 +124,34 @@ class ConvertToXlTest {
         assertEquals(ExitCode.USAGE, again.exit());
         assertTrue(again.err().contains("already has an xl header"), again.err());
     }
+
+    @Test
+    void theDomainsOwnLibxlConfigurationSavedBesideTheFileGoesIntoTheHeaderAndInspectShowsIt() throws Exception {
+        Path in = saveFile("g-pv", "pv", "v2", 512);
+        String libxlJson = "{\n    \"c_info\": {\n        \"type\": \"pv\",\n        \"name\": \"g-pv\"\n    },\n"
+                + "    \"b_info\": {\n        \"max_vcpus\": 2,\n        \"type.pv\": {\n            \"kernel\": \"/k\"\n        }\n    }\n}\n";
+        java.util.Properties meta = new java.util.Properties();
+        try (var r = Files.newInputStream(dir.resolve("g-pv.save.meta"))) {
+            meta.load(r);
+        }
+        meta.setProperty("toolstackConfig", libxlJson);
+        try (var w = Files.newOutputStream(dir.resolve("g-pv.save.meta"))) {
+            meta.store(w, null);
+        }
+        Path out = dir.resolve("out.xl");
+        Run c = run("stream", "convert", in.toString(), out.toString(), "--to", "xl");
+        assertEquals(0, c.exit(), c.err());
+        assertEquals("/k", python(out, "cfg['b_info']['type.pv']['kernel']"), "the saved configuration, not a generated one");
+        assertTrue(XenTools.require().verifyV2(out, "xl").ok());
+
+        Run text = run("stream", "inspect", out.toString());
+        assertEquals(0, text.exit(), text.err());
+        assertTrue(text.out().contains("xl header:       xl save-file header: mandatory flags 0x3 (JSON, STREAMv2)"),
+                text.out());
+        assertTrue(text.out().contains("xl config (libxl JSON):\n  {\n      \"c_info\": {"), text.out());
+        Run v = run("stream", "verify", out.toString());
+        assertTrue(v.out().contains("xl header (JSON configuration of " + (libxlJson.length() + 1) + " bytes)"), v.out());
+        Run j = run("stream", "inspect", out.toString(), "--format", "json");
+        assertTrue(j.out().contains("\"config_format\": \"json\""), j.out());
+    }
 }
