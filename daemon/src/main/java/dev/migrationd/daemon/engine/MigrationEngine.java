@@ -377,7 +377,7 @@ public final class MigrationEngine implements AutoCloseable {
                 SaveRestore.refuseRunningUuid(config.hypervisor(), saved.uuid(), req);
             }
             return FileOperation.restore(new MigrationInfo(id, idempotencyKey, req.name(), req.file().toString(),
-                    Direction.RESTORE, saved.shape().guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
+                    Direction.RESTORE, saved.guestType(), MigrationOptions.DEFAULTS.withFormat(saved.format()),
                     config.clock().instant()), context, config.hypervisor(), config.ticker(), policy, req);
         });
     }

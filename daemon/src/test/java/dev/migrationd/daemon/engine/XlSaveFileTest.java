@@ -351,6 +351,25 @@ class XlSaveFileTest {
     }
 
     @Test
+    void theEnginesRestoreOperationTakesAnXlFileOnAHostWithLibxl() throws Exception {
+        SimGuest src = pvGuest(true);
+        Path file = dir.resolve("vm1.xl");
+        pair.a.engine.save(new SaveRequest("vm1", file, MigrationOptions.StreamFormat.V2, false, false, false, 0, true));
+        Files.delete(SaveRestore.metaFile(file));
+        libxl.shape = new DomainShape("vm1", src.uuid(), 512, 2, GuestType.PV, Width.W64);
+        Files.createDirectories(dir.resolve("state-l"));
+        try (MigrationEngine engine = new MigrationEngine(EngineConfig.of("hostL", libxl, dir.resolve("state-l"),
+                pair.b.engine.config().peers()))) {
+            var h = engine.startRestore(new RestoreRequest(file, "vm1", false), "op-xl", null);
+            var r = h.result().get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(dev.migrationd.daemon.engine.run.MigrationResult.Outcome.SUCCEEDED, r.outcome(), String.valueOf(r));
+            assertEquals(GuestType.PV, engine.list().stream().filter(m -> m.info().id().equals("op-xl")).findFirst()
+                    .orElseThrow().info().guestType(), "the guest type from the xl file's configuration");
+        }
+        assertTrue(pair.b.hv.guest("vm1").orElseThrow().running());
+    }
+
+    @Test
     void withoutAToolstackAnXlFileIsRefusedByNameAndNothingIsBuilt() throws Exception {
         byte[] stream = StreamSynth.toBytes(SynthOptions.of(GuestType.PV, 64).withFormat(SynthOptions.Format.V2_LIBXL));
         Path file = dir.resolve("g.xl");
