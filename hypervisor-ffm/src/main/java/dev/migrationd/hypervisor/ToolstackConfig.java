@@ -131,6 +131,36 @@ public record ToolstackConfig(String json) {
             }
         }
 
+        /**
+         * From the opening bracket at {@code i}: members read by {@code member} (false: not well formed), separated
+         * by commas, up to {@code close}; whether that was well formed.
+         */
+        private boolean sequence(char close, java.util.function.BooleanSupplier member) {
+            i++;
+            ws();
+            if (i < s.length() && s.charAt(i) == close) {
+                i++;
+                return true;
+            }
+            while (i < s.length()) {
+                if (!member.getAsBoolean()) {
+                    return false;
+                }
+                ws();
+                if (i >= s.length()) {
+                    return false;
+                }
+                char d = s.charAt(i++);
+                if (d == close) {
+                    return true;
+                }
+                if (d != ',') {
+                    return false;
+                }
+            }
+            return false;
+        }
+
         Object value() {
             ws();
             if (i >= s.length()) {
@@ -138,60 +168,23 @@ public record ToolstackConfig(String json) {
             }
             char c = s.charAt(i);
             if (c == '{') {
-                i++;
                 java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-                ws();
-                if (i < s.length() && s.charAt(i) == '}') {
-                    i++;
-                    return m;
-                }
-                while (i < s.length()) {
+                return sequence('}', () -> {
                     ws();
                     if (!(value() instanceof String k)) {
-                        return null;
+                        return false;
                     }
                     ws();
                     if (i >= s.length() || s.charAt(i++) != ':') {
-                        return null;
+                        return false;
                     }
                     m.put(k, value());
-                    ws();
-                    if (i >= s.length()) {
-                        return null;
-                    }
-                    char d = s.charAt(i++);
-                    if (d == '}') {
-                        return m;
-                    }
-                    if (d != ',') {
-                        return null;
-                    }
-                }
-                return null;
+                    return true;
+                }) ? m : null;
             }
             if (c == '[') {
-                i++;
                 java.util.List<Object> l = new java.util.ArrayList<>();
-                ws();
-                if (i < s.length() && s.charAt(i) == ']') {
-                    i++;
-                    return l;
-                }
-                while (i < s.length()) {
-                    l.add(value());
-                    ws();
-                    if (i >= s.length()) {
-                        return null;
-                    }
-                    char d = s.charAt(i++);
-                    if (d == ']') {
-                        return l;
-                    }
-                    if (d != ',') {
-                        return null;
-                    }
-                }
-                return null;
+                return sequence(']', () -> l.add(value())) ? l : null;
             }
             if (c == '"') {
                 StringBuilder b = new StringBuilder();
