@@ -50,6 +50,8 @@ public interface Hypervisor extends AutoCloseable {
      * into a {@link #createForRestore} domain. Offered with {@link Capability#STREAM_RESTORE}. The domain is
      * built under {@code name} and left PAUSED when the stream ends ({@link StreamRestore#finish}).
      *
+     * @param uuid   the guest's UUID as its configuration gives it, or null when the configuration names none (an
+     *               xl save file's; the toolstack then makes one)
      * @param config the guest's configuration as its source's toolstack described it (validated)
      * @throws HypervisorException when the name is taken or the toolstack cannot start the build
      */
