@@ -68,10 +68,11 @@ CP_DAEMON=$(module_classpath daemon); CP_CTL=$(module_classpath control-api)
 cp "${CP_DAEMON%%:*}" "$BENCH_DIR/jars/daemon.jar"; cp "${CP_CTL%%:*}" "$BENCH_DIR/jars/control-api.jar"
 CP_DAEMON="$BENCH_DIR/jars/daemon.jar:${CP_DAEMON#*:}"; CP_CTL="$BENCH_DIR/jars/control-api.jar:${CP_CTL#*:}"
 
+# the sim keeps guest memory in /dev/shm: the source's copy and the destination's (2 x BIG_MIB) must fit there
 need_kib=$(( (2 * BIG_MIB + 1024) * 1024 ))
-avail_kib=$(df -Pk "$BENCH_DIR" | awk 'NR==2 {print $4}')
+avail_kib=$(df -Pk /dev/shm | awk 'NR==2 {print $4}')
 if [ "$avail_kib" -lt "$need_kib" ]; then
-  echo "migration-bench: $BENCH_DIR has $((avail_kib / 1024 / 1024)) GiB free, needs $((need_kib / 1024 / 1024)) GiB (set BENCH_DIR)" >&2
+  echo "migration-bench: /dev/shm has $((avail_kib / 1024 / 1024)) GiB free, needs $((need_kib / 1024 / 1024)) GiB for guest memory" >&2
   exit 1
 fi
 
@@ -83,7 +84,10 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   [ -n "${IPERF_PID:-}" ] && kill "$IPERF_PID" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "migration-bench: kept $BENCH_DIR" >&2; else rm -rf "$BENCH_DIR" "${SHM_DIR:-/nonexistent}"; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "migration-bench: kept $BENCH_DIR" >&2; else
+    remove_sim_memory "$BENCH_DIR"; [ -n "${SHM_DIR:-}" ] && remove_sim_memory "$SHM_DIR"
+    rm -rf "$BENCH_DIR" "${SHM_DIR:-/nonexistent}"
+  fi
 }
 trap cleanup EXIT
 trap 'echo "migration-bench: interrupted" >&2; exit 130' INT TERM
@@ -280,29 +284,26 @@ if wanted dirty; then
 fi
 stop_pair
 
-# 1b. throughput with both state directories on tmpfs (cheaper first touch than a file on ext4)
-if ! wanted tmpfs; then
-  :
-elif [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; }; then
+# 1b. throughput with both state directories (journal, domain files) on tmpfs too; guest memory is in
+# /dev/shm in every series
+if wanted tmpfs && [ "$DEST_TMPFS" != 0 ]; then
   SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX)
   start_pair "$SHM_DIR"
   ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
   series throughput_tmpfs big "$BIG_GIB"
   stop_pair
+  remove_sim_memory "$SHM_DIR"
   rm -rf "$SHM_DIR"
 fi
 
-# 1c. throughput into prefaulted destination memory (--sim-prefault), on tmpfs when it has room
+# 1c. throughput into prefaulted destination memory (--sim-prefault)
 if wanted prefault; then
-  if [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; then
-    SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX); PF_ROOT=$SHM_DIR
-  else
-    PF_ROOT=$BENCH_DIR/state-prefault
-  fi
+  PF_ROOT=$BENCH_DIR/state-prefault
   start_pair "$PF_ROOT" --sim-prefault
   ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
   series throughput_prefault big "$BIG_GIB"
   stop_pair
+  remove_sim_memory "$PF_ROOT"
   rm -rf "$PF_ROOT"
 fi
 

@@ -378,7 +378,7 @@ final class Host {
         try (Stream<Path> dirs = Files.list(SHM)) {
             for (Path d : dirs.filter(p -> p.getFileName().toString().startsWith(SIM_MEMORY_PREFIX)).toList()) {
                 Path ownerFile = d.resolve("owner");
-                if (Files.isRegularFile(ownerFile) && Files.readString(ownerFile).strip().equals(owner)) {
+                if (Files.isRegularFile(ownerFile) && Files.readString(ownerFile).lines().findFirst().orElse("").equals(owner)) {
                     try (Stream<Path> files = Files.walk(d)) {
                         for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                             Files.deleteIfExists(p);

@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * state directory. So two daemons on one host never share a file, a restarted daemon finds its own, and a copy
  * of a state directory (same key, other path) is refused instead of adopting another daemon's guests. A
  * directory whose owner is gone (its state directory was deleted, or now holds another key) is stale: every
- * {@link SimHypervisor#open} removes the stale directories it finds ({@link #removeStale}), so test runs and
- * benchmarks that delete their state directories do not leave guest memory behind for long.
+ * {@link SimHypervisor#open} removes the stale directories made in its own mount namespace ({@link #removeStale}),
+ * so test runs and benchmarks that delete their state directories do not leave guest memory behind for long.
  *
  * <p>Thread-safety: the paths are immutable; the file operations are called by the owning SimHypervisor
  * under its lock or by a domain under its state lock (one domid, one file).
@@ -46,7 +46,10 @@ final class SimMemoryDir {
     static final String DIR_PREFIX = "migrationd-sim-";
     /** In {@code host.properties}: the key that names this state directory's memory directory. */
     static final String KEY_PROPERTY = "memoryKey";
-    /** In the memory directory: the absolute path of the owning {@code <stateDir>/sim}. */
+    /**
+     * In the memory directory: the absolute path of the owning {@code <stateDir>/sim}, then the mount
+     * namespace it was made in ({@code /proc/self/ns/mnt}), one per line.
+     */
     static final String OWNER_FILE = "owner";
     static final String MEMORY_SUFFIX = ".memory";
     /** Bytes of randomness in a key (hex in names: 32 characters). */
@@ -86,12 +89,14 @@ final class SimMemoryDir {
         }
         Path dir = shm.resolve(DIR_PREFIX + key);
         String owner = simRoot.toAbsolutePath().normalize().toString();
+        String namespace = mountNamespace();
         try {
             if (!Files.isDirectory(dir)) {
-                create(dir, owner);
+                create(dir, owner + "\n" + namespace);
                 LOG.info("event=sim_memory_dir_created dir={} state_dir={}", dir, owner);
             } else {
-                String recorded = readOwner(dir);
+                String[] recordedOwner = readOwner(dir);
+                String recorded = recordedOwner == null ? null : recordedOwner[0];
                 if (!owner.equals(recorded)) {
                     throw new HypervisorException("open", null, "guest memory " + dir + " belongs to the state directory "
                             + recorded + ", not " + owner + " (a copied state directory? give it a new "
@@ -118,16 +123,33 @@ final class SimMemoryDir {
         }
     }
 
-    /** The owner path recorded in a memory directory, or null when it has none or it is not readable. */
-    private static String readOwner(Path dir) {
+    /**
+     * The owner path and mount namespace recorded in a memory directory ("" for a namespace not recorded), or
+     * null when it has none or it is not readable.
+     */
+    private static String[] readOwner(Path dir) {
         try {
             Path f = dir.resolve(OWNER_FILE);
             if (Files.size(f) > MAX_OWNER_BYTES) {
                 return null;
             }
-            return Files.readString(f, StandardCharsets.UTF_8).strip();
+            String[] lines = Files.readString(f, StandardCharsets.UTF_8).strip().split("\n");
+            return new String[] {lines[0].strip(), lines.length > 1 ? lines[1].strip() : ""};
         } catch (IOException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /**
+     * This process's mount namespace ({@code mnt:[inode]}), or "" where it cannot be read. An owner path means
+     * the same directory only within one mount namespace: a daemon with a private /tmp (systemd's PrivateTmp)
+     * must not judge the memory of a daemon whose state directory is in the host's /tmp.
+     */
+    static String mountNamespace() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")).toString();
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return "";
         }
     }
 
@@ -138,14 +160,19 @@ final class SimMemoryDir {
      */
     static int removeStale(Path shm) {
         int removed = 0;
+        String namespace = mountNamespace();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(shm, DIR_PREFIX + "*")) {
             for (Path d : s) {
                 String key = d.getFileName().toString().substring(DIR_PREFIX.length());
                 if (!validKey(key) || !Files.isDirectory(d) || !Files.isReadable(d)) {
                     continue;
                 }
-                String owner = readOwner(d);
-                if (owner == null || ownerKeeps(Path.of(owner), key)) {
+                String[] recorded = readOwner(d);
+                if (recorded == null || namespace.isEmpty() || !namespace.equals(recorded[1])) {
+                    continue; // not ours to judge: made in another mount namespace, or unreadable
+                }
+                String owner = recorded[0];
+                if (ownerKeeps(Path.of(owner), key)) {
                     continue;
                 }
                 try {

@@ -62,8 +62,9 @@ class SimMemoryDirTest {
             Path file = d.memoryFile();
             assertEquals(SimMemoryDir.DEFAULT_SHM.resolve(SimMemoryDir.DIR_PREFIX + key(state)), file.getParent());
             assertEquals(8 * SimTestSupport.MIB, Files.size(file));
-            assertEquals(state.resolve("sim").toAbsolutePath().normalize() + "\n",
+            assertEquals(state.resolve("sim").toAbsolutePath().normalize() + "\n" + SimMemoryDir.mountNamespace() + "\n",
                     Files.readString(file.resolveSibling(SimMemoryDir.OWNER_FILE)));
+            assertTrue(SimMemoryDir.mountNamespace().startsWith("mnt:["), SimMemoryDir.mountNamespace());
             try (Stream<Path> s = Files.walk(state)) {
                 assertTrue(s.noneMatch(p -> p.getFileName().toString().equals(SimDomain.LEGACY_MEMORY_FILE)),
                         "no guest memory in the state directory");
@@ -142,6 +143,26 @@ class SimMemoryDirTest {
             assertTrue(a.listDomains().isEmpty());
             assertFalse(Files.exists(old), "the wiped directory's memory was not adopted but removed");
             assertEquals(1, memoryDirs(shm).size());
+        }
+    }
+
+    @Test
+    void memoryMadeInAnotherMountNamespaceIsNeverJudgedStale() throws Exception {
+        Path shm = shm();
+        try (SimHypervisor a = SimHypervisor.open(state("a"), shm)) {
+            a.create(small("g"));
+        }
+        Path dir = memoryDirs(shm).getFirst();
+        Path owner = dir.resolve(SimMemoryDir.OWNER_FILE);
+        // as a daemon with a private /tmp would have written it: its path means nothing in this namespace
+        Files.writeString(owner, state("a").resolve("sim").toAbsolutePath() + "\nmnt:[1]\n");
+        SimTestSupport.deleteTree(state("a"));
+        try (SimHypervisor b = SimHypervisor.open(state("b"), shm)) {
+            assertTrue(Files.exists(dir), "left alone");
+        }
+        Files.writeString(owner, state("a").resolve("sim").toAbsolutePath() + "\n" + SimMemoryDir.mountNamespace() + "\n");
+        try (SimHypervisor b = SimHypervisor.open(state("b"), shm)) {
+            assertFalse(Files.exists(dir), "stale in this namespace: removed");
         }
     }
 
