@@ -532,7 +532,14 @@ public final class SimHypervisor implements Hypervisor {
                 m.pvContexts[v] = SimX86.pvContext(spec.guestWidth(), v, layout.topTablePfn(), SimLayout.START_INFO_PFN);
             }
         }
-        SimDomain d = build(m, (dom, mem, p2m) -> populate(dom, layout, mem, p2m, spec));
+        SimDomain d = build(m, (dom, mem, p2m) -> {
+            if (spec.fill() == SimDomainSpec.Fill.RANDOM) {
+                // every page is about to be written: populate them in one call rather than one fault each
+                // (measured on this project's VMs: ~0.4-0.9 GiB/s against 0.03-0.05 GiB/s page by page under load)
+                dom.prefaultMemory();
+            }
+            populate(dom, layout, mem, p2m, spec);
+        });
         LOG.info("event=domain_created domain={} domid={} type={} width={} memory={} vcpus={} fill={} workload=\"{}\"",
                 m.name, m.domid, m.guestType, m.width.bits(), spec.memoryBytes(), m.vcpus,
                 spec.fill().name().toLowerCase(java.util.Locale.ROOT), spec.workload());
