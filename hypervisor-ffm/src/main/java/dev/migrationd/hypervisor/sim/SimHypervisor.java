@@ -65,8 +65,11 @@ import org.slf4j.LoggerFactory;
  * stalls on journal commits and is written back to disk for nothing; a shared-memory file first-touches at
  * ~1.5 GiB/s, anonymous memory at ~2.5 GiB/s. Shared memory is what RAM-backed guest memory that outlives its
  * daemon costs (anonymous memory dies with the process). A restore's memory is populated ahead of the stream
- * on another thread ({@link PopulateAhead}). Huge pages: MADV_HUGEPAGE is asked for; whether the kernel gives
- * them to shared memory is its setting ({@code transparent_hugepage/shmem_enabled}).
+ * on another thread ({@link PopulateAhead}). Huge pages: MADV_HUGEPAGE is asked for; a tmpfs gives them only
+ * when mounted with {@code huge=advise} (or {@code always}), which /dev/shm usually is not, and then it is
+ * no cost. Measured on a loaded 2-core VM (load 19-24, 512 MiB, one copy per 4 KiB page): first touches page
+ * by page 0.04-0.05 GiB/s with huge pages against 0.01 GiB/s without; MADV_POPULATE_WRITE 0.03-0.04 against
+ * 0.09-0.15 GiB/s; rewrites no slower. So the request stays, and the host's mount decides.
  *
  * <p>Thread-safety: safe for concurrent use; the domain table is guarded by {@code this}.
  */
