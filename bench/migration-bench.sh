@@ -11,11 +11,13 @@
 #      single-stream iperf3 on loopback measured in the same run. Two figures per migration: "whole"
 #      (stream bytes / total time, start to the CLI's success) and "stream" (stream bytes / (total time -
 #      set-up), set-up being start -> the destination's Accept: connecting and building the domain).
-#      Series: "fresh" (state on BENCH_DIR, ext4 here: the destination writes into a new file-backed
-#      mapping, first touches included), "tmpfs" (both state directories on /dev/shm, DEST_TMPFS) and
-#      "prefault" (on /dev/shm, daemons with --sim-prefault: the destination prefaults the whole guest
-#      memory while it builds the domain, before Accept; the "stream" figure is then the transfer into
-#      prefaulted memory).
+#      The sim keeps guest memory in RAM (/dev/shm/migrationd-sim-*, whatever the state directory), so
+#      the series differ in the state directories (journal, domain files) and in prefaulting only.
+#      Series: "fresh" (state on BENCH_DIR: the destination writes into new guest memory, first touches
+#      included, populated ahead of the stream by its sim-populate thread), "tmpfs" (both state
+#      directories on /dev/shm too, DEST_TMPFS=0 skips it) and "prefault" (daemons with --sim-prefault:
+#      the destination prefaults the whole guest memory while it builds the domain, before Accept; the
+#      "stream" figure is then the transfer into prefaulted memory).
 #      Every series starts with WARMUP unmeasured round trips (default 5) so that the daemons' JIT has
 #      compiled both directions' paths: a long-running daemon does not pay that per migration (measured
 #      here: the stream rate of the first migrations of a new daemon pair is 30-50 % lower; the warm-up
@@ -31,8 +33,9 @@
 #      heap in use after the big runs is read with jcmd GC.heap_info.
 #
 # Environment: RUNS (3), BIG_MIB (4096), SMALL_MIB (1024), DIRTY_RATE (100MiB/s), BENCH_DIR (a new directory
-# under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
-# DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
+# under ${TMPDIR:-/var/tmp}; guest memory needs about 2 x BIG_MIB free in /dev/shm, checked at start and
+# removed at the end with the state directories), DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1),
+# KEEP (1 = keep the logs, state directories and guest memory),
 # BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
 # look), WARMUP (5 round trips per series).
 set -euo pipefail
