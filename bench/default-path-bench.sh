@@ -56,7 +56,7 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   rm -f "/dev/shm/default-path-bench.$$.mem"
-  if [ "${KEEP:-0}" = 1 ]; then echo "default-path-bench: kept $BENCH_DIR" >&2; else rm -rf "$BENCH_DIR"; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "default-path-bench: kept $BENCH_DIR" >&2; else remove_sim_memory "$BENCH_DIR"; rm -rf "$BENCH_DIR"; fi
 }
 trap cleanup EXIT
 trap 'echo "default-path-bench: interrupted" >&2; exit 130' INT TERM
@@ -145,6 +145,7 @@ migrationd_run() { # RUN FILL MIGRATIONS
   done
   for i in "$a" "$b"; do kill -TERM "$i" 2>/dev/null || true; done
   for i in "$a" "$b"; do for _ in $(seq 1 300); do kill -0 "$i" 2>/dev/null || break; sleep 0.1; done; done
+  remove_sim_memory "$root"
   rm -rf "$root"
 }
 

@@ -11,11 +11,13 @@
 #      single-stream iperf3 on loopback measured in the same run. Two figures per migration: "whole"
 #      (stream bytes / total time, start to the CLI's success) and "stream" (stream bytes / (total time -
 #      set-up), set-up being start -> the destination's Accept: connecting and building the domain).
-#      Series: "fresh" (state on BENCH_DIR, ext4 here: the destination writes into a new file-backed
-#      mapping, first touches included), "tmpfs" (both state directories on /dev/shm, DEST_TMPFS) and
-#      "prefault" (on /dev/shm, daemons with --sim-prefault: the destination prefaults the whole guest
-#      memory while it builds the domain, before Accept; the "stream" figure is then the transfer into
-#      prefaulted memory).
+#      The sim keeps guest memory in RAM (/dev/shm/migrationd-sim-*, whatever the state directory), so
+#      the series differ in the state directories (journal, domain files) and in prefaulting only.
+#      Series: "fresh" (state on BENCH_DIR: the destination writes into new guest memory, first touches
+#      included, populated ahead of the stream by its sim-populate thread), "tmpfs" (both state
+#      directories on /dev/shm too, DEST_TMPFS=0 skips it) and "prefault" (daemons with --sim-prefault:
+#      the destination prefaults the whole guest memory while it builds the domain, before Accept; the
+#      "stream" figure is then the transfer into prefaulted memory).
 #      Every series starts with WARMUP unmeasured round trips (default 5) so that the daemons' JIT has
 #      compiled both directions' paths: a long-running daemon does not pay that per migration (measured
 #      here: the stream rate of the first migrations of a new daemon pair is 30-50 % lower; the warm-up
@@ -31,8 +33,9 @@
 #      heap in use after the big runs is read with jcmd GC.heap_info.
 #
 # Environment: RUNS (3), BIG_MIB (4096), SMALL_MIB (1024), DIRTY_RATE (100MiB/s), BENCH_DIR (a new directory
-# under ${TMPDIR:-/var/tmp}; sim memory is file-backed, so it needs about 2 x BIG_MIB free),
-# DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1), KEEP (1 = keep the logs and state directories),
+# under ${TMPDIR:-/var/tmp}; guest memory needs about 2 x BIG_MIB free in /dev/shm, checked at start and
+# removed at the end with the state directories), DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1),
+# KEEP (1 = keep the logs, state directories and guest memory),
 # BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
 # look), WARMUP (5 round trips per series).
 set -euo pipefail
@@ -68,10 +71,11 @@ CP_DAEMON=$(module_classpath daemon); CP_CTL=$(module_classpath control-api)
 cp "${CP_DAEMON%%:*}" "$BENCH_DIR/jars/daemon.jar"; cp "${CP_CTL%%:*}" "$BENCH_DIR/jars/control-api.jar"
 CP_DAEMON="$BENCH_DIR/jars/daemon.jar:${CP_DAEMON#*:}"; CP_CTL="$BENCH_DIR/jars/control-api.jar:${CP_CTL#*:}"
 
+# the sim keeps guest memory in /dev/shm: the source's copy and the destination's (2 x BIG_MIB) must fit there
 need_kib=$(( (2 * BIG_MIB + 1024) * 1024 ))
-avail_kib=$(df -Pk "$BENCH_DIR" | awk 'NR==2 {print $4}')
+avail_kib=$(df -Pk /dev/shm | awk 'NR==2 {print $4}')
 if [ "$avail_kib" -lt "$need_kib" ]; then
-  echo "migration-bench: $BENCH_DIR has $((avail_kib / 1024 / 1024)) GiB free, needs $((need_kib / 1024 / 1024)) GiB (set BENCH_DIR)" >&2
+  echo "migration-bench: /dev/shm has $((avail_kib / 1024 / 1024)) GiB free, needs $((need_kib / 1024 / 1024)) GiB for guest memory" >&2
   exit 1
 fi
 
@@ -83,7 +87,10 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   [ -n "${IPERF_PID:-}" ] && kill "$IPERF_PID" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "migration-bench: kept $BENCH_DIR" >&2; else rm -rf "$BENCH_DIR" "${SHM_DIR:-/nonexistent}"; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "migration-bench: kept $BENCH_DIR" >&2; else
+    remove_sim_memory "$BENCH_DIR"; [ -n "${SHM_DIR:-}" ] && remove_sim_memory "$SHM_DIR"
+    rm -rf "$BENCH_DIR" "${SHM_DIR:-/nonexistent}"
+  fi
 }
 trap cleanup EXIT
 trap 'echo "migration-bench: interrupted" >&2; exit 130' INT TERM
@@ -280,29 +287,26 @@ if wanted dirty; then
 fi
 stop_pair
 
-# 1b. throughput with both state directories on tmpfs (cheaper first touch than a file on ext4)
-if ! wanted tmpfs; then
-  :
-elif [ "$DEST_TMPFS" = 1 ] || { [ "$DEST_TMPFS" = auto ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; }; then
+# 1b. throughput with both state directories (journal, domain files) on tmpfs too; guest memory is in
+# /dev/shm in every series
+if wanted tmpfs && [ "$DEST_TMPFS" != 0 ]; then
   SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX)
   start_pair "$SHM_DIR"
   ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
   series throughput_tmpfs big "$BIG_GIB"
   stop_pair
+  remove_sim_memory "$SHM_DIR"
   rm -rf "$SHM_DIR"
 fi
 
-# 1c. throughput into prefaulted destination memory (--sim-prefault), on tmpfs when it has room
+# 1c. throughput into prefaulted destination memory (--sim-prefault)
 if wanted prefault; then
-  if [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $(( (2 * BIG_MIB + 2048) * 1024 )) ]; then
-    SHM_DIR=$(mktemp -d /dev/shm/migration-bench.XXXXXX); PF_ROOT=$SHM_DIR
-  else
-    PF_ROOT=$BENCH_DIR/state-prefault
-  fi
+  PF_ROOT=$BENCH_DIR/state-prefault
   start_pair "$PF_ROOT" --sim-prefault
   ctl domain create big --daemon "$CUR_A" --memory "${BIG_MIB}MiB" --fill random >/dev/null
   series throughput_prefault big "$BIG_GIB"
   stop_pair
+  remove_sim_memory "$PF_ROOT"
   rm -rf "$PF_ROOT"
 fi
 

@@ -13,6 +13,7 @@
 set -euo pipefail
 VERSION=$1 JDK=$2 JARS=$(realpath "$3") CLI_CLASSPATH=$(realpath "$4") OUT=$(realpath "$5")
 SRC=$(cd "$(dirname "$0")/src" && pwd)
+. "$(dirname "$0")/../bin/lib/common.sh" # remove_sim_memory
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIST="$OUT/migrationd-$VERSION"
 DEBVERSION=$(printf '%s' "$VERSION" | sed 's/-SNAPSHOT$/~snapshot/; s/-/~/g')
@@ -88,6 +89,7 @@ peer_pid=
 cleanup_training() {
   local p
   for p in $daemon_pid $peer_pid; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+  remove_sim_memory "$train_dir" # the training guest's memory, in /dev/shm
   rm -rf "$train_dir"
 }
 trap cleanup_training EXIT

@@ -77,3 +77,16 @@ module_classpath() {
   jar=$(ls "$MIGRATIOND_HOME/$module"/target/"$module"-*.jar | grep -v -e '-tests.jar' -e '-sources.jar' | head -n1)
   printf '%s:%s' "$jar" "$MIGRATIOND_HOME/$module/target/lib/*"
 }
+
+# remove_sim_memory ROOT: deletes the sim backend's guest memory (/dev/shm/migrationd-sim-KEY, whose owner file
+# names the state directory's sim/) of every state directory under ROOT; for scripts that delete their state
+# directories, since RAM is not freed with them (the next daemon start on the host would remove it too)
+remove_sim_memory() {
+  local root d owner
+  root=$(cd "$1" 2>/dev/null && pwd -L) || root=$1
+  for d in /dev/shm/migrationd-sim-*; do
+    [ -f "$d/owner" ] || continue
+    owner=$(head -c 4096 "$d/owner" | head -n 1)
+    case "$owner" in "$root"/*) rm -rf -- "$d" ;; esac
+  done
+}

@@ -23,7 +23,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <h2>What "a running copy" means here</h2>
  * The sim backend runs a guest's vCPUs inside its daemon's process and keeps the guest's state in files
- * under {@code <state-dir>/sim/<domain>/}: guest memory ({@code memory}), the workload's registers
+ * under {@code <state-dir>/sim/<domain>/} (guest memory itself is in /dev/shm): the workload's registers
  * ({@code vcpu-registers}, mapped, written by the vCPU after every page it writes) and the run state
  * ({@code domain.properties}, written and fsync'd on every pause and unpause). The checker maps
  * {@code vcpu-registers} read-only and reads the vCPUs' workload counters (pages written since the guest

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,10 +17,11 @@ import java.util.stream.Stream;
 /**
  * One host of a scenario: a real {@code migrationd} process (sim backend) in its network namespace, and its
  * state directory on a {@code faultfs} mount (a pass-through FUSE file system whose writes can be made to
- * fail: full disk or I/O errors) with the sim backend's guest memory on a tmpfs mounted at
- * {@code <state-dir>/sim}. Guest memory is kept off the faulty file system on purpose: on a real host the
- * guest's RAM is not in the daemon's state directory, so "the state directory is full" must mean "the
- * journal cannot be written", not "the guest's memory cannot be paged in".
+ * fail: full disk or I/O errors) with the sim backend's domain files on a tmpfs mounted at
+ * {@code <state-dir>/sim}; the guests' memory is in /dev/shm, where the sim keeps it. Both are kept off the
+ * faulty file system on purpose: on a real host the guest's RAM and the hypervisor's own state are not in the
+ * daemon's state directory, so "the state directory is full" must mean "the journal cannot be written", not
+ * "the guest's memory cannot be paged in". {@link #release()} removes the host's guest memory from /dev/shm.
  *
  * <p>The process state ({@link #state()}) is what the {@link CopyChecker} reads to tell a guest whose
  * daemon is stopped or dead (it does not execute in the sim, but would on a real hypervisor) from a guest
@@ -40,6 +42,9 @@ final class Host {
     /** SIGTERM grace: the daemon waits up to its close-wait ({@link Config#CLOSE_WAIT}) for migrations; then SIGKILL. */
     static final Duration TERM_TIMEOUT = Config.CLOSE_WAIT.plusSeconds(10);
     static final String TMPFS_SIZE = "384m";
+    /** Where the sim backend keeps guest memory, and the prefix of its directories there. */
+    private static final Path SHM = Path.of("/dev/shm");
+    private static final String SIM_MEMORY_PREFIX = "migrationd-sim-";
     /** How long the end of a scenario waits for a daemon's clean exit before SIGKILL. */
     static final Duration RELEASE_WAIT = Duration.ofSeconds(10);
 
@@ -351,6 +356,7 @@ final class Host {
             System.err.println("fault-suite: " + name + ": " + e.getMessage());
         }
         Lab.unmountAll(stateDir);
+        removeGuestMemory();
         Process f = faultfs;
         if (f != null) {
             f.destroy();
@@ -364,6 +370,25 @@ final class Host {
             }
         }
         state = State.DOWN;
+    }
+
+    /** The sim's guest memory directories in /dev/shm whose owner file names this host's sim directory. */
+    private void removeGuestMemory() {
+        String owner = simDir().toAbsolutePath().normalize().toString();
+        try (Stream<Path> dirs = Files.list(SHM)) {
+            for (Path d : dirs.filter(p -> p.getFileName().toString().startsWith(SIM_MEMORY_PREFIX)).toList()) {
+                Path ownerFile = d.resolve("owner");
+                if (Files.isRegularFile(ownerFile) && Files.readString(ownerFile).lines().findFirst().orElse("").equals(owner)) {
+                    try (Stream<Path> files = Files.walk(d)) {
+                        for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                            Files.deleteIfExists(p);
+                        }
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            System.err.println("fault-suite: " + name + ": cannot remove its guest memory from " + SHM + ": " + e.getMessage());
+        }
     }
 
     static String tail(String text, int lines) {

@@ -23,6 +23,7 @@ final class Libc {
 
     static final int O_RDWR = 0x2;
     static final int O_CREAT = 0x40;
+    static final int O_EXCL = 0x80;
     static final int O_CLOEXEC = 0x80000;
     static final int PROT_READ = 0x1;
     static final int PROT_WRITE = 0x2;
@@ -34,8 +35,9 @@ final class Libc {
     static final int MADV_HUGEPAGE = 14;
     /** Populate (prefault) page tables writable, allocating what is missing (Linux 5.14). */
     static final int MADV_POPULATE_WRITE = 23;
+    static final int ENOENT = 2;
+    static final int EEXIST = 17;
     static final int EINVAL = 22;
-    static final int EOPNOTSUPP = 95;
 
     private static final Linker LINKER = NativeCalls.LINKER;
 
@@ -48,9 +50,6 @@ final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle FSYNC = bind("fsync",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle FALLOCATE = bind("fallocate",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG));
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
@@ -103,12 +102,6 @@ final class Libc {
 
     static void fsync(int fd) throws NativeCallException {
         NativeCalls.call("fsync", null, "", (st, a) -> (int) FSYNC.invokeExact(st, fd));
-    }
-
-    /** fallocate(fd, mode, offset, length): reserves (mode 0) the blocks of a range of a file. */
-    static void fallocate(int fd, int mode, long offset, long length) throws NativeCallException {
-        NativeCalls.call("fallocate", null, "length=" + length,
-                (st, a) -> (int) FALLOCATE.invokeExact(st, fd, mode, offset, length));
     }
 
     /** mmap; returns the raw address (a zero-length segment), never MAP_FAILED ((void *) -1). */

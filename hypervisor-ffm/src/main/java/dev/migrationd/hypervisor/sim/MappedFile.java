@@ -9,8 +9,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A file mapped {@code MAP_SHARED} read-write with {@code mmap} through FFM. The file is created sparse
- * (ftruncate), so pages cost memory only once touched; writes go to the page cache, which outlives this
- * process, so the content survives a restart of the daemon (even a kill) without any explicit save.
+ * (ftruncate), so pages cost memory only once touched; writes go to the page cache (for guest memory: a
+ * shared-memory file system, see SimMemoryDir), which outlives this process, so the content survives a
+ * restart of the daemon (even a kill) without any explicit save.
  *
  * <p>Thread-safety: the segment may be used from any thread until {@link #close()}; closing the shared
  * arena fails fast (IllegalStateException) for a thread that still uses it. The owner (a SimDomain)
@@ -20,7 +21,6 @@ final class MappedFile implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MappedFile.class);
     private static volatile boolean hugePageWarned;
-    private static volatile boolean fallocateWarned;
 
     private final Path path;
     private final Arena arena;
@@ -39,10 +39,18 @@ final class MappedFile implements AutoCloseable {
      *                  that refuses is logged once, not an error
      */
     static MappedFile open(Path path, long length, boolean hugePages) throws NativeCallException {
+        return open(path, length, hugePages, Libc.O_CREAT);
+    }
+
+    /**
+     * As {@link #open(Path, long, boolean)}, with the creation flags given: {@code O_CREAT} (open or create),
+     * {@code O_CREAT | O_EXCL} (a new file: fails if one exists) or 0 (an existing file: fails if missing).
+     */
+    static MappedFile open(Path path, long length, boolean hugePages, int createFlags) throws NativeCallException {
         if (length <= 0) {
             throw new IllegalArgumentException("mapping length must be positive: " + length);
         }
-        int fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0600);
+        int fd = Libc.open(path.toString(), Libc.O_RDWR | createFlags | Libc.O_CLOEXEC, 0600);
         MemorySegment raw;
         try {
             Libc.ftruncate(fd, length);
@@ -71,34 +79,6 @@ final class MappedFile implements AutoCloseable {
             Libc.munmap(MemorySegment.ofAddress(address), length);
         } catch (NativeCallException e) {
             LOG.warn("event=munmap_failed path={} reason=\"{}\"", path, e.problem());
-        }
-    }
-
-    /**
-     * Reserves the blocks of the whole file ({@code fallocate}, mode 0: unwritten extents, no data
-     * written), for a mapping that is about to be filled completely (a restore). Measured on ext4 (1 GiB,
-     * one write per page): first touch of a sparse file ~0.38 GiB/s (block allocation in page_mkwrite),
-     * after fallocate ~2 GiB/s; the fallocate itself takes a few ms. A file system without fallocate is
-     * logged once and left sparse.
-     *
-     * @return false when the file system does not support it
-     */
-    boolean allocate() throws NativeCallException {
-        int fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-        try {
-            Libc.fallocate(fd, 0, 0, segment.byteSize());
-            return true;
-        } catch (NativeCallException e) {
-            if (e.errno() != Libc.EOPNOTSUPP) {
-                throw e;
-            }
-            if (!fallocateWarned) {
-                fallocateWarned = true;
-                LOG.info("event=fallocate_unsupported path={} reason=\"{}\"", path, e.problem());
-            }
-            return false;
-        } finally {
-            Libc.close(fd);
         }
     }
 

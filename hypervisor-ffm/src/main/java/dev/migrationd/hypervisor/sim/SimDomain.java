@@ -26,9 +26,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A sim domain: guest memory in a mapped file, a p2m/type table in another, the vCPUs' workload
- * registers in a third, and the rest of its state in {@link SimMetadata} — all under
- * {@code <stateDir>/sim/<name>/}.
+ * A sim domain: guest memory in a mapped file on a shared-memory file system (see SimMemoryDir), a
+ * p2m/type table in another, the vCPUs' workload registers in a third, and the rest of its state in
+ * {@link SimMetadata} — these under {@code <stateDir>/sim/<name>/}.
  *
  * <p>Concurrency: lifecycle operations (pause, resume, destroy, state setters, metadata writes) run under
  * {@link #stateLock}, held only by control threads, never by vCPUs. {@link #running}, {@link #stopping}
@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
 public final class SimDomain implements Domain {
 
     private static final Logger LOG = LoggerFactory.getLogger(SimDomain.class);
-    static final String MEMORY_FILE = "memory";
+    /** Guest memory in the domain's directory, as versions before the shared-memory directory kept it. */
+    static final String LEGACY_MEMORY_FILE = "memory";
     static final String P2M_FILE = "p2m";
     static final String REGISTER_FILE = "vcpu-registers";
     /** Bytes per vCPU in the register file (three registers used). */
@@ -153,13 +154,9 @@ public final class SimDomain implements Domain {
         }
     }
 
-    /** Reserves the blocks of the memory file before a restore fills it (see MappedFile#allocate). */
-    void allocateMemoryFile() throws HypervisorException {
-        try {
-            memory.allocate();
-        } catch (NativeCallException e) {
-            throw new HypervisorException("allocate", meta.name, "cannot reserve the memory file: " + e.problem(), e);
-        }
+    /** The file the guest memory is mapped from. */
+    Path memoryFile() {
+        return memory.path();
     }
 
     MemorySegment memorySegment() {
@@ -417,6 +414,8 @@ public final class SimDomain implements Domain {
             } finally {
                 hypervisor.forget(this);
             }
+            // the name goes now (the domid may be reused at once); the pages go when the reaper unmaps
+            hypervisor.deleteMemoryFile(meta.domid, memory.path());
             hypervisor.reap(meta.name, doomed, this::closeResources);
             LOG.info("event=domain_destroyed domain={} domid={}", meta.name, meta.domid);
         } finally {

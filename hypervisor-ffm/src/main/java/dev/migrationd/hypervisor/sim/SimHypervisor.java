@@ -45,26 +45,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The simulated hypervisor, the embedded default backend ({@code sim}). Domains are real: memory is a
- * file under {@code <stateDir>/sim/<name>/} mapped MAP_SHARED and committed lazily, vCPUs are platform
- * threads writing it, the dirty log has Xen's semantics. Everything a domain is lives under its
- * directory, so a SimHypervisor reopened on the same state directory finds its domains as they were
- * (running domains run on, paused ones stay paused). One process owns a state directory at a time
+ * file on a shared-memory file system (RAM, see {@link SimMemoryDir}) mapped MAP_SHARED and committed
+ * lazily, vCPUs are platform threads writing it, the dirty log has Xen's semantics. The rest of a domain
+ * lives under {@code <stateDir>/sim/<name>/}, so a SimHypervisor reopened on the same state directory finds
+ * its domains as they were (running domains run on, paused ones stay paused); after a host reboot their
+ * memory is gone and so are they, as real guests would be. One process owns a state directory at a time
  * (a file lock on {@code sim/.lock}).
  *
- * <p><b>Layout on disk</b> ({@code <stateDir>/sim/}): {@code .lock}; {@code host.properties} (the next
- * domid); per domain {@code <name>/memory} (guest memory, sparse, p2m_size × 4 KiB, mapped MAP_SHARED),
- * {@code <name>/p2m} (one byte per PFN: populated bit and page type), {@code <name>/vcpu-registers} (the
- * workload's registers, mapped, updated by the vCPUs on every write) and {@code <name>/domain.properties}
- * (identity, shape, run state, vCPU/platform state; written atomically and fsync'd on every state change).
+ * <p><b>Layout</b>: {@code <stateDir>/sim/}: {@code .lock}; {@code host.properties} (the next domid and the
+ * key of the memory directory); per domain {@code <name>/p2m} (one byte per PFN: populated bit and page
+ * type), {@code <name>/vcpu-registers} (the workload's registers, mapped, updated by the vCPUs on every
+ * write) and {@code <name>/domain.properties} (identity, shape, run state, vCPU/platform state; written
+ * atomically and fsync'd on every state change). Guest memory: {@code /dev/shm/migrationd-sim-<key>/<domid>.memory}
+ * (sparse, p2m_size × 4 KiB). A domain made by a version that kept its memory in {@code <name>/memory} is
+ * still mapped from there.
  *
- * <p><b>Memory backing</b>, measured on the project's 2-core ext4 machines (1 GiB, one 8-byte store per
- * page): a file-backed MAP_SHARED mapping on ext4 first-touches at ~0.25 GiB/s (block allocation in
- * page_mkwrite) and rewrites at 10–26 M pages/s; anonymous memory first-touches at ~2.8 GiB/s (4 KiB) and
- * rewrites at ~95 M pages/s with THP; tmpfs is in between (~0.8 GiB/s, 60–75 M pages/s). The file-backed
- * mapping stays because it is what makes a domain survive a restart, even a SIGKILL of the daemon, with
- * no save step: the page cache belongs to the kernel. Its costs: no transparent huge pages (MADV_HUGEPAGE
- * is asked for and has no effect on ext4), dirty pages are written back to disk in the background, and a
- * vCPU store can stall for an ext4 journal commit (visible as a pause of tens of ms right after an fsync).
+ * <p><b>Memory backing</b>, measured on the project's 2-core machines (1 GiB, one store per page): a
+ * file-backed MAP_SHARED mapping on ext4 first-touches at ~0.25 GiB/s (block allocation in page_mkwrite),
+ * stalls on journal commits and is written back to disk for nothing; a shared-memory file first-touches at
+ * ~1.5 GiB/s, anonymous memory at ~2.5 GiB/s. Shared memory is what RAM-backed guest memory that outlives its
+ * daemon costs (anonymous memory dies with the process). A restore's memory is populated ahead of the stream
+ * on another thread ({@link PopulateAhead}). Huge pages: MADV_HUGEPAGE is asked for; a tmpfs gives them only
+ * when mounted with {@code huge=advise} (or {@code always}), which /dev/shm usually is not, and then it is
+ * no cost. Measured on a loaded 2-core VM (load 19-24, 512 MiB, one copy per 4 KiB page): first touches page
+ * by page 0.04-0.05 GiB/s with huge pages against 0.01 GiB/s without; MADV_POPULATE_WRITE 0.03-0.04 against
+ * 0.09-0.15 GiB/s; rewrites no slower. So the request stays, and the host's mount decides.
  *
  * <p>Thread-safety: safe for concurrent use; the domain table is guarded by {@code this}.
  */
@@ -76,12 +81,18 @@ public final class SimHypervisor implements Hypervisor {
     public static final int MAX_DOMID = 0x7FEF;
     static final String CREATING_PREFIX = ".creating-";
     static final String DESTROYING_PREFIX = ".destroying-";
-    private static final String HOST_FILE = "host.properties";
+    static final String HOST_FILE = "host.properties";
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final int PAGE = StreamLimits.PAGE_SIZE;
     private static final int GUEST_TSC_KHZ = 2_400_000;
 
     private final Path root;
+    /** The shared-memory file system guest memory lives on (see SimMemoryDir). */
+    private final Path shm;
+    /** This state directory's guest memory directory; set once by loadAll, before any other use. */
+    private SimMemoryDir memoryDir;
+    /** The key naming {@link #memoryDir}, kept in host.properties; set once by loadAll. */
+    private String memoryKey;
     private final FileChannel lockChannel;
     private final FileLock lock;
     /** Guarded by this. */
@@ -179,10 +190,16 @@ public final class SimHypervisor implements Hypervisor {
         return prefault;
     }
 
-    private SimHypervisor(Path root, FileChannel lockChannel, FileLock lock) {
+    private SimHypervisor(Path root, Path shm, FileChannel lockChannel, FileLock lock) {
         this.root = root;
+        this.shm = shm;
         this.lockChannel = lockChannel;
         this.lock = lock;
+    }
+
+    /** Removes stale sim memory directories (see SimMemoryDir): those of state directories that are gone. */
+    public static int removeStaleMemory() {
+        return SimMemoryDir.removeStale(SimMemoryDir.DEFAULT_SHM);
     }
 
     /** Checks a domain name: 1–64 of {@code [A-Za-z0-9_.-]}, not starting with '.', '_' or '-'. */
@@ -195,6 +212,11 @@ public final class SimHypervisor implements Hypervisor {
 
     /** Opens the sim backend on {@code stateDir}, resuming every domain found there. */
     public static SimHypervisor open(Path stateDir) throws HypervisorException {
+        return open(stateDir, SimMemoryDir.DEFAULT_SHM);
+    }
+
+    /** As {@link #open(Path)}, with guest memory on the shared-memory file system mounted at {@code shm}. */
+    static SimHypervisor open(Path stateDir, Path shm) throws HypervisorException {
         Path root = stateDir.resolve(BACKEND);
         FileChannel ch = null;
         try {
@@ -209,7 +231,7 @@ public final class SimHypervisor implements Hypervisor {
             if (lock == null) {
                 throw new HypervisorException("open", null, "state directory " + root + " is in use by another sim hypervisor");
             }
-            SimHypervisor hv = new SimHypervisor(root, ch, lock);
+            SimHypervisor hv = new SimHypervisor(root, shm, ch, lock);
             ch = null;
             try {
                 hv.loadAll();
@@ -233,6 +255,7 @@ public final class SimHypervisor implements Hypervisor {
 
     private void loadAll() throws HypervisorException, IOException {
         Path host = root.resolve(HOST_FILE);
+        String key = null;
         if (Files.exists(host)) {
             Properties p = new Properties();
             try (var r = Files.newBufferedReader(host, StandardCharsets.ISO_8859_1)) {
@@ -244,7 +267,21 @@ public final class SimHypervisor implements Hypervisor {
             } catch (NumberFormatException e) {
                 throw new HypervisorException("open", null, host + ": nextDomid is not a number");
             }
+            key = p.getProperty(SimMemoryDir.KEY_PROPERTY);
+            if (key != null && !SimMemoryDir.validKey(key.trim())) {
+                throw new HypervisorException("open", null, host + ": " + SimMemoryDir.KEY_PROPERTY
+                        + " is not 32 lower-case hex digits");
+            }
         }
+        if (key == null) {
+            memoryKey = SimMemoryDir.newKey();
+            storeHost("open");
+        } else {
+            memoryKey = key.trim();
+        }
+        // other state directories' memory first (deleted test or benchmark directories), then ours
+        SimMemoryDir.removeStale(shm);
+        memoryDir = SimMemoryDir.open(shm, root, memoryKey);
         List<Path> dirs = new ArrayList<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(root)) {
             for (Path p : s) {
@@ -262,15 +299,22 @@ public final class SimHypervisor implements Hypervisor {
                 continue;
             }
             SimDomain d = load(dir);
+            if (d == null) {
+                continue;
+            }
             byName.put(d.name(), d);
             nextDomid = Math.max(nextDomid, d.domid() + 1);
         }
+        // memory of domains that are not here: a build or a destroy that the daemon did not finish
+        memoryDir.removeOrphans(byName.values().stream().filter(d -> d.memoryFile().getParent().equals(memoryDir.dir()))
+                .map(SimDomain::domid).collect(java.util.stream.Collectors.toSet()));
         for (SimDomain d : byName.values()) {
             d.start();
             LOG.info("event=domain_found domain={} domid={} state={}", d.name(), d.domid(), d.meta().state);
         }
     }
 
+    /** Loads the domain in {@code dir}; null when its memory is gone (the host was restarted) and it was removed. */
     private SimDomain load(Path dir) throws HypervisorException {
         SimMetadata m;
         try {
@@ -297,9 +341,21 @@ public final class SimHypervisor implements Hypervisor {
                 throw new HypervisorException("open", m.name, "domid " + m.domid + " is also used by " + other.name());
             }
         }
+        Path memoryFile = memoryFileOf(dir, m.domid);
+        if (!Files.exists(memoryFile)) {
+            // RAM does not survive the host: the guest is gone, as a real one would be after a reboot
+            LOG.warn("event=domain_lost domain={} domid={} reason=\"guest memory {} is gone (the host was restarted?)\"",
+                    m.name, m.domid, memoryFile);
+            try {
+                AtomicFiles.deleteTree(dir);
+            } catch (IOException e) {
+                throw new HypervisorException("open", m.name, "cannot remove the lost domain's " + dir + ": " + e.getMessage(), e);
+            }
+            return null;
+        }
         try {
             long expected = m.p2mSize * PAGE;
-            long actual = Files.size(dir.resolve(SimDomain.MEMORY_FILE));
+            long actual = Files.size(memoryFile);
             if (actual != expected) {
                 throw new HypervisorException("open", m.name, "memory file has " + actual + " bytes, metadata says " + expected);
             }
@@ -309,13 +365,32 @@ public final class SimHypervisor implements Hypervisor {
         } catch (IOException e) {
             throw new HypervisorException("open", m.name, "missing domain file: " + e.getMessage(), e);
         }
-        return mapDomain(dir, m);
+        return mapDomain(dir, m, false);
     }
 
-    private SimDomain mapDomain(Path dir, SimMetadata m) throws HypervisorException {
+    /**
+     * Where the memory of the domain in {@code dir} is: in the shared-memory directory; or, for a domain made
+     * by a version that kept guest memory in the state directory, the {@code memory} file there, which is
+     * still used as it is.
+     */
+    private Path memoryFileOf(Path dir, int domid) {
+        Path legacy = dir.resolve(SimDomain.LEGACY_MEMORY_FILE);
+        return Files.exists(legacy) ? legacy : memoryDir.memoryFile(domid);
+    }
+
+    /** Deletes a destroyed domain's memory file when it is in the shared-memory directory (the mapping lives on until unmapped). */
+    void deleteMemoryFile(int domid, Path memoryFile) {
+        if (memoryFile.equals(memoryDir.memoryFile(domid))) {
+            memoryDir.delete(domid);
+        }
+    }
+
+    /** @param fresh a new domain: its memory file must not exist yet (else: it must) */
+    private SimDomain mapDomain(Path dir, SimMetadata m, boolean fresh) throws HypervisorException {
         List<MappedFile> opened = new ArrayList<>();
         try {
-            MappedFile mem = MappedFile.open(dir.resolve(SimDomain.MEMORY_FILE), m.p2mSize * PAGE, true);
+            Path memoryFile = fresh ? memoryDir.memoryFile(m.domid) : memoryFileOf(dir, m.domid);
+            MappedFile mem = MappedFile.open(memoryFile, m.p2mSize * PAGE, true, fresh ? Libc.O_CREAT | Libc.O_EXCL : 0);
             opened.add(mem);
             MappedFile p2m = MappedFile.open(dir.resolve(SimDomain.P2M_FILE), m.p2mSize, false);
             opened.add(p2m);
@@ -324,6 +399,9 @@ public final class SimHypervisor implements Hypervisor {
             return new SimDomain(this, dir, m, mem, p2m, regs);
         } catch (NativeCallException | RuntimeException e) {
             opened.forEach(MappedFile::close);
+            if (fresh && !opened.isEmpty()) {
+                memoryDir.delete(m.domid);
+            }
             throw new HypervisorException("map", m.name, e instanceof NativeCallException n ? n.problem() : e.getMessage(), e);
         }
     }
@@ -417,19 +495,25 @@ public final class SimHypervisor implements Hypervisor {
             int id = nextDomid;
             nextDomid = nextDomid >= MAX_DOMID ? 1 : nextDomid + 1;
             if (byName.values().stream().noneMatch(d -> d.domid() == id)) {
-                Properties p = new Properties();
-                p.setProperty("nextDomid", Integer.toString(nextDomid));
-                try {
-                    java.io.StringWriter w = new java.io.StringWriter();
-                    p.store(w, "sim hypervisor host state");
-                    AtomicFiles.write(root.resolve(HOST_FILE), w.toString().getBytes(StandardCharsets.ISO_8859_1));
-                } catch (IOException e) {
-                    throw new HypervisorException("create", null, "cannot persist domid counter: " + e.getMessage(), e);
-                }
+                storeHost("create");
                 return id;
             }
         }
         throw new HypervisorException("create", null, "no free domain id");
+    }
+
+    /** Writes host.properties: the next domid and the memory key. Called with this locked (or before it is shared). */
+    private void storeHost(String op) throws HypervisorException {
+        Properties p = new Properties();
+        p.setProperty("nextDomid", Integer.toString(nextDomid));
+        p.setProperty(SimMemoryDir.KEY_PROPERTY, memoryKey);
+        try {
+            java.io.StringWriter w = new java.io.StringWriter();
+            p.store(w, "sim hypervisor host state");
+            AtomicFiles.write(root.resolve(HOST_FILE), w.toString().getBytes(StandardCharsets.ISO_8859_1));
+        } catch (IOException e) {
+            throw new HypervisorException(op, null, "cannot persist " + root.resolve(HOST_FILE) + ": " + e.getMessage(), e);
+        }
     }
 
     /** Creates and starts (or leaves paused) a sim domain with its workload. */
@@ -451,7 +535,14 @@ public final class SimHypervisor implements Hypervisor {
                 m.pvContexts[v] = SimX86.pvContext(spec.guestWidth(), v, layout.topTablePfn(), SimLayout.START_INFO_PFN);
             }
         }
-        SimDomain d = build(m, (dom, mem, p2m) -> populate(dom, layout, mem, p2m, spec));
+        SimDomain d = build(m, (dom, mem, p2m) -> {
+            if (spec.fill() == SimDomainSpec.Fill.RANDOM) {
+                // every page is about to be written: populate them in one call rather than one fault each
+                // (measured on this project's VMs: ~0.4-0.9 GiB/s against 0.03-0.05 GiB/s page by page under load)
+                dom.prefaultMemory();
+            }
+            populate(dom, layout, mem, p2m, spec);
+        });
         LOG.info("event=domain_created domain={} domid={} type={} width={} memory={} vcpus={} fill={} workload=\"{}\"",
                 m.name, m.domid, m.guestType, m.width.bits(), spec.memoryBytes(), m.vcpus,
                 spec.fill().name().toLowerCase(java.util.Locale.ROOT), spec.workload());
@@ -482,12 +573,9 @@ public final class SimHypervisor implements Hypervisor {
             }
             m.p2mFrames = new long[0];
         }
-        // the stream fills (nearly) all of the memory: reserve its blocks now, which makes the first touch
-        // of each page by the restore several times cheaper on ext4 (MappedFile#allocate)
         boolean pf = prefault;
         long t0 = System.nanoTime();
         SimDomain d = build(m, (dom, mem, p2m) -> {
-            dom.allocateMemoryFile();
             if (pf) {
                 prefaultOnItsThread(dom);
             }
@@ -503,34 +591,35 @@ public final class SimHypervisor implements Hypervisor {
         return d;
     }
 
-    /** Guest memory is a file under the state directory: its file system's free space (statvfs f_bavail). */
+    /** Guest memory is on the shared-memory file system: its free space (statvfs f_bavail). */
     @Override
     public OptionalLong freeSpaceForRestore() throws HypervisorException {
         return OptionalLong.of(usableBytes("free_space", null));
     }
 
     /**
-     * Free space under the state directory: statvfs on the directory itself, not the JDK's file-store lookup,
-     * which needs the mount table to name the directory's mount point and fails in a chroot ("Mount point not
-     * found").
+     * Free space of the shared-memory file system: statvfs on the directory itself, not the JDK's file-store
+     * lookup, which needs the mount table to name the directory's mount point and fails in a chroot ("Mount
+     * point not found").
      */
     private long usableBytes(String op, String name) throws HypervisorException {
         try {
-            return Libc.statvfs(root.toString()).usableBytes();
+            return memoryDir.usableBytes();
         } catch (NativeCallException e) {
-            throw new HypervisorException(op, name, "cannot read free space of " + root + ": " + e.problem(), e);
+            throw new HypervisorException(op, name, "cannot read free space of " + shm + ": " + e.problem(), e);
         }
     }
 
     /**
-     * Guest memory is a file: a guest that will be filled (a restore, a random fill) needs that much room
-     * under the state directory, as a real host needs free RAM. An idle sim guest is sparse and is not checked.
+     * A guest that will be filled (a restore, a random fill) needs that much room on the shared-memory file
+     * system, as a real host needs free RAM (a write to a full one would kill the daemon with SIGBUS). An idle
+     * sim guest is sparse and is not checked.
      */
     private void checkSpace(String op, String name, long bytes) throws HypervisorException {
         long usable = usableBytes(op, name);
         if (usable < bytes) {
             throw new HypervisorException(op, name, "memory is short: the guest needs " + bytes + " bytes, "
-                    + root + " has " + usable + " free");
+                    + shm + " has " + usable + " free");
         }
     }
 
@@ -584,7 +673,7 @@ public final class SimHypervisor implements Hypervisor {
         try {
             AtomicFiles.deleteTree(tmp);
             Files.createDirectories(tmp);
-            d = mapDomain(tmp, m);
+            d = mapDomain(tmp, m, true);
             populator.fill(d, d.memorySegment(), d.p2mTable());
             m.store(tmp);
             Files.move(tmp, finalDir, StandardCopyOption.ATOMIC_MOVE);
@@ -593,6 +682,7 @@ public final class SimHypervisor implements Hypervisor {
         } catch (IOException | HypervisorException | RuntimeException e) {
             if (d != null) {
                 d.detachQuietly();
+                memoryDir.delete(m.domid);
             }
             try {
                 AtomicFiles.deleteTree(tmp);

@@ -144,7 +144,7 @@ class SimLifecycleTest {
     @Test
     void restoreOfAGuestLargerThanTheFreeSpaceIsRefused() throws Exception {
         long pages = dev.migrationd.protocol.StreamLimits.MAX_P2M_SIZE; // 1 TiB
-        long free = Files.getFileStore(state).getUsableSpace();
+        long free = Files.getFileStore(SimMemoryDir.DEFAULT_SHM).getUsableSpace();
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             DomainShape huge = new DomainShape("huge", UUID.randomUUID(), pages, 1, GuestType.HVM, Width.W64);
             if (free < huge.memoryBytes()) {
@@ -162,7 +162,7 @@ class SimLifecycleTest {
         try (SimHypervisor hv = SimHypervisor.open(state)) {
             var d = hv.createForRestore(new DomainShape("r", UUID.randomUUID(), 4096, 1, GuestType.HVM, Width.W64));
             Path dir = state.resolve("sim/r");
-            assertEquals(4096L * 4096, Files.size(dir.resolve(SimDomain.MEMORY_FILE)));
+            assertEquals(4096L * 4096, Files.size(((SimDomain) d).memoryFile()));
             var restored = new TscInfo(1, 123_456_789L, 2_000_000, 7);
             d.platform().setTscInfo(restored);
             assertNotEquals(restored, SimMetadata.load(dir).tsc, "during a restore a setter writes nothing yet");

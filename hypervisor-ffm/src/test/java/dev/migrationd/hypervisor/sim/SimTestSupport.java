@@ -135,4 +135,23 @@ final class SimTestSupport {
             throw e;
         }
     }
+
+    /** Deletes a directory tree (a test's state directory). */
+    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
+        AtomicFiles.deleteTree(dir);
+    }
+
+    /** Copies a directory tree (regular files and directories only). */
+    static void copyTree(java.nio.file.Path from, java.nio.file.Path to) throws java.io.IOException {
+        try (var s = java.nio.file.Files.walk(from)) {
+            for (java.nio.file.Path p : s.toList()) {
+                java.nio.file.Path t = to.resolve(from.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(t);
+                } else {
+                    java.nio.file.Files.copy(p, t);
+                }
+            }
+        }
+    }
 }
