@@ -307,7 +307,10 @@ public final class PeerTransport implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             Channel child = (Channel) msg;
-            InetSocketAddress remote = (InetSocketAddress) child.remoteAddress();
+            if (!(child.remoteAddress() instanceof InetSocketAddress remote)) {
+                child.unsafe().closeForcibly(); // reset before it could be looked at: nothing to admit
+                return;
+            }
             ConnectionBudget.Slot slot = budget.slot(remote.getAddress());
             PeerRefusal over = budget.enter(slot);
             if (over != null) {
