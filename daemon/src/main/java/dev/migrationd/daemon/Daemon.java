@@ -16,10 +16,12 @@ import dev.migrationd.daemon.metrics.MetricsEndpoint;
 import dev.migrationd.daemon.transport.NettyPeerConnector;
 import dev.migrationd.daemon.transport.PeerServer;
 import dev.migrationd.daemon.transport.PeerLinkSettings;
+import dev.migrationd.daemon.transport.PeerRefusal;
 import dev.migrationd.daemon.transport.PeerTransport;
 import dev.migrationd.daemon.tls.PeerTls;
 import dev.migrationd.daemon.tls.TlsException;
 import dev.migrationd.daemon.tls.TlsFiles;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import dev.migrationd.hypervisor.Hypervisor;
 import dev.migrationd.hypervisor.HypervisorException;
@@ -133,8 +135,8 @@ public final class Daemon implements AutoCloseable {
         }
         LimitsConfig limits = config.limits();
         DaemonConfig.Timeouts t = config.timeouts();
-        PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(),
-                limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
+        PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(), limits.maxHandshakes(),
+                limits.maxHandshakesPerAddress(), limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -142,6 +144,7 @@ public final class Daemon implements AutoCloseable {
         Gauge.builder(PEER_LINK_INSECURE_METER, () -> tls.isEmpty() ? 1 : 0)
                 .description("1 when the peer link runs in plaintext (--insecure-peer-link), 0 with mutual TLS")
                 .tag("tls_provider", tls.map(PeerTls::provider).orElse("none")).register(registry);
+        bindPeerConnectionMeters(transport);
         // the metrics hear the recovery too: a migration recovered in doubt, an alert raised while replaying
         MetricsBinder metricsBinder = new MetricsBinder(registry);
         try {
@@ -171,7 +174,7 @@ public final class Daemon implements AutoCloseable {
                     .addKeyValue("transport", l.authorizer().transport().name().toLowerCase(java.util.Locale.ROOT)).log();
         }
         peers = listen("peer-listen", config.peerListen(),
-                () -> PeerServer.start(transport, config.peerListen(), engine::acceptIncoming));
+                () -> PeerServer.start(transport, config.peerListen(), connector::knows, engine::acceptIncoming));
         opened.push(peers);
         if (config.healthListen().isPresent()) {
             InetSocketAddress at = config.healthListen().get();
@@ -255,6 +258,24 @@ public final class Daemon implements AutoCloseable {
 
     /** Prometheus: {@code migrationd_peer_link_insecure}. */
     public static final String PEER_LINK_INSECURE_METER = "migrationd.peer.link.insecure";
+    /** Incoming peer connections refused or cut off before they proved a configured peer, by {@link PeerRefusal}. */
+    public static final String PEER_CONNECTIONS_REFUSED_METER = "migrationd.peer.connections.refused";
+    /** Incoming peer connections open now, {@code state} unauthenticated or peer. */
+    public static final String PEER_CONNECTIONS_OPEN_METER = "migrationd.peer.connections.open";
+
+    private void bindPeerConnectionMeters(PeerTransport transport) {
+        for (PeerRefusal why : PeerRefusal.values()) {
+            FunctionCounter.builder(PEER_CONNECTIONS_REFUSED_METER, transport, t -> t.refused(why))
+                    .description("incoming peer connections refused or cut off before they proved a configured peer")
+                    .tag("reason", why.label()).register(registry);
+        }
+        Gauge.builder(PEER_CONNECTIONS_OPEN_METER, transport, PeerTransport::unauthenticatedConnections)
+                .description("incoming peer connections open now; unauthenticated: not yet proven a configured peer")
+                .tag("state", "unauthenticated").register(registry);
+        Gauge.builder(PEER_CONNECTIONS_OPEN_METER, transport, PeerTransport::peerConnections)
+                .description("incoming peer connections open now; unauthenticated: not yet proven a configured peer")
+                .tag("state", "peer").register(registry);
+    }
 
     /** The peer link's TLS, or the explicit, loudly logged plaintext choice. */
     private Optional<PeerTls> openTls() throws StartException {

@@ -15,11 +15,13 @@ import java.util.Map;
  * @param incoming          the bounds of incoming migrations (count, offer size, deadlines, minimum rate)
  * @param maxIncomingBytes  {@code max-incoming-memory}: guest memory being received at once, all migrations
  * @param maxConnections    {@code max-peer-connections}
+ * @param maxHandshakes     {@code max-peer-handshakes}
+ * @param maxHandshakesPerAddress {@code max-peer-handshakes-per-address}
  * @param handshakeTimeout  {@code peer-handshake-timeout}
  * @param writeTimeout      {@code peer-write-timeout}
  */
-public record LimitsConfig(IncomingLimits incoming, long maxIncomingBytes, int maxConnections, Duration handshakeTimeout,
-                           Duration writeTimeout) {
+public record LimitsConfig(IncomingLimits incoming, long maxIncomingBytes, int maxConnections, int maxHandshakes,
+                           int maxHandshakesPerAddress, Duration handshakeTimeout, Duration writeTimeout) {
 
     public static final String KEY_MAX_INCOMING_MIGRATIONS = "max-incoming-migrations";
     public static final String KEY_MAX_INCOMING_MEMORY = "max-incoming-memory";
@@ -29,15 +31,19 @@ public record LimitsConfig(IncomingLimits incoming, long maxIncomingBytes, int m
     public static final String KEY_INCOMING_MIN_RATE = "incoming-min-rate";
     public static final String KEY_INCOMING_RATE_WINDOW = "incoming-rate-window";
     public static final String KEY_MAX_PEER_CONNECTIONS = "max-peer-connections";
+    public static final String KEY_MAX_PEER_HANDSHAKES = "max-peer-handshakes";
+    public static final String KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS = "max-peer-handshakes-per-address";
     public static final String KEY_PEER_HANDSHAKE_TIMEOUT = "peer-handshake-timeout";
     public static final String KEY_PEER_WRITE_TIMEOUT = "peer-write-timeout";
 
     public static final List<String> KEYS = List.of(KEY_MAX_INCOMING_MIGRATIONS, KEY_MAX_INCOMING_MEMORY, KEY_MAX_OFFER_MEMORY,
             KEY_OFFER_TIMEOUT, KEY_INCOMING_DEADLINE, KEY_INCOMING_MIN_RATE, KEY_INCOMING_RATE_WINDOW,
-            KEY_MAX_PEER_CONNECTIONS, KEY_PEER_HANDSHAKE_TIMEOUT, KEY_PEER_WRITE_TIMEOUT);
+            KEY_MAX_PEER_CONNECTIONS, KEY_MAX_PEER_HANDSHAKES, KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS, KEY_PEER_HANDSHAKE_TIMEOUT,
+            KEY_PEER_WRITE_TIMEOUT);
 
     public static final LimitsConfig DEFAULTS = new LimitsConfig(IncomingLimits.DEFAULTS,
             EngineConfig.DEFAULT_MAX_INCOMING_BYTES, PeerLinkSettings.DEFAULT_MAX_CONNECTIONS,
+            PeerLinkSettings.DEFAULT_MAX_HANDSHAKES, PeerLinkSettings.DEFAULT_MAX_HANDSHAKES_PER_ADDRESS,
             PeerLinkSettings.DEFAULT_HANDSHAKE_TIMEOUT, PeerLinkSettings.DEFAULT_WRITE_TIMEOUT);
 
     static LimitsConfig parse(Map<String, String> values, Map<String, String> where) throws ConfigException {
@@ -50,10 +56,18 @@ public record LimitsConfig(IncomingLimits incoming, long maxIncomingBytes, int m
         long minRate = rate(values, where, KEY_INCOMING_MIN_RATE, d.minBytesPerSecond());
         Duration window = duration(values, where, KEY_INCOMING_RATE_WINDOW, d.rateWindow());
         int connections = (int) number(values, where, KEY_MAX_PEER_CONNECTIONS, DEFAULTS.maxConnections(), 1, 65_536);
+        int handshakes = (int) number(values, where, KEY_MAX_PEER_HANDSHAKES, DEFAULTS.maxHandshakes(), 1, 65_536);
+        // unset, the per-address share follows a smaller total down; set, it must fit in the total
+        int perAddress = (int) number(values, where, KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS,
+                Math.min(DEFAULTS.maxHandshakesPerAddress(), handshakes), 1, 65_536);
+        if (perAddress > handshakes) {
+            throw new ConfigException(where.get(KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS) + ": " + KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS
+                    + " " + perAddress + " is more than " + KEY_MAX_PEER_HANDSHAKES + " " + handshakes);
+        }
         Duration handshake = duration(values, where, KEY_PEER_HANDSHAKE_TIMEOUT, DEFAULTS.handshakeTimeout());
         Duration write = duration(values, where, KEY_PEER_WRITE_TIMEOUT, DEFAULTS.writeTimeout());
         return new LimitsConfig(new IncomingLimits(migrations, offer, offerTimeout, deadline, minRate, window), total,
-                connections, handshake, write);
+                connections, handshakes, perAddress, handshake, write);
     }
 
     private static long number(Map<String, String> values, Map<String, String> where, String key, long dflt, long min, long max)

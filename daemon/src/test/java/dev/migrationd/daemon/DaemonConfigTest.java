@@ -202,4 +202,22 @@ class DaemonConfigTest {
                 Map.of(ControlConfig.KEY_LOOPBACK_ROLE, "admin"), List.of());
         assertBad("--control-operators: 'a b' is not a user", null, Map.of(ControlConfig.KEY_OPERATORS, "root,a b"), List.of());
     }
+
+    @Test
+    void theUnauthenticatedConnectionBudgetsAreSettingsAndTheShareFollowsASmallerTotal() throws Exception {
+        DaemonConfig d = DaemonConfig.resolve(null, INSECURE, List.of());
+        assertEquals(128, d.limits().maxHandshakes());
+        assertEquals(8, d.limits().maxHandshakesPerAddress());
+        Map<String, String> flags = new HashMap<>(INSECURE);
+        flags.put(LimitsConfig.KEY_MAX_PEER_HANDSHAKES, "4");
+        DaemonConfig small = DaemonConfig.resolve(null, flags, List.of());
+        assertEquals(4, small.limits().maxHandshakes());
+        assertEquals(4, small.limits().maxHandshakesPerAddress(), "an unset share is at most the total");
+        flags.put(LimitsConfig.KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS, "5");
+        ConfigException e = assertThrows(ConfigException.class, () -> DaemonConfig.resolve(null, flags, List.of()));
+        assertTrue(e.getMessage().contains("max-peer-handshakes-per-address 5 is more than max-peer-handshakes 4"), e.getMessage());
+        flags.put(LimitsConfig.KEY_MAX_PEER_HANDSHAKES_PER_ADDRESS, "0");
+        e = assertThrows(ConfigException.class, () -> DaemonConfig.resolve(null, flags, List.of()));
+        assertTrue(e.getMessage().contains("must be a whole number in 1..65536"), e.getMessage());
+    }
 }

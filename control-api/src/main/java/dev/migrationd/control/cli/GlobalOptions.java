@@ -39,6 +39,23 @@ public final class GlobalOptions {
     /** Output formats. */
     public enum Format { text, json }
 
+    /**
+     * Where migrationctl looks for the daemon when no {@code --daemon} is given: the environment ({@link #ADDR_ENV},
+     * and the TLS variables), the control socket if that file exists, else a TCP address. Not an option: the
+     * program uses {@link #SYSTEM}; a test gives its own ({@link MigrationCtl#commandLine(Defaults)}), so that it
+     * checks the discovery against a daemon of its own without touching the real socket or the real environment.
+     *
+     * @param env    the environment (name to value, or null)
+     * @param socket the default control socket
+     * @param tcp    the address used when that socket does not exist
+     */
+    public record Defaults(java.util.function.Function<String, String> env, java.nio.file.Path socket, String tcp) {
+        public static final Defaults SYSTEM = new Defaults(System::getenv, java.nio.file.Path.of(DEFAULT_SOCKET), DEFAULT_ADDR);
+    }
+
+    /** Set once, by {@link MigrationCtl#commandLine(Defaults)}, before any command runs. */
+    Defaults defaults = Defaults.SYSTEM;
+
     @Option(names = "--daemon", paramLabel = "unix:PATH|HOST:PORT", scope = ScopeType.INHERIT,
             description = "Daemon control address (default: $" + ADDR_ENV + ", else " + UNIX_PREFIX + DEFAULT_SOCKET
                     + " if it exists, else " + DEFAULT_ADDR + ").")
@@ -82,11 +99,23 @@ public final class GlobalOptions {
         if (daemon != null && !daemon.isBlank()) {
             return daemon;
         }
-        String env = System.getenv(ADDR_ENV);
+        String env = defaults.env().apply(ADDR_ENV);
         if (env != null && !env.isBlank()) {
             return env.trim();
         }
-        return java.nio.file.Files.exists(java.nio.file.Path.of(DEFAULT_SOCKET)) ? UNIX_PREFIX + DEFAULT_SOCKET : DEFAULT_ADDR;
+        return java.nio.file.Files.exists(defaults.socket()) ? UNIX_PREFIX + defaults.socket() : defaults.tcp();
+    }
+
+    /**
+     * When the address was found by looking (neither {@code --daemon} nor {@link #ADDR_ENV}) and the default
+     * socket was not there: the socket looked for, to name in the error when the TCP default does not answer
+     * either; else null.
+     */
+    public String socketLookedFor() {
+        boolean told = daemon != null && !daemon.isBlank();
+        String env = defaults.env().apply(ADDR_ENV);
+        return told || env != null && !env.isBlank() || java.nio.file.Files.exists(defaults.socket()) ? null
+                : defaults.socket().toString();
     }
 
     /** The client's TLS files, when any is given (option or environment); all three are needed then. */
@@ -109,11 +138,11 @@ public final class GlobalOptions {
         }
     }
 
-    private static String orEnv(String option, String env) {
+    private String orEnv(String option, String env) {
         if (option != null && !option.isBlank()) {
             return option;
         }
-        String v = System.getenv(env);
+        String v = defaults.env().apply(env);
         return v != null && !v.isBlank() ? v.trim() : null;
     }
 

@@ -54,7 +54,14 @@ public final class MigrationCtl implements Runnable {
      * line on stderr ("migrationctl: ..."), no stack traces.
      */
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new MigrationCtl());
+        return commandLine(GlobalOptions.Defaults.SYSTEM);
+    }
+
+    /** As {@link #commandLine()}, looking for the daemon where {@code defaults} say when no address is given. */
+    public static CommandLine commandLine(GlobalOptions.Defaults defaults) {
+        MigrationCtl root = new MigrationCtl();
+        CommandLine cl = new CommandLine(root);
+        root.global.defaults = defaults;
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.addSubcommand("completion", new AutoComplete.GenerateCompletion());
         cl.getSubcommands().get("completion").getCommandSpec().usageMessage()

@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,6 +87,8 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private final java.time.Duration writeTimeout;
     /** What the transport proved about the other end; set once, before the engine gets the connection. */
     private volatile PeerCredentials credentials = PeerCredentials.UNAUTHENTICATED;
+    /** Set by {@link #holdFirstMessageUntil}, cleared at the first message; event-loop confined. */
+    private BooleanSupplier firstMessageGate;
     /** False until handed to its user: failures before that (a refused handshake) are logged by the transport. */
     private volatile boolean established;
     private final java.util.concurrent.atomic.AtomicInteger queuedMessages = new java.util.concurrent.atomic.AtomicInteger();
@@ -153,6 +156,16 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         return credentials;
     }
 
+    /**
+     * An unauthenticated plaintext connection: its first message is queued for the engine only if
+     * {@code gate} (run on the event loop when the message has been parsed) says so; otherwise the connection
+     * is closed and the message dropped. Stream data before the first message closes it too, so that an
+     * unauthenticated connection holds at most one partial envelope. Called before the channel reads.
+     */
+    void holdFirstMessageUntil(BooleanSupplier gate) {
+        this.firstMessageGate = gate;
+    }
+
     /** The transport hands the connection over: what it proved about the other end. */
     void established(PeerCredentials proved) {
         this.credentials = proved;
@@ -172,6 +185,16 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             case PeerFrame.Envelope env -> {
                 try {
                     HandoverMessage m = PeerMessages.parse(env.payload().nioBuffer());
+                    BooleanSupplier gate = firstMessageGate;
+                    if (gate != null) {
+                        firstMessageGate = null;
+                        if (!gate.getAsBoolean()) {
+                            closeReason.compareAndSet(null, "refused by the transport: no place for another peer connection"
+                                    + " (max-peer-connections)");
+                            ctx.close();
+                            return;
+                        }
+                    }
                     queuedMessages.incrementAndGet();
                     inbound.add(new Message(m));
                     adjustReading();
@@ -182,6 +205,11 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
                 }
             }
             case PeerFrame.StreamData data -> {
+                if (firstMessageGate != null) {
+                    data.release();
+                    fail(ctx, "protocol violation: stream data before the first message");
+                    return;
+                }
                 ByteBuf buf = data.payload();
                 unapplied.addAndGet(buf.readableBytes());
                 inbound.add(new Chunk(buf));
@@ -595,7 +623,8 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
         return closeReason.get();
     }
 
-    private String closeReasonOr(String fallback) {
+    /** Why the connection ended as far as known now, or {@code fallback}. */
+    String closeReasonOr(String fallback) {
         String r = closeReason.get();
         return r == null ? fallback : r;
     }

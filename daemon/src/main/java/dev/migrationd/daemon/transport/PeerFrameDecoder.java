@@ -5,8 +5,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Frames the bytes of a peer connection into {@link PeerFrame}s; it parses nothing inside them
@@ -24,8 +22,6 @@ import org.slf4j.LoggerFactory;
  * stream for the engine, so frame boundaries carry no meaning there. Envelopes are still delivered whole.
  */
 public final class PeerFrameDecoder extends ByteToMessageDecoder {
-
-    private static final Logger LOG = LoggerFactory.getLogger(PeerFrameDecoder.class);
 
     private enum State {
         HEADER,
@@ -105,7 +101,8 @@ public final class PeerFrameDecoder extends ByteToMessageDecoder {
         state = State.POISONED;
         in.skipBytes(in.readableBytes());
         String message = problem + " at connection offset " + offset;
-        LOG.warn("event=peer_frame_violation remote={} problem=\"{}\"", ctx.channel().remoteAddress(), message);
+        // logged by whoever owns the connection then: the protocol handler for a proven peer, the transport's
+        // rate-limited refusal log for one that has not proven itself
         ctx.fireExceptionCaught(new CorruptedFrameException(message));
         ctx.close();
     }

@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,10 +24,15 @@ public final class PeerServer implements AutoCloseable {
         this.serverChannel = serverChannel;
     }
 
-    /** Binds {@code address} (port 0 = any free port) and starts accepting. */
-    public static PeerServer start(PeerTransport transport, InetSocketAddress address, Consumer<PeerConnection> onConnection)
-            throws IOException {
-        var future = transport.serverBootstrap(onConnection::accept).bind(address).awaitUninterruptibly();
+    /**
+     * Binds {@code address} (port 0 = any free port) and starts accepting.
+     *
+     * @param knownPeer whether a name is a configured peer; on a TLS link a connection whose certificate names none
+     *                  is refused before the engine sees it
+     */
+    public static PeerServer start(PeerTransport transport, InetSocketAddress address, Predicate<String> knownPeer,
+                                   Consumer<PeerConnection> onConnection) throws IOException {
+        var future = transport.serverBootstrap(knownPeer, onConnection::accept).bind(address).awaitUninterruptibly();
         if (!future.isSuccess()) {
             Throwable c = future.cause();
             throw new IOException("cannot listen for peers on " + address + ": " + (c == null ? "unknown" : c.getMessage()), c);

@@ -68,7 +68,7 @@ final class EnginePair implements AutoCloseable {
             this.hv = host;
             this.ownsHost = ownsHost;
             this.stateDir = stateDir;
-            this.server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engine.acceptIncoming(c));
+            this.server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, c -> engine.acceptIncoming(c));
         }
 
         void startEngine(Map<String, InetSocketAddress> peers, boolean wrap) throws IOException {

@@ -48,8 +48,8 @@ class LargeGuestSmallHeapTest {
              SimHypervisor hvA = SimHypervisor.open(dir.resolve("a"));
              SimHypervisor hvB = SimHypervisor.open(dir.resolve("b"))) {
             MigrationEngine[] engines = new MigrationEngine[2];
-            try (PeerServer sa = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engines[0].acceptIncoming(c));
-                 PeerServer sb = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> engines[1].acceptIncoming(c))) {
+            try (PeerServer sa = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, c -> engines[0].acceptIncoming(c));
+                 PeerServer sb = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, c -> engines[1].acceptIncoming(c))) {
                 Map<String, InetSocketAddress> peers = Map.of("hostA", sa.address(), "hostB", sb.address());
                 Duration t = Duration.ofSeconds(60);
                 engines[0] = new MigrationEngine(EngineConfig.of("hostA", hvA, dir.resolve("a"),

@@ -59,8 +59,8 @@ class SimEndToEndTest {
         transport = new PeerTransport();
         hvA = SimHypervisor.open(dir.resolve("a"));
         hvB = SimHypervisor.open(dir.resolve("b"));
-        serverA = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> a.acceptIncoming(c));
-        serverB = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), c -> b.acceptIncoming(c));
+        serverA = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, c -> a.acceptIncoming(c));
+        serverB = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, c -> b.acceptIncoming(c));
         Map<String, InetSocketAddress> peers = Map.of("hostA", serverA.address(), "hostB", serverB.address());
         Duration t = Duration.ofSeconds(20);
         a = new MigrationEngine(EngineConfig.of("hostA", hvA, dir.resolve("a"), new NettyPeerConnector(transport, peers, dev.migrationd.daemon.TestPeers.allowAll(peers)))

@@ -103,7 +103,7 @@ class PeerTlsTest {
         PeerLinkSettings base = PeerLinkSettings.PLAINTEXT;
         try (PeerTransport st = new PeerTransport(base.withTls(serverTls)); PeerTransport ct = new PeerTransport(base.withTls(clientTls))) {
             CompletableFuture<PeerConnection> accepted = new CompletableFuture<>();
-            try (PeerServer server = PeerServer.start(st, new InetSocketAddress("127.0.0.1", 0), accepted::complete)) {
+            try (PeerServer server = PeerServer.start(st, new InetSocketAddress("127.0.0.1", 0), peer -> true, accepted::complete)) {
                 NettyPeerConnector connector = new NettyPeerConnector(ct, Map.of("hostB", server.address()),
                         Map.of("hostB", Set.of(PeerPermission.MIGRATE)));
                 try (PeerConnection out = connector.connect("hostB");

@@ -36,7 +36,7 @@ class NettyPeerConnectionTest {
     @BeforeEach
     void setUp() throws IOException {
         transport = new PeerTransport();
-        server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), accepted::add);
+        server = PeerServer.start(transport, new InetSocketAddress("127.0.0.1", 0), peer -> true, accepted::add);
         connector = new NettyPeerConnector(transport, Map.of("dst", server.address()), Map.of());
     }
 
@@ -49,7 +49,6 @@ class NettyPeerConnectionTest {
     @Test
     void messagesAndStreamBytesArriveInOrderAndTheSenderIsHeldBack() throws Exception {
         PeerConnection out = connector.connect("dst");
-        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
         long total = 64L << 20;
         AtomicLong sent = new AtomicLong();
         MessageDigest sentDigest = MessageDigest.getInstance("SHA-256");
@@ -72,6 +71,8 @@ class NettyPeerConnectionTest {
             }
         }, r -> Thread.ofVirtual().start(r));
 
+        // a plaintext link hands the connection over with its first message
+        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
         assertEquals(new HandoverMessage.Accept("m"), message(in));
         // the receiver applies nothing for a while: the sender must stall at the buffers' bound
         Thread.sleep(500);
@@ -102,10 +103,18 @@ class NettyPeerConnectionTest {
         assertThrows(EngineException.UnknownPeerException.class, () -> connector.connect("nobody"));
     }
 
+    /** The other end of a new connection: on a plaintext link the server hands it over with its first message. */
+    private PeerConnection acceptedAfterAFirstMessage(PeerConnection out) throws Exception {
+        out.send(new HandoverMessage.Accept("m"));
+        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
+        assertEquals(new HandoverMessage.Accept("m"), message(in));
+        return in;
+    }
+
     @Test
     void closingWakesABlockedReceiver() throws Exception {
         PeerConnection out = connector.connect("dst");
-        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
+        PeerConnection in = acceptedAfterAFirstMessage(out);
         CompletableFuture<Throwable> r = CompletableFuture.supplyAsync(() -> {
             try {
                 in.receive(Duration.ofSeconds(30));
@@ -122,7 +131,7 @@ class NettyPeerConnectionTest {
     @Test
     void wakeStopsABlockedSenderButLeavesTheConnectionOpenForTheLastWord() throws Exception {
         PeerConnection out = connector.connect("dst");
-        PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
+        PeerConnection in = acceptedAfterAFirstMessage(out);
         AtomicLong sent = new AtomicLong();
         CompletableFuture<Throwable> sender = CompletableFuture.supplyAsync(() -> {
             try (Arena arena = Arena.ofConfined()) {
@@ -198,13 +207,30 @@ class NettyPeerConnectionTest {
 
     @Test
     void garbageFromAPeerClosesTheConnection() throws Exception {
+        byte[] first = PeerMessages.toEnvelope(new HandoverMessage.Accept("m")).toByteArray();
         try (var raw = new java.net.Socket(server.address().getAddress(), server.address().getPort())) {
+            var o = new java.io.DataOutputStream(raw.getOutputStream());
+            o.writeByte(PeerFrame.TYPE_ENVELOPE);
+            o.writeInt(first.length);
+            o.write(first);
+            o.flush();
             PeerConnection in = accepted.poll(10, TimeUnit.SECONDS);
-            raw.getOutputStream().write(new byte[] {0x05, 0, 0, 0, 1, 0});
-            raw.getOutputStream().flush();
+            assertEquals(new HandoverMessage.Accept("m"), message(in));
+            o.write(new byte[] {0x05, 0, 0, 0, 1, 0});
+            o.flush();
             IOException e = assertThrows(IOException.class, () -> in.receive(Duration.ofSeconds(10)));
             assertTrue(e.getMessage().contains("unknown frame type"), e.getMessage());
             assertEquals(-1, raw.getInputStream().read());
+        }
+    }
+
+    @Test
+    void garbageBeforeTheFirstMessageClosesTheConnectionUnheard() throws Exception {
+        try (var raw = new java.net.Socket(server.address().getAddress(), server.address().getPort())) {
+            raw.getOutputStream().write(new byte[] {0x05, 0, 0, 0, 1, 0});
+            raw.getOutputStream().flush();
+            assertEquals(-1, raw.getInputStream().read());
+            assertEquals(null, accepted.poll(200, TimeUnit.MILLISECONDS), "the engine never gets the connection");
         }
     }
 

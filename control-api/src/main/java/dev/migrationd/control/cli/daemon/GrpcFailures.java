@@ -44,6 +44,11 @@ public final class GrpcFailures {
         } else if (s.getCode() == Status.Code.UNAVAILABLE && tlsRefusal(lower) != null) {
             err.println("migrationctl: the daemon at " + addr + " refused the TLS connection: " + tlsRefusal(lower));
             code = ExitCode.REFUSED;
+        } else if (s.getCode() == Status.Code.UNAVAILABLE && global.socketLookedFor() != null) {
+            err.println("migrationctl: no daemon found: no control socket at " + global.socketLookedFor()
+                    + ", and nothing answers at " + addr + " (" + what + "); is migrationd running? Set --daemon "
+                    + "unix:PATH|HOST:PORT or $" + GlobalOptions.ADDR_ENV + ".");
+            code = ExitCode.UNREACHABLE;
         } else if (s.getCode() == Status.Code.UNAVAILABLE || s.getCode() == Status.Code.DEADLINE_EXCEEDED) {
             String hint = unix ? "is migrationd running, with control-listen = " + addr + "?"
                     : "is migrationd running there?" + (global.tls().any() ? ""
