@@ -162,6 +162,10 @@ public final class SimDomain implements Domain {
         }
     }
 
+    SimHypervisor hypervisor() {
+        return hypervisor;
+    }
+
     MemorySegment memorySegment() {
         return memory.segment();
     }
