@@ -313,8 +313,10 @@ LAB_DAEMON_JAVA_OPTS=${XEN_LAB_DAEMON_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+Us
 LAB_DAEMON_START_TIMEOUT=${XEN_LAB_DAEMON_START_TIMEOUT:-300}   # s, JVM start to "event=daemon_started"
 # Daemon limits for the emulator: a source took 25 s between the destination's Accept and its first page (the
 # scan of a PVH guest's 1 M PFNs under TCG), longer than the default 30 s window of the minimum incoming rate;
-# the first TLS handshake between two fresh daemons outlasted the default 10 s on a loaded machine
-LAB_DAEMON_LIMITS="--limit incoming-rate-window=180s --limit peer-handshake-timeout=60s"
+# the first TLS handshake between two fresh daemons outlasted the default 10 s on a loaded machine; so did a
+# source's Offer after connecting (it asks libxl for the guest's configuration first: more than 10 s on a
+# loaded machine, and the destination closed the connection with "no Offer or Query within 10000 ms")
+LAB_DAEMON_LIMITS="--limit incoming-rate-window=180s --limit peer-handshake-timeout=60s --limit offer-timeout=60s"
 
 LAB_DOM0_TLS_DIR=/etc/migrationd/tls   # in each dom0: ca.pem, HOST.pem, HOST.key
 # the client certificate of this machine's migrationctl: the dom0 daemons' control API (TCP, forwarded to this
@@ -363,11 +365,12 @@ lab_daemon_start() {
         --control-tls-key $LAB_DOM0_TLS_DIR/$h.key --control-operators cert:$LAB_CTL_CERT \
         > /var/log/migrationd/daemon.log 2>&1 < /dev/null &
     echo \$! > /run/migrationd.pid
-    t=0
+    t0=\$(date +%s)
     until grep -q event=daemon_started /var/log/migrationd/daemon.log; do
       [ -d /proc/\$(cat /run/migrationd.pid) ] || { echo 'lab: the daemon exited'; tail -n 20 /var/log/migrationd/daemon.log; exit 1; }
-      sleep 1; t=\$((t + 1))
-      [ \$t -lt $LAB_DAEMON_START_TIMEOUT ] || { echo 'lab: no daemon_started after $LAB_DAEMON_START_TIMEOUT s'; tail -n 20 /var/log/migrationd/daemon.log; exit 1; }
+      sleep 1
+      # wall-clock seconds: under a loaded emulator one turn of this loop takes far more than 'sleep 1'
+      [ \$((\$(date +%s) - t0)) -lt $LAB_DAEMON_START_TIMEOUT ] || { echo 'lab: no daemon_started after $LAB_DAEMON_START_TIMEOUT s'; tail -n 20 /var/log/migrationd/daemon.log; exit 1; }
     done
     grep event=daemon_started /var/log/migrationd/daemon.log"
 }
@@ -456,7 +459,7 @@ scn_daemon_smoke() {
 # host, or a CRASH/FAIL line saying why not; fails when either did not start. A daemon an earlier scenario of
 # the run started is reused (a JVM start takes minutes under the emulator); QEMU's stop ends them with the run.
 lab_daemons_start() {
-  local scn=$1 h pids=() p rc=0
+  local scn=$1 h pids=() p rc=0 cds
   lab_tls_certs || { lab_check "$scn" tls-certs FAIL "migrationctl certs failed (see $LAB_RUN/tls-certs.log)"; return 1; }
   for h in $LAB_HOSTS; do
     ( lab_daemon_start "$scn" "$h" > /dev/null; rc=$?
@@ -467,6 +470,9 @@ lab_daemons_start() {
   for h in $LAB_HOSTS; do
     if lab_check_daemon_alive "$scn" "$h" && lab_exec "$LAB_RUN" "$h" 30 'grep -q event=daemon_started /var/log/migrationd/daemon.log' >/dev/null; then
       lab_check "$scn" "daemon-start-$h" PASS "migrationd --backend xen up $(cat "$LAB_RUN/$scn.start-$h") (JVM: $LAB_DAEMON_JAVA_OPTS)"
+      # an archive the JVM refuses (in part) costs minutes of class loading under the emulator
+      cds=$(lab_exec "$LAB_RUN" "$h" 30 "grep -m1 -e '\]\[error\]\[cds' -e '\]\[warning\]\[cds' /var/log/migrationd/daemon.log") || true
+      [ -z "$cds" ] || lab_check "$scn" "cds-$h" FAIL "the JVM refused its class-data-sharing archive (in part): $cds"
       lab_ctl_warm "$scn" "$h" || rc=1
     else
       grep -q "^\(CRASH\|FAIL\) *$scn/daemon-$h" "$LAB_RUN/summary" ||
