@@ -249,10 +249,15 @@ lab_build_app() {
            --class-path "$app/opt/migrationd/lib/*" "$@" 2>/dev/null) || lab_die "jdeps failed on the daemon's jars"
   mods="$LAB_JLINK_FLOOR,$mods"
   # the dom0 is headless: the desktop module's X11 and sound libraries (which need libX11 and ALSA) are left out
-  # --generate-cds-archive: the JDK's own classes pre-parsed (start-up under the emulator is mostly class loading)
-  "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files --generate-cds-archive \
+  "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files \
     --exclude-files='**/libawt_xawt.so,**/libsplashscreen.so,**/libjsound.so' \
     --output "$app/opt/jre" >&2 || lab_die "jlink failed"
+  # the JDK's own classes pre-parsed (start-up under the emulator is mostly class loading), dumped with the
+  # module options every dom0 launcher passes: an archive dumped without --enable-native-access (jlink's
+  # --generate-cds-archive) makes each start log "Mismatched values for property
+  # jdk.module.enable.native.access" and load the module graph the slow way
+  "$app/opt/jre/bin/java" -Xshare:dump --enable-native-access=ALL-UNNAMED -Xlog:cds=warning >&2 ||
+    lab_die "dumping the runtime's class-data-sharing archive failed"
   lab_check_elf_closure "$sysroot/lib64/ld-linux-x86-64.so.2" "$app/opt/jre" \
     "$sysroot/lib/x86_64-linux-gnu" "$sysroot/usr/lib/x86_64-linux-gnu"
   if compgen -G "$LAB_DIR/tools/*.java" >/dev/null; then

@@ -43,7 +43,8 @@ public final class PeerMessages {
                     .setOptions(options(o.options()))
                     .setToolstackConfig(o.toolstackConfig().map(ToolstackConfig::json).orElse("")));
             case HandoverMessage.Accept a -> b.setAccept(
-                    dev.migrationd.daemon.transport.proto.Accept.newBuilder().setMigrationId(a.migrationId()));
+                    dev.migrationd.daemon.transport.proto.Accept.newBuilder().setMigrationId(a.migrationId())
+                            .setZeroedAllocation(a.zeroedAllocation()));
             case HandoverMessage.Reject r -> b.setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder()
                     .setMigrationId(r.migrationId()).setReason(r.reason()));
             case HandoverMessage.StreamEnd e -> b.setStreamEnd(dev.migrationd.daemon.transport.proto.StreamEnd
@@ -100,7 +101,8 @@ public final class PeerMessages {
                 yield new HandoverMessage.Offer(id(o.getMigrationId()), string("source_peer", o.getSourcePeer(), false),
                         shape(o.getShape()), options, toolstackConfig(o.getToolstackConfig()));
             }
-            case ACCEPT -> new HandoverMessage.Accept(id(e.getAccept().getMigrationId()));
+            case ACCEPT -> new HandoverMessage.Accept(id(e.getAccept().getMigrationId()),
+                    e.getAccept().getZeroedAllocation());
             case REJECT -> new HandoverMessage.Reject(id(e.getReject().getMigrationId()),
                     string("reason", e.getReject().getReason(), true));
             case STREAM_END -> {

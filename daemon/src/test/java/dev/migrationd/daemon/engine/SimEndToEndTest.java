@@ -157,6 +157,32 @@ class SimEndToEndTest {
         assertTrue(r.bytes() < memory / 16, "a zero guest of " + memory + " bytes took " + r.bytes() + " stream bytes");
     }
 
+    @ParameterizedTest(name = "{0} {1}-bit, {2} stream")
+    @CsvSource({"HVM, 64, LEGACY", "PV, 64, LEGACY", "HVM, 64, V2"})
+    void zeroPagesCarryTheirDataToADestinationWhoseAllocationsAreNotZero(GuestType type, int width,
+            MigrationOptions.StreamFormat format) throws Exception {
+        // hostB allocates like Xen: a page populated without data holds what its last owner left there
+        hvB.setUnscrubbedAllocations(true);
+        long memory = 16L << 20;
+        hvA.create(SimDomainSpec.of("z2", memory, 1, type, Width.ofBits(width), WorkloadSpec.IDLE)
+                .withFill(SimDomainSpec.Fill.ZERO));
+        long populated;
+        dev.migrationd.hypervisor.GuestMemory guest = hvA.simDomain("z2").memory();
+        try (dev.migrationd.hypervisor.DirtyBitmap p = new dev.migrationd.hypervisor.DirtyBitmap(guest.p2mSize())) {
+            populated = guest.populated(p);
+        }
+        Hashes src = new Hashes(hvA, false);
+        Hashes dst = new Hashes(hvB, true);
+        a.addObserver(src);
+        b.addObserver(dst);
+        MigrationResult r = a.start(MigrationRequest.of("z2", "hostB", MigrationOptions.DEFAULTS.withFormat(format)))
+                .result().get(120, TimeUnit.SECONDS);
+        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
+        assertEquals(src.source.get(), dst.destination.get(), "destination memory = source memory at the pause");
+        assertTrue(r.bytes() > populated * 4096, "every populated page went with its data: " + r.bytes()
+                + " stream bytes for " + populated + " pages");
+    }
+
     @ParameterizedTest(name = "{0} {1}-bit")
     @CsvSource({"HVM, 64", "PV, 64", "PV, 32"})
     void aV2SaveOfASimGuestPassesXensVerifierAndRestores(GuestType type, int width) throws Exception {

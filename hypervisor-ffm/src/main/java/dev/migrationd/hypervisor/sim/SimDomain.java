@@ -159,6 +159,10 @@ public final class SimDomain implements Domain {
         return memory.path();
     }
 
+    SimHypervisor hypervisor() {
+        return hypervisor;
+    }
+
     MemorySegment memorySegment() {
         return memory.segment();
     }

@@ -17,6 +17,8 @@ import java.lang.foreign.ValueLayout;
 final class SimGuestMemory implements GuestMemory {
 
     private static final int PAGE = StreamLimits.PAGE_SIZE;
+    /** The contents of an allocate-only page in the Xen-like mode ({@link SimHypervisor#setUnscrubbedAllocations}). */
+    private static final byte STALE_BYTE = (byte) 0xA5;
     private final SimDomain domain;
 
     SimGuestMemory(SimDomain domain) {
@@ -161,6 +163,10 @@ final class SimGuestMemory implements GuestMemory {
         switch (type) {
             case XALLOC -> {
                 if (domain.typeAt(pfn) == null) {
+                    if (domain.hypervisor().unscrubbedAllocations()) {
+                        // what a page freed by another domain still holds
+                        domain.memorySegment().asSlice(pfn * PAGE, PAGE).fill(STALE_BYTE);
+                    }
                     domain.setType(pfn, PageType.NOTAB);
                 }
             }

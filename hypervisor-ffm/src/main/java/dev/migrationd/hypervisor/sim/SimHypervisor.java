@@ -190,6 +190,22 @@ public final class SimHypervisor implements Hypervisor {
         return prefault;
     }
 
+    /** Whether allocate-only pages of a restore keep stale contents (Xen's allocator); set once after open. */
+    private volatile boolean unscrubbedAllocations;
+
+    /**
+     * Makes this backend allocate like Xen: a page a restore populates without data (an XALLOC entry) holds
+     * stale bytes, as a page another domain freed does, instead of zeros, and {@link Capability#ZEROED_ALLOCATION}
+     * is no longer offered. A source that relied on allocated pages reading as zero leaves garbage in the guest.
+     */
+    public void setUnscrubbedAllocations(boolean unscrubbed) {
+        this.unscrubbedAllocations = unscrubbed;
+    }
+
+    boolean unscrubbedAllocations() {
+        return unscrubbedAllocations;
+    }
+
     private SimHypervisor(Path root, Path shm, FileChannel lockChannel, FileLock lock) {
         this.root = root;
         this.shm = shm;
@@ -413,7 +429,9 @@ public final class SimHypervisor implements Hypervisor {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.THROTTLE, Capability.RESTORE, Capability.RENAME);
+        // memory files start as holes (zero); only the Xen-like mode hands out stale pages
+        return unscrubbedAllocations ? EnumSet.of(Capability.THROTTLE, Capability.RESTORE, Capability.RENAME)
+                : EnumSet.of(Capability.THROTTLE, Capability.RESTORE, Capability.RENAME, Capability.ZEROED_ALLOCATION);
     }
 
     @Override

@@ -146,7 +146,10 @@ public final class IncomingMigration extends MigrationRun {
             stream = DestinationStream.of(offer.options().format(), domain, offer.shape(), onStopAndCopy);
         }
         setupNanos = ticker.nanoTime() - startNanos;
-        connection.send(new HandoverMessage.Accept(info.id()));
+        // only a domain this side populates itself can keep the promise; a toolstack's restore (libxc) never
+        // writes an allocate-only page, and Xen hands out pages with whatever their last owner left there
+        boolean zeroed = restore == null && cfg.hypervisor().capabilities().contains(Capability.ZEROED_ALLOCATION);
+        connection.send(new HandoverMessage.Accept(info.id(), zeroed));
         advance(new MigrationPhase.Receiving());
 
         RateFloor floor = new RateFloor(cfg.incomingLimits(), ticker.nanoTime());

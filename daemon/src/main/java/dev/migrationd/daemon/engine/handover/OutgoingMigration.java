@@ -77,6 +77,11 @@ public final class OutgoingMigration extends MigrationRun {
     /** The downtime the destination measured, from its Running message. */
     private Optional<Duration> destinationDowntime = Optional.empty();
     private long startNanos;
+    /**
+     * The destination's Accept promised that pages it allocates without data read as zero: round 0 may send
+     * zero pages as allocate-only entries. Set once from the Accept, on the migration's thread.
+     */
+    private boolean zeroedAllocation;
     /** Start to Accept heard (0 until then). */
     private long setupNanos;
     private long pauseNanos;
@@ -193,7 +198,10 @@ public final class OutgoingMigration extends MigrationRun {
         DomainShape shape = domainInfo.shape().withName(nameThere);
         connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, domain.toolstackConfig()));
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
-            case HandoverMessage.Accept a -> setupNanos = ticker.nanoTime() - startNanos;
+            case HandoverMessage.Accept a -> {
+                setupNanos = ticker.nanoTime() - startNanos;
+                zeroedAllocation = a.zeroedAllocation();
+            }
             case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
             case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed before accepting: " + f.reason());
             case HandoverMessage m -> throw protocol("Accept or Reject", m);
@@ -324,7 +332,7 @@ public final class OutgoingMigration extends MigrationRun {
             long t0 = ticker.nanoTime();
             long bytes0 = out.bytes();
             long dirtied = toSend.cardinality();
-            long sent = round == 0 ? sender.sendFirstRound(toSend) : sender.send(toSend);
+            long sent = round == 0 && zeroedAllocation ? sender.sendFirstRound(toSend) : sender.send(toSend);
             out.drain();
             long remaining = domain.dirtyLog().fetchAndClear(toSend);
             long t1 = ticker.nanoTime();

@@ -36,8 +36,18 @@ public sealed interface HandoverMessage {
         }
     }
 
-    /** Step 2: the destination accepts; the stream may start. */
-    record Accept(String migrationId) implements HandoverMessage {
+    /**
+     * Step 2: the destination accepts; the stream may start.
+     *
+     * @param zeroedAllocation the destination promises that a page it allocates without data (an XALLOC entry)
+     *                         reads as zero ({@code Capability.ZEROED_ALLOCATION}), so the source may send
+     *                         all-zero pages of its first round that way; false: every page carries its data
+     */
+    record Accept(String migrationId, boolean zeroedAllocation) implements HandoverMessage {
+        /** An acceptance without that promise. */
+        public Accept(String migrationId) {
+            this(migrationId, false);
+        }
     }
 
     /** Step 2: the destination refuses (name clash, memory, unknown peer, busy). */

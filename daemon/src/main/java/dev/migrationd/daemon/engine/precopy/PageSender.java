@@ -72,13 +72,15 @@ public final class PageSender {
     private boolean zeroPagesAllocOnly;
 
     /**
-     * Sends the first round into a freshly built destination domain: as {@link #send}, but an ordinary
-     * (NOTAB) page that is all zero goes as an XALLOC entry, allocate without data, since every page of a
-     * new domain is zero (as Xen's restore populates XALLOC entries; QEMU likewise sends zero pages as a
-     * flag). The check stops at the first non-zero byte, so a page of random contents costs a few bytes of
-     * reading and a zero page one read at memory bandwidth instead of a copy to the socket and one into
-     * guest memory. Later rounds send data: a page zeroed since round 0 must overwrite what was sent.
-     * Page-table pages (PV) always carry their data.
+     * Sends the first round into a freshly built destination domain whose allocations read as zero: as
+     * {@link #send}, but an ordinary (NOTAB) page that is all zero goes as an XALLOC entry, allocate without
+     * data (QEMU likewise sends zero pages as a flag). Only toward a destination that promised it in its
+     * Accept: Xen hands a restore the pages other domains freed, unscrubbed, and libxc's restore writes
+     * nothing into an XALLOC page, so there a zero page of the guest (a zeroed kernel structure) would come
+     * up holding an earlier owner's bytes. The check stops at the first non-zero byte, so a page of random
+     * contents costs a few bytes of reading and a zero page one read at memory bandwidth instead of a copy
+     * to the socket and one into guest memory. Later rounds send data: a page zeroed since round 0 must
+     * overwrite what was sent. Page-table pages (PV) always carry their data.
      */
     public long sendFirstRound(DirtyBitmap bitmap) throws IOException, HypervisorException, MigrationAbort {
         zeroPagesAllocOnly = true;
