@@ -95,9 +95,9 @@ public final class PeerTransport implements AutoCloseable {
         this.settings = settings;
         IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(threads, factory);
-        LOG.info("event=peer_transport_started io={} threads={} tls={} max_connections={} write_timeout_ms={}",
+        LOG.info("event=peer_transport_started io={} threads={} tls={} max_connections={} write_timeout_ms={} compression={}",
                 epoll ? "epoll" : "nio", threads, settings.tls().map(PeerTls::provider).orElse("off"),
-                settings.maxConnections(), settings.writeTimeout().toMillis());
+                settings.maxConnections(), settings.writeTimeout().toMillis(), settings.compression().label());
     }
 
     /** Whether the native epoll transport is used. */
@@ -127,7 +127,8 @@ public final class PeerTransport implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        NettyPeerConnection connection = new NettyPeerConnection(ch, peerName, true, settings.writeTimeout());
+                        NettyPeerConnection connection = new NettyPeerConnection(ch, peerName, true, settings.writeTimeout(),
+                                settings.compression());
                         settings.tls().ifPresent(tls -> {
                             SslHandler h = tls.clientHandler(ch.alloc(), peerName, port);
                             h.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
@@ -167,7 +168,8 @@ public final class PeerTransport implements AutoCloseable {
             return;
         }
         ch.closeFuture().addListener(f -> openIncoming.decrementAndGet());
-        NettyPeerConnection connection = new NettyPeerConnection(ch, "incoming:" + remoteText, false, settings.writeTimeout());
+        NettyPeerConnection connection = new NettyPeerConnection(ch, "incoming:" + remoteText, false, settings.writeTimeout(),
+                settings.compression());
         if (settings.tls().isEmpty()) {
             addProtocol(ch, connection);
             connection.established(PeerCredentials.UNAUTHENTICATED);
