@@ -46,7 +46,11 @@
 #                      summary the ratios auto/off.
 #   BENCHES=converge   a SMALL_MIB guest dirtying CONVERGE_RATE (default 300MB/s) over its whole memory behind
 #                      --bandwidth COMPRESS_CAP with the default policy (it throttles the guest when a round does
-#                      not shrink the dirty set): total time, rounds and the throttle at the last round.
+#                      not shrink the dirty set): total time, rounds and the throttle at the last round. Then
+#                      QEMU (qemu-system-x86_64, TCG unless /dev/kvm) with the same memory, a guest that dirties
+#                      the same rate (bench/qemu-guest/dirty.S, assembled here with as/ld, paced by the TSC) and
+#                      auto-converge, capped likewise, RUNS times (QEMU_TIMEOUT s each, default 300): total time,
+#                      the highest throttle, how long a throttle was on, the dirty rate QEMU measured.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -362,6 +366,34 @@ if wanted converge; then
     --working-set 100% >/dev/null
   series converge_dirty_300mbs hot "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
   stop_pair
+  if command -v qemu-system-x86_64 >/dev/null && command -v as >/dev/null && command -v ld >/dev/null; then
+    # the guest's pacing: 64 pages per chunk, TSC ticks per chunk at CONVERGE_RATE (TCG's rdtsc is the host's TSC)
+    tsc_mhz=$(sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' <(dmesg 2>/dev/null) | head -n1)
+    [ -n "$tsc_mhz" ] || tsc_mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo)
+    ticks=$(awk -v mhz="$tsc_mhz" -v rate="$CONVERGE_RATE" 'BEGIN {printf "%d", 64 * 4096 / rate * mhz * 1e6}')
+    as --32 --defsym TICKS_PER_CHUNK="$ticks" --defsym PAGES_PER_CHUNK=64 -o "$BENCH_DIR/dirty.o" "$HERE/qemu-guest/dirty.S"
+    ld -m elf_i386 -Ttext=0x100000 -z max-page-size=0x1000 -o "$BENCH_DIR/dirty.elf" "$BENCH_DIR/dirty.o"
+    cap_bytes=$(awk -v c="$COMPRESS_CAP" 'BEGIN {n = c + 0; u = c; sub(/^[0-9.]+/, "", u);
+      f = (u ~ /^GiB/) ? 1073741824 : (u ~ /^MiB/) ? 1048576 : (u ~ /^KiB/) ? 1024 : (u ~ /^GB/) ? 1e9 : (u ~ /^MB/) ? 1e6 : 1;
+      printf "%d", n * f}')
+    KVM=(); [ -w /dev/kvm ] && KVM=(-accel kvm)
+    for i in $(seq 1 "$RUNS"); do
+      port=$(free_port)
+      rm -f "$BENCH_DIR/qs.sock" "$BENCH_DIR/qd.sock"
+      qemu-system-x86_64 "${KVM[@]}" -nodefaults -display none -m "${SMALL_MIB}M" -kernel "$BENCH_DIR/dirty.elf" \
+        -qmp "unix:$BENCH_DIR/qs.sock,server=on,wait=off" >>"$BENCH_DIR/qemu.log" 2>&1 & qs=$!
+      qemu-system-x86_64 "${KVM[@]}" -nodefaults -display none -m "${SMALL_MIB}M" -kernel "$BENCH_DIR/dirty.elf" -incoming defer \
+        -qmp "unix:$BENCH_DIR/qd.sock,server=on,wait=off" >>"$BENCH_DIR/qemu.log" 2>&1 & qd=$!
+      PIDS+=("$qs" "$qd")
+      sleep 2 # the guest boots and starts writing
+      out=$(python3 "$HERE/qmp.py" "$BENCH_DIR/qs.sock" "$BENCH_DIR/qd.sock" "$port" --max-bandwidth "$cap_bytes" \
+        --auto-converge --timeout "${QEMU_TIMEOUT:-300}")
+      kill -TERM "$qs" "$qd" 2>/dev/null || true; wait "$qs" "$qd" 2>/dev/null || true
+      echo "$out" | jq -c --arg tcg "${KVM[*]:-tcg}" '{bench: "qemu_autoconverge", accel: $tcg} + .' | tee -a "$BENCH_DIR/runs.jsonl" >&2
+    done
+  else
+    echo "migration-bench: converge: no qemu-system-x86_64 or as/ld; QEMU's side skipped" >&2
+  fi
 fi
 
 # --- summary ---------------------------------------------------------------------------------------
@@ -407,5 +439,13 @@ if wanted converge; then
      --argjson d "$(stat_of converge_dirty_300mbs downtime_source_ms)" \
      '{summary: "converge", cap: $cap, dirty_bytes_per_s: $rate, median_total_s: $t, median_rounds: $rounds,
        median_last_throttle_pct: $th, median_downtime_source_ms: $d}'
+  if grep -q '"bench":"qemu_autoconverge"' "$BENCH_DIR/runs.jsonl"; then
+    jq -cn --argjson t "$(stat_of qemu_autoconverge total_s)" --argjson th "$(stat_of qemu_autoconverge max_throttle_pct)" \
+       --argjson ts "$(stat_of qemu_autoconverge throttled_s)" --argjson dr "$(stat_of qemu_autoconverge dirty_pages_rate_max)" \
+       --argjson d "$(stat_of qemu_autoconverge downtime_ms)" \
+       --arg done "$(jq -r 'select(.bench == "qemu_autoconverge") | .status' "$BENCH_DIR/runs.jsonl" | tr '\n' ' ')" \
+       '{summary: "converge_qemu_autoconverge", median_total_s: $t, median_max_throttle_pct: $th, median_throttled_s: $ts,
+         median_dirty_pages_rate_max: $dr, median_downtime_ms: $d, statuses: $done}'
+  fi
 fi
 echo "(iperf3 median $IPERF_GIBS GiB/s; medians of $RUNS runs; per-run JSON in $BENCH_DIR/runs.jsonl while KEEP=1)"
