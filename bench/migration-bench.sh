@@ -50,7 +50,8 @@
 #                      QEMU (qemu-system-x86_64, TCG unless /dev/kvm) with the same memory, a guest that dirties
 #                      the same rate (bench/qemu-guest/dirty.S, assembled here with as/ld, paced by the TSC) and
 #                      auto-converge, capped likewise, RUNS times (QEMU_TIMEOUT s each, default 300): total time,
-#                      the highest throttle, how long a throttle was on, the dirty rate QEMU measured.
+#                      the highest throttle, how long a throttle was on, the dirty rate QEMU measured
+#                      (CONVERGE_QEMU=0 leaves QEMU out, e.g. for a before/after run with BUILD_TREE).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
@@ -342,7 +343,7 @@ if wanted compress; then
       --working-set 100% --pattern sequential >/dev/null
     sleep 3
     rm -f "$SAVES/comp.xen"
-    ctl file save comp "$SAVES/comp.xen" --daemon "$CUR_A" >/dev/null
+    ctl save comp "$SAVES/comp.xen" --daemon "$CUR_A" >/dev/null
     python3 - "$SAVES/comp.xen" <<'PY'
 import mmap, struct, sys
 with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
@@ -351,7 +352,7 @@ with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
         sys.exit("migration-bench: no workload descriptor in the saved guest")
     m[at + 16:at + 24] = struct.pack("<q", 0)
 PY
-    ctl file restore "$SAVES/comp.xen" --name comp --daemon "$CUR_A" >/dev/null
+    ctl restore "$SAVES/comp.xen" --name comp --daemon "$CUR_A" >/dev/null
     series "compress_${mode}_compressible" comp "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
     ctl domain create crand --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random >/dev/null
     series "compress_${mode}_random" crand "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
@@ -366,7 +367,7 @@ if wanted converge; then
     --working-set 100% >/dev/null
   series converge_dirty_300mbs hot "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
   stop_pair
-  if command -v qemu-system-x86_64 >/dev/null && command -v as >/dev/null && command -v ld >/dev/null; then
+  if [ "${CONVERGE_QEMU:-1}" = 1 ] && command -v qemu-system-x86_64 >/dev/null && command -v as >/dev/null && command -v ld >/dev/null; then
     # the guest's pacing: 64 pages per chunk, TSC ticks per chunk at CONVERGE_RATE (TCG's rdtsc is the host's TSC)
     tsc_mhz=$(sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' <(dmesg 2>/dev/null) | head -n1)
     [ -n "$tsc_mhz" ] || tsc_mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo)
