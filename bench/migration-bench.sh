@@ -343,7 +343,7 @@ if wanted compress; then
       --working-set 100% --pattern sequential >/dev/null
     sleep 3
     rm -f "$SAVES/comp.xen"
-    ctl save comp "$SAVES/comp.xen" --daemon "$CUR_A" >/dev/null
+    ctl save comp "$SAVES/comp.xen" --force --daemon "$CUR_A" >/dev/null
     python3 - "$SAVES/comp.xen" <<'PY'
 import mmap, struct, sys
 with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
