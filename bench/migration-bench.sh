@@ -36,16 +36,35 @@
 # under ${TMPDIR:-/var/tmp}; guest memory needs about 2 x BIG_MIB free in /dev/shm, checked at start and
 # removed at the end with the state directories), DAEMON_XMX (-Xmx128m), DEST_TMPFS (auto|0|1),
 # KEEP (1 = keep the logs, state directories and guest memory),
+# BUILD_TREE (another checkout, packaged, whose daemon and CLI run instead of this one's: before/after),
 # BENCHES (which series to run, default "fresh static dirty tmpfs prefault"; e.g. BENCHES=static for a quick
 # look), WARMUP (5 round trips per series).
+#
+# Further series, not in the default set:
+#   BENCHES=compress   a SMALL_MIB guest behind --bandwidth COMPRESS_CAP (default 128MiB/s, about 1 Gbit/s),
+#                      daemons with --compression off, then with the default (auto: LZ4 behind such a cap):
+#                      a compressible guest (a zero guest whose sequential writer touched every page, saved,
+#                      its workload set to idle in the file, restored: a few bytes per page, the best case) and
+#                      a random one (the worst case). The table has total time and bytes on the wire; the
+#                      summary the ratios auto/off.
+#   BENCHES=converge   a SMALL_MIB guest dirtying CONVERGE_RATE (default 300MB/s) over its whole memory behind
+#                      --bandwidth COMPRESS_CAP with the default policy (it throttles the guest when a round does
+#                      not shrink the dirty set): total time, rounds and the throttle at the last round. Then
+#                      QEMU (qemu-system-x86_64, TCG unless /dev/kvm) with the same memory, a guest that dirties
+#                      the same rate (bench/qemu-guest/dirty.S, assembled here with as/ld, paced by the TSC) and
+#                      auto-converge, capped likewise, RUNS times (QEMU_TIMEOUT s each, default 300): total time,
+#                      the highest throttle, how long a throttle was on, the dirty rate QEMU measured
+#                      (CONVERGE_QEMU=0 leaves QEMU out, e.g. for a before/after run with BUILD_TREE).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../bin/lib/common.sh"
 . "$HERE/lib/peer-link.sh"
 MIGRATIOND_HOME=$(cd "$HERE/.." && pwd)
 JDK=$(find_jdk)
-build_if_needed control-api
-build_if_needed daemon
+if [ -z "${BUILD_TREE:-}" ]; then
+  build_if_needed control-api
+  build_if_needed daemon
+fi
 for tool in iperf3 jq; do
   command -v "$tool" >/dev/null || { echo "migration-bench: $tool is required (apt-get install $tool)" >&2; exit 1; }
 done
@@ -56,6 +75,8 @@ SMALL_MIB=${SMALL_MIB:-1024}
 BIG_GIB=$(awk -v m="$BIG_MIB" 'BEGIN {printf "%.3f", m / 1024}')
 SMALL_GIB=$(awk -v m="$SMALL_MIB" 'BEGIN {printf "%.3f", m / 1024}')
 DIRTY_RATE=${DIRTY_RATE:-100MiB/s}
+COMPRESS_CAP=${COMPRESS_CAP:-128MiB/s}
+CONVERGE_RATE=${CONVERGE_RATE:-300000000}
 DAEMON_XMX=${DAEMON_XMX:--Xmx128m}
 DEST_TMPFS=${DEST_TMPFS:-auto}
 BENCHES=${BENCHES:-fresh static dirty tmpfs prefault}
@@ -67,7 +88,9 @@ PIDS=()
 CUR_A=""; CUR_B=""
 # the daemons and the CLI run from copies of the module jars: a build during the run cannot swap them
 mkdir -p "$BENCH_DIR/jars"
-CP_DAEMON=$(module_classpath daemon); CP_CTL=$(module_classpath control-api)
+# BUILD_TREE: run another checkout's build instead (packaged there, e.g. an older commit to compare with)
+CP_DAEMON=$(MIGRATIOND_HOME=${BUILD_TREE:-$MIGRATIOND_HOME} module_classpath daemon)
+CP_CTL=$(MIGRATIOND_HOME=${BUILD_TREE:-$MIGRATIOND_HOME} module_classpath control-api)
 cp "${CP_DAEMON%%:*}" "$BENCH_DIR/jars/daemon.jar"; cp "${CP_CTL%%:*}" "$BENCH_DIR/jars/control-api.jar"
 CP_DAEMON="$BENCH_DIR/jars/daemon.jar:${CP_DAEMON#*:}"; CP_CTL="$BENCH_DIR/jars/control-api.jar:${CP_CTL#*:}"
 
@@ -211,6 +234,9 @@ migrate_once() {
      '{bench: $lbl, migration: $id, guest_gib: $gib,
        outcome: $src.result.outcome, rounds: ($src.result.rounds // 0),
        bytes_sent: ($src.result.bytesSent // "0" | tonumber),
+       wire_bytes: ($src.result.wireBytes // $src.result.bytesSent // "0" | tonumber),
+       compression: ($src.result.compression // ""),
+       last_throttle_pct: ($src.lastRound.throttlePercent // 0),
        total_s: ($src.result.totalTime // "0s" | rtrimstr("s") | tonumber),
        setup_s: ($src.result.setupTime // "0s" | rtrimstr("s") | tonumber),
        downtime_source_ms: (($src.result.downtimeSource // "0s" | rtrimstr("s") | tonumber) * 1000),
@@ -310,11 +336,77 @@ if wanted prefault; then
   rm -rf "$PF_ROOT"
 fi
 
+# 5. compression behind a cap: off, then the default (auto), on a compressible and a random guest
+if wanted compress; then
+  SAVES=$BENCH_DIR/saves; mkdir -p "$SAVES"
+  for mode in off auto; do
+    start_pair "$BENCH_DIR/state-compress-$mode" --compression "$mode" --save-dirs "$SAVES"
+    # a zero guest whose writer touches every page, saved, made idle in the file (its workload descriptor page,
+    # magic SIMDLKW1, rate at offset 16), restored: a static guest of a few bytes per page
+    ctl domain create comp --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill zero --dirty-rate 4GiB/s \
+      --working-set 100% --pattern sequential >/dev/null
+    sleep 3
+    rm -f "$SAVES/comp.xen"
+    ctl save comp "$SAVES/comp.xen" --force --daemon "$CUR_A" >/dev/null
+    python3 - "$SAVES/comp.xen" <<'PY'
+import mmap, struct, sys
+with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+    at = m.find(b"SIMDLKW1")
+    if at < 0:
+        sys.exit("migration-bench: no workload descriptor in the saved guest")
+    m[at + 16:at + 24] = struct.pack("<q", 0)
+PY
+    ctl restore "$SAVES/comp.xen" --name comp --daemon "$CUR_A" >/dev/null
+    series "compress_${mode}_compressible" comp "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
+    ctl domain create crand --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random >/dev/null
+    series "compress_${mode}_random" crand "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
+    stop_pair
+  done
+fi
+
+# 6. convergence: a guest dirtying faster than the capped link
+if wanted converge; then
+  start_pair "$BENCH_DIR/state-converge"
+  ctl domain create hot --daemon "$CUR_A" --memory "${SMALL_MIB}MiB" --fill random --dirty-rate "${CONVERGE_RATE}/s" \
+    --working-set 100% >/dev/null
+  series converge_dirty_300mbs hot "$SMALL_GIB" --bandwidth "$COMPRESS_CAP"
+  stop_pair
+  if [ "${CONVERGE_QEMU:-1}" = 1 ] && command -v qemu-system-x86_64 >/dev/null && command -v as >/dev/null && command -v ld >/dev/null; then
+    # the guest's pacing: 64 pages per chunk, TSC ticks per chunk at CONVERGE_RATE (TCG's rdtsc is the host's TSC)
+    tsc_mhz=$(sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' <(dmesg 2>/dev/null) | head -n1)
+    [ -n "$tsc_mhz" ] || tsc_mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo)
+    ticks=$(awk -v mhz="$tsc_mhz" -v rate="$CONVERGE_RATE" 'BEGIN {printf "%d", 64 * 4096 / rate * mhz * 1e6}')
+    as --32 --defsym TICKS_PER_CHUNK="$ticks" --defsym PAGES_PER_CHUNK=64 -o "$BENCH_DIR/dirty.o" "$HERE/qemu-guest/dirty.S"
+    ld -m elf_i386 -Ttext=0x100000 -z max-page-size=0x1000 -o "$BENCH_DIR/dirty.elf" "$BENCH_DIR/dirty.o"
+    cap_bytes=$(awk -v c="$COMPRESS_CAP" 'BEGIN {n = c + 0; u = c; sub(/^[0-9.]+/, "", u);
+      f = (u ~ /^GiB/) ? 1073741824 : (u ~ /^MiB/) ? 1048576 : (u ~ /^KiB/) ? 1024 : (u ~ /^GB/) ? 1e9 : (u ~ /^MB/) ? 1e6 : 1;
+      printf "%d", n * f}')
+    KVM=(); [ -w /dev/kvm ] && KVM=(-accel kvm)
+    for i in $(seq 1 "$RUNS"); do
+      port=$(free_port)
+      rm -f "$BENCH_DIR/qs.sock" "$BENCH_DIR/qd.sock"
+      qemu-system-x86_64 "${KVM[@]}" -nodefaults -display none -m "${SMALL_MIB}M" -kernel "$BENCH_DIR/dirty.elf" \
+        -qmp "unix:$BENCH_DIR/qs.sock,server=on,wait=off" >>"$BENCH_DIR/qemu.log" 2>&1 & qs=$!
+      qemu-system-x86_64 "${KVM[@]}" -nodefaults -display none -m "${SMALL_MIB}M" -kernel "$BENCH_DIR/dirty.elf" -incoming defer \
+        -qmp "unix:$BENCH_DIR/qd.sock,server=on,wait=off" >>"$BENCH_DIR/qemu.log" 2>&1 & qd=$!
+      PIDS+=("$qs" "$qd")
+      sleep 2 # the guest boots and starts writing
+      out=$(python3 "$HERE/qmp.py" "$BENCH_DIR/qs.sock" "$BENCH_DIR/qd.sock" "$port" --max-bandwidth "$cap_bytes" \
+        --auto-converge --timeout "${QEMU_TIMEOUT:-300}")
+      kill -TERM "$qs" "$qd" 2>/dev/null || true; wait "$qs" "$qd" 2>/dev/null || true
+      echo "$out" | jq -c --arg tcg "${KVM[*]:-tcg}" '{bench: "qemu_autoconverge", accel: $tcg} + .' | tee -a "$BENCH_DIR/runs.jsonl" >&2
+    done
+  else
+    echo "migration-bench: converge: no qemu-system-x86_64 or as/ld; QEMU's side skipped" >&2
+  fi
+fi
+
 # --- summary ---------------------------------------------------------------------------------------
 printf '\n%-26s %8s %8s %8s %8s %9s %9s %9s %9s %7s\n' bench "whole" "vs iperf" "stream" "vs iperf" "down src" "down dst" "CPU s/GiB" "w/o simmem" rounds
 printf '%-26s %8s %8s %8s %8s %9s %9s %9s %9s %7s\n' "" "GiB/s" "" "GiB/s" "" "ms" "ms" "all" "s/GiB" ""
 printf '%-26s %8.3f %8s %8s %8s %9s %9s %9s %9s %7s\n' "iperf3 loopback, 1 stream" "$IPERF_GIBS" 1.000 - - - - - - -
-for label in throughput_fresh throughput_tmpfs throughput_prefault downtime_static_30ms downtime_dirty_300ms; do
+for label in throughput_fresh throughput_tmpfs throughput_prefault downtime_static_30ms downtime_dirty_300ms \
+    compress_off_compressible compress_auto_compressible compress_off_random compress_auto_random converge_dirty_300mbs; do
   grep -q "\"bench\":\"$label\"" "$BENCH_DIR/runs.jsonl" || continue
   tp=$(stat_of "$label" throughput_gib_s)
   st=$(stat_of "$label" stream_gib_s)
@@ -335,4 +427,30 @@ for label in throughput_fresh throughput_tmpfs throughput_prefault downtime_stat
 done
 jq -cn --arg xmx "$DAEMON_XMX" --arg a "$HEAP_A" --arg b "$HEAP_B" --argjson gib "$BIG_GIB" \
    '{summary: "heap", daemon_opts: $xmx, big_guest_gib: $gib, heap_used_after_big_runs_bytes: {hostA: $a, hostB: $b}}'
+if wanted compress; then
+  printf '\n%-28s %9s %12s %12s %s\n' "compression at $COMPRESS_CAP" "total s" "stream MiB" "wire MiB" codec
+  for label in compress_off_compressible compress_auto_compressible compress_off_random compress_auto_random; do
+    printf '%-28s %9.2f %12.1f %12.1f %s\n' "$label" "$(stat_of "$label" total_s)" \
+      "$(stat_of "$label" bytes_sent | awk '{print $1 / 1048576}')" "$(stat_of "$label" wire_bytes | awk '{print $1 / 1048576}')" \
+      "$(jq -r --arg l "$label" 'select(.bench == $l) | .compression' "$BENCH_DIR/runs.jsonl" | sort -u | tr '\n' ' ')"
+  done
+  jq -cn --argjson c "$(awk -v a="$(stat_of compress_auto_compressible total_s)" -v b="$(stat_of compress_off_compressible total_s)" 'BEGIN {printf "%.3f", a / b}')" \
+     --argjson r "$(awk -v a="$(stat_of compress_auto_random total_s)" -v b="$(stat_of compress_off_random total_s)" 'BEGIN {printf "%.3f", a / b}')" \
+     --arg cap "$COMPRESS_CAP" '{summary: "compress", cap: $cap, compressible_auto_over_off: $c, random_auto_over_off: $r}'
+fi
+if wanted converge; then
+  jq -cn --arg cap "$COMPRESS_CAP" --arg rate "$CONVERGE_RATE" --argjson t "$(stat_of converge_dirty_300mbs total_s)" \
+     --argjson rounds "$(stat_of converge_dirty_300mbs rounds)" --argjson th "$(stat_of converge_dirty_300mbs last_throttle_pct)" \
+     --argjson d "$(stat_of converge_dirty_300mbs downtime_source_ms)" \
+     '{summary: "converge", cap: $cap, dirty_bytes_per_s: $rate, median_total_s: $t, median_rounds: $rounds,
+       median_last_throttle_pct: $th, median_downtime_source_ms: $d}'
+  if grep -q '"bench":"qemu_autoconverge"' "$BENCH_DIR/runs.jsonl"; then
+    jq -cn --argjson t "$(stat_of qemu_autoconverge total_s)" --argjson th "$(stat_of qemu_autoconverge max_throttle_pct)" \
+       --argjson ts "$(stat_of qemu_autoconverge throttled_s)" --argjson dr "$(stat_of qemu_autoconverge dirty_pages_rate_max)" \
+       --argjson d "$(stat_of qemu_autoconverge downtime_ms)" \
+       --arg done "$(jq -r 'select(.bench == "qemu_autoconverge") | .status' "$BENCH_DIR/runs.jsonl" | tr '\n' ' ')" \
+       '{summary: "converge_qemu_autoconverge", median_total_s: $t, median_max_throttle_pct: $th, median_throttled_s: $ts,
+         median_dirty_pages_rate_max: $dr, median_downtime_ms: $d, statuses: $done}'
+  fi
+fi
 echo "(iperf3 median $IPERF_GIBS GiB/s; medians of $RUNS runs; per-run JSON in $BENCH_DIR/runs.jsonl while KEEP=1)"

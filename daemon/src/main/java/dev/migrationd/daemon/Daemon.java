@@ -136,7 +136,8 @@ public final class Daemon implements AutoCloseable {
         LimitsConfig limits = config.limits();
         DaemonConfig.Timeouts t = config.timeouts();
         PeerTransport transport = new PeerTransport(new PeerLinkSettings(tls, limits.maxConnections(), limits.maxHandshakes(),
-                limits.maxHandshakesPerAddress(), limits.handshakeTimeout(), limits.writeTimeout()), t.connect());
+                limits.maxHandshakesPerAddress(), limits.handshakeTimeout(), limits.writeTimeout(),
+                config.peerLink().compression()), t.connect());
         opened.push(transport);
         connector = new NettyPeerConnector(transport, config.peers(), config.peerLink().allowed());
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -410,6 +411,7 @@ public final class Daemon implements AutoCloseable {
                 Map.entry(PeerLinkConfig.KEY_TLS_CERT, c -> c.peerLink().tls().map(TlsFiles::cert)),
                 Map.entry(PeerLinkConfig.KEY_TLS_KEY, c -> c.peerLink().tls().map(TlsFiles::key)),
                 Map.entry(PeerLinkConfig.KEY_INSECURE, c -> c.peerLink().insecure()),
+                Map.entry(PeerLinkConfig.KEY_COMPRESSION, c -> c.peerLink().compression()),
                 Map.entry("limits", DaemonConfig::limits),
                 Map.entry(DaemonConfig.KEY_SAVE_DIRS, DaemonConfig::saveDirs)));
         // the timeouts by their keys, in the order of Timeouts.values()
@@ -439,7 +441,8 @@ public final class Daemon implements AutoCloseable {
             }
         });
         needRestart.sort(null);
-        PeerLinkConfig link = new PeerLinkConfig(was.peerLink().tls(), was.peerLink().insecure(), next.peerLink().allowed());
+        PeerLinkConfig link = new PeerLinkConfig(was.peerLink().tls(), was.peerLink().insecure(), next.peerLink().allowed(),
+                was.peerLink().compression());
         connector.setPeers(next.peers(), link.allowed());
         ControlConfig control = new ControlConfig(was.control().listen(), was.control().socketMode(),
                 was.control().socketGroup(), was.control().tls(), next.control().access());

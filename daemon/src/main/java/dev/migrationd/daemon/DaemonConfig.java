@@ -48,6 +48,7 @@ import java.util.Optional;
  * tls-cert       = /etc/migrationd/tls/hostA.pem  # this host's certificate (subjectAltName DNS:hostA)
  * tls-key        = /etc/migrationd/tls/hostA.key  # its key (PKCS#8, or traditional RSA/EC)
  * insecure-peer-link = false            # plaintext peer link instead of TLS (explicit, loud)
+ * compression    = auto                 # the stream between daemons: auto (LZ4 behind a cap), lz4, zstd, off
  * save-dirs      = /srv/saves           # save/restore only in these directories (comma-separated)
  * max-incoming-migrations = 4           # and the other limits: see LimitsConfig
  * health-listen  = 10.0.0.1:7102        # optional: grpc.health.v1 only, for probes (kubelet) off loopback

@@ -169,6 +169,13 @@ public final class MigrationDaemon implements Callable<Integer> {
             description = "Plaintext peer link without TLS: anyone who can reach --peer-listen can send migrations.")
     Boolean insecurePeerLink;
 
+    @Option(names = "--compression", paramLabel = "auto|lz4|zstd|off",
+            description = "Compress the stream between daemons: auto (default) compresses with LZ4 when a migration "
+                    + "has a bandwidth cap of at most 256 MiB/s and frames go plain otherwise; lz4 or zstd always "
+                    + "(frames of memory that does not compress still go plain); off never. Both daemons must agree "
+                    + "(the destination picks from what the source offers); a peer without compression gets plain frames.")
+    String compression;
+
     @Option(names = "--save-dirs", paramLabel = "DIR[,DIR...]", description = "Save and restore only in these directories.")
     String saveDirs;
 
@@ -217,6 +224,7 @@ public final class MigrationDaemon implements Callable<Integer> {
         flags.put(PeerLinkConfig.KEY_TLS_CERT, tlsCert);
         flags.put(PeerLinkConfig.KEY_TLS_KEY, tlsKey);
         flags.put(PeerLinkConfig.KEY_INSECURE, insecurePeerLink == null ? null : insecurePeerLink.toString());
+        flags.put(PeerLinkConfig.KEY_COMPRESSION, compression);
         flags.put(DaemonConfig.KEY_SAVE_DIRS, saveDirs);
         for (String l : limits) {
             int eq = l.indexOf('=');

@@ -2,6 +2,8 @@ package dev.migrationd.daemon;
 
 import dev.migrationd.daemon.engine.peer.PeerPermission;
 import dev.migrationd.daemon.tls.TlsFiles;
+import dev.migrationd.daemon.transport.CompressionMode;
+import dev.migrationd.daemon.transport.PeerLinkSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -20,21 +22,30 @@ import java.util.Set;
  * @param tls      the PEM files; empty only when {@code insecure}
  * @param insecure plaintext peer link, by explicit choice
  * @param allowed  peer name → what it may do here (a configured peer missing from it may do nothing)
+ * @param compression {@code compression = auto|lz4|zstd|off}: the stream's compression between daemons
  */
-public record PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<String, Set<PeerPermission>> allowed) {
+public record PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<String, Set<PeerPermission>> allowed,
+                             CompressionMode compression) {
 
     public static final String KEY_TLS_CA = "tls-ca";
     public static final String KEY_TLS_CERT = "tls-cert";
     public static final String KEY_TLS_KEY = "tls-key";
     public static final String KEY_INSECURE = "insecure-peer-link";
+    public static final String KEY_COMPRESSION = "compression";
     /** Suffix of a peer's permission key in the file: {@code peer.NAME.allow = migrate,query}. */
     public static final String ALLOW_SUFFIX = ".allow";
     /** The permission list that grants nothing (the default, written out). */
     public static final String ALLOW_NONE = "none";
 
-    public static final List<String> KEYS = List.of(KEY_TLS_CA, KEY_TLS_CERT, KEY_TLS_KEY, KEY_INSECURE);
+    public static final List<String> KEYS = List.of(KEY_TLS_CA, KEY_TLS_CERT, KEY_TLS_KEY, KEY_INSECURE, KEY_COMPRESSION);
+
+    /** Settings with the default compression. */
+    public PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<String, Set<PeerPermission>> allowed) {
+        this(tls, insecure, allowed, PeerLinkSettings.DEFAULT_COMPRESSION);
+    }
 
     public PeerLinkConfig {
+        java.util.Objects.requireNonNull(compression, "compression");
         Map<String, Set<PeerPermission>> copy = new LinkedHashMap<>();
         allowed.forEach((k, v) -> copy.put(k, Set.copyOf(v)));
         allowed = Collections.unmodifiableMap(copy);
@@ -78,7 +89,23 @@ public record PeerLinkConfig(Optional<TlsFiles> tls, boolean insecure, Map<Strin
             }
             allowed.put(e.getKey(), permissions(w, e.getValue()));
         }
-        return new PeerLinkConfig(tls, insecure, allowed);
+        return new PeerLinkConfig(tls, insecure, allowed, compression(values, where));
+    }
+
+    private static CompressionMode compression(Map<String, String> values, Map<String, String> where) throws ConfigException {
+        String text = values.get(KEY_COMPRESSION);
+        if (text == null || text.isEmpty()) {
+            return PeerLinkSettings.DEFAULT_COMPRESSION;
+        }
+        CompressionMode mode = CompressionMode.parse(text);
+        if (mode == null) {
+            throw new ConfigException(where.get(KEY_COMPRESSION) + ": must be auto, lz4, zstd or off, not '" + text + "'");
+        }
+        String problem = mode.problem();
+        if (problem != null) {
+            throw new ConfigException(where.get(KEY_COMPRESSION) + ": " + problem);
+        }
+        return mode;
     }
 
     /**

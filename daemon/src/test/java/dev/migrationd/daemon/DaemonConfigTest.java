@@ -107,6 +107,19 @@ class DaemonConfigTest {
     }
 
     @Test
+    void compressionDefaultsToAutoAndTakesTheFileOrAFlag() throws Exception {
+        assertEquals(dev.migrationd.daemon.transport.CompressionMode.AUTO,
+                DaemonConfig.resolve(null, INSECURE, List.of()).peerLink().compression());
+        assertEquals(dev.migrationd.daemon.transport.CompressionMode.OFF,
+                DaemonConfig.resolve(file("compression = off\n"), INSECURE, List.of()).peerLink().compression());
+        assertEquals(dev.migrationd.daemon.transport.CompressionMode.ZSTD, DaemonConfig.resolve(file("compression = off\n"),
+                Map.of(PeerLinkConfig.KEY_COMPRESSION, "zstd", PeerLinkConfig.KEY_INSECURE, "true"), List.of()).peerLink().compression());
+        assertBad("line 1 (compression): must be auto, lz4, zstd or off, not 'gzip'", file("compression = gzip\n"), Map.of(), List.of());
+        assertBad("--compression: must be auto, lz4, zstd or off, not 'fast'", null,
+                Map.of(PeerLinkConfig.KEY_COMPRESSION, "fast"), List.of());
+    }
+
+    @Test
     void journalRetentionDefaultsToAWeekAndTakesHoursOrDays() throws Exception {
         assertEquals(java.time.Duration.ofDays(7), DaemonConfig.resolve(null, INSECURE, List.of()).journalRetention());
         assertEquals(java.time.Duration.ofHours(36),

@@ -190,6 +190,7 @@ final class ProtoMapping {
                 .setExpectedDowntime(nanos(Math.max(0, r.expectedDowntimeNanos())))
                 .setPagesRemaining(r.remainingDirtyPages())
                 .setThrottlePercent(r.throttlePercent())
+                .setWireBytes(r.wireBytes())
                 .build();
     }
 
@@ -205,6 +206,9 @@ final class ProtoMapping {
                 .setDowntimeParts(DowntimeParts.newBuilder().setFinalRound(duration(d.finalRound()))
                         .setStateCapture(duration(d.stateCapture())).setStateSend(duration(d.stateSend()))
                         .setCompletion(duration(d.completion())));
+        if (direction.migration()) {
+            b.setCompression(r.compression().label()).setWireBytes(r.wireBytes());
+        }
         if (direction == Direction.OUTGOING || direction == Direction.SAVE) {
             b.setDowntimeSource(duration(d.total()));
             // reported by the destination in Running (a successful migration with a peer that reports it)

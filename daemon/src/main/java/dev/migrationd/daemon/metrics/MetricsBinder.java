@@ -120,6 +120,7 @@ public final class MetricsBinder implements MigrationObserver {
         summary(MigrationMeter.ROUND_DIRTY_PAGES, d, g).record(s.pagesDirtied());
         summary(MigrationMeter.ROUND_SENT_PAGES, d, g).record(s.pagesSent());
         summary(MigrationMeter.ROUND_SENT_BYTES, d, g).record(s.bytes());
+        summary(MigrationMeter.ROUND_WIRE_BYTES, d, g).record(s.wireBytes());
         timer(MigrationMeter.ROUND_DURATION, d, g).record(s.durationNanos(), TimeUnit.NANOSECONDS);
         summary(MigrationMeter.ROUND_DIRTY_RATE, d, g).record(dirtyRate);
         summary(MigrationMeter.ROUND_BANDWIDTH, d, g).record(s.bandwidth());
@@ -144,6 +145,7 @@ public final class MetricsBinder implements MigrationObserver {
         counter(MigrationMeter.MIGRATIONS_FINISHED, d, g, o).increment();
         timer(MigrationMeter.MIGRATION_DURATION, d, g, o).record(r.totalTime());
         counter(MigrationMeter.MIGRATION_STREAM_BYTES, d, g).increment(r.bytes());
+        counter(MigrationMeter.MIGRATION_WIRE_BYTES, d, g, r.compression().label()).increment(r.wireBytes());
         if (m.direction() == Direction.OUTGOING) {
             summary(MigrationMeter.MIGRATION_ROUNDS, d, g).record(r.rounds());
         }

@@ -20,6 +20,7 @@ import java.util.List;
  * migrationd_round_dirty_pages_{count,sum,max}      summary  direction, guest_type
  * migrationd_round_sent_pages_{count,sum,max}       summary  direction, guest_type
  * migrationd_round_stream_bytes_{count,sum,max}     summary  direction, guest_type
+ * migrationd_round_wire_bytes_{count,sum,max}       summary  direction, guest_type
  * migrationd_round_duration_seconds_{count,sum,max} timer    direction, guest_type
  * migrationd_round_dirty_rate_bytes_per_second      summary  direction, guest_type
  * migrationd_round_bandwidth_bytes_per_second       summary  direction, guest_type
@@ -34,6 +35,7 @@ import java.util.List;
  * migrationd_migration_downtime_seconds             timer    direction, guest_type
  * migrationd_migration_rounds_{count,sum,max}      summary  direction, guest_type
  * migrationd_migration_stream_bytes_total           counter  direction, guest_type
+ * migrationd_migration_wire_bytes_total             counter  direction, guest_type, compression
  * migrationd_migrations_finished_total              counter  direction, guest_type, outcome
  * migrationd_migrations_active                      gauge    direction
  * migrationd_migrations_in_doubt                    gauge    (none)
@@ -49,6 +51,8 @@ public enum MigrationMeter {
             "Pages sent in a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
     ROUND_SENT_BYTES("migrationd.round.stream", Type.SUMMARY, "bytes",
             "Stream bytes written in a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
+    ROUND_WIRE_BYTES("migrationd.round.wire", Type.SUMMARY, "bytes",
+            "Bytes a pre-copy round took on the wire: its stream bytes after compression", Tag.DIRECTION, Tag.GUEST_TYPE),
     ROUND_DURATION("migrationd.round.duration", Type.TIMER, "seconds",
             "Wall time of a pre-copy round", Tag.DIRECTION, Tag.GUEST_TYPE),
     ROUND_DIRTY_RATE("migrationd.round.dirty.rate", Type.SUMMARY, "bytes.per.second",
@@ -82,6 +86,9 @@ public enum MigrationMeter {
             "Pre-copy rounds of a finished migration (source)", Tag.DIRECTION, Tag.GUEST_TYPE),
     MIGRATION_STREAM_BYTES("migrationd.migration.stream", Type.COUNTER, "bytes",
             "Save-stream bytes sent (outgoing) or received (incoming) by finished migrations", Tag.DIRECTION, Tag.GUEST_TYPE),
+    MIGRATION_WIRE_BYTES("migrationd.migration.wire", Type.COUNTER, "bytes",
+            "Bytes the streams of finished migrations took on the wire, by the codec the hand-over picked (none: plain)",
+            Tag.DIRECTION, Tag.GUEST_TYPE, Tag.COMPRESSION),
     MIGRATIONS_FINISHED("migrationd.migrations.finished", Type.COUNTER, null,
             "Finished migrations by outcome", Tag.DIRECTION, Tag.GUEST_TYPE, Tag.OUTCOME),
     MIGRATIONS_ACTIVE("migrationd.migrations.active", Type.GAUGE, null,
@@ -96,7 +103,7 @@ public enum MigrationMeter {
 
     /** The tag keys; values are lower-case words. */
     public enum Tag {
-        DIRECTION("direction"), GUEST_TYPE("guest_type"), OUTCOME("outcome"), REASON("reason");
+        DIRECTION("direction"), GUEST_TYPE("guest_type"), OUTCOME("outcome"), REASON("reason"), COMPRESSION("compression");
 
         private final String key;
 

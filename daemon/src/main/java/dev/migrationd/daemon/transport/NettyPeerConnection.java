@@ -3,6 +3,7 @@ package dev.migrationd.daemon.transport;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
 import dev.migrationd.daemon.engine.peer.PeerConnection;
 import dev.migrationd.daemon.engine.peer.PeerCredentials;
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
@@ -14,6 +15,7 @@ import io.netty.handler.codec.CorruptedFrameException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -37,11 +39,13 @@ import org.slf4j.LoggerFactory;
  *       retained stream-data payloads on {@link #inbound} and {@link #channelReadComplete} wakes the
  *       migration thread once per batch of socket reads (not once per item: measured, a wake-up per 64 KiB
  *       read cost the receiving side a sixth of its CPU in futex calls); {@link #channelWritabilityChanged}
- *       signals {@link #writable}. It never blocks.</li>
+ *       signals {@link #writable}. It never blocks. It decompresses compressed stream-data frames, with the
+ *       codec the destination's migration thread set ({@link #inboundCodec}) before it sent Accept.</li>
  *   <li>The migration's <b>virtual thread</b> calls {@link #send}, {@link #sendStream}, {@link #drain} and
  *       {@link #receive}. Writes from it are handed to the event loop by Netty (a task per write, in
  *       order). It blocks in {@link #sendStream} while the channel is not writable: at most the high
- *       water mark ({@link #WRITE_HIGH_WATER}) plus one frame is in flight.</li>
+ *       water mark ({@link #WRITE_HIGH_WATER}) plus one frame is in flight. Once the hand-over negotiated a
+ *       codec it also compresses each outgoing stream frame ({@link #compressor}).</li>
  *   <li>Receive side backpressure: stream bytes handed to the engine but not yet {@link StreamData#release
  *       released} are counted in {@link #unapplied}; above {@link #RECEIVE_HIGH_WATER} autoRead is turned
  *       off (on the event loop), and the releasing thread turns it back on below {@link #RECEIVE_LOW_WATER}.</li>
@@ -120,7 +124,21 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
      */
     static final int MAX_FRAME_COMPONENTS = 1024;
 
+    /** The {@code compression} setting: what this side offers (source) and accepts (destination). */
+    private final CompressionMode compressionMode;
+    /**
+     * The codec compressed frames from the peer must use; NONE (no compressed frame acceptable) until the
+     * destination's migration thread picks one, before it sends Accept. Read on the event loop.
+     */
+    private volatile StreamCodec inboundCodec = StreamCodec.NONE;
+    /** Payload bytes of the stream frames received; written only by the event loop. */
+    private volatile long streamWireBytesIn;
+
     // owned by the sending virtual thread
+    /** Compresses outgoing stream frames once the hand-over negotiated a codec; null: plain frames. */
+    private StreamCompressor compressor;
+    /** Payload bytes of the stream frames handed to the channel (after compression). */
+    private long streamWireBytes;
     private ChannelFuture lastWrite;
     /** Stream bytes gathered for the next frame (wrapped views, no copies); written by {@link #drain}. */
     private CompositeByteBuf pending;
@@ -140,10 +158,49 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
     private volatile boolean woken;
 
     NettyPeerConnection(Channel channel, String peerName, boolean outgoing, java.time.Duration writeTimeout) {
+        this(channel, peerName, outgoing, writeTimeout, CompressionMode.OFF);
+    }
+
+    NettyPeerConnection(Channel channel, String peerName, boolean outgoing, java.time.Duration writeTimeout,
+                        CompressionMode compressionMode) {
         this.channel = channel;
         this.peerName = peerName;
         this.outgoing = outgoing;
         this.writeTimeout = writeTimeout;
+        this.compressionMode = compressionMode;
+    }
+
+    // ---- compression (docs/handover.md §2.2, §8) ----------------------------------------------------
+
+    @Override
+    public List<StreamCodec> compressionOffer(long bandwidthCap) {
+        return compressionMode.offer(bandwidthCap);
+    }
+
+    /** Migration thread, before Accept is sent; the event loop reads {@link #inboundCodec} for frames after it. */
+    @Override
+    public StreamCodec acceptCompression(List<StreamCodec> offered) {
+        StreamCodec pick = compressionMode.choose(offered);
+        inboundCodec = pick;
+        return pick;
+    }
+
+    @Override
+    public void compressStream(StreamCodec codec) throws IOException {
+        if (codec == StreamCodec.NONE) {
+            compressor = null;
+            return;
+        }
+        if (!FrameCodecs.available(codec)) {
+            throw new IOException("cannot compress with " + codec.label() + " here");
+        }
+        compressor = new StreamCompressor(codec);
+    }
+
+    /** Sent (migration thread) or received (written by the event loop only) stream-frame payload bytes. */
+    @Override
+    public long streamWireBytes() {
+        return streamWireBytes + streamWireBytesIn;
     }
 
     @Override
@@ -211,6 +268,22 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
                     return;
                 }
                 ByteBuf buf = data.payload();
+                streamWireBytesIn += buf.readableBytes(); // the event loop is the only writer
+                unapplied.addAndGet(buf.readableBytes());
+                inbound.add(new Chunk(buf));
+                adjustReading();
+            }
+            case PeerFrame.CompressedStreamData data -> {
+                ByteBuf buf;
+                streamWireBytesIn += data.payload().readableBytes(); // the event loop is the only writer
+                try {
+                    buf = FrameCodecs.decompress(inboundCodec, data.payload(), ctx.alloc());
+                } catch (PeerProtocolException e) {
+                    fail(ctx, "protocol violation: " + e.getMessage());
+                    return;
+                } finally {
+                    data.release();
+                }
                 unapplied.addAndGet(buf.readableBytes());
                 inbound.add(new Chunk(buf));
                 adjustReading();
@@ -374,7 +447,11 @@ public final class NettyPeerConnection extends ChannelInboundHandlerAdapter impl
             frame.release();
             throw e;
         }
-        lastWrite = channel.writeAndFlush(new PeerFrame.StreamData(frame));
+        // compressed here, on the sending thread: what goes on the wire is known at once (the bandwidth cap
+        // counts it), and the guest-memory views are read before the write completes
+        PeerFrame out = compressor == null ? new PeerFrame.StreamData(frame) : compressor.encode(frame, channel.alloc());
+        streamWireBytes += out.payload().readableBytes();
+        lastWrite = channel.writeAndFlush(out);
     }
 
     @Override

@@ -13,11 +13,15 @@ import io.netty.util.ReferenceCounted;
  * +------+--------------+---------------------------+
  *   0x01 ENVELOPE     payload = one protobuf {@code migrationd.peer.v1.Envelope}, 1..{@link #MAX_ENVELOPE_BYTES}
  *   0x02 STREAM_DATA  payload = save-stream bytes, 1..{@link #MAX_STREAM_DATA_BYTES}
+ *   0x03 COMPRESSED_STREAM_DATA  payload = u8 codec, u32 decompressed length, compressed block;
+ *                     {@link #COMPRESSED_HEADER_BYTES}+1..{@link #MAX_STREAM_DATA_BYTES}; only once the
+ *                     hand-over negotiated that codec ({@link FrameCodecs})
  * </pre>
  *
  * <p>Frames own their payload buffer (reference counted): whoever takes a frame releases it.
  */
 public sealed interface PeerFrame extends ReferenceCounted {
+
 
     /** Bytes of the frame header (type + length). */
     int HEADER_BYTES = 5;
@@ -31,8 +35,12 @@ public sealed interface PeerFrame extends ReferenceCounted {
      */
     int MAX_STREAM_DATA_BYTES = (4 << 20) + (64 << 10);
 
+    /** Bytes before the compressed block in a compressed frame's payload: codec id, decompressed length. */
+    int COMPRESSED_HEADER_BYTES = 5;
+
     byte TYPE_ENVELOPE = 0x01;
     byte TYPE_STREAM_DATA = 0x02;
+    byte TYPE_COMPRESSED_STREAM_DATA = 0x03;
 
     ByteBuf payload();
 
@@ -50,6 +58,16 @@ public sealed interface PeerFrame extends ReferenceCounted {
     record StreamData(ByteBuf payload) implements PeerFrame, Delegating {
         public byte type() {
             return TYPE_STREAM_DATA;
+        }
+    }
+
+    /**
+     * A compressed stream-data frame, delivered whole: its payload is decompressed (and checked) by the
+     * connection that negotiated the codec.
+     */
+    record CompressedStreamData(ByteBuf payload) implements PeerFrame, Delegating {
+        public byte type() {
+            return TYPE_COMPRESSED_STREAM_DATA;
         }
     }
 

@@ -19,7 +19,8 @@ import java.util.List;
  * pieces (each non-empty, together exactly the frame's payload). Waiting for the whole frame would make
  * ByteToMessageDecoder copy every read into a growing cumulation buffer (measured: the receiving daemon
  * copied each stream byte twice, socket buffer to cumulation to guest memory); the save stream is a byte
- * stream for the engine, so frame boundaries carry no meaning there. Envelopes are still delivered whole.
+ * stream for the engine, so frame boundaries carry no meaning there. Envelopes and compressed stream-data
+ * frames (a compressed block decodes only whole) are delivered whole.
  */
 public final class PeerFrameDecoder extends ByteToMessageDecoder {
 
@@ -75,7 +76,9 @@ public final class PeerFrameDecoder extends ByteToMessageDecoder {
                         if (in.readableBytes() < length) {
                             return;
                         }
-                        out.add(new PeerFrame.Envelope(in.readRetainedSlice(length)));
+                        ByteBuf whole = in.readRetainedSlice(length);
+                        out.add(type == PeerFrame.TYPE_ENVELOPE ? new PeerFrame.Envelope(whole)
+                                : new PeerFrame.CompressedStreamData(whole));
                         offset += length;
                         length = 0;
                     }
@@ -93,6 +96,9 @@ public final class PeerFrameDecoder extends ByteToMessageDecoder {
                     ? "envelope length " + length + " outside 1.." + PeerFrame.MAX_ENVELOPE_BYTES : null;
             case PeerFrame.TYPE_STREAM_DATA -> length < 1 || length > PeerFrame.MAX_STREAM_DATA_BYTES
                     ? "stream-data length " + length + " outside 1.." + PeerFrame.MAX_STREAM_DATA_BYTES : null;
+            case PeerFrame.TYPE_COMPRESSED_STREAM_DATA -> length <= PeerFrame.COMPRESSED_HEADER_BYTES
+                    || length > PeerFrame.MAX_STREAM_DATA_BYTES ? "compressed stream-data length " + length + " outside "
+                    + (PeerFrame.COMPRESSED_HEADER_BYTES + 1) + ".." + PeerFrame.MAX_STREAM_DATA_BYTES : null;
             default -> "unknown frame type 0x" + Integer.toHexString(type & 0xFF);
         };
     }

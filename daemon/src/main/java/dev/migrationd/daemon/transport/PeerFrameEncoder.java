@@ -23,8 +23,9 @@ public final class PeerFrameEncoder extends MessageToMessageEncoder<PeerFrame> {
     protected void encode(ChannelHandlerContext ctx, PeerFrame frame, List<Object> out) {
         int length = frame.payload().readableBytes();
         int max = frame.type() == PeerFrame.TYPE_ENVELOPE ? PeerFrame.MAX_ENVELOPE_BYTES : PeerFrame.MAX_STREAM_DATA_BYTES;
-        if (length < 1 || length > max) {
-            throw new IllegalArgumentException("frame type " + frame.type() + " length " + length + " outside 1.." + max);
+        int min = frame.type() == PeerFrame.TYPE_COMPRESSED_STREAM_DATA ? PeerFrame.COMPRESSED_HEADER_BYTES + 1 : 1;
+        if (length < min || length > max) {
+            throw new IllegalArgumentException("frame type " + frame.type() + " length " + length + " outside " + min + ".." + max);
         }
         out.add(ctx.alloc().buffer(PeerFrame.HEADER_BYTES).writeByte(frame.type()).writeInt(length));
         out.add(frame.payload().retain()); // the encoder base class releases the frame itself

@@ -28,9 +28,11 @@ import java.util.Optional;
  * @param writeTimeout            {@code peer-write-timeout}: how long a write may wait while the other side
  *                                reads nothing; then the connection fails (a source whose destination stopped
  *                                reading resumes its guest instead of staying paused)
+ * @param compression             {@code compression}: which codecs the stream may be compressed with
+ *                                ({@link CompressionMode})
  */
 public record PeerLinkSettings(Optional<PeerTls> tls, int maxConnections, int maxHandshakes, int maxHandshakesPerAddress,
-                               Duration handshakeTimeout, Duration writeTimeout) {
+                               Duration handshakeTimeout, Duration writeTimeout, CompressionMode compression) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 64;
     /**
@@ -43,13 +45,16 @@ public record PeerLinkSettings(Optional<PeerTls> tls, int maxConnections, int ma
     public static final int DEFAULT_MAX_HANDSHAKES_PER_ADDRESS = 8;
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
+    public static final CompressionMode DEFAULT_COMPRESSION = CompressionMode.AUTO;
 
     /** Plaintext with the default bounds: for tests of the transport itself. */
     public static final PeerLinkSettings PLAINTEXT = new PeerLinkSettings(Optional.empty(), DEFAULT_MAX_CONNECTIONS,
-            DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT);
+            DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+            DEFAULT_COMPRESSION);
 
     public PeerLinkSettings {
         Objects.requireNonNull(tls, "tls");
+        Objects.requireNonNull(compression, "compression");
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(writeTimeout, "writeTimeout");
         if (maxConnections < 1) {
@@ -65,6 +70,11 @@ public record PeerLinkSettings(Optional<PeerTls> tls, int maxConnections, int ma
 
     public PeerLinkSettings withTls(PeerTls t) {
         return new PeerLinkSettings(Optional.of(t), maxConnections, maxHandshakes, maxHandshakesPerAddress, handshakeTimeout,
-                writeTimeout);
+                writeTimeout, compression);
+    }
+
+    public PeerLinkSettings withCompression(CompressionMode mode) {
+        return new PeerLinkSettings(tls, maxConnections, maxHandshakes, maxHandshakesPerAddress, handshakeTimeout,
+                writeTimeout, mode);
     }
 }

@@ -2,6 +2,8 @@ package dev.migrationd.daemon.transport;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.run.StreamCodec;
+import dev.migrationd.daemon.transport.proto.Compression;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.transport.proto.Envelope;
 import dev.migrationd.daemon.transport.proto.Options;
@@ -30,6 +32,8 @@ public final class PeerMessages {
     public static final int MAX_STRING = 1024;
     /** Longest accepted max-downtime or timeout, in milliseconds (one day). */
     public static final long MAX_MILLIS = 24L * 3600 * 1000;
+    /** Most codecs an offer may list (there are two today; room for a few more). */
+    public static final int MAX_OFFERED_CODECS = 8;
 
     private PeerMessages() {
     }
@@ -41,10 +45,11 @@ public final class PeerMessages {
                     .setMigrationId(o.migrationId()).setSourcePeer(o.sourcePeer())
                     .setShape(shape(o.shape())).setStreamFormat(format(o.options().format()))
                     .setOptions(options(o.options()))
-                    .setToolstackConfig(o.toolstackConfig().map(ToolstackConfig::json).orElse("")));
-            case HandoverMessage.Accept a -> b.setAccept(
-                    dev.migrationd.daemon.transport.proto.Accept.newBuilder().setMigrationId(a.migrationId())
-                            .setZeroedAllocation(a.zeroedAllocation()));
+                    .setToolstackConfig(o.toolstackConfig().map(ToolstackConfig::json).orElse(""))
+                    .addAllCompression(o.compression().stream().map(PeerMessages::codec).toList()));
+            case HandoverMessage.Accept a -> b.setAccept(dev.migrationd.daemon.transport.proto.Accept.newBuilder()
+                    .setMigrationId(a.migrationId()).setCompression(codec(a.compression()))
+                    .setZeroedAllocation(a.zeroedAllocation()));
             case HandoverMessage.Reject r -> b.setReject(dev.migrationd.daemon.transport.proto.Reject.newBuilder()
                     .setMigrationId(r.migrationId()).setReason(r.reason()));
             case HandoverMessage.StreamEnd e -> b.setStreamEnd(dev.migrationd.daemon.transport.proto.StreamEnd
@@ -99,9 +104,9 @@ public final class PeerMessages {
                 }
                 MigrationOptions options = options(o.getOptions(), o.getStreamFormat());
                 yield new HandoverMessage.Offer(id(o.getMigrationId()), string("source_peer", o.getSourcePeer(), false),
-                        shape(o.getShape()), options, toolstackConfig(o.getToolstackConfig()));
+                        shape(o.getShape()), options, toolstackConfig(o.getToolstackConfig()), offered(o));
             }
-            case ACCEPT -> new HandoverMessage.Accept(id(e.getAccept().getMigrationId()),
+            case ACCEPT -> new HandoverMessage.Accept(id(e.getAccept().getMigrationId()), accepted(e.getAccept()),
                     e.getAccept().getZeroedAllocation());
             case REJECT -> new HandoverMessage.Reject(id(e.getReject().getMigrationId()),
                     string("reason", e.getReject().getReason(), true));
@@ -131,6 +136,47 @@ public final class PeerMessages {
                         default -> throw new PeerProtocolException("query answer without a known resolution");
                     });
             case BODY_NOT_SET -> throw new PeerProtocolException("envelope without a message (unknown or empty body)");
+        };
+    }
+
+    private static Compression codec(StreamCodec c) {
+        return switch (c) {
+            case NONE -> Compression.COMPRESSION_NONE;
+            case LZ4 -> Compression.COMPRESSION_LZ4;
+            case ZSTD -> Compression.COMPRESSION_ZSTD;
+        };
+    }
+
+    /**
+     * The offer's codecs, in its order: at most {@link #MAX_OFFERED_CODECS}; a codec this side does not know
+     * (a newer peer's) and repeats are dropped, and NONE is not a codec to offer.
+     */
+    private static java.util.List<StreamCodec> offered(dev.migrationd.daemon.transport.proto.Offer o)
+            throws PeerProtocolException {
+        if (o.getCompressionCount() > MAX_OFFERED_CODECS) {
+            throw new PeerProtocolException("offer lists " + o.getCompressionCount() + " compression codecs, more than "
+                    + MAX_OFFERED_CODECS);
+        }
+        java.util.LinkedHashSet<StreamCodec> out = new java.util.LinkedHashSet<>();
+        for (Compression c : o.getCompressionList()) {
+            switch (c) {
+                case COMPRESSION_LZ4 -> out.add(StreamCodec.LZ4);
+                case COMPRESSION_ZSTD -> out.add(StreamCodec.ZSTD);
+                default -> {
+                    // NONE or a codec from a newer peer: nothing to pick
+                }
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /** The destination's pick: one this side knows, or the destination speaks of something never offered. */
+    private static StreamCodec accepted(dev.migrationd.daemon.transport.proto.Accept a) throws PeerProtocolException {
+        return switch (a.getCompression()) {
+            case COMPRESSION_NONE -> StreamCodec.NONE;
+            case COMPRESSION_LZ4 -> StreamCodec.LZ4;
+            case COMPRESSION_ZSTD -> StreamCodec.ZSTD;
+            default -> throw new PeerProtocolException("accept names an unknown compression codec " + a.getCompressionValue());
         };
     }
 

@@ -113,10 +113,11 @@ public final class PeerTransport implements AutoCloseable {
         this.budget = new ConnectionBudget(settings.maxConnections(), settings.maxHandshakes(), settings.maxHandshakesPerAddress());
         this.refusals = new RefusalLog(group, System::nanoTime, RefusalLog.WINDOW);
         LOG.info("event=peer_transport_started io={} threads={} tls={} max_connections={} max_handshakes={} "
-                + "max_handshakes_per_address={} handshake_timeout_ms={} write_timeout_ms={}",
+                + "max_handshakes_per_address={} handshake_timeout_ms={} write_timeout_ms={} compression={}",
                 epoll ? "epoll" : "nio", threads, settings.tls().map(PeerTls::provider).orElse("off"),
                 settings.maxConnections(), settings.maxHandshakes(), settings.maxHandshakesPerAddress(),
-                settings.handshakeTimeout().toMillis(), settings.writeTimeout().toMillis());
+                settings.handshakeTimeout().toMillis(), settings.writeTimeout().toMillis(),
+                settings.compression().label());
     }
 
     /** Whether the native epoll transport is used. */
@@ -161,7 +162,8 @@ public final class PeerTransport implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        NettyPeerConnection connection = new NettyPeerConnection(ch, peerName, true, settings.writeTimeout());
+                        NettyPeerConnection connection = new NettyPeerConnection(ch, peerName, true, settings.writeTimeout(),
+                                settings.compression());
                         settings.tls().ifPresent(tls -> {
                             SslHandler h = tls.clientHandler(ch.alloc(), peerName, port);
                             h.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
@@ -201,7 +203,8 @@ public final class PeerTransport implements AutoCloseable {
         InetSocketAddress remote = ch.remoteAddress();
         String remoteText = remote.getAddress().getHostAddress() + ":" + remote.getPort();
         ConnectionBudget.Slot slot = ch.attr(SLOT).get();
-        NettyPeerConnection connection = new NettyPeerConnection(ch, "incoming:" + remoteText, false, settings.writeTimeout());
+        NettyPeerConnection connection = new NettyPeerConnection(ch, "incoming:" + remoteText, false, settings.writeTimeout(),
+                settings.compression());
         long timeoutMs = settings.handshakeTimeout().toMillis();
         if (settings.tls().isEmpty()) {
             ch.closeFuture().addListener(f -> {

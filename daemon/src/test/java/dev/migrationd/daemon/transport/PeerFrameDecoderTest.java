@@ -137,6 +137,8 @@ class PeerFrameDecoderTest {
                 {0x02, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF}, // 4 GiB - 1
                 {0x01, 0x00, 0x00, 0x00, 0x00},               // empty envelope
                 {0x02, 0x00, 0x00, 0x00, 0x00},               // empty stream data
+                {0x03, 0x00, 0x41, 0x00, 0x01},               // compressed stream data over the limit
+                {0x03, 0x00, 0x00, 0x00, 0x05},               // compressed: its 5-byte header and no block
         };
         for (byte[] frame : bad) {
             PeerFrameDecoder decoder = new PeerFrameDecoder();
@@ -156,6 +158,20 @@ class PeerFrameDecoderTest {
         System.arraycopy(GOLDEN, 0, badThenGood, 5, GOLDEN.length);
         assertThrows(CorruptedFrameException.class, () -> ch.writeInbound(Unpooled.wrappedBuffer(badThenGood)));
         assertNull(ch.readInbound());
+    }
+
+    @Test
+    void aCompressedFrameIsDeliveredWholeHoweverItArrives() {
+        EmbeddedChannel ch = new EmbeddedChannel(new PeerFrameDecoder());
+        byte[] frame = {0x03, 0, 0, 0, 8, 1, 0, 0, 0x10, 0, 9, 8, 7};
+        for (byte b : frame) {
+            ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {b}));
+        }
+        List<PeerFrame> frames = drain(ch);
+        assertEquals(1, frames.size(), "one frame, not pieces");
+        assertTrue(frames.get(0) instanceof PeerFrame.CompressedStreamData);
+        assertArrayEquals(new byte[] {1, 0, 0, 0x10, 0, 9, 8, 7}, ByteBufUtil.getBytes(frames.get(0).payload()));
+        frames.get(0).release();
     }
 
     @Test

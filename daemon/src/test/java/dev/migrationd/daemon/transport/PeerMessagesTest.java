@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.migrationd.daemon.engine.peer.HandoverMessage;
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import dev.migrationd.daemon.engine.run.MigrationOptions;
 import dev.migrationd.daemon.transport.proto.DomainShape;
 import dev.migrationd.daemon.transport.proto.Envelope;
@@ -34,7 +35,7 @@ class PeerMessagesTest {
                         MigrationOptions.DEFAULTS),
                 new HandoverMessage.Offer("m1", "hostA", shape, MigrationOptions.DEFAULTS, java.util.Optional.of(
                         new dev.migrationd.hypervisor.ToolstackConfig("{\"c_info\": {\"type\": \"pvh\", \"name\": \"vm1\"}}"))),
-                new HandoverMessage.Accept("m1"), new HandoverMessage.Accept("m1", true), new HandoverMessage.Reject("m1", "name clash"),
+                new HandoverMessage.Accept("m1"), new HandoverMessage.Accept("m1", StreamCodec.ZSTD, true), new HandoverMessage.Reject("m1", "name clash"),
                 new HandoverMessage.StreamEnd("m1", 123456789L), new HandoverMessage.Received("m1"),
                 new HandoverMessage.Failed("m1", "bad pfn"), new HandoverMessage.Abort("m1", "cancelled"),
                 new HandoverMessage.Go("m1"), new HandoverMessage.Flush("m1"), new HandoverMessage.Flushed("m1"),

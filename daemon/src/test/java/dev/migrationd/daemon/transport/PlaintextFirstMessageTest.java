@@ -53,6 +53,22 @@ class PlaintextFirstMessageTest {
         return RawPeerClient.connect(group, new InetSocketAddress("127.0.0.1", b.peerPort()), null, null, true);
     }
 
+    /**
+     * Whether a new connection is reset: the reset can reach the client before its event loop has seen the
+     * connect complete (the connect then fails with it) or after (the channel then closes).
+     */
+    boolean refusedAtOnce(Daemon b) throws Exception {
+        RawPeerClient c;
+        try {
+            c = connect(b);
+        } catch (java.net.SocketException reset) {
+            return true;
+        }
+        try (c) {
+            return c.awaitClosed(WAIT);
+        }
+    }
+
     @Test
     void aConnectionIsUnauthenticatedUntilItsFirstMessage() throws Exception {
         try (Daemon b = Daemon.start(DaemonConfig.resolve(null, Map.of(DaemonConfig.KEY_NAME, "hostB",
@@ -62,10 +78,9 @@ class PlaintextFirstMessageTest {
                 LimitsConfig.KEY_PEER_HANDSHAKE_TIMEOUT, TIMEOUT.toMillis() + "ms"),
                 List.of("hostA=127.0.0.1:1"), List.of("hostA=migrate,query")));
              RawPeerClient first = connect(b);
-             RawPeerClient second = connect(b);
-             RawPeerClient third = connect(b)) {
+             RawPeerClient second = connect(b)) {
             // two wait for their first message; the third finds no place and is reset at once
-            assertTrue(third.awaitClosed(WAIT), "the third unauthenticated connection from one address is refused");
+            assertTrue(refusedAtOnce(b), "the third unauthenticated connection from one address is refused");
             assertFalse(first.channel.closeFuture().isDone() || second.channel.closeFuture().isDone());
 
             // a first message proves as much as a plaintext link can: the connection leaves the budget

@@ -62,7 +62,9 @@ public final class Render {
                 r.getRound(), r.getPagesDirtied(), r.getPagesSent(), Units.formatBytes(r.getBytesSent()),
                 Units.formatDuration(duration(r.getDuration())), Units.formatRate(r.getDirtyRateBytesPerSecond()),
                 Units.formatRate(bandwidth), Units.formatDuration(duration(r.getExpectedDowntime())), eta)
-                + (r.getThrottlePercent() > 0 ? "  throttle " + r.getThrottlePercent() + "%" : "");
+                + (r.getThrottlePercent() > 0 ? "  throttle " + r.getThrottlePercent() + "%" : "")
+                + (r.getWireBytes() > 0 && r.getWireBytes() != r.getBytesSent()
+                        ? "  on the wire " + Units.formatBytes(r.getWireBytes()) : "");
     }
 
     /** The final summary of a migration. */
@@ -92,6 +94,13 @@ public final class Render {
                 r.hasSetupTime() ? " (set-up " + Units.formatDuration(duration(r.getSetupTime())) + ")" : "",
                 Units.formatDuration(duration(r.getDowntimeSource())),
                 Units.formatDuration(duration(r.getDowntimeDestination())), r.getRounds(), Units.formatBytes(r.getBytesSent())));
+        if (!r.getCompression().isEmpty()) {
+            b.append(String.format(Locale.ROOT, "%n  compression %s", r.getCompression()));
+            if (r.getBytesSent() > 0 && r.getWireBytes() > 0) {
+                b.append(String.format(Locale.ROOT, ": %s on the wire (%.1f%% of the stream)", Units.formatBytes(r.getWireBytes()),
+                        100.0 * r.getWireBytes() / r.getBytesSent()));
+            }
+        }
         if (!r.getMessage().isEmpty()) {
             b.append(String.format("%n  reason: %s", r.getMessage()));
         }

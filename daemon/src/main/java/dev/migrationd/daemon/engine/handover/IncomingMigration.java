@@ -11,6 +11,7 @@ import dev.migrationd.daemon.engine.run.MigrationAbort;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
 import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.MigrationResult;
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.daemon.engine.stream.DestinationStream;
@@ -65,6 +66,8 @@ public final class IncomingMigration extends MigrationRun {
     private boolean commitUncertain;
     private boolean sourceGone;
     private long bytes;
+    /** The codec picked for the stream (migration thread; NONE: plain frames). */
+    private StreamCodec compression = StreamCodec.NONE;
     private long startNanos;
     /** Start to the domain built (0 until then). */
     private long setupNanos;
@@ -120,7 +123,13 @@ public final class IncomingMigration extends MigrationRun {
                 terminal instanceof MigrationPhase.Failed f ? f.reason() : ending.reason(),
                 Duration.ofNanos(end - startNanos), downtime, 0, bytes,
                 downtime == MigrationResult.Downtime.NONE ? Optional.empty() : Optional.of(downtime.total()),
-                Duration.ofNanos(setupNanos)), engine);
+                Duration.ofNanos(setupNanos), compression, wireBytes()), engine);
+    }
+
+    /** Stream bytes as they arrived on the wire (compressed, where they were). */
+    private long wireBytes() {
+        long w = connection.streamWireBytes();
+        return w < 0 ? bytes : w;
     }
 
     /** This side's downtime parts; valid once the guest was unpaused ({@link #resumedNanos} set). */
@@ -149,7 +158,9 @@ public final class IncomingMigration extends MigrationRun {
         // only a domain this side populates itself can keep the promise; a toolstack's restore (libxc) never
         // writes an allocate-only page, and Xen hands out pages with whatever their last owner left there
         boolean zeroed = restore == null && cfg.hypervisor().capabilities().contains(Capability.ZEROED_ALLOCATION);
-        connection.send(new HandoverMessage.Accept(info.id(), zeroed));
+        // the pick arms the connection for compressed frames before the source can hear Accept and send one
+        compression = connection.acceptCompression(offer.compression());
+        connection.send(new HandoverMessage.Accept(info.id(), compression, zeroed));
         advance(new MigrationPhase.Receiving());
 
         RateFloor floor = new RateFloor(cfg.incomingLimits(), ticker.nanoTime());

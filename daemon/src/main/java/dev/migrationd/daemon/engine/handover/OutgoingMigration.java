@@ -17,6 +17,7 @@ import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
 import dev.migrationd.daemon.engine.run.RoundStats;
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import dev.migrationd.daemon.engine.run.Ticker;
 import dev.migrationd.daemon.engine.stream.SourceStream;
 import dev.migrationd.daemon.engine.stream.StreamOut;
@@ -31,9 +32,11 @@ import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,6 +87,8 @@ public final class OutgoingMigration extends MigrationRun {
     private boolean zeroedAllocation;
     /** Start to Accept heard (0 until then). */
     private long setupNanos;
+    /** How the stream travels: the destination's pick in Accept (migration thread). */
+    private StreamCodec compression = StreamCodec.NONE;
     private long pauseNanos;
     /** When a failed migration resumed the guest it had paused (0: it did not). */
     private long resumedNanos;
@@ -129,8 +134,10 @@ public final class OutgoingMigration extends MigrationRun {
         long end = ticker.nanoTime();
         // what was handed to the connection, also when the migration stopped half-way (cancel, failure)
         long bytes = out == null ? 0 : out.bytes();
+        long wire = out == null ? 0 : out.wireBytes();
         finish(terminal, new MigrationResult(outcome, reason, Duration.ofNanos(end - startNanos), downtime(), rounds, bytes,
-                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty(), Duration.ofNanos(setupNanos)), engine);
+                terminal instanceof MigrationPhase.Done ? destinationDowntime : Optional.empty(), Duration.ofNanos(setupNanos),
+                compression, wire), engine);
     }
 
     /**
@@ -196,11 +203,22 @@ public final class OutgoingMigration extends MigrationRun {
         onCancel(connection::wake);
         checkpoint();
         DomainShape shape = domainInfo.shape().withName(nameThere);
-        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, domain.toolstackConfig()));
+        List<StreamCodec> offered = connection.compressionOffer(options.bandwidthCap());
+        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, domain.toolstackConfig(),
+                offered));
         switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
             case HandoverMessage.Accept a -> {
                 setupNanos = ticker.nanoTime() - startNanos;
                 zeroedAllocation = a.zeroedAllocation();
+                if (a.compression() != StreamCodec.NONE && !offered.contains(a.compression())) {
+                    throw MigrationAbort.failed("protocol violation: the destination picked compression "
+                            + a.compression().label() + ", which was not offered");
+                }
+                connection.compressStream(a.compression());
+                compression = a.compression();
+                LOG.info("event=stream_compression migration={} offered={} picked={}", info.id(),
+                        offered.isEmpty() ? "none" : offered.stream().map(StreamCodec::label).collect(Collectors.joining(",")),
+                        compression.label());
             }
             case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
             case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed before accepting: " + f.reason());
@@ -331,6 +349,7 @@ public final class OutgoingMigration extends MigrationRun {
             advance(new MigrationPhase.PreCopy(round));
             long t0 = ticker.nanoTime();
             long bytes0 = out.bytes();
+            long wire0 = out.wireBytes();
             long dirtied = toSend.cardinality();
             long sent = round == 0 && zeroedAllocation ? sender.sendFirstRound(toSend) : sender.send(toSend);
             out.drain();
@@ -344,12 +363,12 @@ public final class OutgoingMigration extends MigrationRun {
             long expected = bandwidth > 0 ? (long) (remaining * (double) StreamLimits.PAGE_SIZE / bandwidth * 1e9) : Long.MAX_VALUE;
             int throttle = domain.throttle().map(Throttle::percent).orElse(0);
             RoundStats stats = new RoundStats(round, dirtied, sent, roundBytes, dur, dirtyRate, bandwidth, expected,
-                    remaining, out.bytes(), t1 - precopyStart, domainInfo.p2mSize(), throttle);
+                    remaining, out.bytes(), t1 - precopyStart, domainInfo.p2mSize(), throttle, out.wireBytes() - wire0);
             lastRoundEnd = t1;
             round(stats);
             PrecopyPolicy.Decision d = policy.decide(stats);
-            LOG.info("event=round migration={} round={} pages_sent={} bytes={} duration_ms={} bandwidth_mib_s={} remaining_dirty={} expected_downtime_ms={} throttle_pct={} decision={} reason=\"{}\"",
-                    info.id(), round, sent, roundBytes, dur / 1_000_000, String.format("%.1f", bandwidth / (1 << 20)),
+            LOG.info("event=round migration={} round={} pages_sent={} bytes={} wire_bytes={} duration_ms={} bandwidth_mib_s={} remaining_dirty={} expected_downtime_ms={} throttle_pct={} decision={} reason=\"{}\"",
+                    info.id(), round, sent, roundBytes, stats.wireBytes(), dur / 1_000_000, String.format("%.1f", bandwidth / (1 << 20)),
                     remaining, expected == Long.MAX_VALUE ? -1 : expected / 1_000_000, throttle, d.action(), d.reason());
             switch (d.action()) {
                 case CONTINUE -> {

@@ -1,8 +1,10 @@
 package dev.migrationd.daemon.engine.peer;
 
 import dev.migrationd.daemon.engine.run.MigrationOptions;
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.ToolstackConfig;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -19,34 +21,57 @@ public sealed interface HandoverMessage {
      * @param toolstackConfig the guest's configuration as the source's toolstack keeps it, when the source has
      *                        one (Xen PVH: libxl's JSON); a destination that builds guests through its toolstack
      *                        needs it
+     * @param compression     the codecs the source can compress the stream with, most preferred first (never
+     *                        {@link StreamCodec#NONE}); empty: plain frames only, as from a peer that predates them
      */
     record Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options,
-                 Optional<ToolstackConfig> toolstackConfig) implements HandoverMessage {
+                 Optional<ToolstackConfig> toolstackConfig, List<StreamCodec> compression) implements HandoverMessage {
         public Offer {
             Objects.requireNonNull(migrationId, "migrationId");
             Objects.requireNonNull(sourcePeer, "sourcePeer");
             Objects.requireNonNull(shape, "shape");
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(toolstackConfig, "toolstackConfig");
+            compression = List.copyOf(compression);
+            if (compression.contains(StreamCodec.NONE)) {
+                throw new IllegalArgumentException("an offer lists real codecs; none is always possible");
+            }
         }
 
-        /** An offer without a toolstack configuration. */
+        /** An offer without compression. */
+        public Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options,
+                     Optional<ToolstackConfig> toolstackConfig) {
+            this(migrationId, sourcePeer, shape, options, toolstackConfig, List.of());
+        }
+
+        /** An offer without a toolstack configuration or compression. */
         public Offer(String migrationId, String sourcePeer, DomainShape shape, MigrationOptions options) {
-            this(migrationId, sourcePeer, shape, options, Optional.empty());
+            this(migrationId, sourcePeer, shape, options, Optional.empty(), List.of());
         }
     }
 
     /**
      * Step 2: the destination accepts; the stream may start.
      *
+     * @param compression      the codec the destination picked from the offer's, {@link StreamCodec#NONE} for plain
+     *                         frames (and from a peer that predates compression)
      * @param zeroedAllocation the destination promises that a page it allocates without data (an XALLOC entry)
      *                         reads as zero ({@code Capability.ZEROED_ALLOCATION}), so the source may send
      *                         all-zero pages of its first round that way; false: every page carries its data
      */
-    record Accept(String migrationId, boolean zeroedAllocation) implements HandoverMessage {
-        /** An acceptance without that promise. */
+    record Accept(String migrationId, StreamCodec compression, boolean zeroedAllocation) implements HandoverMessage {
+        public Accept {
+            Objects.requireNonNull(compression, "compression");
+        }
+
+        /** An Accept of plain frames, without the zeroed-allocation promise. */
         public Accept(String migrationId) {
-            this(migrationId, false);
+            this(migrationId, StreamCodec.NONE, false);
+        }
+
+        /** An Accept of {@code compression}, without the zeroed-allocation promise. */
+        public Accept(String migrationId, StreamCodec compression) {
+            this(migrationId, compression, false);
         }
     }
 

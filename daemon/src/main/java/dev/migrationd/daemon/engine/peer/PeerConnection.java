@@ -1,8 +1,10 @@
 package dev.migrationd.daemon.engine.peer;
 
+import dev.migrationd.daemon.engine.run.StreamCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * One connection to another daemon, as the engine uses it: hand-over messages and save-stream bytes
@@ -67,6 +69,43 @@ public interface PeerConnection extends AutoCloseable {
          */
         default void settle() {
         }
+    }
+
+    /**
+     * Source: the codecs this connection can compress the stream with, for the Offer, most preferred first
+     * (empty: plain frames only). {@code bandwidthCap} is the migration's cap (0 = none): a setting of
+     * {@code auto} compresses only behind a cap, where the link and not the CPU is the limit.
+     */
+    default List<StreamCodec> compressionOffer(long bandwidthCap) {
+        return List.of();
+    }
+
+    /**
+     * Destination, before it sends Accept: picks one of the offered codecs that this side accepts (or
+     * {@link StreamCodec#NONE}) and from then on takes compressed frames of that codec. Returns the pick.
+     */
+    default StreamCodec acceptCompression(List<StreamCodec> offered) {
+        return StreamCodec.NONE;
+    }
+
+    /**
+     * Source, after Accept: compresses the stream's frames with the destination's pick from now on.
+     *
+     * @throws IOException if this connection cannot (a codec it did not offer)
+     */
+    default void compressStream(StreamCodec codec) throws IOException {
+        if (codec != StreamCodec.NONE) {
+            throw new IOException("this connection cannot compress with " + codec.label());
+        }
+    }
+
+    /**
+     * Bytes the stream took on the wire so far, sent or received (the stream frames' payloads, after
+     * compression where on): what a bandwidth cap counts. Negative where the connection does not count them
+     * (then the stream's own bytes are what it sent).
+     */
+    default long streamWireBytes() {
+        return -1;
     }
 
     /**

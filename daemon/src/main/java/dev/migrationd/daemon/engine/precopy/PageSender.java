@@ -50,7 +50,7 @@ public final class PageSender {
         this.ticker = ticker;
         this.checkpoint = checkpoint;
         this.paidUntil = ticker.nanoTime();
-        this.capBytes = out.bytes();
+        this.capBytes = out.wireBytes();
     }
 
     /**
@@ -202,14 +202,16 @@ public final class PageSender {
 
     /**
      * The bandwidth cap: each batch's bytes "cost" bytes ÷ cap of time; the sender sleeps until the
-     * time paid for catches up. Idle time is not credited (no catch-up bursts after a slow stretch).
+     * time paid for catches up. Idle time is not credited (no catch-up bursts after a slow stretch). The
+     * bytes are those on the wire (after compression): the cap protects the link.
      */
     private void throttleToCap() {
         if (bandwidthCap <= 0) {
             return;
         }
-        long bytes = out.bytes() - capBytes;
-        capBytes = out.bytes();
+        long wire = out.wireBytes();
+        long bytes = wire - capBytes;
+        capBytes = wire;
         long now = ticker.nanoTime();
         paidUntil = Math.max(paidUntil, now) + (long) (bytes * 1e9 / bandwidthCap);
         // parkNanos may return early (spuriously, or on an unpark meant for something else): a short sleep

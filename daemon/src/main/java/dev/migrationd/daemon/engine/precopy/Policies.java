@@ -25,6 +25,14 @@ public final class Policies {
      * pre-copy is not converging and the downtime policy throttles (where the backend can).
      */
     public static final double SHRINK_RATIO = 0.9;
+    /**
+     * A round that left at least this fraction of the guest's pages dirty saw its dirty set saturate: the
+     * guest rewrote (nearly) all its memory, so the dirty rate measured from the pages is only a lower bound
+     * of the real one, and {@link #nextThrottle} assumes {@link #SATURATED_RATE_FACTOR} times it.
+     */
+    public static final double SATURATED_FRACTION = 0.9;
+    /** How much faster than measured a saturated round's guest is taken to dirty memory. */
+    public static final double SATURATED_RATE_FACTOR = 2.0;
 
     private Policies() {
     }
@@ -66,9 +74,11 @@ public final class Policies {
 
     /**
      * {@code downtime} (default): stop and copy when the remaining dirty bytes at the measured bandwidth
-     * fit the downtime target; when a round did not shrink the dirty set, throttle (if possible); at the
-     * round or time limit abort or force, as the options say. Decisions are only taken between rounds, so
-     * never in the middle of the first one.
+     * fit the downtime target; when a round did not shrink the dirty set, throttle (if possible), the first
+     * round included (a guest that dirtied 90% of what round 0 sent while it ran will not converge by itself,
+     * and waiting for round 1 to say so costs a whole pass over its memory at link speed); at the round or
+     * time limit abort or force, as the options say. Decisions are only taken between rounds, so never in
+     * the middle of the first one.
      */
     public static PrecopyPolicy downtime(MigrationOptions options, boolean canThrottle) {
         long targetNanos = options.maxDowntime().toNanos();
@@ -90,7 +100,7 @@ public final class Policies {
                 return limit(options, "time limit " + options.timeout().toMillis() + " ms reached, expected downtime "
                         + millis(s.expectedDowntimeNanos()) + " ms exceeds " + millis(targetNanos) + " ms");
             }
-            boolean shrinking = s.round() == 0 || s.remainingDirtyPages() < SHRINK_RATIO * s.pagesSent();
+            boolean shrinking = s.remainingDirtyPages() < SHRINK_RATIO * s.pagesSent();
             if (!shrinking && canThrottle && s.throttlePercent() < dev.migrationd.hypervisor.Throttle.MAX_PERCENT) {
                 return new Decision(Action.THROTTLE, "round " + s.round() + " left " + s.remainingDirtyPages()
                         + " of " + s.pagesSent() + " pages dirty: not converging");
@@ -105,13 +115,22 @@ public final class Policies {
      * then 10 more; cpu-throttle-initial / -increment), and at least what brings the guest's dirtying
      * under half the measured link, so that each round halves what is left: the round dirtied
      * {@code dirtyRate} pages/s at throttle t, so at full speed it would dirty {@code dirtyRate / (1 - t)},
-     * and throttle t' leaves {@code (1 - t')} of that. Capped at {@link dev.migrationd.hypervisor.Throttle#MAX_PERCENT}.
+     * and throttle t' leaves {@code (1 - t')} of that. Round 0 reports no dirty rate: its pages left dirty
+     * over its duration stand for it. A round that saturated (left {@link #SATURATED_FRACTION} of the guest
+     * dirty) measured only a lower bound: the rate is taken as {@link #SATURATED_RATE_FACTOR} times that, so
+     * that the first throttle is about the one that converges instead of a step towards it (each step costs
+     * a whole pass over the guest's memory). Capped at {@link dev.migrationd.hypervisor.Throttle#MAX_PERCENT}.
      * A pure function of the round's statistics.
      */
     public static int nextThrottle(RoundStats s) {
         int current = s.throttlePercent();
         int next = current == 0 ? 20 : current + 10;
-        double dirtyBytes = s.dirtyRate() * dev.migrationd.protocol.StreamLimits.PAGE_SIZE;
+        double pagesPerSecond = s.dirtyRate() > 0 ? s.dirtyRate()
+                : s.round() == 0 && s.durationNanos() > 0 ? s.remainingDirtyPages() * 1e9 / s.durationNanos() : 0;
+        if (s.p2mSize() > 0 && s.remainingDirtyPages() >= SATURATED_FRACTION * s.p2mSize()) {
+            pagesPerSecond *= SATURATED_RATE_FACTOR;
+        }
+        double dirtyBytes = pagesPerSecond * dev.migrationd.protocol.StreamLimits.PAGE_SIZE;
         if (dirtyBytes > 0 && s.bandwidth() > 0 && current < 100) {
             double fullSpeed = dirtyBytes / (1 - current / 100.0);
             double needed = 100 * (1 - s.bandwidth() / (2 * fullSpeed));

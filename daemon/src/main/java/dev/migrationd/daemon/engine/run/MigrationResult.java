@@ -21,16 +21,27 @@ import java.util.Optional;
  *                     the destination's Accept (connecting, the destination building the domain, and
  *                     prefaulting its memory when it does); on the destination, building the domain.
  *                     Zero when the migration ended before
+ * @param compression  how the stream travelled between the daemons (NONE: plain frames; also for files)
+ * @param wireBytes    bytes the stream took on the wire (after compression, frame headers included); equal
+ *                     to {@code bytes} where nothing counted them separately
  */
 public record MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds,
-                              long bytes, Optional<Duration> destinationDowntime, Duration setupTime) {
+                              long bytes, Optional<Duration> destinationDowntime, Duration setupTime,
+                              StreamCodec compression, long wireBytes) {
     public MigrationResult {
+        Objects.requireNonNull(compression, "compression");
         Objects.requireNonNull(setupTime, "setupTime");
         Objects.requireNonNull(destinationDowntime, "destinationDowntime");
         Objects.requireNonNull(outcome, "outcome");
         Objects.requireNonNull(reason, "reason");
         Objects.requireNonNull(totalTime, "totalTime");
         Objects.requireNonNull(downtime, "downtime");
+    }
+
+    /** A result of plain frames (or a file). */
+    public MigrationResult(Outcome outcome, String reason, Duration totalTime, Downtime downtime, int rounds,
+                           long bytes, Optional<Duration> destinationDowntime, Duration setupTime) {
+        this(outcome, reason, totalTime, downtime, rounds, bytes, destinationDowntime, setupTime, StreamCodec.NONE, bytes);
     }
 
     /** A result without a measured set-up time. */

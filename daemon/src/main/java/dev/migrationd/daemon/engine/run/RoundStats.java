@@ -18,13 +18,24 @@ package dev.migrationd.daemon.engine.run;
  * @param elapsedNanos        time since pre-copy started
  * @param p2mSize             the guest's p2m size in pages (for "× memory" rules)
  * @param throttlePercent     the guest's throttle during this round (0 = none)
+ * @param wireBytes           bytes this round took on the wire (after compression, frame headers included);
+ *                            {@code bytes} where nothing counted them separately
  */
 public record RoundStats(int round, long pagesDirtied, long pagesSent, long bytes, long durationNanos,
                          double dirtyRate, double bandwidth, long expectedDowntimeNanos,
                          long remainingDirtyPages, long totalBytes, long elapsedNanos, long p2mSize,
-                         int throttlePercent) {
+                         int throttlePercent, long wireBytes) {
+
+    /** A round whose wire bytes were not counted apart from its stream bytes. */
+    public RoundStats(int round, long pagesDirtied, long pagesSent, long bytes, long durationNanos,
+                      double dirtyRate, double bandwidth, long expectedDowntimeNanos,
+                      long remainingDirtyPages, long totalBytes, long elapsedNanos, long p2mSize, int throttlePercent) {
+        this(round, pagesDirtied, pagesSent, bytes, durationNanos, dirtyRate, bandwidth, expectedDowntimeNanos,
+                remainingDirtyPages, totalBytes, elapsedNanos, p2mSize, throttlePercent, bytes);
+    }
+
     public RoundStats {
-        if (round < 0 || pagesDirtied < 0 || pagesSent < 0 || bytes < 0 || durationNanos < 0
+        if (round < 0 || pagesDirtied < 0 || pagesSent < 0 || bytes < 0 || durationNanos < 0 || wireBytes < 0
                 || remainingDirtyPages < 0 || totalBytes < 0 || elapsedNanos < 0 || p2mSize < 0
                 || throttlePercent < 0) {
             throw new IllegalArgumentException("round statistics must not be negative");

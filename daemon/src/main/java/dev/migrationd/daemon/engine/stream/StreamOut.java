@@ -37,6 +37,14 @@ public abstract sealed class StreamOut implements ByteSink {
         return bytes;
     }
 
+    /**
+     * Bytes the stream has taken on its way so far: on a peer link, what went on the wire (frame headers
+     * included, after compression); into a file, the stream bytes. A bandwidth cap counts these.
+     */
+    public long wireBytes() {
+        return bytes;
+    }
+
     public static StreamOut to(PeerConnection connection) {
         return new ToPeer(connection);
     }
@@ -66,6 +74,12 @@ public abstract sealed class StreamOut implements ByteSink {
         @Override
         public PeerConnection.WriteMark mark() throws IOException {
             return connection.mark();
+        }
+
+        @Override
+        public long wireBytes() {
+            long w = connection.streamWireBytes();
+            return w < 0 ? bytes() : w;
         }
     }
 

@@ -46,7 +46,9 @@ class PoliciesTest {
             // round, sent, remaining, bandwidth B/s, elapsedMs, throttle%, canThrottle, onTimeout, expected
             "0, 262144, 0, 1e9, 100, 0, true, ABORT, STOP_AND_COPY",          // nothing dirty
             "0, 262144, 70000, 1e9, 100, 0, true, ABORT, STOP_AND_COPY",      // 286 MB / 1 GB/s = 286 ms <= 300
-            "0, 262144, 80000, 1e9, 100, 0, true, ABORT, CONTINUE",           // 327 ms > 300; round 0 never throttles
+            "0, 262144, 80000, 1e9, 100, 0, true, ABORT, CONTINUE",           // 327 ms > 300; round 0 shrank the dirty set
+            "0, 262144, 262000, 1.34e8, 8000, 0, true, ABORT, THROTTLE",      // round 0 left all memory dirty: throttle now
+            "0, 262144, 235929, 1.34e8, 8000, 0, true, ABORT, CONTINUE",      // just under 90% of what it sent: shrinking
             "3, 10000, 9500, 1e8, 100, 0, true, ABORT, THROTTLE",             // not shrinking: throttle
             "3, 10000, 9500, 1e8, 100, 0, false, ABORT, CONTINUE",            // not shrinking, cannot throttle
             "3, 10000, 8000, 1e8, 100, 0, true, ABORT, CONTINUE",             // shrinking by 20%: keep going
@@ -81,6 +83,31 @@ class PoliciesTest {
     void throttleSteps(int current, double dirtyPagesPerSecond, double bandwidth, int next) {
         RoundStats s = new RoundStats(3, 1000, 1000, 4_096_000, 1_000_000_000L, dirtyPagesPerSecond, bandwidth,
                 1_000_000_000L, 1000, 1L << 30, 3_000_000_000L, 1L << 18, current);
+        assertEquals(next, Policies.nextThrottle(s));
+    }
+
+    /**
+     * The first throttle of a guest dirtying faster than the link: round 0 (no dirty rate of its own: its pages
+     * left dirty over its duration) and saturated rounds (nearly all memory left dirty: the rate is a lower bound).
+     */
+    @ParameterizedTest(name = "round {0}, {1} s, {2} pages left dirty of 262144, {3} pages/s measured, link {4} B/s, throttle {5}% -> {6}%")
+    @CsvSource({
+            // 1 GiB guest, 300 MB/s dirtying (73242 pages/s), 128 MiB/s link: round 0 takes 8 s and leaves all 262144
+            // pages dirty: measured 32768 pages/s = 134 MB/s (the link), taken as 268 MB/s: 1 - 134/536 = 75%
+            "0, 8, 262144, 0, 134217728, 0, 75",
+            // the same without saturation (a quarter of memory left): 8192 pages/s = 33.5 MB/s, QEMU's step suffices
+            "0, 8, 65536, 0, 134217728, 0, 20",
+            // a saturated later round at 50%: 32768 pages/s measured at 50% = 268 MB/s full speed, taken as 537:
+            // 1 - 134/(2*537) = 87.5% -> 88
+            "2, 8, 262000, 32768, 134217728, 50, 88",
+            // not saturated: the measured rate stands: 268 MB/s full speed -> 1 - 134/536 = 75%, over 50 + 10
+            "2, 8, 200000, 32768, 134217728, 50, 75",
+    })
+    void firstThrottleOfAGuestFasterThanTheLink(int round, long seconds, long remaining, double measuredPagesPerSecond,
+                                                double bandwidth, int current, int next) {
+        RoundStats s = new RoundStats(round, P2M, P2M, P2M * 4096, seconds * 1_000_000_000L, measuredPagesPerSecond,
+                bandwidth, (long) (remaining * 4096.0 / bandwidth * 1e9), remaining, P2M * 4096 * (round + 1),
+                seconds * 1_000_000_000L * (round + 1), P2M, current);
         assertEquals(next, Policies.nextThrottle(s));
     }
 
