@@ -30,12 +30,15 @@ final class DaemonProcess implements AutoCloseable {
     final Path stateDir;
     final int peerPort;
     final List<String> peers;
+    /** Further daemon flags, after the standard ones. */
+    private final List<String> extraArgs;
     private final Path log;
     private volatile Process process;
     private int controlPort;
     private int starts;
 
-    private DaemonProcess(String name, Path stateDir, int peerPort, List<String> peers, Path log) {
+    private DaemonProcess(String name, Path stateDir, int peerPort, List<String> peers, Path log, List<String> extraArgs) {
+        this.extraArgs = List.copyOf(extraArgs);
         this.name = name;
         this.stateDir = stateDir;
         this.peerPort = peerPort;
@@ -45,7 +48,12 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Starts a daemon and waits until it serves its control API. */
     static DaemonProcess start(String name, Path dir, int peerPort, String... peers) throws Exception {
-        DaemonProcess d = new DaemonProcess(name, dir.resolve(name), peerPort, List.of(peers), dir.resolve(name + ".log"));
+        return start(name, dir, peerPort, List.of(), peers);
+    }
+
+    /** As {@link #start(String, Path, int, String...)}, the daemon started with {@code extraArgs} too. */
+    static DaemonProcess start(String name, Path dir, int peerPort, List<String> extraArgs, String... peers) throws Exception {
+        DaemonProcess d = new DaemonProcess(name, dir.resolve(name), peerPort, List.of(peers), dir.resolve(name + ".log"), extraArgs);
         d.launch();
         return d;
     }
@@ -73,6 +81,7 @@ final class DaemonProcess implements AutoCloseable {
         }
         // mutual TLS with certificates made on the fly, one CA for the test's daemons
         cmd.addAll(TestCerts.flags(TestCerts.host(stateDir.resolveSibling("tls"), name)));
+        cmd.addAll(extraArgs);
         long offset = Files.exists(log) ? Files.size(log) : 0;
         starts++;
         Files.writeString(log, "---- start " + starts + " ----\n", Files.exists(log)

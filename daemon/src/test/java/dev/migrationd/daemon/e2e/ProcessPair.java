@@ -32,12 +32,17 @@ final class ProcessPair implements AutoCloseable {
     }
 
     static ProcessPair start(Path dir) throws Exception {
+        return start(dir, List.of());
+    }
+
+    /** Two daemons, both started with {@code extraArgs} after the standard flags. */
+    static ProcessPair start(Path dir, List<String> extraArgs) throws Exception {
         int aPeer = freePort();
         int bPeer = freePort();
         Path tls = dir.resolve("tls");
         CutProxy proxy = new CutProxy(bPeer, TestCerts.host(tls, "hostA"), TestCerts.host(tls, "hostB"));
-        CompletableFuture<DaemonProcess> fb = CompletableFuture.supplyAsync(() -> launch("hostB", dir, bPeer, "hostA=127.0.0.1:" + aPeer));
-        CompletableFuture<DaemonProcess> fa = CompletableFuture.supplyAsync(() -> launch("hostA", dir, aPeer, "hostB=127.0.0.1:" + proxy.port()));
+        CompletableFuture<DaemonProcess> fb = CompletableFuture.supplyAsync(() -> launch("hostB", dir, bPeer, extraArgs, "hostA=127.0.0.1:" + aPeer));
+        CompletableFuture<DaemonProcess> fa = CompletableFuture.supplyAsync(() -> launch("hostA", dir, aPeer, extraArgs, "hostB=127.0.0.1:" + proxy.port()));
         try {
             return new ProcessPair(fa.join(), fb.join(), proxy);
         } catch (CompletionException e) {
@@ -48,9 +53,9 @@ final class ProcessPair implements AutoCloseable {
         }
     }
 
-    private static DaemonProcess launch(String name, Path dir, int peerPort, String peer) {
+    private static DaemonProcess launch(String name, Path dir, int peerPort, List<String> extraArgs, String peer) {
         try {
-            return DaemonProcess.start(name, dir, peerPort, peer);
+            return DaemonProcess.start(name, dir, peerPort, extraArgs, peer);
         } catch (Exception e) {
             throw new CompletionException(e);
         }
