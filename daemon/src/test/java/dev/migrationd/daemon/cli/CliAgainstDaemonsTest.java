@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.migrationd.control.cli.ExitCode;
-import dev.migrationd.control.cli.MigrationCtl;
+import dev.migrationd.daemon.CliCapture;
 import dev.migrationd.daemon.TwoDaemons;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +22,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * migrationctl against two real daemons (gRPC, peer transport, sim backend): text and JSON output,
@@ -57,13 +54,8 @@ class CliAgainstDaemonsTest {
     }
 
     static Result ctl(String... args) {
-        CommandLine cl = MigrationCtl.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
+        CliCapture.Output o = CliCapture.run(args);
+        return new Result(o.code(), o.out(), o.err());
     }
 
     static Result ok(String... args) {

@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.migrationd.control.cli.MigrationCtl;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.migrationd.daemon.CliCapture;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -14,7 +12,6 @@ import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
-import picocli.CommandLine;
 
 /**
  * migrationctl, the user's client, run in the test JVM against the daemon processes (its exit code is
@@ -41,13 +38,8 @@ final class Ctl {
     }
 
     static Result run(String... args) {
-        CommandLine cl = MigrationCtl.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
+        CliCapture.Output o = CliCapture.run(args);
+        return new Result(o.code(), o.out(), o.err());
     }
 
     static Result ok(String... args) {

@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.migrationd.control.cli.MigrationCtl;
+import dev.migrationd.daemon.CliCapture;
 import dev.migrationd.daemon.TwoDaemons;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -25,7 +23,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * A real Prometheus server (Debian's /usr/bin/prometheus, on a loopback port with a temporary config
@@ -71,14 +68,7 @@ class PrometheusScrapeTest {
     }
 
     private static String ctl(String... args) {
-        CommandLine cl = MigrationCtl.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        assertEquals(0, code, String.join(" ", args) + "\n" + out + err);
-        return out.toString();
+        return CliCapture.ok(args).out();
     }
 
     @Test

@@ -3,13 +3,11 @@ package dev.migrationd.daemon.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.migrationd.control.cli.MigrationCtl;
+import dev.migrationd.daemon.CliCapture;
 import dev.migrationd.daemon.LimitsConfig;
 import dev.migrationd.daemon.LogCapture;
 import dev.migrationd.daemon.TwoDaemons;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -35,7 +33,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * A thousand idle TCP connections to a destination's peer port, from an address that is no configured peer
@@ -320,13 +317,6 @@ class IdleConnectionFloodTest {
     }
 
     static String ctl(String... args) {
-        CommandLine cl = MigrationCtl.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        assertEquals(0, code, String.join(" ", args) + "\n" + out + err);
-        return out.toString();
+        return CliCapture.ok(args).out();
     }
 }
