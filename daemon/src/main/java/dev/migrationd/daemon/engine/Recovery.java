@@ -172,9 +172,11 @@ final class Recovery {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            c.settle(end);
+            // closed and released before settled: whoever waits on settled() (migrationctl resolve) finds the
+            // case closed, its observers told and the domain free when the wait returns
             context.closeInDoubt(c);
             registry.release(m.first().field("domain"), m.id());
+            c.settle(end);
         }
     }
 

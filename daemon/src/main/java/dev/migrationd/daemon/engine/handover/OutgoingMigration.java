@@ -615,8 +615,10 @@ public final class OutgoingMigration extends MigrationRun {
             Thread.currentThread().interrupt();
             end = new MigrationPhase.Failed(IN_DOUBT_AT_SHUTDOWN);
         }
-        c.settle(end);
+        // closed before settled: whoever waits on settled() (migrationctl resolve) finds the case closed
+        // and its observers told when the wait returns
         engine.closeInDoubt(c);
+        c.settle(end);
         return end;
     }
 
