@@ -6,14 +6,10 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import java.net.Socket;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -56,22 +52,7 @@ public final class ControlTls {
     }
 
     private static Managers managers(TlsMaterial m) throws TlsException {
-        try {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            char[] none = new char[0];
-            ks.setKeyEntry("control", m.key(), none, m.chain().toArray(X509Certificate[]::new));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, none);
-            for (KeyManager km : kmf.getKeyManagers()) {
-                if (km instanceof X509ExtendedKeyManager x) {
-                    return new Managers(m, x, m.trustManager());
-                }
-            }
-            throw new TlsException("no X.509 key manager for " + m.files().cert());
-        } catch (GeneralSecurityException | java.io.IOException e) {
-            throw new TlsException("cannot use " + m.files().cert() + " and " + m.files().key() + ": " + e.getMessage(), e);
-        }
+        return new Managers(m, new HostKeyManager(m.key(), m.chain()), m.trustManager());
     }
 
     /** Re-reads the files; new connections use them, open ones keep theirs. On failure the old material stays. */

@@ -132,13 +132,14 @@ public final class PeerTls {
                     + " (subjectAltName DNS), not this daemon's name " + localName + "; its peers would refuse it");
         }
         X509ExtendedTrustManager trust = new RememberingTrustManager(m.trustManager());
-        X509Certificate[] chain = m.chain().toArray(X509Certificate[]::new);
+        // the key goes to Netty as a key manager, not as key and chain: those it would put through a PKCS#12 store
+        HostKeyManager keys = new HostKeyManager(m.key(), m.chain());
         try {
-            SslContext server = SslContextBuilder.forServer(m.key(), chain).sslProvider(provider).protocols(PROTOCOL)
+            SslContext server = SslContextBuilder.forServer(keys).sslProvider(provider).protocols(PROTOCOL)
                     .clientAuth(ClientAuth.REQUIRE).trustManager(trust).build();
             // the destination's name is checked by the transport against the peer it meant to reach
             // (CertNames), with a message that says which names the certificate has
-            SslContext client = SslContextBuilder.forClient().keyManager(m.key(), chain).sslProvider(provider)
+            SslContext client = SslContextBuilder.forClient().keyManager(keys).sslProvider(provider)
                     .protocols(PROTOCOL).trustManager(trust).endpointIdentificationAlgorithm(null).build();
             return new Contexts(m, server, client);
         } catch (SSLException | RuntimeException e) {
