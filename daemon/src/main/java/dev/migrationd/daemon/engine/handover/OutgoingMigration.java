@@ -28,6 +28,7 @@ import dev.migrationd.hypervisor.DomainShape;
 import dev.migrationd.hypervisor.DomainState;
 import dev.migrationd.hypervisor.HypervisorException;
 import dev.migrationd.hypervisor.Throttle;
+import dev.migrationd.hypervisor.ToolstackConfig;
 import dev.migrationd.protocol.StreamLimits;
 import dev.migrationd.protocol.x86.TscInfo;
 import java.io.IOException;
@@ -195,44 +196,49 @@ public final class OutgoingMigration extends MigrationRun {
         engine.journal(Journal.Role.SOURCE, info.id(), Journal.State.STARTED, fields());
         domain.dirtyLog().enable();
         dirtyLogEnabled = true;
-        try {
-            connection = cfg.peers().connect(info.peer());
-        } catch (EngineException.UnknownPeerException e) {
-            throw MigrationAbort.failed(e.getMessage());
-        }
-        onCancel(connection::wake);
-        checkpoint();
-        DomainShape shape = domainInfo.shape().withName(nameThere);
-        List<StreamCodec> offered = connection.compressionOffer(options.bandwidthCap());
-        connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, domain.toolstackConfig(),
-                offered));
-        switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
-            case HandoverMessage.Accept a -> {
-                setupNanos = ticker.nanoTime() - startNanos;
-                zeroedAllocation = a.zeroedAllocation();
-                if (a.compression() != StreamCodec.NONE && !offered.contains(a.compression())) {
-                    throw MigrationAbort.failed("protocol violation: the destination picked compression "
-                            + a.compression().label() + ", which was not offered");
-                }
-                connection.compressStream(a.compression());
-                compression = a.compression();
-                LOG.info("event=stream_compression migration={} offered={} picked={}", info.id(),
-                        offered.isEmpty() ? "none" : offered.stream().map(StreamCodec::label).collect(Collectors.joining(",")),
-                        compression.label());
-            }
-            case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
-            case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed before accepting: " + f.reason());
-            case HandoverMessage m -> throw protocol("Accept or Reject", m);
-        }
-        checkpoint();
-
-        out = StreamOut.to(connection);
         long p2m = domainInfo.p2mSize();
         try (DirtyBitmap toSend = new DirtyBitmap(p2m); DirtyBitmap extra = new DirtyBitmap(p2m)) {
+            // everything slow is done before connecting: the destination starts building the guest when it
+            // accepts (libxl then waits on the stream), and gives a new connection a bounded time to make its
+            // Offer; asking the toolstack for the configuration and scanning which pages exist (a hypercall per
+            // 1,024 frames on Xen) take seconds on a busy dom0. Pages populated after the scan are in the dirty log.
+            domain.memory().populated(toSend);
+            DomainShape shape = domainInfo.shape().withName(nameThere);
+            Optional<ToolstackConfig> toolstackConfig = domain.toolstackConfig();
+            try {
+                connection = cfg.peers().connect(info.peer());
+            } catch (EngineException.UnknownPeerException e) {
+                throw MigrationAbort.failed(e.getMessage());
+            }
+            onCancel(connection::wake);
+            checkpoint();
+            List<StreamCodec> offered = connection.compressionOffer(options.bandwidthCap());
+            connection.send(new HandoverMessage.Offer(info.id(), cfg.localPeerName(), shape, options, toolstackConfig,
+                    offered));
+            switch (receiveMessage(cfg.handshakeTimeout(), "Accept")) {
+                case HandoverMessage.Accept a -> {
+                    setupNanos = ticker.nanoTime() - startNanos;
+                    zeroedAllocation = a.zeroedAllocation();
+                    if (a.compression() != StreamCodec.NONE && !offered.contains(a.compression())) {
+                        throw MigrationAbort.failed("protocol violation: the destination picked compression "
+                                + a.compression().label() + ", which was not offered");
+                    }
+                    connection.compressStream(a.compression());
+                    compression = a.compression();
+                    LOG.info("event=stream_compression migration={} offered={} picked={}", info.id(),
+                            offered.isEmpty() ? "none" : offered.stream().map(StreamCodec::label).collect(Collectors.joining(",")),
+                            compression.label());
+                }
+                case HandoverMessage.Reject r -> throw MigrationAbort.failed("destination rejected the offer: " + r.reason());
+                case HandoverMessage.Failed f -> throw MigrationAbort.failed("destination failed before accepting: " + f.reason());
+                case HandoverMessage m -> throw protocol("Accept or Reject", m);
+            }
+            checkpoint();
+
+            out = StreamOut.to(connection);
             SourceStream stream = SourceStream.of(options.format(), out, domain, domainInfo);
             stream.writeHeader();
             PageSender sender = new PageSender(domain.memory(), stream, out, options.bandwidthCap(), ticker, this::checkpoint);
-            domain.memory().populated(toSend);
             precopy(sender, toSend, out);
             awaitDestinationCaughtUp();
 
