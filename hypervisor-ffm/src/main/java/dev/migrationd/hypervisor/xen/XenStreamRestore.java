@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * into a pipe, as {@code xl migrate-receive} builds one from its socket. The build runs on a platform thread of
  * its own ("toolstack-restore-NAME"), which reads the pipe; the migration's thread writes it.
  *
+ * <p>Start: the header and LIBXC_CONTEXT record every libxl stream begins with go into the pipe at once
+ * ({@link LibxlPreamble}: libxl must not meet the end of its input before them), and the stream's own copy of them
+ * is checked and dropped.
+ *
  * <p>Ending: {@link #finish} closes the write end and waits for libxl, which has read up to the stream's END by
  * then; {@link #abort} closes the write end (libxl sees a truncated stream, fails and destroys what it built),
  * waits for the build thread, and destroys any domain of this name and UUID that is still there.
@@ -42,6 +46,8 @@ final class XenStreamRestore implements StreamRestore {
     private final NativePipe pipe;
     private final CompletableFuture<Integer> result = new CompletableFuture<>();
     private final Thread builder;
+    /** The stream's own first bytes, checked against what {@link #start} wrote in their place. */
+    private final LibxlPreamble preamble = new LibxlPreamble();
     // owned by the migration thread
     private boolean ended;
     /** An abort removed everything: later aborts do nothing. */
@@ -66,6 +72,12 @@ final class XenStreamRestore implements StreamRestore {
             throw new HypervisorException("restoreFromStream", name, e.getMessage());
         }
         XenStreamRestore r = new XenStreamRestore(hv, toolstack, name, uuid, pipe, config.json());
+        try {
+            pipe.write(LibxlPreamble.bytes()); // fits the pipe's buffer: nothing reads it yet
+        } catch (IOException e) {
+            pipe.close();
+            throw new HypervisorException("restoreFromStream", name, "cannot write the stream's preamble: " + e.getMessage());
+        }
         r.builder.start();
         LOG.info("event=toolstack_restore_started backend=xen domain={} uuid={}", name, uuid);
         return r;
@@ -85,6 +97,12 @@ final class XenStreamRestore implements StreamRestore {
     public void write(ByteBuffer bytes) throws HypervisorException {
         if (ended) {
             throw new IllegalStateException("write after the restore ended");
+        }
+        if (!preamble.passed()) {
+            String wrong = preamble.consume(bytes);
+            if (wrong != null) {
+                throw new HypervisorException("libxl_domain_create_restore", name, wrong);
+            }
         }
         try {
             pipe.write(bytes);
