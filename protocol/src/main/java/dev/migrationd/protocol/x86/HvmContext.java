@@ -70,7 +70,7 @@ public final class HvmContext {
                 throw new IllegalArgumentException("instance must be a u16, not " + instance);
             }
             if (!type.acceptsLength(body.length)) {
-                throw new IllegalArgumentException(type + " body must be " + type.length() + " bytes, not "
+                throw new IllegalArgumentException(type + " body must be " + type.describeLengths() + " bytes, not "
                         + body.length);
             }
             body = body.clone();
@@ -221,8 +221,7 @@ public final class HvmContext {
             }
             if (!type.acceptsLength(length)) {
                 throw new RecordException(item, code, at, type + " record length " + length + ", expected "
-                        + type.length() + (type == HvmSaveType.CPU ? " (or " + HvmSaveType.CPU_COMPAT_LENGTH + " before Xen 3.4, "
-                        + HvmSaveType.CPU_FLAGS_LENGTH + " since Xen 4.7)" : ""));
+                        + type.describeLengths());
             }
             MemorySegment body = blob.asSlice(off + DESCRIPTOR_SIZE, length);
             long bodyAt = at + DESCRIPTOR_SIZE;

@@ -110,7 +110,33 @@ class HvmContextTest {
         System.arraycopy(blob, 40 + 1032, grown, 40 + 1040, blob.length - 40 - 1032);
         ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, 1040);
         RecordException odd = assertThrows(RecordException.class, () -> HvmContext.parse(grown, 0));
-        assertTrue(odd.getMessage().contains("CPU record length 1040, expected 1024 (or 1016 before Xen 3.4, 1032 since Xen 4.7)"),
+        assertTrue(odd.getMessage().contains("CPU record length 1040, expected 1024 (or 1016, 1032: other Xen versions)"),
+                odd.getMessage());
+    }
+
+    /** The records whose structure grew over Xen's versions: every size a Xen writes is read and kept. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"VMCE_VCPU,8", "VMCE_VCPU,24", "VMCE_VCPU,32", "VIRIDIAN_DOMAIN,16",
+        "VIRIDIAN_DOMAIN,24", "VIRIDIAN_DOMAIN,32", "VIRIDIAN_VCPU,8", "VIRIDIAN_VCPU,16", "VIRIDIAN_VCPU,216"})
+    void readsEverySizeAXenWritesOfARecordThatGrew(HvmSaveType type, int length) throws Exception {
+        byte[] body = new byte[length];
+        Arrays.fill(body, (byte) 0x5C);
+        HvmContext ctx = HvmContext.builder(HvmContext.Header.DEFAULT).add(type, 0, body).build();
+        HvmContext back = HvmContext.parse(ctx.encode(), 0);
+        assertEquals(length, back.entries().get(0).length());
+        assertArrayEquals(ctx.encode(), back.encode(), "kept as it came");
+    }
+
+    @Test
+    void aVmceRecordOfASizeNoXenWritesIsRefusedWithTheSizesThatAre() {
+        // Xen 4.17's 32-byte record grown by 8 bytes in place (HEADER 8+24, VMCE descriptor at 32, body at 40)
+        byte[] blob = HvmContext.builder(HvmContext.Header.DEFAULT).add(HvmSaveType.VMCE_VCPU, 0, new byte[32]).build().encode();
+        byte[] grown = new byte[blob.length + 8];
+        System.arraycopy(blob, 0, grown, 0, 40 + 32);
+        System.arraycopy(blob, 40 + 32, grown, 40 + 40, blob.length - 40 - 32);
+        ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, 40);
+        RecordException odd = assertThrows(RecordException.class, () -> HvmContext.parse(grown, 0));
+        assertTrue(odd.getMessage().contains("VMCE_VCPU record length 40, expected 24 (or 8, 32: other Xen versions)"),
                 odd.getMessage());
     }
 
