@@ -11,12 +11,11 @@
 #          the product; the run fails and says so
 
 # 'all': the implemented scenarios that hold on this lab today, in order
-LAB_SCENARIOS="boot xl-pv-save-restore xl-pvh-save-restore"
+LAB_SCENARIOS="boot xl-pv-save-restore xl-pvh-save-restore pv-live-refused pv-save-restore pvh-save-restore xl-interop"
 # implemented, run only by name (each with why it is not part of 'all')
-LAB_EXTRA_SCENARIOS="pv-live-refused xl-pvh-live daemon-smoke jvm-stability libxl-probe pvh-live pvh-live-v2 cancel kill-source kill-destination compare-xl pvh-live-same-host"
+LAB_EXTRA_SCENARIOS="xl-pvh-live daemon-smoke jvm-stability libxl-probe pvh-live pvh-live-v2 cancel kill-source kill-destination compare-xl pvh-live-same-host"
 lab_extra_why() {
   case $1 in
-    pv-live-refused) echo "migrationctl migrate of a PV guest is refused before anything moves (no PV log-dirty on Debian's Xen); starts both daemons, which can take minutes on a loaded machine" ;;
     xl-pvh-live) echo "xl migrate of the PVH guest; under a loaded machine the guest can miss libxl's 60 s suspend deadline" ;;
     daemon-smoke) echo "migrationd --backend xen in both dom0s and 'domains' from this machine; the daemon's start under the emulator can take minutes on a loaded machine" ;;
     jvm-stability) echo "measures how often JIT-heavy JVM runs survive the emulator, per set of JVM flags" ;;
@@ -29,11 +28,9 @@ lab_extra_why() {
   esac
 }
 # named by the lab's issues, not implemented yet: 'run NAME' fails and says so
-LAB_PENDING_SCENARIOS="pv-save-restore pvh-save-restore xl-interop"
+LAB_PENDING_SCENARIOS=""
 lab_pending_why() {
   case $1 in
-    pv-save-restore|pvh-save-restore) echo "needs cooperative suspend before a save and a restore that builds a working guest" ;;
-    xl-interop) echo "needs the xl save-file format (xl header and configuration) on both sides" ;;
   esac
 }
 LAB_SCENARIO_TIMEOUT=${XEN_LAB_SCENARIO_TIMEOUT:-900}   # s, one scenario
@@ -1059,24 +1056,9 @@ lab_main() {
 }
 
 # ==== save files through migrationd, and xl interoperability (PV and PVH) ============================================
-# A block of its own (the lists above are extended here, not edited): pv-save-restore, pvh-save-restore and
-# xl-interop, written from the product's unit tests and Xen 4.17's xl sources. NOT YET RUN on the lab: they stay
-# 'by name only' until a run has shown what they see. Each save file lives in the dom0's /tmp (as the xl
+# pv-save-restore, pvh-save-restore and xl-interop (in 'all'). Each save file lives in the dom0's /tmp (as the xl
 # scenarios' files do); a file moved to the other host goes through this machine (lab_fetch_file/lab_push_file),
 # with its FILE.meta when migrationd wrote one.
-LAB_PENDING_SCENARIOS=$(for s in $LAB_PENDING_SCENARIOS; do
-  case $s in pv-save-restore|pvh-save-restore|xl-interop) ;; *) printf '%s ' "$s" ;; esac; done)
-LAB_EXTRA_SCENARIOS="$LAB_EXTRA_SCENARIOS pv-save-restore pvh-save-restore xl-interop"
-eval "lab_extra_why_before_save_files() $(declare -f lab_extra_why | tail -n +2)"
-lab_extra_why() {
-  case $1 in
-    pv-save-restore) echo "migrationctl save of the running PV guest (cooperative suspend first; --keep-running resumes it), restore on hostA, then save and restore on hostB (file copied over); NOT YET RUN on the lab" ;;
-    pvh-save-restore) echo "the same for the PVH guest, with a legacy and a v2 file; NOT YET RUN on the lab" ;;
-    xl-interop) echo "an 'xl save' file restored by migrationctl restore, and a 'migrationctl save --xl' file restored by 'xl restore', for PV and PVH; NOT YET RUN on the lab" ;;
-    *) lab_extra_why_before_save_files "$1" ;;
-  esac
-}
-
 LAB_SAVE_DIR=/tmp   # where save files go in the dom0s
 
 # lab_copy_save SCENARIO FROM TO FILE: FILE (and FILE.meta, if there is one) from FROM's dom0 to TO's, through this
