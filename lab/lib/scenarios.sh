@@ -23,7 +23,7 @@ lab_extra_why() {
     pvh-live-v2) echo "pvh-live with the v2 stream; the same path as pvh-live past the destination's reader, so 'all' runs only the default (legacy) stream" ;;
     cancel|kill-source|kill-destination) echo "a PVH migration cancelled, or one daemon SIGKILLed and restarted, mid-stream (pass; by name because each adds a daemon restart and a partial transfer to every run)" ;;
     pvh-live-same-host) echo "two daemons in hostA's dom0 move the PVH guest between them (temporary names); passes; by name because it restarts hostA's daemon as two" ;;
-    compare-xl) echo "xl migrate and migrationctl migrate of the same PVH guest, with numbers (a measurement, not a check that belongs in every run); XEN_LAB_MIGRATE_OPTS adds options to the migrationctl half" ;;
+    compare-xl) echo "xl migrate and migrationctl migrate of the same PVH guest, with numbers (a measurement, not a check that belongs in every run); its migrationctl half does as many rounds as xl (--max-rounds 5), XEN_LAB_MIGRATE_OPTS replaces its options" ;;
   esac
 }
 # named by the lab's issues, not implemented yet: 'run NAME' fails and says so
@@ -602,6 +602,9 @@ scn_pvh_live_v2() { lab_pvh_live pvh-live-v2 --stream-format v2; }
 # carries about 0.5 MiB/s, so no round ever leaves few enough pages for the downtime policy's target (measured:
 # 4400 pages dirty after every round); like xl, a fixed number of rounds and then stop-and-copy
 LAB_MIGRATE_OPTS=${XEN_LAB_MIGRATE_OPTS:---policy xen-legacy --max-rounds 3}
+# compare-xl's migrationctl half does as many rounds as xl (libxc's save stops after 5 iterations), so that the
+# two move the same guest the same way
+LAB_COMPARE_OPTS=${XEN_LAB_MIGRATE_OPTS:---policy xen-legacy --max-rounds 5}
 LAB_SLOW_BANDWIDTH=${XEN_LAB_SLOW_BANDWIDTH:-2MiB/s}   # keeps the 128 MiB guest's stream flowing for a minute or more
 LAB_INCOMING_WAIT=300   # s, the migration started until the destination shows the incoming domain
 
@@ -837,7 +840,7 @@ scn_compare_xl() {
   lab_create $scn hostA $d pvh.cfg || return 0
   tx0=$(lab_link_tx hostA)
   # shellcheck disable=SC2086
-  if ! lab_ctl_retried $scn migrationctl-migrate hostA migrate $d --to hostB $LAB_MIGRATE_OPTS; then
+  if ! lab_ctl_retried $scn migrationctl-migrate hostA migrate $d --to hostB $LAB_COMPARE_OPTS; then
     lab_check $scn migrationctl-migrate FAIL "$(tail -n 3 <<< "$LAB_OUT" | tr '\n' ' ' | cut -c1-300)"; lab_daemon_logs $scn; return 0
   fi
   tx1=$(lab_link_tx hostA)
