@@ -169,10 +169,33 @@ class XenToolstackTest {
         assertTrue(hv.findDomain(g.domid).isEmpty());
     }
 
+    /** {@code n} bytes of a libxl stream: the header and LIBXC_CONTEXT every libxl stream begins with, then noise. */
     private static byte[] stream(int n) {
         byte[] b = new byte[n];
         new Random(n).nextBytes(b);
+        LibxlPreamble.bytes().get(b, 0, LibxlPreamble.BYTES);
         return b;
+    }
+
+    @Test
+    void libxlHasTheStreamsHeaderBeforeTheFirstByteArrivesSoThatAnEarlyAbortEndsInsideItsHelper() throws Exception {
+        StreamRestore r = hv.restoreFromStream("g2", UUID.randomUUID(), config);
+        r.abort("the source went silent");
+        byte[] preamble = new byte[LibxlPreamble.BYTES];
+        LibxlPreamble.bytes().get(preamble);
+        assertArrayEquals(preamble, libxl.restoredStream.toByteArray(), "what libxl read before the end of its input");
+        assertTrue(hv.findDomain("g2").isEmpty());
+    }
+
+    @Test
+    void aStreamThatDoesNotBeginAsLibxlsIsRefusedAndNothingIsLeft() throws Exception {
+        byte[] noise = new byte[4096];
+        new Random(7).nextBytes(noise);
+        StreamRestore r = hv.restoreFromStream("g2", UUID.randomUUID(), config);
+        HypervisorException e = assertThrows(HypervisorException.class, () -> r.write(ByteBuffer.wrap(noise)));
+        assertTrue(e.getMessage().contains("does not begin with a libxl v2 header"), e.getMessage());
+        r.abort("refused");
+        assertTrue(hv.findDomain("g2").isEmpty());
     }
 
     @Test
