@@ -320,6 +320,8 @@ LAB_DAEMON_START_TIMEOUT=${XEN_LAB_DAEMON_START_TIMEOUT:-300}   # s, JVM start t
 # source's Offer after connecting (it asks libxl for the guest's configuration first: more than 10 s on a
 # loaded machine, and the destination closed the connection with "no Offer or Query within 10000 ms")
 LAB_DAEMON_LIMITS="--limit incoming-rate-window=180s --limit peer-handshake-timeout=60s --limit offer-timeout=60s"
+# more daemon options for a run, e.g. XEN_LAB_DAEMON_OPTS="--compression lz4"
+LAB_DAEMON_LIMITS="$LAB_DAEMON_LIMITS ${XEN_LAB_DAEMON_OPTS:-}"
 
 LAB_DOM0_TLS_DIR=/etc/migrationd/tls   # in each dom0: ca.pem, HOST.pem, HOST.key
 # the client certificate of this machine's migrationctl: the dom0 daemons' control API (TCP, forwarded to this
