@@ -103,15 +103,25 @@ class HvmContextTest {
         assertEquals(1, back.cpus().size());
         assertEquals(cpu.rip(), back.cpus().get(0).rip());
         assertArrayEquals(ctx.encode(), back.encode(), "kept as it came, flags and all");
-        // a length no Xen writes: the 1032-byte record grown by 8 bytes in place (HEADER 8+24, CPU descriptor at 32)
-        byte[] blob = ctx.encode();
-        byte[] grown = new byte[blob.length + 8];
-        System.arraycopy(blob, 0, grown, 0, 40 + 1032);
-        System.arraycopy(blob, 40 + 1032, grown, 40 + 1040, blob.length - 40 - 1032);
-        ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, 1040);
+        // a length no Xen writes: the 1032-byte record grown by 8 bytes in place
+        byte[] grown = firstRecordGrownBy8(ctx.encode());
         RecordException odd = assertThrows(RecordException.class, () -> HvmContext.parse(grown, 0));
         assertTrue(odd.getMessage().contains("CPU record length 1040, expected 1024 (or 1016, 1032: other Xen versions)"),
                 odd.getMessage());
+    }
+
+    /**
+     * {@code blob} with the record after HEADER (HEADER 8+24 bytes, then that record's descriptor at 32, its u32
+     * length at 36 and its body at 40) made 8 bytes longer in place, its descriptor saying so.
+     */
+    private static byte[] firstRecordGrownBy8(byte[] blob) {
+        ByteBuffer in = ByteBuffer.wrap(blob).order(ByteOrder.LITTLE_ENDIAN);
+        int length = in.getInt(36);
+        byte[] grown = new byte[blob.length + 8];
+        System.arraycopy(blob, 0, grown, 0, 40 + length);
+        System.arraycopy(blob, 40 + length, grown, 40 + length + 8, blob.length - 40 - length);
+        ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, length + 8);
+        return grown;
     }
 
     /** The records whose structure grew over Xen's versions: every size a Xen writes is read and kept. */
@@ -129,12 +139,9 @@ class HvmContextTest {
 
     @Test
     void aVmceRecordOfASizeNoXenWritesIsRefusedWithTheSizesThatAre() {
-        // Xen 4.17's 32-byte record grown by 8 bytes in place (HEADER 8+24, VMCE descriptor at 32, body at 40)
-        byte[] blob = HvmContext.builder(HvmContext.Header.DEFAULT).add(HvmSaveType.VMCE_VCPU, 0, new byte[32]).build().encode();
-        byte[] grown = new byte[blob.length + 8];
-        System.arraycopy(blob, 0, grown, 0, 40 + 32);
-        System.arraycopy(blob, 40 + 32, grown, 40 + 40, blob.length - 40 - 32);
-        ByteBuffer.wrap(grown).order(ByteOrder.LITTLE_ENDIAN).putInt(36, 40);
+        // Xen 4.17's 32-byte record grown by 8 bytes in place
+        byte[] grown = firstRecordGrownBy8(
+                HvmContext.builder(HvmContext.Header.DEFAULT).add(HvmSaveType.VMCE_VCPU, 0, new byte[32]).build().encode());
         RecordException odd = assertThrows(RecordException.class, () -> HvmContext.parse(grown, 0));
         assertTrue(odd.getMessage().contains("VMCE_VCPU record length 40, expected 24 (or 8, 32: other Xen versions)"),
                 odd.getMessage());
