@@ -29,7 +29,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,33 +79,6 @@ class SimEndToEndTest {
         hvB.close();
     }
 
-    /** Hashes the source when its final state is sent (paused) and the destination before it unpauses. */
-    private static final class Hashes implements MigrationObserver {
-        final AtomicLong source = new AtomicLong();
-        final AtomicLong destination = new AtomicLong();
-        final SimHypervisor hv;
-        final boolean destinationSide;
-
-        Hashes(SimHypervisor hv, boolean destinationSide) {
-            this.hv = hv;
-            this.destinationSide = destinationSide;
-        }
-
-        @Override
-        public void phaseChanged(MigrationInfo m, MigrationPhase from, MigrationPhase to) {
-            try {
-                if (!destinationSide && to instanceof MigrationPhase.AwaitingReceived) {
-                    source.set(hv.simDomain(m.domain()).memoryHash());
-                }
-                if (destinationSide && to instanceof MigrationPhase.Committing) {
-                    destination.set(hv.simDomain(m.domain()).memoryHash());
-                }
-            } catch (HypervisorException e) {
-                throw new AssertionError(e);
-            }
-        }
-    }
-
     @ParameterizedTest(name = "{0} {1}-bit, {2} workload, {3} stream")
     @CsvSource({"HVM, 64, AB, LEGACY", "PV, 64, AB, LEGACY", "PV, 32, RANDOM, LEGACY", "HVM, 64, RANDOM, LEGACY",
             "HVM, 64, AB, V2", "PV, 64, AB, V2", "PV, 32, RANDOM, V2"})
@@ -117,16 +89,9 @@ class SimEndToEndTest {
                 WorkloadSpec.of(rate, 1.0, 0.0, pattern)).withFill(pattern == WorkloadSpec.Pattern.AB
                 ? SimDomainSpec.Fill.ZERO : SimDomainSpec.Fill.RANDOM)); // ab needs a clean start: the checker reads byte 0
         Thread.sleep(200); // let the workload run
-        Hashes src = new Hashes(hvA, false);
-        Hashes dst = new Hashes(hvB, true);
-        a.addObserver(src);
-        b.addObserver(dst);
-        MigrationResult r = a.start(MigrationRequest.of("ab1", "hostB", MigrationOptions.DEFAULTS.withFormat(format)))
-                .result().get(120, TimeUnit.SECONDS);
-        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
+        MigrationResult r = MemoryCheckedMigration.migrate(a, hvA, b, hvB, "ab1", MigrationOptions.DEFAULTS.withFormat(format));
         assertTrue(hvA.findDomain("ab1").isEmpty(), "source copy destroyed");
         SimDomain moved = hvB.simDomain("ab1");
-        assertEquals(src.source.get(), dst.destination.get(), "destination memory = source memory at the pause");
         Thread.sleep(100); // the moved guest keeps running its workload
         moved.pause();
         if (pattern == WorkloadSpec.Pattern.AB) {
@@ -145,14 +110,7 @@ class SimEndToEndTest {
         long memory = 64L << 20;
         hvA.create(SimDomainSpec.of("z1", memory, 1, type, Width.ofBits(width), WorkloadSpec.IDLE)
                 .withFill(SimDomainSpec.Fill.ZERO));
-        Hashes src = new Hashes(hvA, false);
-        Hashes dst = new Hashes(hvB, true);
-        a.addObserver(src);
-        b.addObserver(dst);
-        MigrationResult r = a.start(MigrationRequest.of("z1", "hostB", MigrationOptions.DEFAULTS.withFormat(format)))
-                .result().get(120, TimeUnit.SECONDS);
-        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
-        assertEquals(src.source.get(), dst.destination.get(), "destination memory = source memory at the pause");
+        MigrationResult r = MemoryCheckedMigration.migrate(a, hvA, b, hvB, "z1", MigrationOptions.DEFAULTS.withFormat(format));
         // the guest's own structures (page tables, descriptors) carry data; its zero pages go as XALLOC entries
         assertTrue(r.bytes() < memory / 16, "a zero guest of " + memory + " bytes took " + r.bytes() + " stream bytes");
     }
@@ -171,14 +129,7 @@ class SimEndToEndTest {
         try (dev.migrationd.hypervisor.DirtyBitmap p = new dev.migrationd.hypervisor.DirtyBitmap(guest.p2mSize())) {
             populated = guest.populated(p);
         }
-        Hashes src = new Hashes(hvA, false);
-        Hashes dst = new Hashes(hvB, true);
-        a.addObserver(src);
-        b.addObserver(dst);
-        MigrationResult r = a.start(MigrationRequest.of("z2", "hostB", MigrationOptions.DEFAULTS.withFormat(format)))
-                .result().get(120, TimeUnit.SECONDS);
-        assertEquals(MigrationResult.Outcome.SUCCEEDED, r.outcome(), r.reason());
-        assertEquals(src.source.get(), dst.destination.get(), "destination memory = source memory at the pause");
+        MigrationResult r = MemoryCheckedMigration.migrate(a, hvA, b, hvB, "z2", MigrationOptions.DEFAULTS.withFormat(format));
         assertTrue(r.bytes() > populated * 4096, "every populated page went with its data: " + r.bytes()
                 + " stream bytes for " + populated + " pages");
     }
