@@ -7,6 +7,7 @@ import dev.migrationd.daemon.engine.handover.IncomingMigration;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.run.Attention;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.MigrationObserver;
 import dev.migrationd.daemon.engine.run.MigrationResult;
 import dev.migrationd.daemon.engine.run.MigrationRun;
@@ -80,9 +81,10 @@ final class EngineContext implements HandoverContext {
     }
 
     @Override
-    public void closeInDoubt(InDoubtCase c) {
+    public void settleInDoubt(InDoubtCase c, MigrationPhase end) {
         registry.closeInDoubt(c);
         tell(c.info(), "inDoubt", o -> o.inDoubt(c.info(), false));
+        c.settle(end);
     }
 
     @Override

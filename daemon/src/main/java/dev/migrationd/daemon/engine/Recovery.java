@@ -172,11 +172,9 @@ final class Recovery {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            // closed and released before settled: whoever waits on settled() (migrationctl resolve) finds the
-            // case closed, its observers told and the domain free when the wait returns
-            context.closeInDoubt(c);
+            // released before settled: whoever waits on settled() (migrationctl resolve) finds the domain free
             registry.release(m.first().field("domain"), m.id());
-            c.settle(end);
+            context.settleInDoubt(c, end);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.migrationd.daemon.engine.handover;
 import dev.migrationd.daemon.engine.journal.Journal;
 import dev.migrationd.daemon.engine.run.Attention;
 import dev.migrationd.daemon.engine.run.MigrationInfo;
+import dev.migrationd.daemon.engine.run.MigrationPhase;
 import dev.migrationd.daemon.engine.run.RunContext;
 import java.io.IOException;
 import java.util.Map;
@@ -31,8 +32,12 @@ public interface HandoverContext extends RunContext {
     /** Registers a source migration in doubt, where an operator's {@code resolve} finds it. */
     InDoubtCase openInDoubt(MigrationInfo info);
 
-    /** The case is settled (or abandoned at shutdown): no longer in doubt here. */
-    void closeInDoubt(InDoubtCase c);
+    /**
+     * The case ended in {@code end} (or was abandoned at shutdown): no longer in doubt here. It is closed and
+     * the observers told before {@link InDoubtCase#settled()} completes, so that whoever waits on it (an
+     * operator's {@code resolve}) finds it closed when the wait returns.
+     */
+    void settleInDoubt(InDoubtCase c, MigrationPhase end);
 
     /** Tells the observers that a migration needs an operator for {@code why}, or no longer does. */
     void attention(MigrationInfo info, Attention why, boolean raised);

@@ -621,10 +621,7 @@ public final class OutgoingMigration extends MigrationRun {
             Thread.currentThread().interrupt();
             end = new MigrationPhase.Failed(IN_DOUBT_AT_SHUTDOWN);
         }
-        // closed before settled: whoever waits on settled() (migrationctl resolve) finds the case closed
-        // and its observers told when the wait returns
-        engine.closeInDoubt(c);
-        c.settle(end);
+        engine.settleInDoubt(c, end);
         return end;
     }
 
